@@ -1,0 +1,37 @@
+# Two commands do everything: `make demo` and `make test`. Both set themselves up from the lock file.
+PYTHON ?= python3
+VENV   := .venv
+BOOT   := .uv-bootstrap
+UV     := $(BOOT)/bin/uv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.synced
+
+.PHONY: demo test test-fast bench ui setup clean
+
+setup: $(STAMP)
+
+# uv is bootstrapped with the interpreter's own pip into a private folder, then installs the exact
+# versions pinned in uv.lock (--frozen: the lock is never re-resolved on a user's machine).
+$(STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "seqflow needs Python >= 3.11"'
+	@test -x $(UV) || { $(PYTHON) -m venv $(BOOT) && $(BOOT)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"; }
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/seqflow run demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(VENV)/bin/seqflow bench
+
+ui: $(STAMP)
+	$(VENV)/bin/seqflow ui
+
+clean:
+	rm -rf artifacts/intermediates artifacts/models artifacts/mlflow artifacts/prefect artifacts/bench

@@ -1,0 +1,1 @@
+"""Forecasting: series in, windows, recurrent cells, training, evaluation against baselines."""

@@ -1,0 +1,180 @@
+"""Score forecasters: one-step-ahead errors, generated continuations, gradient flow through time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.forecasting.windowing import Scaler, forecast_step
+
+
+def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """Root mean squared error over all elements."""
+    return float(np.sqrt(np.mean((np.asarray(truth) - np.asarray(prediction)) ** 2)))
+
+
+def mae(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """Mean absolute error over all elements."""
+    return float(np.mean(np.abs(np.asarray(truth) - np.asarray(prediction))))
+
+
+def predict_batches(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Run ``model`` on ``(n_windows, lookback, n_features)`` inputs without Keras' progress output."""
+    outputs = [np.asarray(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    return np.concatenate(outputs, axis=0)
+
+
+def one_step_forecasts(model: keras.Model, x: np.ndarray, target: str) -> np.ndarray:
+    """The one-step-ahead forecast of each window, ``(n_windows, n_features)``, in model units."""
+    out = predict_batches(model, x)
+    return out[:, forecast_step(target, x.shape[1])]
+
+
+def generate(
+    step_fn: Callable[[np.ndarray], np.ndarray], seed_window: np.ndarray, n_steps: int
+) -> np.ndarray:
+    """Continue a series by feeding forecasts back in as inputs.
+
+    Args:
+        step_fn: maps a ``(1, lookback, n_features)`` window to its next ``(k, n_features)`` steps
+            (``k`` = 1 for a shifted-target model, ``horizon`` for a horizon model).
+        seed_window: ``(lookback, n_features)``, the last known steps.
+        n_steps: how many steps to produce.
+
+    Returns:
+        ``(n_steps, n_features)`` generated steps, in the units of ``seed_window``.
+    """
+    window = np.array(seed_window, dtype=np.float32)
+    produced: list[np.ndarray] = []
+    total = 0
+    while total < n_steps:
+        nxt = np.asarray(step_fn(window[None]), dtype=np.float32).reshape(-1, window.shape[-1])
+        produced.append(nxt)
+        total += len(nxt)
+        window = np.concatenate([window, nxt], axis=0)[-len(seed_window) :]
+    return np.concatenate(produced, axis=0)[:n_steps]
+
+
+def model_step_fn(model: keras.Model, target: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The :func:`generate` step of a trained model: its forecast beyond the input window."""
+
+    def step(window: np.ndarray) -> np.ndarray:
+        out = np.asarray(model(window, training=False))[0]
+        return out[-1:] if target == "shifted" else out
+
+    return step
+
+
+def generate_continuation(
+    model: keras.Model, scaler: Scaler, seed_window: np.ndarray, n_steps: int, target: str
+) -> np.ndarray:
+    """Generate ``n_steps`` after a raw-units ``(lookback, n_features)`` seed; returns raw units."""
+    scaled = scaler.transform(seed_window).astype(np.float32)
+    return scaler.inverse(generate(model_step_fn(model, target), scaled, n_steps))
+
+
+def input_gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray, target: str) -> np.ndarray:
+    """How strongly the one-step forecast's loss depends on each input step.
+
+    For a batch of windows, the squared error of the one-step-ahead forecast is differentiated with
+    respect to the inputs; the L2 norm over batch and features is taken per input step. A cell
+    that forgets early inputs (vanishing gradients) shows norms that fall off steeply to the left.
+
+    Args:
+        x: ``(n_windows, lookback, n_features)`` scaled inputs.
+        y: ``(n_windows, target_steps, n_features)`` scaled targets.
+
+    Returns:
+        ``(lookback,)`` gradient norms, oldest input step first.
+    """
+    k = forecast_step(target, x.shape[1])
+    inputs = tf.convert_to_tensor(x, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        out = model(inputs, training=False)
+        loss = tf.reduce_mean(tf.square(out[:, k] - y[:, k]))
+    grads = tape.gradient(loss, inputs).numpy()  # (n_windows, lookback, n_features)
+    return np.sqrt(np.sum(grads**2, axis=(0, 2)))
+
+
+def gradient_ratio(norms: np.ndarray) -> float:
+    """First input step's gradient norm over the last's: near 0 means early inputs are forgotten."""
+    last = float(norms[-1])
+    return float(norms[0]) / last if last > 0 else float("nan")
+
+
+def forecast_points(start: np.ndarray, lookback: int) -> np.ndarray:
+    """Series index of each window's one-step-ahead forecast: the step right after its input."""
+    return np.asarray(start) + lookback
+
+
+@dataclass(frozen=True)
+class CellEvaluation:
+    """Everything measured for one trained cell; arrays are in the series' own units."""
+
+    metrics: dict[str, float]
+    points: np.ndarray  # (n_test,) series index of each scored step
+    truth: np.ndarray  # (n_test, n_features)
+    forecast: np.ndarray  # (n_test, n_features)
+    seed_points: np.ndarray  # (lookback,)
+    seed: np.ndarray  # (lookback, n_features)
+    generated_points: np.ndarray  # (n_generate,)
+    generated_truth: np.ndarray  # (n_generate, n_features)
+    generated: np.ndarray  # (n_generate, n_features)
+    gradient_norms: np.ndarray  # (lookback,)
+
+
+def evaluate_cell(
+    model: keras.Model,
+    values: np.ndarray,
+    table,
+    generate_steps: int,
+    gradient_windows: int,
+) -> CellEvaluation:
+    """Score a trained model on the test part of ``table``.
+
+    Args:
+        model: trained on ``table``'s train part.
+        values: ``(time, n_features)`` raw series the windows were cut from.
+        table: a :class:`tasks.forecasting.windowing.WindowTable`.
+        generate_steps: steps to generate, seeded with the ``lookback`` steps before the test part.
+        gradient_windows: test windows used for :func:`input_gradient_norms`.
+    """
+    target = table.metadata["target"]
+    scaler: Scaler = table.scaler
+    bounds = table.bounds
+    x_test, y_test = table.part("test")
+    lookback = x_test.shape[1]
+    points = forecast_points(table.start[table.split == "test"], lookback)
+    forecast = scaler.inverse(one_step_forecasts(model, x_test, target))
+    truth = values[points]
+
+    seed_points = np.arange(bounds.validation_end - lookback, bounds.validation_end)
+    generated_points = np.arange(bounds.validation_end, bounds.validation_end + generate_steps)
+    generated = generate_continuation(model, scaler, values[seed_points], generate_steps, target)
+    generated_truth = values[generated_points]
+
+    norms = input_gradient_norms(model, x_test[:gradient_windows], y_test[:gradient_windows], target)
+    metrics = {
+        "test_rmse": rmse(truth, forecast),
+        "test_mae": mae(truth, forecast),
+        "generated_rmse": rmse(generated_truth, generated),
+        "generated_mae": mae(generated_truth, generated),
+        "gradient_first_to_last": gradient_ratio(norms),
+    }
+    return CellEvaluation(
+        metrics=metrics,
+        points=points,
+        truth=truth,
+        forecast=forecast,
+        seed_points=seed_points,
+        seed=values[seed_points],
+        generated_points=generated_points,
+        generated_truth=generated_truth,
+        generated=generated,
+        gradient_norms=norms,
+    )

@@ -1,0 +1,72 @@
+"""Figures for review in MLflow: forecasts, generated continuations, loss curves, gradient flow."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: flows run on servers and in CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def forecast_figure(t: np.ndarray, truth: np.ndarray, forecast: np.ndarray, title: str) -> Figure:
+    """One-step-ahead forecasts over the test range; ``truth``/``forecast`` are ``(n_points,)``."""
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.plot(t, truth, label="truth", color="black", linewidth=1.5)
+    ax.plot(t, forecast, label="one-step forecast", color="tab:orange", linestyle="--")
+    ax.set(title=title, xlabel="t", ylabel="value")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def generation_figure(
+    t_seed: np.ndarray, seed: np.ndarray, t_gen: np.ndarray, truth: np.ndarray, generated: np.ndarray, title: str
+) -> Figure:
+    """A seed window, then the generated continuation against the true one (all ``(n,)``)."""
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.plot(t_seed, seed, label="seed (known)", color="tab:blue")
+    ax.plot(t_gen, truth, label="true continuation", color="black")
+    ax.plot(t_gen, generated, label="generated", color="tab:red", linestyle="--")
+    ax.axvline(t_gen[0], color="grey", linewidth=0.8)
+    ax.set(title=title, xlabel="t", ylabel="value")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
+    """Training and validation loss per epoch, log scale."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in ("loss", "val_loss"):
+        if key in history:
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+    ax.set(title=title, xlabel="epoch", ylabel="MSE (scaled units)", yscale="log")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
+    """Per-input-step gradient norms for one or more cells, each divided by its last step's norm."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for name, values in norms.items():
+        values = np.asarray(values, dtype=float)
+        lag = np.arange(len(values) - 1, -1, -1)  # steps before the forecast: oldest on the left
+        ax.plot(-lag, values / values[-1], marker=".", label=name)
+    ax.set(
+        title=title,
+        xlabel="input step relative to the last (0 = most recent)",
+        ylabel="‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖",
+        yscale="log",
+    )
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    """Free a figure's memory once it has been logged."""
+    plt.close(fig)

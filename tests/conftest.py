@@ -1,0 +1,33 @@
+"""Test settings: every test writes under a temporary artifacts tree, never the user's."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports tasks.paths, Prefect or MLflow: a private artifacts tree and no servers.
+_ARTIFACTS = tempfile.mkdtemp(prefix="seqflow-tests-")
+os.environ["SEQFLOW_ARTIFACTS"] = _ARTIFACTS
+for _var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH"):
+    os.environ.pop(_var, None)
+
+from tasks.runtime import apply_defaults  # noqa: E402
+
+apply_defaults()
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def artifacts_root() -> str:
+    """The temporary artifacts tree shared by the session."""
+    return _ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect database for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,58 @@
+"""The CLI's edges: fast help, one-line errors with exit code 2, nothing left RUNNING."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+
+def test_help_does_not_import_tensorflow_prefect_or_mlflow():
+    code = (
+        "import sys; from typer.testing import CliRunner; from flows.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('tensorflow', 'prefect', 'mlflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_the_commands():
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "ui", "bench"):
+        assert command in result.stdout
+    run_help = CliRunner().invoke(app, ["run", "forecast", "--help"])
+    assert "--set" in run_help.stdout and "--json" in run_help.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "model.cells=lstm,bogus"], "unknown cell 'bogus'; valid cells: rnn, lstm, gru, manual_rnn"),
+        (["--set", "window.lookback=0"], "window.lookback = 0: Input should be greater than 0"),
+        (["--set", "window.target=horizon", "--set", "window.horizon=5000"], "is longer than the training part"),
+        (["--set", "train.epoch=3"], "train.epoch: unknown key"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_starts_no_run(args, message, artifacts_root):
+    from pathlib import Path
+
+    result = CliRunner().invoke(app, ["run", "forecast", *args])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: config: ")
+    assert message in lines[0]
+    # Validation happens before Prefect or MLflow start: no run exists to be left RUNNING.
+    db = Path(artifacts_root) / "mlflow" / "mlflow.db"
+    if db.exists():
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{db}")
+        ids = [e.experiment_id for e in client.search_experiments()]
+        assert not [r for r in client.search_runs(ids) if r.info.status == "RUNNING"]

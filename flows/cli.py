@@ -81,8 +81,8 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
         return
     table = Table(title="test-set one-step forecasts, best first", show_lines=False)
-    for col in ("rank", "name", "kind", "test RMSE", "test MAE", "generated RMSE", "grad first/last"):
-        table.add_column(col, justify="right" if col not in ("name", "kind") else "left")
+    for col in ("#", "name", "kind", "test RMSE", "test MAE", "gen. RMSE", "grad 1st/last"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right", no_wrap=True)
     models = summary["models"]
     for row in summary["ranking"]:
         m = models.get(row["name"], {}).get("metrics", {})

@@ -61,9 +61,11 @@ class WindowConfig(_Frozen):
     lookback: int = Field(32, gt=0)  # input steps the model sees per window
     horizon: int = Field(1, gt=0)  # future steps predicted when target = "horizon"
     stride: int = Field(1, gt=0)  # steps between the starts of two consecutive windows
-    # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson);
-    # "horizon": the target is the next `horizon` steps after the input.
-    target: Literal["shifted", "horizon"] = "shifted"
+    # "horizon": the target is the next `horizon` steps after the input (the default: every unit of
+    # loss is spent on the forecast itself, which is what generation feeds back);
+    # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson),
+    # whose loss is dominated by early steps that have seen almost no context.
+    target: Literal["horizon", "shifted"] = "horizon"
 
 
 class SplitConfig(_Frozen):
@@ -121,9 +123,9 @@ class ModelConfig(_Frozen):
 class TrainConfig(_Frozen):
     """Keras ``fit`` settings."""
 
-    epochs: int = Field(60, gt=0)  # upper bound; early stopping usually ends sooner
-    batch_size: int = Field(32, gt=0)  # windows per gradient step
-    learning_rate: float = Field(0.005, gt=0)  # Adam step size
+    epochs: int = Field(40, gt=0)  # upper bound; early stopping usually ends sooner
+    batch_size: int = Field(64, gt=0)  # windows per gradient step
+    learning_rate: float = Field(0.01, gt=0)  # Adam step size
     patience: int = Field(8, ge=1)  # epochs without validation improvement before stopping
     lr_patience: int = Field(4, ge=0)  # halve the learning rate after this many flat epochs (0 = never)
     clipnorm: float | None = Field(1.0, gt=0)  # clip each gradient to this L2 norm (None = off)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -20,11 +21,32 @@ import numpy as np
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.types.type_hints import TypeFromExample
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_SOURCE_NAME
 
 from tasks import paths
 
 _MAX_BATCH = 500  # MLflow's log_batch limit is 1000 metrics / 100 params per call
+
+
+class _KnownNoise(logging.Filter):
+    """Drop MLflow messages that are expected here and would bury the pipeline's own output."""
+
+    NOISE = (
+        # The pickled object is a KerasForecasterModel: its class is pickled by reference to this
+        # module, so only two small arrays (the scaler) are serialized.
+        "Passing a Python object as `python_model`",
+        # uv-built environments have no pip; the model's requirements are pinned explicitly.
+        "Failed to resolve installed pip version",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in self.NOISE)
+
+
+for _name in ("mlflow.pyfunc", "mlflow.utils.environment"):
+    logging.getLogger(_name).addFilter(_KnownNoise())
+logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)  # per-model "copied uv.lock" chatter
 
 
 def tracking_uri() -> str:
@@ -204,7 +226,7 @@ class KerasForecasterModel(mlflow.pyfunc.PythonModel):
 
         self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: TypeFromExample, params=None):
         x = (np.asarray(model_input, dtype=np.float32) - self.mean) / self.std
         return np.asarray(self._model(x, training=False)) * self.std + self.mean
 

@@ -27,7 +27,11 @@ def artifacts_root() -> str:
 @pytest.fixture(scope="session")
 def prefect_harness():
     """One temporary Prefect database for every flow test of the session."""
+    from prefect.logging.configuration import setup_logging
     from prefect.testing.utilities import prefect_test_harness
 
+    # Bind Prefect's console handler to the real stderr now; bound inside a CliRunner invocation,
+    # it would keep writing to that invocation's closed buffer.
+    setup_logging()
     with prefect_test_harness(server_startup_timeout=120):
         yield

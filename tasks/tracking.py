@@ -21,7 +21,6 @@ import numpy as np
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow.types.type_hints import TypeFromExample
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_SOURCE_NAME
 
 from tasks import paths
@@ -226,7 +225,7 @@ class KerasForecasterModel(mlflow.pyfunc.PythonModel):
 
         self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
 
-    def predict(self, context, model_input: TypeFromExample, params=None):
+    def predict(self, context, model_input: np.ndarray, params=None):
         x = (np.asarray(model_input, dtype=np.float32) - self.mean) / self.std
         return np.asarray(self._model(x, training=False)) * self.std + self.mean
 

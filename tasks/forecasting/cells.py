@@ -19,8 +19,27 @@ def _activation(name: str):
     return keras.activations.get(name)
 
 
+class _HandBuiltCell(keras.layers.Layer):
+    """Shared plumbing of the hand-built cells: size, activation, state layout, config."""
+
+    n_states = 1
+
+    def __init__(self, units: int, activation: str = "tanh", **kwargs):
+        super().__init__(**kwargs)
+        if units <= 0:
+            raise ValueError(f"units={units}: must be > 0")
+        self.units = units
+        self.activation_name = activation
+        self.activation = _activation(activation)
+        self.state_size = units if self.n_states == 1 else [units] * self.n_states
+        self.output_size = units
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
+
+
 @keras.saving.register_keras_serializable(package="seqflow")
-class ManualRNNCell(keras.layers.Layer):
+class ManualRNNCell(_HandBuiltCell):
     """The textbook Elman cell ``h_t = act(x_t·W_x + h_{t-1}·W_h + b)``.
 
     Args:
@@ -32,15 +51,7 @@ class ManualRNNCell(keras.layers.Layer):
         states: ``[h_prev]`` with ``h_prev`` of shape ``(batch, units)``.
     """
 
-    def __init__(self, units: int, activation: str = "tanh", **kwargs):
-        super().__init__(**kwargs)
-        if units <= 0:
-            raise ValueError(f"units={units}: must be > 0")
-        self.units = units
-        self.activation_name = activation
-        self.activation = _activation(activation)
-        self.state_size = units
-        self.output_size = units
+    n_states = 1
 
     def build(self, input_shape):
         n_features = input_shape[-1]
@@ -55,12 +66,9 @@ class ManualRNNCell(keras.layers.Layer):
         h = self.activation(ops.matmul(inputs, self.kernel) + ops.matmul(h_prev, self.recurrent_kernel) + self.bias)
         return h, [h]
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
-
 
 @keras.saving.register_keras_serializable(package="seqflow")
-class PeepholeLSTMCell(keras.layers.Layer):
+class PeepholeLSTMCell(_HandBuiltCell):
     """LSTM with peephole connections (Gers & Schmidhuber, 2000).
 
     The input and forget gates see the previous cell state ``C_{t-1}``, the output gate sees the
@@ -83,15 +91,7 @@ class PeepholeLSTMCell(keras.layers.Layer):
         inputs: ``(batch, n_features)``; states ``[h_prev, c_prev]``, each ``(batch, units)``.
     """
 
-    def __init__(self, units: int, activation: str = "tanh", **kwargs):
-        super().__init__(**kwargs)
-        if units <= 0:
-            raise ValueError(f"units={units}: must be > 0")
-        self.units = units
-        self.activation_name = activation
-        self.activation = _activation(activation)
-        self.state_size = [units, units]
-        self.output_size = units
+    n_states = 2  # h and C
 
     def build(self, input_shape):
         n_features = input_shape[-1]
@@ -122,9 +122,6 @@ class PeepholeLSTMCell(keras.layers.Layer):
         o = ops.sigmoid(z_o + self.peephole_o * c)
         h = o * self.activation(c)
         return h, [h, c]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
 
 
 def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bool, name: str | None = None):

@@ -118,3 +118,37 @@ def test_a_failure_mid_flow_leaves_no_run_running(prefect_harness, monkeypatch):
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 2  # the parent and the rnn child
     assert {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_seqflow_ui_serves_the_same_store(first_run, artifacts_root):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SEQFLOW_ARTIFACTS": artifacts_root}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/get?run_id={first_run['parent_run_id']}"
+    try:
+        deadline, body = time.monotonic() + 90, None
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    body = json.loads(response.read())
+            except OSError:
+                if proc.poll() is not None:
+                    raise AssertionError(f"seqflow ui exited: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(1)
+        assert body is not None, "the MLflow UI did not answer within 90 s"
+        assert body["run"]["info"]["status"] == "FINISHED"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

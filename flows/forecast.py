@@ -25,6 +25,7 @@ def train_forecasters(cfg: ForecastConfig) -> dict[str, Any]:
     ) as parent_run_id:
         series = steps.ingest_series(cfg.source, cfg.seed)
         windows = steps.window_series(series, cfg.window, cfg.split)
+        steps.record_inputs(windows, parent_run_id)
         baselines = steps.score_baselines(windows, cfg, parent_run_id)
         results = []
         for cell in cfg.model.cells:

@@ -38,9 +38,16 @@ def main(config_path: str) -> None:
     scaled = ((values - mean) / std).astype(np.float32)
     lb = cfg.window.lookback
 
+    shifted = cfg.window.target == "shifted"
+    ahead = 1 if shifted else cfg.window.horizon
+
     def windows(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = [i for i in range(0, n - lb) if i + 1 >= lo and i + lb < hi]
-        return np.stack([scaled[i : i + lb] for i in starts]), np.stack([scaled[i + 1 : i + lb + 1] for i in starts])
+        # A window belongs to [lo, hi) when all its target steps do, as in the flow.
+        first = 1 if shifted else lb
+        starts = [i for i in range(0, n - lb - ahead + 1) if i + first >= lo and i + lb + ahead - 1 < hi]
+        xs = np.stack([scaled[i : i + lb] for i in starts])
+        ys = np.stack([scaled[i + 1 : i + lb + 1] if shifted else scaled[i + lb : i + lb + ahead] for i in starts])
+        return xs, ys
 
     x_train, y_train = windows(0, train_end)
     x_val, y_val = windows(train_end, val_end)
@@ -48,8 +55,9 @@ def main(config_path: str) -> None:
     cells = {}
     for cell in cfg.model.cells:
         keras.utils.set_random_seed(cfg.seed)
-        model = build_forecaster(cell, cfg.model, lb, 1, "shifted", 1)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate, clipnorm=cfg.train.clipnorm), loss="mse")
+        model = build_forecaster(cell, cfg.model, lb, 1, cfg.window.target, cfg.window.horizon)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate, clipnorm=cfg.train.clipnorm), loss="mse",
+                      metrics=["mae"])
         t0 = time.perf_counter()
         hist = model.fit(
             x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,

@@ -10,7 +10,7 @@ import os
 
 from tasks import paths
 
-OFFLINE_DEFAULTS = {
+DEFAULTS = {
     # This machine (and many users') cannot reach telemetry endpoints; MLflow accepts only "true".
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "true",
@@ -20,13 +20,20 @@ OFFLINE_DEFAULTS = {
     # TensorFlow's C++ INFO lines (CUDA probing, oneDNN notes) drown the progress bars.
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "PREFECT_LOGGING_LOG_PRINTS": "false",
+    # The temporary server migrates a fresh SQLite database on first use: over 20 s on a 2-core
+    # machine, past Prefect's default wait, so a first run on a new clone would time out.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 
 def apply_defaults() -> None:
     """Set the embedded defaults: offline telemetry, Prefect home and result store under artifacts/."""
-    for key, value in OFFLINE_DEFAULTS.items():
+    for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("PREFECT_HOME", str(paths.prefect_home()))
+    if "PREFECT_HOME" not in os.environ:
+        # Prefect creates its home with a single-level mkdir: without the parents, its temporary
+        # server cannot open its SQLite file and retries until the startup timeout.
+        paths.prefect_home().mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(paths.prefect_home())
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(paths.prefect_results()))
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")

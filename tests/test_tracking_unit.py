@@ -18,3 +18,25 @@ def test_a_configured_server_wins(monkeypatch):
     assert tracking.tracking_uri() == "http://mlflow.internal:5000"
     assert not tracking.uses_default_store()
     assert "--default-artifact-root" not in tracking.ui_command("127.0.0.1", 5000)
+
+
+def test_runtime_defaults_create_prefect_home_with_its_parents(tmp_path):
+    import os
+
+    from tasks import runtime
+
+    saved = dict(os.environ)
+    root = tmp_path / "deep" / "artifacts"
+    try:
+        os.environ["SEQFLOW_ARTIFACTS"] = str(root)
+        for key in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "DO_NOT_TRACK"):
+            os.environ.pop(key, None)
+        runtime.apply_defaults()
+        assert os.environ["PREFECT_HOME"] == str(root / "prefect")
+        assert (root / "prefect").is_dir()
+        assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(root / "prefect" / "results")
+        assert os.environ["DO_NOT_TRACK"] == "true"
+        assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

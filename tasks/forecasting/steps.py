@@ -101,6 +101,21 @@ def run_tags(cfg: ForecastConfig, flow_run_id: str | None) -> dict[str, str]:
     return {"seed": str(cfg.seed), "prefect_flow_run_id": str(flow_run_id or "none")}
 
 
+@task(name="record-inputs")
+def record_inputs(windows: WindowsRef, parent_run_id: str) -> None:
+    """Tag the parent run with the data's content hash and log where the intermediates are."""
+    tracking.set_tags(
+        parent_run_id,
+        {
+            "data_content_hash": windows.series.content_hash,
+            "windows_content_hash": windows.content_hash,
+            "series_path": windows.series.path,
+            "windows_path": windows.path,
+        },
+    )
+    tracking.log_metrics(parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
+
+
 @task(name="score-baselines")
 def score_baselines(windows: WindowsRef, cfg: ForecastConfig, parent_run_id: str) -> dict[str, dict[str, float]]:
     """Score naive, seasonal-naive and AutoReg on the test points the models are scored on."""
@@ -111,7 +126,6 @@ def score_baselines(windows: WindowsRef, cfg: ForecastConfig, parent_run_id: str
     points = forecast_points(table.start[table.split == "test"], table.x.shape[1])
     scores = score(values, points, table.bounds.train_end, cfg.season_length, cfg.evaluate.ar_lags)
     tracking.log_metrics(parent_run_id, {f"{name}.{k}": v for name, m in scores.items() for k, v in m.items()})
-    tracking.set_tags(parent_run_id, {"data_content_hash": windows.series.content_hash})
     return scores
 
 

@@ -48,17 +48,23 @@ for _name in ("mlflow.pyfunc", "mlflow.utils.environment"):
 logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)  # per-model "copied uv.lock" chatter
 
 
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``artifacts/mlflow``."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured:
-        return configured
+def default_uri() -> str:
+    """The embedded store: SQLite under ``artifacts/mlflow``."""
     return f"sqlite:///{paths.mlflow_db()}"
 
 
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``artifacts/mlflow``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+
+
 def uses_default_store() -> bool:
-    """True when no tracking server was configured and the embedded SQLite store is used."""
-    return not os.environ.get("MLFLOW_TRACKING_URI")
+    """True when the embedded SQLite store is in use (no tracking server configured).
+
+    ``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI for subprocesses, so the variable being
+    set is not enough to tell: it counts as configured only when it names another store.
+    """
+    return tracking_uri() == default_uri()
 
 
 def client() -> MlflowClient:

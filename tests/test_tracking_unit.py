@@ -40,3 +40,14 @@ def test_runtime_defaults_create_prefect_home_with_its_parents(tmp_path):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_experiments_of_the_default_store_keep_artifacts_under_artifacts(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    exp_id = tracking.ensure_experiment("unit-artifacts")
+    # set_tracking_uri has now exported MLFLOW_TRACKING_URI: still the default store.
+    assert tracking.uses_default_store()
+    run_id = tracking.start_run(exp_id, "probe", {"seed": "0"})
+    tracking.end_run(run_id)
+    assert tracking.artifact_uri(run_id).startswith(paths.mlflow_artifact_root().as_uri())
+    assert tracking.run_status(run_id) == "FINISHED"

@@ -45,7 +45,9 @@ def test_summary_names_runs_artifacts_and_metrics(first_run):
     assert [row["rank"] for row in first_run["ranking"]] == [1, 2, 3, 4, 5]
 
 
-def test_mlflow_holds_parent_and_children_with_params_tags_and_plots(first_run):
+def test_mlflow_holds_parent_and_children_with_params_tags_and_plots(first_run, artifacts_root):
+    from pathlib import Path
+
     from mlflow.tracking import MlflowClient
 
     from tasks import tracking
@@ -53,6 +55,7 @@ def test_mlflow_holds_parent_and_children_with_params_tags_and_plots(first_run):
     client = MlflowClient(tracking.tracking_uri())
     parent = client.get_run(first_run["parent_run_id"])
     assert parent.info.status == "FINISHED"
+    assert parent.info.artifact_uri.startswith(Path(artifacts_root).as_uri())  # not ./mlruns
     assert parent.data.params["window.lookback"] == "12"
     assert parent.data.tags["seed"] == "42"
     assert parent.data.tags["data_content_hash"] == first_run["data_content_hash"]

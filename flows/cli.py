@@ -48,7 +48,9 @@ app.add_typer(run_app, name="run")
 def _console(stderr: bool = False):
     from rich.console import Console  # imported on use: --help never needs it
 
-    return Console(stderr=stderr)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, `| tee`) gets Rich's 80 columns by default, which crushes the table.
+    return Console(stderr=stderr, width=None if stream.isatty() else 110)
 
 EXIT_BAD_INPUT = 2
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting.windowing import Scaler, forecast_step
+from tasks.forecasting.windowing import Scaler, WindowTable, forecast_step
 
 
 def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:
@@ -143,7 +143,7 @@ class CellEvaluation:
 def evaluate_cell(
     model: keras.Model,
     values: np.ndarray,
-    table,
+    table: WindowTable,
     generate_steps: int,
     gradient_windows: int,
 ) -> CellEvaluation:

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.config import TrainConfig
+from tasks.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
@@ -116,7 +116,7 @@ def train_cell(
     y_train: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
-    model_cfg,
+    model_cfg: ModelConfig,
     train_cfg: TrainConfig,
     seed: int,
     target: str,

@@ -1,8 +1,8 @@
 """``seqflow bench``: figures measured side by side in one run, printed as a table.
 
 1. ``seqflow --help`` wall time (median of N) beside ``python -c pass`` and ``import tensorflow``.
-2. The whole flow (a fresh process, cold caches) beside a plain Keras script doing the same
-   training in a fresh process (:mod:`flows.plain_keras`).
+2. The whole flow (a fresh process, cold caches) beside the same training run bare, with no
+   pipeline around it, in a fresh process (:mod:`flows.plain_keras`).
 3. Training samples/s per cell, inside the flow and inside the plain script.
 """
 
@@ -69,9 +69,8 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     plain_out = json.loads(plain.stdout.strip().splitlines()[-1])
 
     console.print("running the seqflow flow (Prefect + MLflow + Parquet + evaluation) ...")
-    sets = [item for key, value in _flat_overrides(overrides) for item in ("--set", f"{key}={value}")]
     flow_cmd = [*seqflow, "run", "forecast", "--config", str(paths.configs_dir() / "demo.toml"), "--json"]
-    flow_cmd += [item for o in BENCH_OVERRIDES for item in ("--set", o)] + sets
+    flow_cmd += [item for o in (*BENCH_OVERRIDES, *overrides) for item in ("--set", o)]
     flow_s, flow = _timed(flow_cmd, env)
     if flow.returncode != 0:
         raise RuntimeError(f"flow failed: {flow.stderr[-3000:]}")
@@ -96,6 +95,3 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
                   "the plain script only fits.")
     return figures
 
-
-def _flat_overrides(overrides: list[str]) -> list[tuple[str, str]]:
-    return [tuple(o.split("=", 1)) for o in overrides if "=" in o]  # type: ignore[misc]

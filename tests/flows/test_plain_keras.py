@@ -1,0 +1,20 @@
+"""The benchmark's yardstick trains exactly what the flow would, on the same windows."""
+
+import json
+
+from flows import plain_keras
+from tasks.config import load_config
+
+
+def test_yardstick_trains_every_cell_on_the_flow_windows(tmp_path, capsys):
+    cfg = load_config(None, ["source.x_end=30", "window.lookback=8", "model.units=4", "train.epochs=2",
+                             "train.patience=2", "model.cells=rnn,manual_rnn", "evaluate.generate_steps=10"])
+    path = tmp_path / "cfg.json"
+    path.write_text(cfg.model_dump_json())
+    plain_keras.main(str(path))
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(out["cells"]) == {"rnn", "manual_rnn"}
+    for cell in out["cells"].values():
+        assert cell["epochs"] == 2
+        # 300 points, 70 % train, lookback 8, horizon 1: 210 - 9 + 1 = 202 training windows per epoch.
+        assert round(cell["train_samples_per_second"] * cell["fit_seconds"]) == 2 * 202

@@ -8,10 +8,12 @@ closed as FINISHED or FAILED, never left RUNNING.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,9 +72,15 @@ def uses_default_store() -> bool:
 def client() -> MlflowClient:
     """A client on :func:`tracking_uri`; also points MLflow's module-level API there."""
     uri = tracking_uri()
-    if uses_default_store():
+    mlflow.set_tracking_uri(uri)  # cheap; keeps the fluent API (log_model) on the same store
+    return _client_for(uri)
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(uri: str) -> MlflowClient:
+    # One client per store for the process: every epoch logs through here.
+    if uri == default_uri():
         paths.mlflow_dir().mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
     return MlflowClient(tracking_uri=uri)
 
 
@@ -93,6 +101,7 @@ def ensure_experiment(name: str) -> str:
     return c.create_experiment(name, artifact_location=location)
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """The project's current git commit, or ``"unknown"`` outside a checkout."""
     try:
@@ -171,21 +180,17 @@ def log_params(run_id: str, params: dict[str, Any]) -> None:
 
 def log_metrics(run_id: str, metrics: dict[str, float], step: int = 0) -> None:
     """Log finite scalar metrics at one step (non-finite values are skipped: MLflow rejects NaN in charts)."""
-    import time
-
-    now = int(time.time() * 1000)
-    items = [Metric(k, float(v), now, step) for k, v in metrics.items() if np.isfinite(v)]
-    c = client()
-    for i in range(0, len(items), _MAX_BATCH):
-        c.log_batch(run_id, metrics=items[i : i + _MAX_BATCH])
+    _log_metric_batch(run_id, [(key, value, step) for key, value in metrics.items()])
 
 
 def log_series(run_id: str, key: str, values: list[float] | np.ndarray, first_step: int = 0) -> None:
     """Log a metric's whole history, one value per step (e.g. loss per epoch, gradient norm per t)."""
-    import time
+    _log_metric_batch(run_id, [(key, value, first_step + i) for i, value in enumerate(values)])
 
+
+def _log_metric_batch(run_id: str, entries: list[tuple[str, float, int]]) -> None:
     now = int(time.time() * 1000)
-    items = [Metric(key, float(v), now, first_step + i) for i, v in enumerate(values) if np.isfinite(v)]
+    items = [Metric(key, float(value), now, step) for key, value, step in entries if np.isfinite(value)]
     c = client()
     for i in range(0, len(items), _MAX_BATCH):
         c.log_batch(run_id, metrics=items[i : i + _MAX_BATCH])

@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -73,7 +73,7 @@ JsonOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     _console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -85,7 +85,6 @@ def _load(config: Path | None, overrides: list[str] | None, extra: list[str] = (
         return load_config(config, [*extra, *(overrides or [])])
     except ConfigError as exc:
         _fail(f"config: {exc}")
-        raise  # unreachable: _fail exits
 
 
 def _run_forecast(cfg: ForecastConfig, as_json: bool) -> None:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tasks.forecasting.windowing import split_bounds
+
 CELLS: tuple[str, ...] = ("rnn", "lstm", "gru", "manual_rnn", "peephole_lstm")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "leaky_relu", "elu")
 
@@ -164,12 +166,13 @@ class ForecastConfig(_Frozen):
     @model_validator(mode="after")
     def _fits_the_series(self) -> ForecastConfig:
         n = self.source.n_points
-        test_len = n - int(n * self.split.train) - int(n * self.split.validation)
+        bounds = split_bounds(n, self.split.train, self.split.validation)
+        test_len = bounds.n - bounds.validation_end
         need = self.window.lookback + (self.window.horizon if self.window.target == "horizon" else 1)
-        if need > int(n * self.split.train):
+        if need > bounds.train_end:
             raise ValueError(
                 f"window.lookback + horizon = {need} is longer than the training part "
-                f"({int(n * self.split.train)} of {n} points); shorten the window or lengthen the series"
+                f"({bounds.train_end} of {n} points); shorten the window or lengthen the series"
             )
         if self.generate_steps > test_len:
             raise ValueError(

@@ -51,8 +51,6 @@ class ManualRNNCell(_HandBuiltCell):
         states: ``[h_prev]`` with ``h_prev`` of shape ``(batch, units)``.
     """
 
-    n_states = 1
-
     def build(self, input_shape):
         n_features = input_shape[-1]
         self.kernel = self.add_weight(shape=(n_features, self.units), initializer="glorot_uniform", name="kernel")
@@ -130,17 +128,16 @@ def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bo
     Raises:
         ValueError: ``cell`` is not one of :data:`tasks.config.CELLS`; the message lists them.
     """
-    act = activation
-    _activation(act)
+    _activation(activation)  # fail on a bad name before building; the layers take it as a string
     kwargs = {"return_sequences": return_sequences, "name": name}
     if cell == "rnn":
-        return keras.layers.SimpleRNN(units, activation=act, **kwargs)
+        return keras.layers.SimpleRNN(units, activation=activation, **kwargs)
     if cell == "lstm":
-        return keras.layers.LSTM(units, activation=act, **kwargs)
+        return keras.layers.LSTM(units, activation=activation, **kwargs)
     if cell == "gru":
-        return keras.layers.GRU(units, activation=act, **kwargs)
+        return keras.layers.GRU(units, activation=activation, **kwargs)
     if cell == "manual_rnn":
-        return keras.layers.RNN(ManualRNNCell(units, activation=act), **kwargs)
+        return keras.layers.RNN(ManualRNNCell(units, activation=activation), **kwargs)
     if cell == "peephole_lstm":
-        return keras.layers.RNN(PeepholeLSTMCell(units, activation=act), **kwargs)
+        return keras.layers.RNN(PeepholeLSTMCell(units, activation=activation), **kwargs)
     raise ValueError(f"cell={cell!r} is not a known cell; valid cells: {', '.join(CELLS)}")

@@ -22,8 +22,6 @@ class WindowsRef:
     path: str
     content_hash: str
     series: SeriesRef
-    lookback: int
-    n_features: int
     counts: tuple[tuple[str, int], ...]  # (split, n_windows) pairs
 
 

@@ -82,7 +82,7 @@ def window_series(series: SeriesRef, window: WindowConfig, split: SplitConfig) -
     )
     path = storage.write_windows(table, paths.intermediate_path("windows", _windows_key(series, window, split)))
     counts = tuple((name, int(np.sum(table.split == name))) for name in windowing.SPLITS)
-    return WindowsRef(str(path), storage.content_hash(path), series, table.x.shape[1], table.x.shape[2], counts)
+    return WindowsRef(str(path), storage.content_hash(path), series, counts)
 
 
 def _load(windows: WindowsRef) -> tuple[np.ndarray, np.ndarray, windowing.WindowTable]:
@@ -144,7 +144,7 @@ def train_forecaster(
     )
     try:
         tracking.log_params(run_id, {"cell": cell, **flatten(cfg)})
-        _, _, table = _load(windows)
+        table = storage.read_windows(Path(windows.path))  # training needs the windows, not the series
         (x_train, y_train), (x_val, y_val) = table.part("train"), table.part("validation")
 
         with epoch_bar(cell, cfg.train.epochs, cfg.train.progress) as bar:

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.config import ModelConfig, TrainConfig
+from tasks.forecasting.models import build_forecaster
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
@@ -129,8 +130,6 @@ def train_cell(
         x_train: ``(n_windows, lookback, n_features)`` scaled inputs; ``y_train`` their targets.
         x_val: validation windows, same layout; ``y_val`` their targets.
     """
-    from tasks.forecasting.models import build_forecaster
-
     seed_everything(seed)
     _, lookback, n_features = x_train.shape
     model = build_forecaster(cell, model_cfg, lookback, n_features, target, horizon)

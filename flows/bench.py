@@ -62,10 +62,10 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     for var in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "MLFLOW_TRACKING_URI"):
         env.pop(var, None)  # a cold, private store: nothing cached from earlier runs
 
-    console.print("running the plain Keras script ...")
+    console.print("running the bare training (flows.plain_keras) ...")
     plain_s, plain = _timed([sys.executable, "-m", "flows.plain_keras", str(config_path)], env)
     if plain.returncode != 0:
-        raise RuntimeError(f"plain Keras script failed: {plain.stderr[-3000:]}")
+        raise RuntimeError(f"bare training failed: {plain.stderr[-3000:]}")
     plain_out = json.loads(plain.stdout.strip().splitlines()[-1])
 
     console.print("running the seqflow flow (Prefect + MLflow + Parquet + evaluation) ...")
@@ -82,7 +82,7 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     table.add_row("`seqflow --help` (median)", f"{help_s:.2f} s", f"python -c pass {python_s:.2f} s",
                   f"{help_s / python_s:.1f}x")
     table.add_row("", "", f"import tensorflow {tf_s:.2f} s", f"{help_s / tf_s:.2f}x")
-    table.add_row("end-to-end, all cells", f"{flow_s:.1f} s", f"plain Keras {plain_s:.1f} s", f"{flow_s / plain_s:.2f}x")
+    table.add_row("end-to-end, all cells", f"{flow_s:.1f} s", f"bare training {plain_s:.1f} s", f"{flow_s / plain_s:.2f}x")
     figures = {"help_seconds": help_s, "python_seconds": python_s, "import_tensorflow_seconds": tf_s,
                "flow_seconds": flow_s, "plain_keras_seconds": plain_s, "cells": {}}
     for cell in cfg.model.cells:
@@ -92,6 +92,6 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
         figures["cells"][cell] = {"flow_samples_per_second": ours, "plain_samples_per_second": theirs}
     console.print(table)
     console.print("ratio = seqflow / reference. The flow also evaluates, generates, plots and logs models; "
-                  "the plain script only fits.")
+                  "the bare run only fits, with the same functions.")
     return figures
 

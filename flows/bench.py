@@ -3,7 +3,7 @@
 1. ``seqflow --help`` wall time (median of N) beside ``python -c pass`` and ``import tensorflow``.
 2. The whole flow (a fresh process, cold caches) beside the same training run bare, with no
    pipeline around it, in a fresh process (:mod:`flows.plain_keras`).
-3. Training samples/s per cell, inside the flow and inside the plain script.
+3. Training samples/s per cell, inside the flow and in the bare run.
 """
 
 from __future__ import annotations

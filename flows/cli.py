@@ -159,7 +159,7 @@ def bench(
     set_: SetOpt = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timings of `seqflow --help` to take the median of.")] = 5,
 ) -> None:
-    """Measure: `seqflow --help` time, the flow vs a plain Keras script, training samples/s per cell."""
+    """Measure: `seqflow --help` time, the flow vs the same training run bare, training samples/s per cell."""
     from flows.bench import run_bench
 
     run_bench(list(set_ or []), repeats, _console())

@@ -1,10 +1,17 @@
-"""The only module that reads or writes Parquet. Every write is atomic: temp name, then rename."""
+"""The only module that reads or writes Parquet; it knows frames and arrays, no domain types.
+
+Every write is atomic: rows go to a temporary name beside the target, which is renamed over it only
+once complete, so a reader (or a re-run after a crash) sees the old file or the new one, never half.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,29 +19,144 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.forecasting.windowing import WindowTable
+_META_PREFIX = "seqflow."
+_SHAPE_PREFIX = "seqflow.shape."
 
 
-def _atomic_write(table: pa.Table, path: Path) -> Path:
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp)
+        yield tmp
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new, never half
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a DataFrame to Parquet atomically and return the path."""
-    return _atomic_write(pa.Table.from_pandas(frame, preserve_index=False), path)
+def _with_metadata(table: pa.Table, metadata: Mapping[str, str] | None) -> pa.Table:
+    if not metadata:
+        return table
+    merged = dict(table.schema.metadata or {})
+    merged.update({f"{_META_PREFIX}{k}".encode(): str(v).encode() for k, v in metadata.items()})
+    return table.replace_schema_metadata(merged)
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """Read a Parquet file written by :func:`write_frame`."""
-    return pq.read_table(path).to_pandas()
+def _write_table(table: pa.Table, path: Path) -> Path:
+    with _atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def write_frame(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """Write a DataFrame (index dropped) to Parquet atomically, with optional string metadata."""
+    return _write_table(_with_metadata(pa.Table.from_pandas(frame, preserve_index=False), metadata), path)
+
+
+def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_frame` (or any Parquet file) as a DataFrame."""
+    return pq.read_table(path, columns=columns).to_pandas()
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata stored with :func:`write_frame` or :func:`write_arrays`."""
+    raw = pq.read_schema(path).metadata or {}
+    return {
+        k.decode().removeprefix(_META_PREFIX): v.decode()
+        for k, v in raw.items()
+        if k.startswith(_META_PREFIX.encode()) and not k.startswith(_SHAPE_PREFIX.encode())
+    }
+
+
+def iter_frames(path: Path, columns: list[str] | None = None, batch_rows: int = 65_536) -> Iterator[pd.DataFrame]:
+    """Stream a Parquet file as DataFrames of at most ``batch_rows`` rows: memory stays flat."""
+    with pq.ParquetFile(path) as handle:
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+            yield batch.to_pandas()
+
+
+@contextlib.contextmanager
+def frame_writer(path: Path, metadata: Mapping[str, str] | None = None) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Stream DataFrames into one Parquet file, one row group per call; atomic on exit.
+
+    For data larger than memory: the caller writes chunk after chunk, and nothing is visible at
+    ``path`` until the block ends without an error. Every chunk must have the first chunk's columns
+    and types. Metadata, if given, is stored in the schema.
+    """
+    with _atomic_path(path) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+
+            def write(frame: pd.DataFrame) -> None:
+                nonlocal writer
+                table = _with_metadata(pa.Table.from_pandas(frame, preserve_index=False), metadata)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+
+            yield write
+            if writer is None:  # nothing written: still leave a valid, empty file
+                raise ValueError(f"frame_writer({path}): no rows were written")
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+@dataclass(frozen=True)
+class StoredArrays:
+    """Arrays read back by :func:`read_arrays`, each with its first axis as rows."""
+
+    arrays: dict[str, np.ndarray]
+    metadata: dict[str, str]
+
+
+def write_arrays(arrays: Mapping[str, np.ndarray], path: Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """Store equal-length arrays as Parquet columns, one row per index of their first axis.
+
+    An n-d numeric array ``(rows, *shape)`` becomes a fixed-size list column of ``prod(shape)``
+    values with ``shape`` kept in the file's metadata, so :func:`read_arrays` restores it exactly.
+    1-d arrays (numbers or strings) are plain columns.
+    """
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"write_arrays: arrays differ in length {lengths}")
+    columns: dict[str, pa.Array] = {}
+    shapes: dict[str, str] = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.ndim == 1:
+            columns[name] = pa.array(array.astype(str) if array.dtype == object else array)
+        else:
+            width = int(np.prod(array.shape[1:]))
+            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(array).reshape(-1)), width)
+            shapes[f"{_SHAPE_PREFIX}{name}"] = ",".join(str(d) for d in array.shape[1:])
+    table = _with_metadata(pa.table(columns), metadata)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in shapes.items()}})
+    return _write_table(table, path)
+
+
+def read_arrays(path: Path) -> StoredArrays:
+    """Read arrays written by :func:`write_arrays`, restoring every n-d shape."""
+    table = pq.read_table(path)
+    raw = table.schema.metadata or {}
+    shapes = {
+        k.decode().removeprefix(_SHAPE_PREFIX): tuple(int(d) for d in v.decode().split(","))
+        for k, v in raw.items()
+        if k.startswith(_SHAPE_PREFIX.encode())
+    }
+    n = table.num_rows
+    arrays: dict[str, np.ndarray] = {}
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        if name in shapes:
+            arrays[name] = column.flatten().to_numpy(zero_copy_only=False).reshape((n, *shapes[name]))
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            arrays[name] = np.asarray(column.to_pylist(), dtype=object)
+        else:
+            arrays[name] = column.to_numpy(zero_copy_only=False)
+    return StoredArrays(arrays, read_metadata(path))
 
 
 def content_hash(path: Path) -> str:
@@ -44,44 +166,3 @@ def content_hash(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_windows(table: WindowTable, path: Path) -> Path:
-    """Store windows as one row each, ``x`` and ``y`` as fixed-size float32 lists; shapes in metadata."""
-    x_flat = pa.FixedSizeListArray.from_arrays(
-        pa.array(table.x.reshape(-1).astype(np.float32)), int(np.prod(table.x.shape[1:]))
-    )
-    y_flat = pa.FixedSizeListArray.from_arrays(
-        pa.array(table.y.reshape(-1).astype(np.float32)), int(np.prod(table.y.shape[1:]))
-    )
-    meta = dict(table.metadata)
-    meta["x_shape"] = ",".join(str(d) for d in table.x.shape[1:])
-    meta["y_shape"] = ",".join(str(d) for d in table.y.shape[1:])
-    arrow = pa.table(
-        {
-            "split": pa.array(table.split.astype(str)),
-            "start": pa.array(table.start.astype(np.int64)),
-            "x": x_flat,
-            "y": y_flat,
-        }
-    ).replace_schema_metadata({f"seqflow.{k}": v for k, v in meta.items()})
-    return _atomic_write(arrow, path)
-
-
-def read_windows(path: Path) -> WindowTable:
-    """Read windows written by :func:`write_windows`, restoring their 3-D shapes."""
-    arrow = pq.read_table(path)
-    raw = arrow.schema.metadata or {}
-    meta = {k.decode().removeprefix("seqflow."): v.decode() for k, v in raw.items() if k.startswith(b"seqflow.")}
-    x_shape = tuple(int(d) for d in meta["x_shape"].split(","))
-    y_shape = tuple(int(d) for d in meta["y_shape"].split(","))
-    n = arrow.num_rows
-    x = arrow.column("x").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape((n, *x_shape))
-    y = arrow.column("y").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape((n, *y_shape))
-    return WindowTable(
-        split=np.asarray(arrow.column("split").to_pylist(), dtype=object),
-        start=arrow.column("start").to_numpy(),
-        x=x.astype(np.float32, copy=False),
-        y=y.astype(np.float32, copy=False),
-        metadata=meta,
-    )

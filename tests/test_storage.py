@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 
 from tasks import storage
-from tasks.forecasting.windowing import build_window_table
 
 
 def test_frames_round_trip_and_hash_by_content(tmp_path):
@@ -24,13 +23,44 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
 
 
-def test_windows_round_trip_with_shapes_and_metadata(tmp_path):
-    values = np.sin(np.arange(300) * 0.2).reshape(-1, 1)
-    table = build_window_table(values, 12, 3, 2, "horizon", 0.6, 0.2)
-    back = storage.read_windows(storage.write_windows(table, tmp_path / "w.parquet"))
-    np.testing.assert_array_equal(back.x, table.x)
-    np.testing.assert_array_equal(back.y, table.y)
-    np.testing.assert_array_equal(back.start, table.start)
-    assert back.split.tolist() == table.split.tolist()
-    assert back.metadata["target"] == "horizon" and back.bounds == table.bounds
-    np.testing.assert_allclose(back.scaler.mean, table.scaler.mean)
+def test_arrays_round_trip_with_shapes_and_metadata(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "label": np.array(["a", "b", "c"], dtype=object),
+        "start": np.array([0, 5, 9], dtype=np.int64),
+        "x": rng.normal(size=(3, 4, 2)).astype(np.float32),
+        "y": rng.normal(size=(3, 7)).astype(np.float64),
+    }
+    path = storage.write_arrays(arrays, tmp_path / "w.parquet", {"lookback": "4"})
+    back = storage.read_arrays(path)
+    assert back.metadata == {"lookback": "4"}
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(back.arrays[name], array)
+        assert back.arrays[name].shape == array.shape
+    assert back.arrays["x"].dtype == np.float32
+
+
+def test_arrays_of_different_lengths_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="differ in length"):
+        storage.write_arrays({"a": np.zeros(2), "b": np.zeros(3)}, tmp_path / "bad.parquet")
+
+
+def test_streamed_writes_are_atomic_and_read_back_in_batches(tmp_path):
+    path = tmp_path / "s.parquet"
+    with storage.frame_writer(path, {"kind": "tokens"}) as write:
+        for i in range(5):
+            write(pd.DataFrame({"doc_id": [i, i], "n": [i * 10, i * 10 + 1]}))
+            assert not path.exists()  # invisible until complete
+    assert storage.read_metadata(path) == {"kind": "tokens"}
+    batches = list(storage.iter_frames(path, batch_rows=4))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert pd.concat(batches)["n"].tolist() == [0, 1, 10, 11, 20, 21, 30, 31, 40, 41]
+
+
+def test_a_failed_stream_leaves_nothing(tmp_path):
+    path = tmp_path / "s.parquet"
+    with pytest.raises(RuntimeError):
+        with storage.frame_writer(path) as write:
+            write(pd.DataFrame({"a": [1]}))
+            raise RuntimeError("source broke mid-stream")
+    assert list(tmp_path.iterdir()) == []

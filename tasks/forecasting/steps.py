@@ -19,7 +19,8 @@ from prefect.context import TaskRunContext
 
 from tasks import paths, storage, tracking
 from tasks.config import ForecastConfig, SineSource, SplitConfig, WindowConfig, flatten
-from tasks.forecasting import sources, windowing
+from tasks.forecasting import windowing
+from tasks.forecasting.sources import sine as sources
 from tasks.forecasting.records import SeriesRef, TrainedModel, WindowsRef
 from tasks.progress import epoch_bar
 
@@ -80,14 +81,20 @@ def window_series(series: SeriesRef, window: WindowConfig, split: SplitConfig) -
     table = windowing.build_window_table(
         values, window.lookback, window.horizon, window.stride, window.target, split.train, split.validation
     )
-    path = storage.write_windows(table, paths.intermediate_path("windows", _windows_key(series, window, split)))
+    arrays, meta = table.to_arrays()
+    path = storage.write_arrays(arrays, paths.intermediate_path("windows", _windows_key(series, window, split)), meta)
     counts = tuple((name, int(np.sum(table.split == name))) for name in windowing.SPLITS)
     return WindowsRef(str(path), storage.content_hash(path), series, counts)
 
 
 def _load(windows: WindowsRef) -> tuple[np.ndarray, np.ndarray, windowing.WindowTable]:
     frame = storage.read_frame(Path(windows.series.path))
-    return frame["t"].to_numpy(), sources.series_matrix(frame), storage.read_windows(Path(windows.path))
+    return frame["t"].to_numpy(), sources.series_matrix(frame), _read_windows(windows)
+
+
+def _read_windows(windows: WindowsRef) -> windowing.WindowTable:
+    stored = storage.read_arrays(Path(windows.path))
+    return windowing.WindowTable.from_arrays(stored.arrays, stored.metadata)
 
 
 @task(name="open-tracking")
@@ -144,7 +151,7 @@ def train_forecaster(
     )
     try:
         tracking.log_params(run_id, {"cell": cell, **flatten(cfg)})
-        table = storage.read_windows(Path(windows.path))  # training needs the windows, not the series
+        table = _read_windows(windows)  # training needs the windows, not the series
         (x_train, y_train), (x_val, y_val) = table.part("train"), table.part("validation")
 
         with epoch_bar(cell, cfg.train.epochs, cfg.train.progress) as bar:

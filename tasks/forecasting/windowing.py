@@ -158,6 +158,27 @@ class WindowTable:
         mask = self.split == name
         return self.x[mask], self.y[mask]
 
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """The table as storable columns (one row per window) and string metadata."""
+        arrays = {
+            "split": self.split.astype(str),
+            "start": self.start.astype(np.int64),
+            "x": self.x.astype(np.float32, copy=False),
+            "y": self.y.astype(np.float32, copy=False),
+        }
+        return arrays, dict(self.metadata)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> WindowTable:
+        """Rebuild a table from what :meth:`to_arrays` produced."""
+        return cls(
+            split=np.asarray(arrays["split"], dtype=object),
+            start=np.asarray(arrays["start"]),
+            x=np.asarray(arrays["x"], dtype=np.float32),
+            y=np.asarray(arrays["y"], dtype=np.float32),
+            metadata=dict(metadata),
+        )
+
     @property
     def scaler(self) -> Scaler:
         """The scaler fitted on the training part."""

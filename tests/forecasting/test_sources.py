@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from tasks.config import SineSource
-from tasks.forecasting.sources import series_matrix, synthesize_sine
+from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
 
 
 def test_sine_matches_the_formula():

@@ -6,7 +6,7 @@ import pytest
 from tasks.config import load_config
 from tasks.forecasting.baselines import naive
 from tasks.forecasting.evaluation import evaluate_cell
-from tasks.forecasting.sources import series_matrix, synthesize_sine
+from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
 from tasks.forecasting.training import train_cell
 from tasks.forecasting.windowing import build_window_table
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from tasks.forecasting.windowing import (
+    WindowTable,
     assign_splits,
     build_window_table,
     fit_scaler,
@@ -81,3 +82,19 @@ def test_scaler_is_fitted_on_the_training_part_only():
 def test_window_table_reports_a_split_too_short_for_a_window():
     with pytest.raises(ValueError, match="the validation part .* holds no whole window of lookback 20"):
         build_window_table(np.zeros((100, 1)), 20, 1, 1, "shifted", 0.7, 0.15)
+
+
+def test_window_table_round_trips_through_storage(tmp_path):
+    from tasks import storage
+
+    values = np.sin(np.arange(300) * 0.2).reshape(-1, 1)
+    table = build_window_table(values, 12, 3, 2, "horizon", 0.6, 0.2)
+    arrays, meta = table.to_arrays()
+    stored = storage.read_arrays(storage.write_arrays(arrays, tmp_path / "w.parquet", meta))
+    back = WindowTable.from_arrays(stored.arrays, stored.metadata)
+    np.testing.assert_array_equal(back.x, table.x)
+    np.testing.assert_array_equal(back.y, table.y)
+    np.testing.assert_array_equal(back.start, table.start)
+    assert back.split.tolist() == table.split.tolist()
+    assert back.metadata["target"] == "horizon" and back.bounds == table.bounds
+    np.testing.assert_allclose(back.scaler.mean, table.scaler.mean)

@@ -1,0 +1,1 @@
+"""Where series come from. Every source lands in one long layout, so everything downstream is source-blind."""

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from tasks import paths
 from tasks.config import load_config
+from tasks.forecasting.config import ForecastConfig
 
 # Fixed epochs (early stopping can't end either side sooner) so both sides do the same work.
 BENCH_OVERRIDES = ["train.epochs=10", "train.patience=10", "train.lr_patience=0", "train.progress=false"]
@@ -45,7 +46,7 @@ def _median_time(cmd: list[str], repeats: int) -> float:
 
 def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     """Run every measurement and print the table; returns the figures."""
-    cfg = load_config(paths.configs_dir() / "demo.toml", [*BENCH_OVERRIDES, *overrides])
+    cfg = load_config(ForecastConfig, paths.configs_dir() / "demo.toml", [*BENCH_OVERRIDES, *overrides])
     work = paths.bench_dir()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -86,7 +87,7 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     figures = {"help_seconds": help_s, "python_seconds": python_s, "import_tensorflow_seconds": tf_s,
                "flow_seconds": flow_s, "plain_keras_seconds": plain_s, "cells": {}}
     for cell in cfg.model.cells:
-        ours = summary["models"][cell]["metrics"]["train_samples_per_second"]
+        ours = next(m for m in summary["models"] if m["cell"] == cell)["metrics"]["train_samples_per_second"]
         theirs = plain_out["cells"][cell]["train_samples_per_second"]
         table.add_row(f"train samples/s: {cell}", f"{ours:,.0f}", f"{theirs:,.0f}", f"{ours / theirs:.2f}x")
         figures["cells"][cell] = {"flow_samples_per_second": ours, "plain_samples_per_second": theirs}

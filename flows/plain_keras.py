@@ -20,7 +20,7 @@ import os  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tasks.config import ForecastConfig  # noqa: E402
+from tasks.forecasting.config import ForecastConfig  # noqa: E402
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine  # noqa: E402
 from tasks.forecasting.training import train_cell  # noqa: E402
 from tasks.forecasting.windowing import build_window_table  # noqa: E402

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -26,14 +27,28 @@ def artifacts_dir() -> Path:
     return Path(os.environ.get("SEQFLOW_ARTIFACTS", PROJECT_ROOT / "artifacts")).resolve()
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """Return ``name`` if it can be one path component (letters, digits, ``_.-``), else raise.
+
+    File names are made from content hashes and fixed words, never from user data; this guards the
+    rule so that an id such as ``../../outside`` can never become a path.
+    """
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"{what} {name!r} is not a safe file name (letters, digits, '_', '.', '-' only)")
+    return name
+
+
 def intermediate_path(stage: str, key: str) -> Path:
-    """Content-addressed Parquet file of one pipeline stage, e.g. ``series/sine-<key>.parquet``."""
-    return artifacts_dir() / "intermediates" / stage / f"{key}.parquet"
+    """Content-addressed Parquet file of one pipeline stage, e.g. ``series/<hash>.parquet``."""
+    return artifacts_dir() / "intermediates" / safe_name(stage, "stage") / f"{safe_name(key, 'key')}.parquet"
 
 
 def model_dir(run_id: str) -> Path:
     """Where a trained Keras model of one MLflow run is saved."""
-    return artifacts_dir() / "models" / run_id
+    return artifacts_dir() / "models" / safe_name(run_id, "run id")
 
 
 def mlflow_dir() -> Path:

@@ -1,12 +1,16 @@
 """Process-wide defaults that must be in place before Prefect, MLflow or TensorFlow is imported.
 
 They only fill gaps (``os.environ.setdefault``): a user's own ``PREFECT_API_URL``,
-``MLFLOW_TRACKING_URI`` or ``PREFECT_HOME`` always wins.
+``MLFLOW_TRACKING_URI`` or ``PREFECT_HOME`` always wins. Nothing here creates a folder: folders
+appear when something is written (:func:`prepare_prefect_home` when a flow is about to run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 
 from tasks import paths
 
@@ -23,6 +27,7 @@ DEFAULTS = {
     # The temporary server migrates a fresh SQLite database on first use: over 20 s on a 2-core
     # machine, past Prefect's default wait, so a first run on a new clone would time out.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "KERAS_BACKEND": "tensorflow",
 }
 
 
@@ -30,10 +35,49 @@ def apply_defaults() -> None:
     """Set the embedded defaults: offline telemetry, Prefect home and result store under artifacts/."""
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
-    if "PREFECT_HOME" not in os.environ:
-        # Prefect creates its home with a single-level mkdir: without the parents, its temporary
-        # server cannot open its SQLite file and retries until the startup timeout.
-        paths.prefect_home().mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(paths.prefect_home())
+    os.environ.setdefault("PREFECT_HOME", str(paths.prefect_home()))
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(paths.prefect_results()))
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def prepare_prefect_home() -> None:
+    """Create Prefect's home (with its parents) before a flow runs.
+
+    Prefect creates its home with a single-level mkdir: without the parents, its temporary server
+    cannot open its SQLite file and retries until the startup timeout.
+    """
+    for var in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH"):
+        if os.environ.get(var):
+            os.makedirs(os.environ[var], exist_ok=True)
+
+
+@contextlib.contextmanager
+def stderr_silenced(enabled: bool = True) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block (C++ libraries write there directly).
+
+    TensorFlow's start-up lines (oneDNN notice, CUDA probe, "All log messages before
+    absl::InitializeLog()") are printed by C++ before ``TF_CPP_MIN_LOG_LEVEL`` is read, so only the
+    descriptor itself can silence them.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow and Keras now, without their start-up noise unless ``verbose``."""
+    if "tensorflow" in sys.modules:
+        return
+    with stderr_silenced(not verbose):
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401

@@ -2,12 +2,18 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import CELLS, ConfigError, ForecastConfig, flatten, load_config, parse_override
+from tasks.config import ConfigError, describe_schema, field_comments, flatten, load_config, parse_override
+from tasks.errors import InputError
+from tasks.forecasting.config import CELLS, ForecastConfig
 from tasks.paths import configs_dir
 
 
+def load(preset=None, overrides=()):
+    return load_config(ForecastConfig, preset, list(overrides))
+
+
 def test_defaults_are_valid_and_frozen():
-    cfg = load_config()
+    cfg = load()
     assert cfg.model.cells == CELLS
     assert cfg.source.n_points == 1000
     assert cfg.generate_steps == 63  # one period of sin(x) sampled every 0.1
@@ -17,13 +23,13 @@ def test_defaults_are_valid_and_frozen():
 
 def test_shipped_presets_load():
     for preset in sorted(configs_dir().glob("*.toml")):
-        assert isinstance(load_config(preset), ForecastConfig), preset
+        assert isinstance(load(preset), ForecastConfig), preset
 
 
 def test_overrides_apply_after_the_preset(tmp_path: Path):
     preset = tmp_path / "p.toml"
     preset.write_text("[window]\nlookback = 10\n[model]\nunits = 8\n")
-    cfg = load_config(preset, ["window.lookback=12", "model.cells=lstm,gru", "train.clipnorm=0.5"])
+    cfg = load(preset, ["window.lookback=12", "model.cells=lstm,gru", "train.clipnorm=0.5"])
     assert cfg.window.lookback == 12
     assert cfg.model.units == 8
     assert cfg.model.cells == ("lstm", "gru")
@@ -43,35 +49,45 @@ def test_parse_override_reads_toml_values_and_bare_words():
         ("model.cells=lstm,transformer",
          "model.cells = 'lstm,transformer': unknown cell 'transformer'; valid cells: rnn, lstm, gru, manual_rnn, peephole_lstm"),
         ("window.lookback=0", "window.lookback = 0: Input should be greater than 0"),
-        ("window.lookbak=3", "window.lookbak: unknown key (not a setting of this config)"),
+        ("window.lookbak=3", "window.lookbak: unknown key (not a setting of this config"),
         ("model.activation=sigmoid", "unknown activation 'sigmoid'; valid activations: tanh, relu, leaky_relu, elu"),
         ("window.horizon=2000",
-         "window.lookback + horizon = 2032 is longer than the training part (700 of 1000 points)"),
-        ("split.train=0.9", "train + validation = 1.05 must be < 1 to leave a test part"),
+         "window.horizon: lookback 32 + horizon 2000 = 2032 steps is longer than the training part (700 of 1000 points)"),
+        ("split.train=0.9", "split.train + split.validation = 1.05 must be < 1 to leave a test part"),
         ("seed=x", "seed = 'x': Input should be a valid integer"),
     ],
 )
 def test_bad_settings_name_key_value_and_rule(override, message):
     extra = ["window.target=horizon"] if "horizon" in override else []
     with pytest.raises(ConfigError) as info:
-        load_config(None, [*extra, override])
+        load(None, [*extra, override])
     assert message in str(info.value)
+    assert isinstance(info.value, InputError)
+
+
+def test_the_window_span_rule_is_stated_once_and_right_for_a_shifted_target():
+    # The old copy said "lookback + horizon = 801" for a shifted target, whose span is lookback + 1.
+    with pytest.raises(ConfigError) as info:
+        load(None, ["window.target=shifted", "window.horizon=5", "window.lookback=800"])
+    assert "window.lookback: lookback 800 + 1 (shifted target) = 801 steps is longer than the training part" in str(info.value)
 
 
 def test_override_needs_key_and_value():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
-        load_config(None, ["window.lookback"])
+        load(None, ["window.lookback"])
     with pytest.raises(ConfigError, match="seed = {'x': 1}: Input should be a valid integer"):
-        load_config(None, ["seed.x=1"])
+        load(None, ["seed.x=1"])
 
 
-def test_missing_preset_is_named(tmp_path: Path):
+def test_missing_preset_and_directory_are_named(tmp_path: Path):
     with pytest.raises(ConfigError, match="no such file"):
-        load_config(tmp_path / "nope.toml")
+        load(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a directory; give a .toml file"):
+        load(tmp_path)
 
 
 def test_flatten_gives_dotted_string_params():
-    flat = flatten(load_config(None, ["model.cells=lstm,gru"]))
+    flat = flatten(load(None, ["model.cells=lstm,gru"]))
     assert flat["model.cells"] == "lstm,gru"
     assert flat["window.lookback"] == "32"
     assert flat["source.kind"] == "sine"
@@ -82,4 +98,55 @@ def test_a_value_cannot_be_used_as_a_section(tmp_path: Path):
     preset = tmp_path / "p.toml"
     preset.write_text("seed = 3\n")
     with pytest.raises(ConfigError, match="'seed' is a value, not a section"):
-        load_config(preset, ["seed.x=1"])
+        load(preset, ["seed.x=1"])
+
+
+@pytest.mark.parametrize("word", ["off", "none", "OFF"])
+def test_optional_settings_can_be_switched_off_from_set_and_toml(word, tmp_path: Path):
+    assert load(None, [f"train.clipnorm={word}"]).train.clipnorm is None
+    preset = tmp_path / "p.toml"
+    preset.write_text(f'[train]\nclipnorm = "{word}"\n')
+    assert load(preset).train.clipnorm is None
+
+
+def test_off_is_refused_where_a_setting_is_not_optional():
+    with pytest.raises(ConfigError, match="model.units = 'off': Input should be a valid integer"):
+        load(None, ["model.units=off"])
+
+
+def test_presets_are_strictly_typed(tmp_path: Path):
+    preset = tmp_path / "p.toml"
+    preset.write_text('[model]\nunits = "32"\n')
+    with pytest.raises(ConfigError, match="model.units = '32': Input should be a valid integer"):
+        load(preset)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_numbers_are_refused(value):
+    with pytest.raises(ConfigError, match="source.amplitude = .*Input should be a finite number"):
+        load(None, [f"source.amplitude={value}"])
+
+
+def test_every_config_field_has_its_comment():
+    from pydantic import BaseModel
+
+    missing = []
+
+    def walk(schema, prefix):
+        comments = field_comments(schema)
+        for name, field in schema.model_fields.items():
+            if not comments.get(name):
+                missing.append(f"{prefix}{name}")
+            if isinstance(field.default, BaseModel):
+                walk(type(field.default), f"{prefix}{name}.")
+
+    walk(ForecastConfig, "")
+    assert missing == []
+
+
+def test_describe_schema_lists_value_default_and_comment():
+    rows = {key: (value, default, comment) for key, value, default, comment in
+            describe_schema(ForecastConfig, load(None, ["window.lookback=24"]))}
+    assert rows["window.lookback"] == ("24", "32", "input steps the model sees per window")
+    assert rows["train.clipvalue"][:2] == ("off", "off")
+    assert rows["model.cells"][0] == "rnn,lstm,gru,manual_rnn,peephole_lstm"

@@ -1,27 +1,38 @@
-"""One home per dependency: scan imports so the layering in DESIGN.md cannot silently erode."""
+"""The house rules of DESIGN.md, checked by scanning imports, so the layering cannot silently erode.
+
+- One home per dependency: mlflow only in tasks/tracking/, pyarrow only in tasks/storage.py,
+  prefect only in flows/ and steps.py files.
+- The generic floor (tasks/*.py, tasks/tracking/) imports no domain package.
+- Pure domain modules import neither prefect, mlflow, storage nor paths; steps.py is where they meet.
+"""
 
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.operations")
 
 # module prefix -> the files allowed to import it (relative to the project root)
 HOMES = {
-    "mlflow": lambda rel: rel == "tasks/tracking.py",
+    "mlflow": lambda rel: rel.startswith("tasks/tracking/"),
     "prefect": lambda rel: rel.startswith("flows/") or rel.endswith("/steps.py"),
     "pyarrow": lambda rel: rel == "tasks/storage.py",
 }
 BANNED_NAMES = {"utils.py", "helpers.py", "io.py", "logging.py"}
+PURE_FORBIDDEN = ("prefect", "mlflow", "tasks.storage", "tasks.paths", "tasks.tracking", "tasks.caching")
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def imports_of(source: str) -> set[str]:
+    """Every absolute module a source file imports, fully dotted (``from a import b`` gives ``a`` and ``a.b``)."""
     found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -30,20 +41,65 @@ def _sources():
         yield from sorted((ROOT / folder).rglob("*.py"))
 
 
-def test_each_dependency_is_imported_only_in_its_home():
-    offenders = []
-    for path in _sources():
-        rel = path.relative_to(ROOT).as_posix()
-        for module in _imports(path):
-            allowed = HOMES.get(module)
+def _is_generic(rel: str) -> bool:
+    parts = rel.split("/")
+    return (len(parts) == 2 and parts[0] == "tasks") or rel.startswith("tasks/tracking/")
+
+
+def _is_pure_domain(rel: str) -> bool:
+    return any(rel.startswith(d.replace(".", "/") + "/") for d in DOMAINS) and not rel.endswith("/steps.py")
+
+
+def _matches(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layering_offences(files: dict[str, str]) -> list[str]:
+    """Every broken rule in ``{relative path: source}``."""
+    offences = []
+    for rel, source in files.items():
+        imported = imports_of(source)
+        for module in imported:
+            allowed = HOMES.get(module.split(".")[0])
             if allowed is not None and not allowed(rel):
-                offenders.append(f"{rel} imports {module}")
-    assert offenders == []
+                offences.append(f"{rel} imports {module}")
+            if _is_generic(rel) and any(_matches(module, d) for d in DOMAINS):
+                offences.append(f"{rel} (generic) imports the domain module {module}")
+            if _is_pure_domain(rel) and any(_matches(module, f) for f in PURE_FORBIDDEN):
+                offences.append(f"{rel} (pure domain) imports {module}")
+    return sorted(set(offences))
 
 
-def test_the_scan_sees_real_imports():
-    assert "mlflow" in _imports(ROOT / "tasks" / "tracking.py")
-    assert "prefect" in _imports(ROOT / "flows" / "forecast.py")
+def _tree() -> dict[str, str]:
+    return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in _sources()}
+
+
+def test_the_tree_keeps_the_layering():
+    assert layering_offences(_tree()) == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "source", "offence"),
+    [
+        ("tasks/storage.py", "from tasks.forecasting.windowing import WindowTable",
+         "tasks/storage.py (generic) imports the domain module tasks.forecasting.windowing"),
+        ("tasks/tracking/runs.py", "import tasks.embeddings.text",
+         "tasks/tracking/runs.py (generic) imports the domain module tasks.embeddings.text"),
+        ("tasks/forecasting/training.py", "from tasks import storage",
+         "tasks/forecasting/training.py (pure domain) imports tasks.storage"),
+        ("tasks/forecasting/plots.py", "import mlflow", "tasks/forecasting/plots.py imports mlflow"),
+        ("tasks/config.py", "import prefect", "tasks/config.py imports prefect"),
+    ],
+)
+def test_a_deliberate_bad_import_is_caught(rel, source, offence):
+    tree = _tree()
+    tree[rel] = tree.get(rel, "") + "\n" + source + "\n"
+    assert offence in layering_offences(tree)
+
+
+def test_steps_may_meet_storage_and_prefect():
+    tree = {"tasks/forecasting/steps.py": "from prefect import task\nfrom tasks import storage, paths\n"}
+    assert layering_offences(tree) == []
 
 
 def test_no_grab_bag_module_names():

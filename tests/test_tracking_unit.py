@@ -1,53 +1,100 @@
-"""Tracking helpers that need no server: the store location and the UI command line."""
+"""Tracking that needs no server: store location, artifact roots, run ownership and reconciliation."""
 
-from tasks import paths, tracking
+import os
+import subprocess
+import sys
+
+from tasks import paths
+from tasks.tracking import runs, store
 
 
 def test_default_store_is_sqlite_under_artifacts(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking.tracking_uri() == f"sqlite:///{paths.mlflow_db()}"
+    assert store.tracking_uri() == f"sqlite:///{paths.mlflow_db()}"
     assert str(paths.mlflow_db()).startswith(str(paths.artifacts_dir()))
-    cmd = tracking.ui_command("127.0.0.1", 5001)
+    cmd = store.ui_command("127.0.0.1", 5001)
     assert cmd[:2] == ["mlflow", "ui"]
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
-    assert cmd[cmd.index("--backend-store-uri") + 1] == tracking.tracking_uri()
+    assert cmd[cmd.index("--workers") + 1] == "1"
+    assert cmd[cmd.index("--backend-store-uri") + 1] == store.tracking_uri()
 
 
 def test_a_configured_server_wins(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
-    assert tracking.tracking_uri() == "http://mlflow.internal:5000"
-    assert not tracking.uses_default_store()
-    assert "--default-artifact-root" not in tracking.ui_command("127.0.0.1", 5000)
+    assert store.tracking_uri() == "http://mlflow.internal:5000"
+    assert not store.uses_default_store()
+    assert "--default-artifact-root" not in store.ui_command("127.0.0.1", 5000)
 
 
-def test_runtime_defaults_create_prefect_home_with_its_parents(tmp_path):
-    import os
+def test_any_local_sqlite_store_keeps_artifacts_beside_its_database(monkeypatch, tmp_path):
+    db = tmp_path / "elsewhere" / "runs.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    monkeypatch.chdir(tmp_path)
+    exp_id = store.ensure_experiment("beside-db")
+    run_id = runs.start_run(exp_id, "probe", {"seed": "0"})
+    runs.end_run(run_id)
+    assert runs.artifact_uri(run_id).startswith((db.parent / "artifacts").as_uri())
+    assert not (tmp_path / "mlruns").exists()
 
-    from tasks import runtime
 
-    saved = dict(os.environ)
+def test_runtime_defaults_create_nothing_until_a_flow_runs(tmp_path):
+    code = (
+        "import os; from tasks.runtime import apply_defaults, prepare_prefect_home; apply_defaults(); "
+        "assert not os.path.exists(os.environ['SEQFLOW_ARTIFACTS']); import flows.cli; "
+        "assert not os.path.exists(os.environ['SEQFLOW_ARTIFACTS']); prepare_prefect_home(); "
+        "print(os.environ['PREFECT_HOME'], os.path.isdir(os.environ['PREFECT_HOME']), os.environ['DO_NOT_TRACK'])"
+    )
     root = tmp_path / "deep" / "artifacts"
-    try:
-        os.environ["SEQFLOW_ARTIFACTS"] = str(root)
-        for key in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "DO_NOT_TRACK"):
-            os.environ.pop(key, None)
-        runtime.apply_defaults()
-        assert os.environ["PREFECT_HOME"] == str(root / "prefect")
-        assert (root / "prefect").is_dir()
-        assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(root / "prefect" / "results")
-        assert os.environ["DO_NOT_TRACK"] == "true"
-        assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "DO_NOT_TRACK")}
+    env["SEQFLOW_ARTIFACTS"] = str(root)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(root / "prefect"), "True", "true"]
 
 
-def test_experiments_of_the_default_store_keep_artifacts_under_artifacts(monkeypatch):
+def test_experiments_are_marked_as_model_training_and_keep_artifacts_under_artifacts(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    exp_id = tracking.ensure_experiment("unit-artifacts")
-    # set_tracking_uri has now exported MLFLOW_TRACKING_URI: still the default store.
-    assert tracking.uses_default_store()
-    run_id = tracking.start_run(exp_id, "probe", {"seed": "0"})
-    tracking.end_run(run_id)
-    assert tracking.artifact_uri(run_id).startswith(paths.mlflow_artifact_root().as_uri())
-    assert tracking.run_status(run_id) == "FINISHED"
+    exp_id = store.ensure_experiment("unit-artifacts")
+    assert store.uses_default_store()  # set_tracking_uri exported MLFLOW_TRACKING_URI: still the default
+    assert store.client().get_experiment(exp_id).tags[store.EXPERIMENT_KIND_TAG] == "custom_model_development"
+    run_id = runs.start_run(exp_id, "probe", {"seed": "0"})
+    runs.end_run(run_id)
+    assert runs.artifact_uri(run_id).startswith(paths.mlflow_artifact_root().as_uri())
+    assert runs.run_status(run_id) == "FINISHED"
+
+
+def test_runs_record_their_owner_and_a_dead_owner_is_reconciled(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    exp_id = store.ensure_experiment("unit-reconcile")
+    mine = runs.start_run(exp_id, "alive", {})
+    tags = store.client().get_run(mine).data.tags
+    assert tags[runs.OWNER_PID] == str(os.getpid())
+    assert runs.owner_alive(tags) is True
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that has exited
+    dead = runs.start_run(exp_id, "dead", {runs.PREFECT_FLOW_RUN: "none"})
+    store.client().set_tag(dead, runs.OWNER_PID, str(child.pid))
+    store.client().set_tag(dead, runs.OWNER_START, "1")
+    recycled = runs.start_run(exp_id, "recycled-pid", {})
+    store.client().set_tag(recycled, runs.OWNER_START, "1")  # our pid, but another process's start time
+    foreign = runs.start_run(exp_id, "other-host", {})
+    store.client().set_tag(foreign, runs.OWNER_HOST, "some-other-machine")
+
+    closed = {d.run_id for d in runs.reconcile_dead_runs()}
+    assert closed == {dead, recycled}
+    assert runs.run_status(dead) == "KILLED" and runs.run_status(recycled) == "KILLED"
+    assert runs.run_status(mine) == "RUNNING" and runs.run_status(foreign) == "RUNNING"
+    for run_id in (mine, foreign):
+        runs.end_run(run_id)
+
+
+def test_non_finite_metrics_become_tags_not_silence(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    exp_id = store.ensure_experiment("unit-nonfinite")
+    run_id = runs.start_run(exp_id, "probe", {})
+    bad = runs.log_metrics(run_id, {"loss": float("nan"), "rmse": 0.5, "mae": float("inf")})
+    runs.end_run(run_id)
+    data = store.client().get_run(run_id).data
+    assert sorted(bad) == ["loss", "mae"]
+    assert data.metrics == {"rmse": 0.5}
+    assert data.tags["nonfinite.loss"] == "nan" and data.tags["nonfinite.mae"] == "inf"

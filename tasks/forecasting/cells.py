@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tasks.config import ACTIVATIONS, CELLS
+from tasks.forecasting.config import ACTIVATIONS, CELLS
 
 
 def _activation(name: str):
@@ -122,22 +122,27 @@ class PeepholeLSTMCell(_HandBuiltCell):
         return h, [h, c]
 
 
+_LAYERS = {
+    "rnn": lambda units, activation, **kw: keras.layers.SimpleRNN(units, activation=activation, **kw),
+    "lstm": lambda units, activation, **kw: keras.layers.LSTM(units, activation=activation, **kw),
+    "gru": lambda units, activation, **kw: keras.layers.GRU(units, activation=activation, **kw),
+    "manual_rnn": lambda units, activation, **kw: keras.layers.RNN(ManualRNNCell(units, activation=activation), **kw),
+    "peephole_lstm": lambda units, activation, **kw: keras.layers.RNN(
+        PeepholeLSTMCell(units, activation=activation), **kw),
+}
+# The config validates cell names against CELLS; this is the registry that builds them. They must
+# be the same set, or a name the config accepts would fail a minute later here.
+if set(_LAYERS) != set(CELLS):
+    raise ImportError(f"cell registry {sorted(_LAYERS)} differs from the config's CELLS {sorted(CELLS)}")
+
+
 def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bool, name: str | None = None):
     """Build the Keras layer that runs cell ``cell`` over a ``(batch, time, features)`` sequence.
 
     Raises:
-        ValueError: ``cell`` is not one of :data:`tasks.config.CELLS`; the message lists them.
+        ValueError: ``cell`` is not one of :data:`tasks.forecasting.config.CELLS`; the message lists them.
     """
     _activation(activation)  # fail on a bad name before building; the layers take it as a string
-    kwargs = {"return_sequences": return_sequences, "name": name}
-    if cell == "rnn":
-        return keras.layers.SimpleRNN(units, activation=activation, **kwargs)
-    if cell == "lstm":
-        return keras.layers.LSTM(units, activation=activation, **kwargs)
-    if cell == "gru":
-        return keras.layers.GRU(units, activation=activation, **kwargs)
-    if cell == "manual_rnn":
-        return keras.layers.RNN(ManualRNNCell(units, activation=activation), **kwargs)
-    if cell == "peephole_lstm":
-        return keras.layers.RNN(PeepholeLSTMCell(units, activation=activation), **kwargs)
-    raise ValueError(f"cell={cell!r} is not a known cell; valid cells: {', '.join(CELLS)}")
+    if cell not in _LAYERS:
+        raise ValueError(f"cell={cell!r} is not a known cell; valid cells: {', '.join(CELLS)}")
+    return _LAYERS[cell](units, activation, return_sequences=return_sequences, name=name)

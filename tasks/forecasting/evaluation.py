@@ -32,15 +32,16 @@ def compiled(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: forward(tf.convert_to_tensor(x, dtype=tf.float32)).numpy()
 
 
-def predict_batches(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Run ``model`` on ``(n_windows, lookback, n_features)`` inputs without Keras' progress output."""
-    forward = compiled(model)
+def predict_batches(
+    forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Run a :func:`compiled` forward pass on ``(n_windows, lookback, n_features)`` inputs in batches."""
     return np.concatenate([forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)], axis=0)
 
 
-def one_step_forecasts(model: keras.Model, x: np.ndarray, target: str) -> np.ndarray:
+def one_step_forecasts(forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target: str) -> np.ndarray:
     """The one-step-ahead forecast of each window, ``(n_windows, n_features)``, in model units."""
-    out = predict_batches(model, x)
+    out = predict_batches(forward, x)
     return out[:, forecast_step(target, x.shape[1])]
 
 
@@ -69,10 +70,8 @@ def generate(
     return np.concatenate(produced, axis=0)[:n_steps]
 
 
-def model_step_fn(model: keras.Model, target: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The :func:`generate` step of a trained model: its forecast beyond the input window."""
-
-    forward = compiled(model)
+def model_step_fn(forward: Callable[[np.ndarray], np.ndarray], target: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The :func:`generate` step of a :func:`compiled` model: its forecast beyond the input window."""
 
     def step(window: np.ndarray) -> np.ndarray:
         out = forward(window)[0]
@@ -82,11 +81,11 @@ def model_step_fn(model: keras.Model, target: str) -> Callable[[np.ndarray], np.
 
 
 def generate_continuation(
-    model: keras.Model, scaler: Scaler, seed_window: np.ndarray, n_steps: int, target: str
+    forward: Callable[[np.ndarray], np.ndarray], scaler: Scaler, seed_window: np.ndarray, n_steps: int, target: str
 ) -> np.ndarray:
     """Generate ``n_steps`` after a raw-units ``(lookback, n_features)`` seed; returns raw units."""
     scaled = scaler.transform(seed_window).astype(np.float32)
-    return scaler.inverse(generate(model_step_fn(model, target), scaled, n_steps))
+    return scaler.inverse(generate(model_step_fn(forward, target), scaled, n_steps))
 
 
 def input_gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray, target: str) -> np.ndarray:
@@ -162,12 +161,13 @@ def evaluate_cell(
     x_test, y_test = table.part("test")
     lookback = x_test.shape[1]
     points = forecast_points(table.start[table.split == "test"], lookback)
-    forecast = scaler.inverse(one_step_forecasts(model, x_test, target))
+    forward = compiled(model)  # traced once, used for the test forecasts and every generated step
+    forecast = scaler.inverse(one_step_forecasts(forward, x_test, target))
     truth = values[points]
 
     seed_points = np.arange(bounds.validation_end - lookback, bounds.validation_end)
     generated_points = np.arange(bounds.validation_end, bounds.validation_end + generate_steps)
-    generated = generate_continuation(model, scaler, values[seed_points], generate_steps, target)
+    generated = generate_continuation(forward, scaler, values[seed_points], generate_steps, target)
     generated_truth = values[generated_points]
 
     norms = input_gradient_norms(model, x_test[:gradient_windows], y_test[:gradient_windows], target)
@@ -190,3 +190,14 @@ def evaluate_cell(
         generated=generated,
         gradient_norms=norms,
     )
+
+
+def raw_forecast(model: keras.Model, scaler: Scaler, window: np.ndarray) -> np.ndarray:
+    """The model's output for raw-unit windows ``(batch, lookback, n_features)``, in raw units.
+
+    The arithmetic is the logged pyfunc model's, step for step in float32 (see
+    ``tasks/tracking/keras_pyfunc.py``), so the two agree exactly and this is its output example.
+    """
+    mean, std = scaler.mean.astype(np.float32), scaler.std.astype(np.float32)
+    scaled = (np.asarray(window, dtype=np.float32) - mean) / std
+    return np.asarray(model(scaled, training=False)) * std + mean

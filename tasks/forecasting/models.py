@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tasks.config import ModelConfig
+from tasks.forecasting.config import ModelConfig
 from tasks.forecasting.cells import recurrent_layer
 
 

@@ -70,3 +70,24 @@ def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
 def close(fig: Figure) -> None:
     """Free a figure's memory once it has been logged."""
     plt.close(fig)
+
+
+def model_figures(cell: str, t: np.ndarray, ev, history: dict[str, list[float]]) -> dict[str, Figure]:
+    """The four figures logged for every trained model, keyed by artifact file name.
+
+    Args:
+        cell: the model's cell, used in the captions.
+        t: ``(time,)`` the series' time axis.
+        ev: the model's :class:`tasks.forecasting.evaluation.CellEvaluation` (first feature is plotted).
+        history: per-epoch losses from training.
+    """
+    return {
+        "plots/test_forecast.png": forecast_figure(
+            t[ev.points], ev.truth[:, 0], ev.forecast[:, 0], f"{cell}: one-step forecast on test"),
+        "plots/generated.png": generation_figure(
+            t[ev.seed_points], ev.seed[:, 0], t[ev.generated_points], ev.generated_truth[:, 0],
+            ev.generated[:, 0], f"{cell}: {len(ev.generated)} generated steps"),
+        "plots/loss.png": loss_figure(history, f"{cell}: loss per epoch"),
+        "plots/gradient_norms.png": gradient_figure(
+            {cell: ev.gradient_norms}, f"{cell}: gradient of the forecast loss by input step"),
+    }

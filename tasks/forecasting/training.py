@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.config import ModelConfig, TrainConfig
+from tasks.forecasting.config import ModelConfig, TrainConfig
 from tasks.forecasting.models import build_forecaster
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -34,6 +34,23 @@ def optimizer_for(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     if cfg.clipvalue is not None:
         kwargs["clipvalue"] = cfg.clipvalue
     return keras.optimizers.Adam(learning_rate=cfg.learning_rate, **kwargs)
+
+
+class DivergedError(RuntimeError):
+    """Training produced a NaN or infinite loss; the model is unusable and must not be ranked."""
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training after an epoch whose loss is NaN or infinite; the caller reports the model failed.
+
+    Keras' TerminateOnNaN prints to stdout, which would corrupt ``--json`` output, and checks every
+    batch, which costs a device sync per step; one check per epoch is free and stops as surely.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.model.stop_training = True
 
 
 class _EpochCallback(keras.callbacks.Callback):
@@ -78,7 +95,8 @@ def fit_forecaster(
     """
     model.compile(optimizer=optimizer_for(cfg), loss="mse", metrics=["mae"])
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+        _StopOnNonFinite(),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
     ]
     if cfg.lr_patience > 0:
         # Halving the step when validation loss stalls buys the last digits of accuracy that a
@@ -101,7 +119,13 @@ def fit_forecaster(
     )
     seconds = time.perf_counter() - began
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    epochs_run = len(hist["loss"])
+    epochs_run = len(hist.get("loss", []))
+    if epochs_run == 0 or not np.isfinite(hist["loss"][-1]) or not np.all(np.isfinite(hist.get("val_loss", [0.0]))):
+        losses = hist.get("loss", [])
+        raise DivergedError(
+            f"training diverged: loss {losses[-1] if losses else 'nan'} at epoch {epochs_run} "
+            f"(learning_rate {cfg.learning_rate}); lower train.learning_rate or set train.clipnorm"
+        )
     return FitResult(
         history=hist,
         epochs_run=epochs_run,

@@ -73,6 +73,49 @@ class Windows:
     target_last: np.ndarray  # (n_windows,) series index of the last target step
 
 
+def window_span(lookback: int, horizon: int, target: str) -> tuple[int, str]:
+    """Steps one window covers, and how to say it: the one place the window-span rule is written.
+
+    Returns:
+        ``(span, description)``, e.g. ``(33, "lookback 32 + horizon 1")`` or
+        ``(801, "lookback 800 + 1 (shifted target)")``.
+    """
+    if target == "shifted":
+        return lookback + 1, f"lookback {lookback} + 1 (shifted target)"
+    return lookback + horizon, f"lookback {lookback} + horizon {horizon}"
+
+
+def check_window_plan(
+    n: int, lookback: int, horizon: int, stride: int, target: str, train: float, validation: float
+) -> SplitBounds:
+    """Check, from sizes alone, that every split of an ``n``-step series gets at least one window.
+
+    It runs the same arithmetic as :func:`build_window_table` without touching data, so a config can
+    be refused before anything starts.
+
+    Raises:
+        ValueError: the message names the setting to change (``window.lookback``, ``window.stride``, ...).
+    """
+    span, described = window_span(lookback, horizon, target)
+    bounds = split_bounds(n, train, validation)
+    if span > bounds.train_end:
+        key = "window.horizon" if target == "horizon" and horizon > lookback else "window.lookback"
+        raise ValueError(
+            f"{key}: {described} = {span} steps is longer than the training part "
+            f"({bounds.train_end} of {n} points); shorten the window or lengthen the series"
+        )
+    start = np.arange(0, n - span + 1, stride)
+    first = start + (1 if target == "shifted" else lookback)
+    last = start + span - 1
+    for name, (lo, hi) in bounds.ranges().items():
+        if not np.any((first >= lo) & (last < hi)):
+            raise ValueError(
+                f"window.stride = {stride}: the {name} part (steps {lo}..{hi - 1}) holds no whole window "
+                f"of {described} with windows starting every {stride} steps; use a smaller stride or window"
+            )
+    return bounds
+
+
 def make_windows(series: np.ndarray, lookback: int, horizon: int, stride: int, target: str) -> Windows:
     """Cut a ``(time, n_features)`` series into windows without a Python loop per window.
 
@@ -95,14 +138,11 @@ def make_windows(series: np.ndarray, lookback: int, horizon: int, stride: int, t
             raise ValueError(f"{name}={value}: must be > 0")
     if target not in ("shifted", "horizon"):
         raise ValueError(f"target={target!r}: must be 'shifted' or 'horizon'")
-    ahead = 1 if target == "shifted" else horizon
-    span = lookback + ahead
+    span, described = window_span(lookback, horizon, target)
     if series.ndim != 2:
         raise ValueError(f"series has shape {series.shape}; expected (time, n_features)")
     if len(series) < span:
-        raise ValueError(
-            f"a series of {len(series)} steps is shorter than one window (lookback {lookback} + {ahead} ahead)"
-        )
+        raise ValueError(f"a series of {len(series)} steps is shorter than one window ({described} = {span})")
     # (n_windows, n_features, span) view over the series, no copy until the slicing below.
     view = sliding_window_view(series, span, axis=0)[::stride]
     view = np.moveaxis(view, -1, 1)  # (n_windows, span, n_features)

@@ -35,7 +35,7 @@ def test_help_lists_the_commands():
     [
         (["--set", "model.cells=lstm,bogus"], "unknown cell 'bogus'; valid cells: rnn, lstm, gru, manual_rnn"),
         (["--set", "window.lookback=0"], "window.lookback = 0: Input should be greater than 0"),
-        (["--set", "window.target=horizon", "--set", "window.horizon=5000"], "is longer than the training part"),
+        (["--set", "window.target=horizon", "--set", "window.horizon=5000"], "window.horizon: lookback 32 + horizon 5000"),
         (["--set", "train.epoch=3"], "train.epoch: unknown key"),
     ],
 )
@@ -56,3 +56,22 @@ def test_bad_input_is_one_line_exit_2_and_starts_no_run(args, message, artifacts
         client = MlflowClient(f"sqlite:///{db}")
         ids = [e.experiment_id for e in client.search_experiments()]
         assert not [r for r in client.search_runs(ids) if r.info.status == "RUNNING"]
+
+
+def test_version_and_config_show():
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.stdout.startswith("seqflow ")
+    shown = CliRunner().invoke(app, ["config", "show", "--set", "window.lookback=24", "--json"])
+    assert shown.exit_code == 0, shown.output
+    import json
+
+    rows = {row["key"]: row for row in json.loads(shown.stdout)}
+    assert rows["window.lookback"] == {"key": "window.lookback", "value": "24", "default": "32",
+                                       "comment": "input steps the model sees per window"}
+    assert "seqflow config show" in CliRunner().invoke(app, ["run", "forecast", "--help"]).stdout
+
+
+def test_config_on_a_directory_says_so(tmp_path):
+    result = CliRunner().invoke(app, ["run", "forecast", "--config", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"error: config: --config {tmp_path}: is a directory" in result.stderr

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tasks.config import CELLS, ModelConfig
+from tasks.forecasting.config import CELLS, ModelConfig
 from tasks.forecasting.cells import ManualRNNCell, PeepholeLSTMCell, recurrent_layer
 from tasks.forecasting.models import build_forecaster
 

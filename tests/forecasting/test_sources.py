@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import SineSource
+from tasks.forecasting.config import SineSource
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tasks.config import load_config
+from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.baselines import naive
 from tasks.forecasting.evaluation import evaluate_cell
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
@@ -19,7 +20,7 @@ SMALL = [
 
 
 def _train_and_score(cell: str):
-    cfg = load_config(None, SMALL)
+    cfg = load_config(ForecastConfig, None, SMALL)
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
     w = cfg.window
     table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)

@@ -42,7 +42,7 @@ def test_windows_match_a_python_loop_on_many_features():
     [
         ({"lookback": 0}, "lookback=0: must be > 0"),
         ({"stride": -1}, "stride=-1: must be > 0"),
-        ({"lookback": 30}, "a series of 10 steps is shorter than one window (lookback 30 + 1 ahead)"),
+        ({"lookback": 30}, "a series of 10 steps is shorter than one window (lookback 30 + 1 (shifted target) = 31)"),
         ({"target": "next"}, "target='next': must be 'shifted' or 'horizon'"),
     ],
 )

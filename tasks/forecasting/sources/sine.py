@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.config import SineSource
+from tasks.forecasting.config import SineSource
 
 SERIES_COLUMNS = ("series_id", "t", "value")
 

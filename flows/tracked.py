@@ -1,0 +1,84 @@
+"""The one run context every flow opens: reconcile the dead, then experiment, parent run, params, tags.
+
+Every flow calls :func:`reconcile` first and then works inside :func:`tracked_run`; tasks receive
+the :class:`~tasks.tracking.runs.RunContext` it yields, one small record instead of loose ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from prefect.runtime import flow_run
+
+from tasks.caching import content_key
+from tasks.config import RunConfig, flatten
+from tasks.tracking import runs, store
+from tasks.tracking.runs import RunContext
+
+logger = logging.getLogger("seqflow")
+
+
+def _mark_prefect_crashed(flow_run_ids: list[str]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.states import Crashed
+
+    message = "its process died (killed); marked by the next seqflow run"
+    with get_client(sync_client=True) as client:
+        for flow_run_id in flow_run_ids:
+            try:
+                run = client.read_flow_run(flow_run_id)
+            except Exception:  # a flow run of another Prefect server: nothing to mark here
+                continue
+            if run.state is not None and not run.state.is_final():
+                client.set_flow_run_state(flow_run_id, Crashed(message=message), force=True)
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            for task_run in task_runs:
+                if task_run.state is not None and not task_run.state.is_final():
+                    client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
+
+
+def reconcile() -> tuple[str, ...]:
+    """Close runs left RUNNING by killed processes: KILLED in MLflow, Crashed in Prefect; log one line."""
+    dead = runs.reconcile_dead_runs()
+    if not dead:
+        return ()
+    flow_runs = sorted({d.prefect_flow_run_id for d in dead if d.prefect_flow_run_id})
+    _mark_prefect_crashed(flow_runs)
+    logger.warning(
+        "closed %d run(s) left RUNNING by a killed process as KILLED (%s); Prefect flow run(s) %s marked Crashed",
+        len(dead), ", ".join(f"{d.name} {d.run_id[:8]}" for d in dead), ", ".join(flow_runs) or "none",
+    )
+    return tuple(d.run_id for d in dead)
+
+
+def changed_settings(cfg: RunConfig) -> dict[str, str]:
+    """The settings that differ from the schema's defaults, flattened (what tells runs apart)."""
+    defaults = flatten(type(cfg).model_construct())
+    return {k: v for k, v in flatten(cfg).items() if defaults.get(k) != v}
+
+
+def run_name(cfg: RunConfig, flow: str, subject: str) -> str:
+    """A parent run name that tells runs apart in a list: flow, subject and a short config hash."""
+    return f"{flow} · {subject} · {content_key(cfg.model_dump(mode='json'))[:8]}"
+
+
+@contextlib.contextmanager
+def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -> Iterator[RunContext]:
+    """Open the flow's experiment and parent run; yield the context its tasks log with.
+
+    The parent run carries the whole config as params, the tags every run of the flow shares
+    (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
+    differ from the defaults. On any error its open children and itself end FAILED.
+    """
+    experiment_id = store.ensure_experiment(cfg.tracking.experiment)
+    shared = {"seed": str(cfg.seed), runs.PREFECT_FLOW_RUN: str(flow_run.get_id() or "none"),
+              "git_commit": runs.git_commit(), "seqflow.flow": flow, **tags}
+    changed = changed_settings(cfg)
+    description = "Settings changed from the defaults: " + (
+        ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
+    name = run_name(cfg, flow, subject)
+    with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
+        yield RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())))

@@ -1,0 +1,26 @@
+"""Rank forecasters by their test error: models that failed are never ranked."""
+
+from __future__ import annotations
+
+import math
+
+from tasks.forecasting.records import BaselineScore, ModelResult, RankedForecaster
+
+
+def rank_forecasters(
+    models: list[ModelResult] | tuple[ModelResult, ...], baselines: list[BaselineScore] | tuple[BaselineScore, ...],
+    metric: str = "test_rmse",
+) -> tuple[RankedForecaster, ...]:
+    """Order successful models and baselines by ``metric`` (lower is better), best first.
+
+    A model that failed or whose metric is not finite is left out: a NaN must never rank first.
+    Ties keep their input order (models before baselines).
+    """
+    rows = [(m.cell, "model", m.metrics) for m in models if m.ok]
+    rows += [(b.name, "baseline", b.metrics) for b in baselines]
+    rows = [r for r in rows if math.isfinite(r[2].get(metric, math.nan))]
+    rows.sort(key=lambda r: r[2][metric])
+    return tuple(
+        RankedForecaster(rank, name, kind, float(m["test_rmse"]), float(m["test_mae"]))
+        for rank, (name, kind, m) in enumerate(rows, start=1)
+    )

@@ -1,0 +1,101 @@
+"""Log trained Keras models as MLflow pyfunc models and load them back."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.entities import LoggedModelOutput
+from mlflow.models import infer_signature
+
+from tasks import paths
+from tasks.tracking.store import client
+
+PYFUNC_CODE = Path(__file__).with_name("keras_pyfunc.py")
+
+
+class _KnownNoise(logging.Filter):
+    """Drop MLflow messages that are expected here and would bury the pipeline's own output."""
+
+    NOISE = (
+        # uv-built environments have no pip; the model's requirements are pinned explicitly.
+        "Failed to resolve installed pip version",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in self.NOISE)
+
+
+for _name in ("mlflow.pyfunc", "mlflow.utils.environment"):
+    logging.getLogger(_name).addFilter(_KnownNoise())
+# The model's input is checked by its signature (a float64 tensor); type hints would validate it twice.
+warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
+logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)  # per-model "copied uv.lock" chatter
+
+
+def _pinned(*names: str) -> list[str]:
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def log_keras_window_model(
+    run_id: str,
+    name: str,
+    keras_path: Path,
+    mean: list[float],
+    std: list[float],
+    keras_modules: list[str],
+    input_example: np.ndarray,
+    output_example: np.ndarray,
+) -> tuple[str, str]:
+    """Log a saved Keras window model as a pyfunc model with a signature and an input example.
+
+    Args:
+        run_id: the run the model belongs to.
+        name: the logged model's name, saying what it is (e.g. ``lstm-sine``).
+        keras_path: the ``.keras`` file.
+        mean: the training scaler's mean per feature, ``(n_features,)``; ``std`` likewise.
+        keras_modules: modules to import before loading (they register custom layers).
+        input_example: ``(1, lookback, n_features)`` raw-unit window.
+        output_example: the model's raw-unit output for ``input_example``.
+
+    Returns:
+        ``(model_uri, model_id)``: the ``models:/`` URI that ``mlflow.pyfunc.load_model`` accepts.
+    """
+    client()  # point the fluent API at this project's store
+    example = np.asarray(input_example, dtype=np.float64)
+    signature = infer_signature(example, np.asarray(output_example, dtype=np.float32))
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"keras_model": str(keras_path)},
+            model_config={"mean": list(map(float, mean)), "std": list(map(float, std)),
+                          "keras_modules": list(keras_modules)},
+            code_paths=[str(paths.PROJECT_ROOT / "tasks")],
+            signature=signature,
+            input_example=example,
+            # Pinned here: inferring requirements would reload the model in a subprocess (slow).
+            pip_requirements=_pinned("tensorflow", "keras", "numpy", "mlflow"),
+        )
+    return info.model_uri, info.model_id
+
+
+def link_model(run_id: str, model_id: str, step: int = 0) -> None:
+    """Show a logged model among a run's outputs (e.g. the best child's model on the parent run)."""
+    client().log_outputs(run_id, [LoggedModelOutput(model_id, step)])
+
+
+def load_model(model_uri: str):
+    """Load a logged model with ``mlflow.pyfunc.load_model``, from this project's store."""
+    client()
+    return mlflow.pyfunc.load_model(model_uri)

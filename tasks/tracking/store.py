@@ -1,0 +1,116 @@
+"""Where runs are kept: the tracking URI, one client per store, experiments created safely."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from tasks import paths
+from tasks.locks import exclusive
+
+# The experiment tag MLflow 3's UI reads to open an experiment on its training runs rather than on
+# the GenAI view (traces, latency, evaluations).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+def default_uri() -> str:
+    """The embedded store: SQLite under ``artifacts/mlflow``."""
+    return f"sqlite:///{paths.mlflow_db()}"
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``artifacts/mlflow``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+
+
+def uses_default_store() -> bool:
+    """True when the embedded SQLite store is in use (no other store configured)."""
+    return tracking_uri() == default_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a local ``sqlite:///`` URI, or None for any other store."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///")).resolve()
+
+
+def artifact_root(uri: str) -> Path | None:
+    """Where a local SQLite store keeps run artifacts: beside its database, never ``./mlruns``."""
+    db = sqlite_path(uri)
+    return None if db is None else db.parent / "artifacts"
+
+
+@contextlib.contextmanager
+def creation_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive file lock beside a local database while its schema may be created.
+
+    Two first runs started together would otherwise both create MLflow's schema and one fails with
+    ``duplicate column``. Remote stores create their own schema, so nothing is locked for them.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    with exclusive(db.with_name(db.name + ".lock")):
+        yield
+
+
+def client() -> MlflowClient:
+    """A client on :func:`tracking_uri`; also points MLflow's module-level API there."""
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)  # cheap; keeps the fluent API (log_model) on the same store
+    return _client_for(uri)
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(uri: str) -> MlflowClient:
+    # One client per store for the process (every epoch logs through here). The first query
+    # creates or migrates the schema, so it runs under the creation lock.
+    with creation_lock(uri):
+        c = MlflowClient(tracking_uri=uri)
+        c.search_experiments(max_results=1)
+    return c
+
+
+def ensure_experiment(name: str) -> str:
+    """Return the id of experiment ``name``, creating it (and the store) on first use.
+
+    A local SQLite store gets its artifacts beside the database. The experiment is tagged as a
+    model-training experiment so MLflow's UI opens it on its runs.
+    """
+    c = client()
+    uri = tracking_uri()
+    with creation_lock(uri):
+        found = c.get_experiment_by_name(name)
+        if found is None:
+            root = artifact_root(uri)
+            location = (root / name).as_uri() if root is not None else None
+            experiment_id = c.create_experiment(name, artifact_location=location)
+        else:
+            experiment_id = found.experiment_id
+            if found.lifecycle_stage == "deleted":
+                c.restore_experiment(experiment_id)
+    c.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    return experiment_id
+
+
+def ui_command(host: str, port: int, workers: int = 1) -> list[str]:
+    """The ``mlflow ui`` command line serving this project's store.
+
+    One worker by default: MLflow's four take about a minute to answer on a 2-core machine.
+    """
+    uri = tracking_uri()
+    cmd = ["mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", str(workers)]
+    root = artifact_root(uri)
+    if root is not None:
+        cmd += ["--default-artifact-root", root.as_uri()]
+    return cmd

@@ -72,3 +72,32 @@ def test_input_gradient_norms_see_only_what_the_model_uses():
     assert norms.shape == (4,)
     assert np.all(norms[:3] == 0) and norms[3] > 0
     assert gradient_ratio(norms) == 0.0
+
+
+@pytest.mark.parametrize("target", ["horizon", "shifted"])
+def test_a_model_that_repeats_its_last_input_scores_exactly_the_naive_baseline(target):
+    """Pins the forecast points, the forecast step and the seed points together: an off-by-one in
+    any of them would score this model far from naive."""
+    from tasks.forecasting.evaluation import evaluate_cell
+    from tasks.forecasting.windowing import build_window_table
+
+    rng = np.random.default_rng(3)
+    values = np.cumsum(rng.normal(size=400)).reshape(-1, 1)  # a random walk: naive is its best guess
+    lookback = 10
+    table = build_window_table(values, lookback, 1, 1, target, 0.6, 0.2)
+    inputs = keras.Input(shape=(lookback, 1))
+    if target == "horizon":
+        outputs = keras.layers.Lambda(lambda x: x[:, -1:, :])(inputs)  # (batch, 1, 1): the last input
+    else:
+        outputs = keras.layers.Lambda(lambda x: x)(inputs)  # step k forecasts k + 1 as the value at k
+    model = keras.Model(inputs, outputs)
+    ev = evaluate_cell(model, values, table, generate_steps=5, gradient_windows=8)
+
+    points = forecast_points(table.start[table.split == "test"], lookback)
+    expected = score_baselines(values, points, table.bounds.train_end, season_length=12, ar_lags=2)["naive"]
+    assert ev.metrics["test_rmse"] == pytest.approx(expected["test_rmse"], rel=1e-6)
+    assert ev.metrics["test_mae"] == pytest.approx(expected["test_mae"], rel=1e-6)
+    np.testing.assert_allclose(ev.forecast, naive(values, ev.points), rtol=1e-5)
+    # Generation from the seed (the lookback steps before the test part) repeats the seed's last value.
+    np.testing.assert_array_equal(ev.seed_points, np.arange(table.bounds.validation_end - lookback, table.bounds.validation_end))
+    np.testing.assert_allclose(ev.generated[:, 0], values[table.bounds.validation_end - 1, 0], rtol=1e-5)

@@ -159,7 +159,7 @@ def describe_validation_error(exc: ValidationError, data: dict[str, Any]) -> str
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (not a setting of this config; `seqflow config show` lists them)")
-        elif key:
+        elif key and not (err["type"] == "value_error" and isinstance(_lookup(data, loc), dict)):
             lines.append(f"{key} = {_lookup(data, loc)!r}: {message}")
         else:
             lines.append(message)

@@ -98,3 +98,18 @@ def test_non_finite_metrics_become_tags_not_silence(monkeypatch):
     assert sorted(bad) == ["loss", "mae"]
     assert data.metrics == {"rmse": 0.5}
     assert data.tags["nonfinite.loss"] == "nan" and data.tags["nonfinite.mae"] == "inf"
+
+
+def test_user_supplied_names_never_become_path_parts():
+    import pytest
+
+    from tasks.forecasting import steps
+    from tasks.forecasting.config import SineSource
+
+    escape = "../../../../outside/escape"
+    key = steps._series_key(SineSource(series_id=escape), 0)
+    path = paths.intermediate_path("series", key)
+    assert path.resolve().is_relative_to(paths.artifacts_dir()) and escape not in str(path)
+    for bad in (escape, "..", "a/b", "", ".hidden"):
+        with pytest.raises(ValueError, match="is not a safe file name"):
+            paths.intermediate_path("series", bad)

@@ -107,12 +107,19 @@ def check_window_plan(
     start = np.arange(0, n - span + 1, stride)
     first = start + (1 if target == "shifted" else lookback)
     last = start + span - 1
+    target_steps, target_key = (lookback, "window.lookback") if target == "shifted" else (horizon, "window.horizon")
     for name, (lo, hi) in bounds.ranges().items():
-        if not np.any((first >= lo) & (last < hi)):
+        if np.any((first >= lo) & (last < hi)):
+            continue
+        if target_steps > hi - lo:
             raise ValueError(
-                f"window.stride = {stride}: the {name} part (steps {lo}..{hi - 1}) holds no whole window "
-                f"of {described} with windows starting every {stride} steps; use a smaller stride or window"
+                f"{target_key}: the {name} part (steps {lo}..{hi - 1}, {hi - lo} steps) cannot hold a target of "
+                f"{target_steps} steps ({described}); shorten it or give the {name} part more of the series"
             )
+        raise ValueError(
+            f"window.stride = {stride}: the {name} part (steps {lo}..{hi - 1}) holds no whole window "
+            f"of {described} with windows starting every {stride} steps; use a smaller stride or window"
+        )
     return bounds
 
 

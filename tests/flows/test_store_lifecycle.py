@@ -33,15 +33,15 @@ def _seqflow(root: Path, *args: str, **popen) -> subprocess.Popen:
 def _runs(root: Path) -> list:
     from mlflow.tracking import MlflowClient
 
+    from tasks.tracking.store import creation_lock
+
     db = root / "mlflow" / "mlflow.db"
     if not db.exists():
         return []
     client = MlflowClient(f"sqlite:///{db}")
-    try:
+    with creation_lock(f"sqlite:///{db}"):  # never race the flow while it creates the schema
         ids = [e.experiment_id for e in client.search_experiments()]
-        return client.search_runs(ids) if ids else []
-    except Exception:  # the schema is still being created by the flow
-        return []
+    return client.search_runs(ids) if ids else []
 
 
 def test_a_killed_run_is_closed_as_killed_and_crashed_by_the_next_run(tmp_path):

@@ -44,7 +44,7 @@ class BacktestResult:
 
 
 def fold_origins(n_time: int, horizon: int, folds: int = 1, fold_step: int | None = None, min_train: int = 1) -> list[int]:
-    """Origins of a rolling-origin backtest, latest first.
+    """List the origins of a rolling-origin backtest, latest first.
 
     Args:
         n_time: the series' length.

@@ -31,7 +31,7 @@ def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean absolute error.
+    """Compute the mean absolute error.
 
     Args:
         y_true: ``(horizon,)`` actual values.
@@ -42,7 +42,7 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Root mean squared error.
+    """Compute the root mean squared error.
 
     Args:
         y_true: ``(horizon,)`` actual values.
@@ -53,7 +53,7 @@ def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean absolute percentage error, in percent: ``100 * mean |y - yhat| / |y|``.
+    """Compute the mean absolute percentage error, in percent: ``100 * mean |y - yhat| / |y|``.
 
     An actual value of 0 makes it infinite (or NaN for a perfect forecast of 0); sMAPE and MASE
     are the metrics that stay defined there.
@@ -68,7 +68,7 @@ def mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def smape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Symmetric MAPE on M4's 0–200 scale: ``mean 200 * |y - yhat| / (|y| + |yhat|)``.
+    """Compute the symmetric MAPE on M4's 0–200 scale: ``mean 200 * |y - yhat| / (|y| + |yhat|)``.
 
     A step where actual and forecast are both 0 counts as a perfect 0 (M4's formula gives 0/0
     there; no M4 series has a zero).
@@ -85,7 +85,7 @@ def smape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def seasonal_naive_scale(insample: np.ndarray, season_length: int) -> float:
-    """The MASE denominator: in-sample mean absolute error of the seasonal naive forecast.
+    """Compute the MASE denominator: the in-sample mean absolute error of seasonal naive.
 
     ``mean |x[t] - x[t - m]|`` for ``t = m .. n - 1``. When the training part is not longer than
     one season there is no such error, and the lag falls back to ``m = 1`` (M4's own code has no
@@ -108,7 +108,7 @@ def seasonal_naive_scale(insample: np.ndarray, season_length: int) -> float:
 
 
 def mase(y_true: np.ndarray, y_pred: np.ndarray, insample: np.ndarray, season_length: int) -> float:
-    """Mean absolute scaled error, scaled by :func:`seasonal_naive_scale` of ``insample``.
+    """Compute the mean absolute scaled error, scaled by :func:`seasonal_naive_scale` of ``insample``.
 
     Args:
         y_true: ``(horizon,)`` actual values.
@@ -122,7 +122,7 @@ def mase(y_true: np.ndarray, y_pred: np.ndarray, insample: np.ndarray, season_le
 
 
 def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2: float) -> float:
-    """Overall weighted average relative to Naive2: ``(sMAPE / sMAPE_N2 + MASE / MASE_N2) / 2``.
+    """Compute the overall weighted average relative to Naive2: ``(sMAPE / sMAPE_N2 + MASE / MASE_N2) / 2``.
 
     Args:
         smape_value: the method's sMAPE (mean over series).
@@ -136,7 +136,7 @@ def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2:
 def score_forecast(
     y_true: np.ndarray, y_pred: np.ndarray, insample: np.ndarray, season_length: int
 ) -> dict[str, float]:
-    """Every metric of one series' forecast.
+    """Score one series' forecast with every metric.
 
     Args:
         y_true: ``(horizon,)`` actual values.

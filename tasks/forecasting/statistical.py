@@ -82,7 +82,7 @@ def seasonal_naive(train: np.ndarray, horizon: int, season_length: int) -> np.nd
 
 
 def autocorrelation(values: np.ndarray, max_lag: int) -> np.ndarray:
-    """Sample autocorrelation at lags ``1..max_lag``, as R's ``acf`` computes it.
+    """Compute the sample autocorrelation at lags ``1..max_lag``, as R's ``acf`` computes it.
 
     Args:
         values: ``(time,)`` series.
@@ -312,7 +312,7 @@ def holt_winters(
 
 
 def baseline_forecasters(season_length: int) -> dict[str, Forecaster]:
-    """The baselines every model is scored beside, each as ``fit_predict(train, horizon)``.
+    """Name the baselines every model is scored beside, each as ``fit_predict(train, horizon)``.
 
     Args:
         season_length: ``m``, steps per season, bound into the seasonal baselines.
@@ -327,8 +327,8 @@ def baseline_forecasters(season_length: int) -> dict[str, Forecaster]:
         "seasonal_naive": partial(seasonal_naive, season_length=season_length),
         "naive2": partial(naive2, season_length=season_length),
         "holt_winters": partial(holt_winters, season_length=season_length),
-        # Additive trend extrapolated over a long horizon overshoots (M4 Hourly: sMAPE ~54 on the
-        # first 40 series, ~12 damped); the damped variant is the safer statistical yardstick.
+        # An undamped additive trend overshoots over long horizons: on M4 Hourly (48 steps) sMAPE
+        # 28.9 / MASE 3.60 undamped against 16.8 / 1.47 damped (flows.bench_forecast).
         "holt_winters_damped": partial(holt_winters, season_length=season_length, damped_trend=True),
         "theta": partial(theta, season_length=season_length),
     }

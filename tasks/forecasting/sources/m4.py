@@ -44,7 +44,7 @@ class M4Data:
 
 
 def synthetic_timestamps(frequency: str, start_step: int, n_steps: int) -> np.ndarray:
-    """Synthetic timestamps of steps ``start_step .. start_step + n_steps - 1``.
+    """Make the synthetic timestamps of steps ``start_step .. start_step + n_steps - 1``.
 
     Args:
         frequency: one of :data:`tasks.forecasting.sources.validation.FREQUENCIES`.

@@ -48,7 +48,7 @@ class SeriesTable:
 
     @property
     def n_series(self) -> int:
-        """How many series the table holds."""
+        """Count the series in the table."""
         return int(self.frame["series_id"].nunique())
 
 

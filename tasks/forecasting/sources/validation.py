@@ -241,7 +241,7 @@ def _ordinals(timestamps: pd.Series, frequency: str) -> np.ndarray:
 
 
 def _steps(work: pd.DataFrame, frequency: str) -> tuple[np.ndarray, np.ndarray]:
-    """Period steps from each row to the next in its series (``work`` sorted by series, time)."""
+    """Measure the period steps from each row to the next in its series (``work`` sorted by series, time)."""
     ordinal = _ordinals(work["timestamp"], frequency)
     same_series = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
     steps = np.diff(ordinal)

@@ -1,0 +1,420 @@
+"""Validation at the edge: every rule a series file must pass before anything is written.
+
+Each check raises :class:`tasks.errors.InputError` naming the file, the row as the user's editor
+numbers it (the header is row 1), the column and the rule, on one line, e.g.::
+
+    sales.csv, row 7, column 'value': 'n/a!': not a number
+
+The checks on parsed data work on a *working frame*: one row per data row of the file, with
+columns ``series_id`` (str), ``timestamp`` (datetime64), ``value`` (float64, NaN where missing),
+``row`` (the editor row number) and ``date_text`` (the date cell as written, for messages).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks.errors import InputError
+
+FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
+# pandas period codes: a regular series advances its period ordinal by exactly 1 per row.
+PERIOD_CODES = {"hourly": "h", "daily": "D", "weekly": "W", "monthly": "M", "quarterly": "Q", "yearly": "Y"}
+# The calendar's season length per frequency (M4's own convention differs: see sources.m4).
+SEASON_LENGTHS = {"hourly": 24, "daily": 7, "weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}
+MISSING_POLICIES = ("error", "interpolate", "ffill")
+# Cells read as "no value". "." is FRED's marker for a missing observation.
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "."})
+
+_SNIFF_BYTES = 8192
+_LETTERS = re.compile(r"[A-Za-z]{3,}")
+
+
+def check_choice(value: str, choices: Sequence[str], key: str) -> str:
+    """Return ``value`` when it is one of ``choices``.
+
+    Raises:
+        InputError: naming ``key``, the value and the valid choices.
+    """
+    if value not in choices:
+        raise InputError(f"must be one of {', '.join(choices)}", key=key, value=value)
+    return value
+
+
+def check_readable(path: str | Path) -> str:
+    """Read a text file whole, refusing a missing, empty or binary file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Its text (UTF-8, with a byte-order mark dropped; Latin-1 when it is not valid UTF-8, so a
+        stray accented letter in a title does not stop a file whose dates and numbers are ASCII).
+
+    Raises:
+        InputError: the file is missing, not a regular file, empty or binary.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError("file not found", file=path)
+    if not file.is_file():
+        raise InputError("not a regular file", file=path)
+    data = file.read_bytes()
+    if not data.strip():
+        raise InputError("file is empty", file=path)
+    head = data[:_SNIFF_BYTES]
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"binary file (a NUL byte at offset {nul}); expected CSV text", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def is_blank(cells: Sequence[str]) -> bool:
+    """Tell whether a CSV record holds nothing but empty cells."""
+    return all(not c.strip() for c in cells)
+
+
+def _looks_like_data(cell: str) -> bool:
+    text = cell.strip()
+    if not text:
+        return False
+    try:
+        float(text)
+        return True
+    except ValueError:
+        pass
+    if not any(ch.isdigit() for ch in text):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return not pd.isna(pd.to_datetime(text, errors="coerce"))
+
+
+def check_header(path: str | Path, header: Sequence[str], row: int) -> list[str]:
+    """Check that the first row is a header and return its column names, stripped.
+
+    Raises:
+        InputError: every cell of the row is a number or a date (no header), or a name is blank or
+            repeated.
+    """
+    names = [c.strip() for c in header]
+    while len(names) > 1 and names[-1] == "":
+        names.pop()  # spreadsheets export trailing empty cells
+    if all(_looks_like_data(n) for n in names):
+        shown = ", ".join(repr(n) for n in names[:4])
+        raise InputError(
+            f"no header row: the first row ({shown}) looks like data; add a header such as date,value",
+            file=path,
+            row=row,
+        )
+    for i, name in enumerate(names):
+        if not name:
+            raise InputError(f"column {i + 1} has no name; every column needs one", file=path, row=row)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError("column name appears twice in the header", file=path, row=row, column=name)
+        seen.add(name)
+    return names
+
+
+def check_column(path: str | Path, name: str, header: Sequence[str], argument: str, row: int) -> int:
+    """Return the position of column ``name`` in ``header``.
+
+    Raises:
+        InputError: ``name`` is not in the header; the message lists the real columns.
+    """
+    if name not in header:
+        real = ", ".join(repr(h) for h in header)
+        raise InputError(
+            f"{argument}={name!r} is not a column; the header has {real}", file=path, row=row, column=name
+        )
+    return list(header).index(name)
+
+
+def parse_dates(
+    path: str | Path, cells: Sequence[str], rows: Sequence[int], column: str, date_format: str | None = None
+) -> pd.Series:
+    """Parse a date column, every cell with one format.
+
+    Args:
+        path: the file, for messages.
+        cells: ``(n_rows,)`` date cells as written.
+        rows: ``(n_rows,)`` editor row number of each cell.
+        column: the column's name, for messages.
+        date_format: a ``strftime`` format; None infers one from the first cell (ISO 8601 dates
+            such as ``1962-01`` or ``1992-01-01`` are read as such).
+
+    Returns:
+        ``(n_rows,)`` timestamps, ``datetime64[s]``; time zones are converted to UTC and dropped.
+
+    Raises:
+        InputError: a cell is empty or does not parse.
+    """
+    text = pd.Series(list(cells), dtype=object).str.strip()
+    with warnings.catch_warnings():
+        # A format pandas cannot guess makes it fall back to per-cell parsing, with a warning.
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=True)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"date_format={date_format!r} is not usable: {exc}", file=path, column=column) from exc
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        good = np.flatnonzero(~parsed.isna().to_numpy())
+        example = f" (other rows look like {text.iloc[int(good[0])]!r})" if good.size else ""
+        if not text.iloc[i]:
+            raise InputError(f"missing date; every row needs one{example}", file=path, row=int(rows[i]), column=column)
+        hint = "" if date_format else "; pass date_format= to say how to read them"
+        raise InputError(
+            f"not a date{example}{hint}", file=path, row=int(rows[i]), column=column, value=text.iloc[i]
+        )
+    return parsed.dt.tz_localize(None).astype("datetime64[s]")
+
+
+def parse_values(path: str | Path, cells: Sequence[str], rows: Sequence[int], column: str) -> np.ndarray:
+    """Parse a value column; missing markers (see :data:`MISSING_TOKENS`) become NaN.
+
+    Args:
+        path: the file, for messages.
+        cells: ``(n_rows,)`` value cells as written.
+        rows: ``(n_rows,)`` editor row number of each cell.
+        column: the column's name, for messages.
+
+    Returns:
+        ``(n_rows,)`` float64 values, NaN where a value is missing.
+
+    Raises:
+        InputError: a cell is not a number, or is infinite (``inf``) or NaN spelled as a number.
+    """
+    out = np.empty(len(cells), dtype=np.float64)
+    for i, cell in enumerate(cells):
+        text = cell.strip()
+        if text in MISSING_TOKENS:
+            out[i] = np.nan
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            raise InputError("not a number", file=path, row=int(rows[i]), column=column, value=text) from None
+        if not np.isfinite(number):
+            raise InputError(
+                "not a finite number; values must be finite", file=path, row=int(rows[i]), column=column, value=text
+            )
+        out[i] = number
+    return out
+
+
+def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
+    """Refuse two rows with the same timestamp in one series.
+
+    Raises:
+        InputError: at the later of the two rows, naming the earlier one.
+    """
+    dup = work.duplicated(["series_id", "timestamp"], keep=False)
+    if not dup.any():
+        return
+    clash = work[dup].sort_values("row")
+    first = clash.iloc[0]
+    same = clash[(clash["series_id"] == first["series_id"]) & (clash["timestamp"] == first["timestamp"])]
+    later = same.iloc[1]
+    raise InputError(
+        f"duplicate timestamp in series {first['series_id']!r}: row {int(first['row'])} has the same one",
+        file=path,
+        row=int(later["row"]),
+        column=column,
+        value=later["date_text"],
+    )
+
+
+def _ordinals(timestamps: pd.Series, frequency: str) -> np.ndarray:
+    return timestamps.dt.to_period(PERIOD_CODES[frequency]).astype("int64").to_numpy()
+
+
+def _steps(work: pd.DataFrame, frequency: str) -> tuple[np.ndarray, np.ndarray]:
+    """Measure the period steps from each row to the next in its series (``work`` sorted by series, time)."""
+    ordinal = _ordinals(work["timestamp"], frequency)
+    same_series = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
+    steps = np.diff(ordinal)
+    return steps[same_series], np.flatnonzero(same_series) + 1
+
+
+def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
+    """Infer the frequency: the finest one at which rows advance one period at a time.
+
+    A frequency fits when no two rows of a series share a period and the commonest step is one
+    period; gaps (steps of several periods) are left to :func:`check_calendar`, which names them.
+
+    Args:
+        path: the file, for messages.
+        work: the working frame, sorted by series then time.
+        column: the date column's name, for messages.
+
+    Returns:
+        One of :data:`FREQUENCIES`.
+
+    Raises:
+        InputError: no series has two rows, or no frequency fits.
+    """
+    for frequency in FREQUENCIES:
+        steps, _ = _steps(work, frequency)
+        if steps.size == 0:
+            raise InputError(
+                "cannot infer the frequency from a single row per series; pass frequency=",
+                file=path,
+                column=column,
+            )
+        sizes, counts = np.unique(steps, return_counts=True)
+        if sizes[0] >= 1 and sizes[counts.argmax()] == 1:
+            return frequency
+    _, at = _steps(work, "daily")
+    first = int(at[0])
+    prev, here = work.iloc[first - 1], work.iloc[first]
+    raise InputError(
+        f"cannot infer the frequency: the steps between rows (e.g. {prev['date_text']!r} to "
+        f"{here['date_text']!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
+        file=path,
+        row=int(here["row"]),
+        column=column,
+    )
+
+
+def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column: str) -> None:
+    """Refuse gaps in the calendar and two rows in one period of ``frequency``.
+
+    Args:
+        path: the file, for messages.
+        work: the working frame, sorted by series then time.
+        frequency: one of :data:`FREQUENCIES`.
+        column: the date column's name, for messages.
+
+    Raises:
+        InputError: at the row after a gap, or at the second row in one period.
+    """
+    steps, at = _steps(work, frequency)
+    bad = np.flatnonzero(steps != 1)
+    if not bad.size:
+        return
+    k = int(bad[0])
+    prev, here = work.iloc[int(at[k]) - 1], work.iloc[int(at[k])]
+    series = here["series_id"]
+    if steps[k] == 0:
+        raise InputError(
+            f"falls in the same {frequency} period as row {int(prev['row'])} ({prev['date_text']!r}) "
+            f"in series {series!r}; frequency={frequency!r} needs one row per period",
+            file=path,
+            row=int(here["row"]),
+            column=column,
+            value=here["date_text"],
+        )
+    missing = int(steps[k]) - 1
+    raise InputError(
+        f"gap in the calendar: follows {prev['date_text']!r} in series {series!r}, {missing} {frequency} "
+        f"step{'s' if missing > 1 else ''} missing; add the missing rows (an empty value is filled by "
+        "missing='interpolate' or 'ffill')",
+        file=path,
+        row=int(here["row"]),
+        column=column,
+        value=here["date_text"],
+    )
+
+
+def fill_missing(path: str | Path, work: pd.DataFrame, policy: str, column: str) -> pd.DataFrame:
+    """Apply the missing-value policy per series: refuse, interpolate linearly, or carry forward.
+
+    Args:
+        path: the file, for messages.
+        work: the working frame, sorted by series then time, with no calendar gaps.
+        policy: one of :data:`MISSING_POLICIES`.
+        column: the value column's name, for messages.
+
+    Returns:
+        ``work`` with no NaN values.
+
+    Raises:
+        InputError: a value is missing under ``error``, or a missing value has no earlier value to
+            carry forward (``ffill``) or no value on both sides to interpolate between.
+    """
+    check_choice(policy, MISSING_POLICIES, "missing")
+    gaps = work["value"].isna().to_numpy()
+    if not gaps.any():
+        return work
+    if policy == "error":
+        first = work.iloc[int(np.flatnonzero(gaps)[0])]
+        raise InputError(
+            "missing value; set missing='interpolate' or 'ffill' to fill it (missing='error')",
+            file=path,
+            row=int(first["row"]),
+            column=column,
+        )
+    grouped = work.groupby("series_id", sort=False)["value"]
+    if policy == "interpolate":
+        filled = grouped.transform(lambda s: s.interpolate(method="linear", limit_area="inside"))
+        rule = "missing value at the start or end of series {sid!r}: nothing on both sides to interpolate between"
+    else:
+        filled = grouped.ffill()
+        rule = "missing value at the start of series {sid!r}: nothing earlier to carry forward (missing='ffill')"
+    still = filled.isna().to_numpy()
+    if still.any():
+        first = work.iloc[int(np.flatnonzero(still)[0])]
+        raise InputError(rule.format(sid=first["series_id"]), file=path, row=int(first["row"]), column=column)
+    return work.assign(value=filled.to_numpy(dtype=np.float64))
+
+
+def check_length(path: str | Path, work: pd.DataFrame, min_length: int, column: str) -> None:
+    """Refuse a series with fewer than ``min_length`` values.
+
+    Raises:
+        InputError: at the first row of the first series that is too short.
+    """
+    if min_length < 1:
+        raise InputError("must be >= 1", key="min_length", value=min_length)
+    counts = work.groupby("series_id", sort=False)["row"].agg(["size", "min", "max"])
+    short = counts[counts["size"] < min_length]
+    if short.empty:
+        return
+    sid = short.index[0]
+    size, first, last = (int(v) for v in short.iloc[0])
+    raise InputError(
+        f"series {sid!r} has {size} values (rows {first}-{last}); min_length={min_length} needs at least "
+        f"{min_length}",
+        file=path,
+        row=first,
+        column=column,
+    )
+
+
+def footer_like(cells: Sequence[str], date_index: int, value_index: int) -> bool:
+    """Tell whether a record looks like trailing prose rather than a broken data row.
+
+    It does when its date cell is no date, its value cell no number, and it carries a word of
+    three letters or more (``Source: FRED``); ``1972-13,`` is a broken row, not a footer.
+    """
+    def cell(i: int) -> str:
+        return cells[i].strip() if i < len(cells) else ""
+
+    if _looks_like_data(cell(date_index)):
+        return False
+    value = cell(value_index)
+    if value and value not in MISSING_TOKENS:
+        try:
+            float(value)
+            return False
+        except ValueError:
+            pass
+    return any(_LETTERS.search(c) for c in cells)
+
+
+def shown(cells: Iterable[str], limit: int = 80) -> str:
+    """Render a record for a log line, cut to ``limit`` characters."""
+    text = ",".join(cells)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from tasks.forecasting.records import ForecastSummary
 
 EXIT_BAD_INPUT = 2
+# MLflow 3's UI opens experiments on its GenAI view unless asked for the training view; it remembers
+# the choice after the first visit. (The experiment tag mlflow.experimentKind alone does not switch it.)
+TRAINING_VIEW = "workflowType=machine_learning"
 EXIT_FAILED = 1
 
 
@@ -164,8 +167,9 @@ def _report(summary: ForecastSummary, as_json: bool) -> None:
     for failed in summary.failed:
         out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
     out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
-              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}  (review with: seqflow ui)",
-              highlight=False)
+              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
+    out.print("review with `seqflow ui`, then open "
+              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
 
 
 @run_app.command("forecast")
@@ -225,7 +229,9 @@ def ui(
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     if mlflow_bin.exists():
         cmd[0] = str(mlflow_bin)
-    _console(stderr=True).print(f"MLflow UI on http://{host}:{port}  (store: {store.tracking_uri()}); Ctrl+C stops it")
+    _console(stderr=True).print(
+        f"MLflow UI on http://{host}:{port}/#/experiments?{TRAINING_VIEW}  (store: {store.tracking_uri()}); "
+        "Ctrl+C stops it", highlight=False)
     os.execvp(cmd[0], cmd)
 
 

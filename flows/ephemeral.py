@@ -69,11 +69,20 @@ def wait() -> None:
 
 
 def stop_without_waiting() -> None:
-    """Ask the temporary server to stop and return at once; the process exits on its own.
+    """Flush Prefect's log and event queues, then ask the temporary server to stop, without waiting.
 
-    Prefect's own exit hook waits up to 5 s for the server process; the user's result is already
-    printed by then, so the wait is handed to the operating system instead.
+    Prefect's own exit hook waits up to 5 s for the server process. Stopping it before the queues
+    are flushed is worse: their at-exit flush then retries against a dead server for about a
+    minute ("All connection attempts failed"). So: drain first, then terminate and return; the
+    operating system reaps the server.
     """
+    if not _ours:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=10)
     while _ours:
         server = _ours.pop()
         process = server.server_process

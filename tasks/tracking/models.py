@@ -33,7 +33,7 @@ class _KnownNoise(logging.Filter):
 for _name in ("mlflow.pyfunc", "mlflow.utils.environment"):
     logging.getLogger(_name).addFilter(_KnownNoise())
 # The model's input is checked by its signature (a float64 tensor); type hints would validate it twice.
-warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")  # (colour codes first)
 logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)  # per-model "copied uv.lock" chatter
 
 

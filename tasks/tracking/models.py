@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -32,9 +34,21 @@ class _KnownNoise(logging.Filter):
 
 for _name in ("mlflow.pyfunc", "mlflow.utils.environment"):
     logging.getLogger(_name).addFilter(_KnownNoise())
-# The model's input is checked by its signature (a float64 tensor); type hints would validate it twice.
-warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")  # (colour codes first)
 logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)  # per-model "copied uv.lock" chatter
+
+
+@contextlib.contextmanager
+def _quiet_type_hint_warning() -> Iterator[None]:
+    """Run the block without MLflow's "Add type hints to the `predict` method" notice.
+
+    The model's input is checked by its signature (a float64 tensor); type hints would validate it
+    twice. The notice fires whenever the wrapper's class is defined (at logging and at loading), so
+    it is filtered there: a filter set once at import is lost to any library's
+    ``warnings.catch_warnings`` block that happens to run at the same time in another thread.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")  # colour codes first
+        yield
 
 
 def _pinned(*names: str) -> list[str]:
@@ -74,7 +88,7 @@ def log_keras_window_model(
     client()  # point the fluent API at this project's store
     example = np.asarray(input_example, dtype=np.float64)
     signature = infer_signature(example, np.asarray(output_example, dtype=np.float32))
-    with mlflow.start_run(run_id=run_id):
+    with _quiet_type_hint_warning(), mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name=name,
             python_model=str(PYFUNC_CODE),
@@ -98,4 +112,5 @@ def link_model(run_id: str, model_id: str, step: int = 0) -> None:
 def load_model(model_uri: str):
     """Load a logged model with ``mlflow.pyfunc.load_model``, from this project's store."""
     client()
-    return mlflow.pyfunc.load_model(model_uri)
+    with _quiet_type_hint_warning():
+        return mlflow.pyfunc.load_model(model_uri)

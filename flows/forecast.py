@@ -28,7 +28,12 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     with tracked_run(cfg, "forecast", cfg.source.kind, {"data_content_hash": series.content_hash}) as ctx:
         steps.record_inputs(windows, ctx)
         baselines = steps.score_baselines(windows, cfg, ctx)
-        results = [steps.evaluate_model(steps.train_model(windows, cfg, cell, ctx), windows, cfg) for cell in cfg.model.cells]
+        published = []
+        for cell in cfg.model.cells:
+            evaluated = steps.evaluate_model(steps.train_model(windows, cfg, cell, ctx), windows, cfg)
+            # Plots and model logging run in a worker thread while the next cell trains.
+            published.append(steps.publish_model.submit(evaluated, cfg))
+        results = [future.result() for future in published]
         ranking = steps.rank_forecasters(results, baselines, ctx)
         if not any(r.ok for r in results):
             raise AllModelsFailed("every model failed: " + "; ".join(f"{r.cell}: {r.failure}" for r in results))

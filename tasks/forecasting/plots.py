@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: flows run on servers and in CI
+# Figures are built with the object API (Figure, not pyplot): no global state, so they can be drawn
+# in a worker thread while the next model trains, and they need no display backend.
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+
+def _axes(figsize: tuple[float, float]):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def forecast_figure(t: np.ndarray, truth: np.ndarray, forecast: np.ndarray, title: str) -> Figure:
     """One-step-ahead forecasts over the test range; ``truth``/``forecast`` are ``(n_points,)``."""
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, ax = _axes((9, 3.5))
     ax.plot(t, truth, label="truth", color="black", linewidth=1.5)
     ax.plot(t, forecast, label="one-step forecast", color="tab:orange", linestyle="--")
     ax.set(title=title, xlabel="t", ylabel="value")
@@ -26,7 +29,7 @@ def generation_figure(
     t_seed: np.ndarray, seed: np.ndarray, t_gen: np.ndarray, truth: np.ndarray, generated: np.ndarray, title: str
 ) -> Figure:
     """A seed window, then the generated continuation against the true one (all ``(n,)``)."""
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, ax = _axes((9, 3.5))
     ax.plot(t_seed, seed, label="seed (known)", color="tab:blue")
     ax.plot(t_gen, truth, label="true continuation", color="black")
     ax.plot(t_gen, generated, label="generated", color="tab:red", linestyle="--")
@@ -39,7 +42,7 @@ def generation_figure(
 
 def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
     """Training and validation loss per epoch, log scale."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _axes((6, 3.5))
     for key in ("loss", "val_loss"):
         if key in history:
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
@@ -51,7 +54,7 @@ def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
 
 def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
     """Per-input-step gradient norms for one or more cells, each divided by its last step's norm."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = _axes((7, 3.8))
     for name, values in norms.items():
         values = np.asarray(values, dtype=float)
         lag = np.arange(len(values) - 1, -1, -1)  # steps before the forecast: oldest on the left
@@ -69,7 +72,7 @@ def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
 
 def close(fig: Figure) -> None:
     """Free a figure's memory once it has been logged."""
-    plt.close(fig)
+    fig.clear()
 
 
 def model_figures(cell: str, t: np.ndarray, ev, history: dict[str, list[float]]) -> dict[str, Figure]:

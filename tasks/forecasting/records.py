@@ -49,6 +49,23 @@ class TrainedModel:
 
 
 @dataclass(frozen=True)
+class EvaluatedModel:
+    """A trained model after scoring, before its plots and pyfunc model are logged.
+
+    Everything the publishing step needs travels here as NumPy arrays, so publishing needs no
+    TensorFlow and can run in a worker thread while the next model trains.
+    """
+
+    trained: TrainedModel
+    evaluation: Any = field(hash=False, compare=False)  # tasks.forecasting.evaluation.CellEvaluation
+    t: Any = field(hash=False, compare=False)  # (time,) the series' time axis, for plots
+    example_input: Any = field(hash=False, compare=False)  # (1, lookback, n_features) raw-unit window
+    example_output: Any = field(hash=False, compare=False)  # the model's raw-unit output for it
+    scaler_mean: tuple[float, ...] = ()  # (n_features,) the training scaler
+    scaler_std: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelResult:
     """A trained model's scores and where to find it."""
 

@@ -3,7 +3,9 @@
 The only module of the forecasting package that meets Prefect, storage, paths and tracking. Ingest
 and windowing are cached on the content of their inputs plus their config and code, so a re-run
 with an unchanged config reuses their Parquet files. Training is not cached: every flow run opens
-fresh MLflow runs and trains (deterministically, given the seed).
+fresh MLflow runs and trains (deterministically, given the seed); the tasks after ingest and
+windowing neither cache nor persist their results (``NO_CACHE``): their inputs hold arrays that would
+only be hashed and pickled for nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
@@ -22,6 +25,7 @@ from tasks.forecasting import sources, windowing
 from tasks.forecasting.config import ForecastConfig, SineSource, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
     BaselineScore,
+    EvaluatedModel,
     ModelResult,
     RankedForecaster,
     SeriesRef,
@@ -91,7 +95,7 @@ def _read_series(windows: WindowsRef) -> tuple[np.ndarray, np.ndarray]:
     return frame["t"].to_numpy(), sine.series_matrix(frame)
 
 
-@task(name="record-inputs")
+@task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
 def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
     """Log where the intermediates are and how many windows each split holds on the parent run."""
     runs.set_tags(
@@ -101,7 +105,7 @@ def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
     runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
 
 
-@task(name="score-baselines")
+@task(name="score-baselines", cache_policy=NO_CACHE, persist_result=False)
 def score_baselines(windows: WindowsRef, cfg: ForecastConfig, ctx: RunContext) -> tuple[BaselineScore, ...]:
     """Score naive, seasonal-naive and AutoReg on the test points the models are scored on."""
     from tasks.forecasting.baselines import score_baselines as score
@@ -115,7 +119,7 @@ def score_baselines(windows: WindowsRef, cfg: ForecastConfig, ctx: RunContext) -
     return tuple(BaselineScore(name, m) for name, m in scores.items())
 
 
-@task(name="train-model")
+@task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
     """Train one cell in its own MLflow child run; the run stays open for evaluation.
 
@@ -164,36 +168,59 @@ def train_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunCon
                         fit.samples_per_second, fit.history)
 
 
-@task(name="evaluate-model")
-def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig) -> ModelResult:
-    """Score a trained model, log its metrics, plots and pyfunc model, then close its run."""
+@task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
+def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig) -> EvaluatedModel:
+    """Score a trained model on the test part and log its metrics; plots and model come next.
+
+    All TensorFlow work of the evaluation happens here, in the flow's thread, so it never races the
+    next model's seeded training.
+    """
     if trained.failure is not None:
-        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
+        return EvaluatedModel(trained, None, None, None, None)
     import keras
 
-    from tasks.forecasting import cells, plots
     from tasks.forecasting.evaluation import evaluate_cell, raw_forecast
 
-    run_id = trained.run_id
     try:
         t, values = _read_series(windows)
         table = _read_windows(windows)
         model = keras.saving.load_model(trained.model_path, compile=False)
         ev = evaluate_cell(model, values, table, cfg.generate_steps, cfg.evaluate.gradient_windows)
-        bad = runs.log_metrics(run_id, ev.metrics)
-        runs.log_series(run_id, "gradient_norm_by_step", ev.gradient_norms)
+        bad = runs.log_metrics(trained.run_id, ev.metrics)
+        runs.log_series(trained.run_id, "gradient_norm_by_step", ev.gradient_norms)
         if bad:
             raise ValueError(f"{trained.cell}: metrics {bad} are not finite")
-        for name, fig in plots.model_figures(trained.cell, t, ev, trained.history).items():
+        example = values[ev.seed_points][None]  # (1, lookback, n_features), raw units
+        output = raw_forecast(model, table.scaler, example)
+    except BaseException as exc:
+        runs.end_run(trained.run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return EvaluatedModel(trained, ev, t, example, output, tuple(table.scaler.mean.tolist()),
+                          tuple(table.scaler.std.tolist()))
+
+
+@task(name="publish-model", cache_policy=NO_CACHE, persist_result=False)
+def publish_model(evaluated: EvaluatedModel, cfg: ForecastConfig) -> ModelResult:
+    """Log a scored model's plots and pyfunc model, then close its run.
+
+    No TensorFlow here: the flow submits it to a worker thread and trains the next model meanwhile.
+    """
+    from tasks.forecasting import cells, plots
+
+    trained, ev = evaluated.trained, evaluated.evaluation
+    if trained.failure is not None:
+        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
+    run_id = trained.run_id
+    try:
+        for name, fig in plots.model_figures(trained.cell, evaluated.t, ev, trained.history).items():
             runs.log_figure(run_id, fig, name)
             plots.close(fig)
         model_uri = model_id = None
         if cfg.tracking.log_models:
-            example = values[ev.seed_points][None]  # (1, lookback, n_features), raw units
             model_uri, model_id = tracked_models.log_keras_window_model(
                 run_id, f"{trained.cell}-{cfg.source.kind}", Path(trained.model_path),
-                table.scaler.mean.tolist(), table.scaler.std.tolist(), [cells.__name__],
-                example, raw_forecast(model, table.scaler, example),
+                list(evaluated.scaler_mean), list(evaluated.scaler_std), [cells.__name__],
+                evaluated.example_input, evaluated.example_output,
             )
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
@@ -205,7 +232,7 @@ def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConf
                        tuple(float(v) for v in ev.gradient_norms))
 
 
-@task(name="rank-forecasters")
+@task(name="rank-forecasters", cache_policy=NO_CACHE, persist_result=False)
 def rank_forecasters(
     results: list[ModelResult], baselines: tuple[BaselineScore, ...], ctx: RunContext
 ) -> tuple[RankedForecaster, ...]:

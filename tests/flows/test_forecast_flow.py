@@ -217,3 +217,27 @@ def test_seqflow_ui_serves_the_same_store(first_run, artifacts_root):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_the_readme_model_snippet_works_as_written(first_run, artifacts_root, tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tasks import paths
+
+    readme = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_model" in block)
+    snippet = re.sub(r"^  ", "", snippet, flags=re.M)  # the block is indented inside a list item
+    snippet = re.sub(r"\s+#.*$", "", snippet, flags=re.M)  # comments off, so the last line can be wrapped
+    snippet = snippet.replace("models:/m-...", _model(first_run, "lstm")["model_uri"])
+    snippet = snippet.replace("np.arange(32)).reshape(1, 32, 1)", "np.arange(12)).reshape(1, 12, 1)")  # lookback 12
+    snippet = snippet.replace("model.predict(", "print(model.predict(").rstrip() + ")\n"
+    (tmp_path / "artifacts").symlink_to(artifacts_root)  # a project root whose artifacts/ is the test store
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    out = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert re.search(r"\[\[\[-?\d", out.stdout)  # a (1, 1, 1) forecast
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()

@@ -21,6 +21,11 @@ def naive(series: np.ndarray, points: np.ndarray) -> np.ndarray:
 def seasonal_naive(series: np.ndarray, points: np.ndarray, season_length: int) -> np.ndarray:
     """Forecast each step as the value one season earlier.
 
+    Args:
+        series: ``(time, n_features)`` values.
+        points: ``(n_points,)`` series indices to forecast.
+        season_length: steps per season.
+
     Raises:
         ValueError: a point has no value one season back.
     """

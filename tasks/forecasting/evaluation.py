@@ -13,12 +13,12 @@ from tasks.forecasting.windowing import Scaler, WindowTable, forecast_step
 
 
 def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """Root mean squared error over all elements."""
+    """Root mean squared error over all elements of two same-shaped arrays, e.g. ``(n_points, n_features)``."""
     return float(np.sqrt(np.mean((np.asarray(truth) - np.asarray(prediction)) ** 2)))
 
 
 def mae(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """Mean absolute error over all elements."""
+    """Mean absolute error over all elements of two same-shaped arrays, e.g. ``(n_points, n_features)``."""
     return float(np.mean(np.abs(np.asarray(truth) - np.asarray(prediction))))
 
 
@@ -115,13 +115,13 @@ def input_gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray, targe
 
 
 def gradient_ratio(norms: np.ndarray) -> float:
-    """First input step's gradient norm over the last's: near 0 means early inputs are forgotten."""
+    """First input step's gradient norm over the last's, from ``(lookback,)`` norms: near 0 means early inputs are forgotten."""
     last = float(norms[-1])
     return float(norms[0]) / last if last > 0 else float("nan")
 
 
 def forecast_points(start: np.ndarray, lookback: int) -> np.ndarray:
-    """Series index of each window's one-step-ahead forecast: the step right after its input."""
+    """Series index ``(n_windows,)`` of each window's one-step-ahead forecast, from its ``(n_windows,)`` starts."""
     return np.asarray(start) + lookback
 
 

@@ -53,7 +53,7 @@ def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
 
 
 def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
-    """Per-input-step gradient norms for one or more cells, each divided by its last step's norm."""
+    """Per-input-step gradient norms, ``{name: (lookback,)}``, each divided by its last step's norm."""
     fig, ax = _axes((7, 3.8))
     for name, values in norms.items():
         values = np.asarray(values, dtype=float)

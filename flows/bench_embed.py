@@ -8,8 +8,9 @@ Measured in one run, printed as one Rich table (and saved as JSON under ``artifa
 2. Training, skip-gram and CBOW (2 workers, vector_size 100, window 5, negative 5, 5 epochs,
    min_count 5): plain gensim fed an in-memory list of token lists (``build_vocab`` + ``train``)
    beside :func:`tasks.embeddings.gensim_w2v.train_word2vec` fed a
-   :class:`~tasks.embeddings.text.RestartableTokens` that streams the token Parquet each epoch, and
-   beside ``corpus_file`` mode (a LineSentence file written from the Parquet). Effective words/s,
+   :class:`~tasks.embeddings.text.RestartableTokens` that streams the token-id Parquet each epoch
+   (:func:`~tasks.embeddings.text.encode_token_frames`), and beside ``corpus_file`` mode (a
+   LineSentence file written from the Parquet). Effective words/s,
    analogy accuracy (restrict_vocab 30k), WordSim-353 and SimLex-999 for each.
 3. Exports of one model: t-SNE of the 5,000 most frequent words (wall time, trustworthiness), the
    PNG, word2vec text/binary, the projector files and the vectors Parquet.
@@ -152,7 +153,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
     from rich.console import Console
 
     from tasks import paths, storage
-    from tasks.embeddings import evaluation, gensim_w2v, projection
+    from tasks.embeddings import evaluation, gensim_w2v, projection, text
     from tasks.embeddings.config import DEFAULT_TOKEN_PATTERN, ModelConfig
     from tasks.embeddings.text import RestartableTokens
 
@@ -173,14 +174,28 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
     tokens_path = work / "tokens.parquet"
     vocabulary = storage.read_frame(work / "vocabulary.parquet")
 
-    def batches():
+    ids_path = work / "token_ids.parquet"
+    began = time.perf_counter()
+    with storage.frame_writer(ids_path) as write:
+        for frame in text.encode_token_frames(storage.iter_frames(tokens_path), vocabulary["word"]):
+            write(frame)
+    figures["encode_ids_seconds"] = time.perf_counter() - began
+
+    def token_batches():
         return (frame["tokens"] for frame in storage.iter_frames(tokens_path, columns=["tokens"]))
 
-    stream = RestartableTokens(batches)
+    def id_batches():
+        return (frame["ids"] for frame in storage.iter_frames(ids_path, columns=["ids"]))
+
+    strings = RestartableTokens(token_batches)
+    stream = RestartableTokens(id_batches, words=vocabulary["word"])
     began = time.perf_counter()
-    streamed_tokens = sum(len(tokens) for tokens in stream)
-    figures["stream_pass_seconds"] = time.perf_counter() - began
+    streamed_tokens = sum(len(tokens) for tokens in strings)
+    figures["string_pass_seconds"] = time.perf_counter() - began
     assert streamed_tokens == stored["tokens"], (streamed_tokens, stored["tokens"])
+    began = time.perf_counter()
+    figures["in_vocabulary_tokens"] = sum(len(tokens) for tokens in stream)
+    figures["id_pass_seconds"] = time.perf_counter() - began
 
     console.print("plain tokenization into memory ...")
     began = time.perf_counter()
@@ -194,6 +209,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
         line_file = gensim_w2v.write_line_sentences(stream, work / "tokens.lines.txt")
         figures["line_file_seconds"] = time.perf_counter() - began
 
+    kept_tokens = figures["in_vocabulary_tokens"]  # what one pass of the id stream (and the line file) holds
     models: dict = {}
     keep_vectors = None
     for architecture in ("skipgram", "cbow"):
@@ -203,8 +219,8 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
         plain.update(_scores(kv))
         del kv
         gc.collect()
-        console.print(f"{architecture}: seqflow train_word2vec over the token Parquet ...")
-        trained = gensim_w2v.train_word2vec(stream, vocabulary, stored["chunks"], stored["tokens"], cfg,
+        console.print(f"{architecture}: seqflow train_word2vec over the token-id Parquet ...")
+        trained = gensim_w2v.train_word2vec(stream, vocabulary, stored["chunks"], kept_tokens, cfg,
                                             sample=SAMPLE, seed=SEED)
         ours = {"train_seconds": trained.train_seconds, "vocab_seconds": trained.vocab_seconds,
                 "effective_words": trained.effective_words, "words_per_second": trained.words_per_second,
@@ -216,7 +232,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
         entry = {"plain": plain, "seqflow": ours}
         if line_file is not None:
             console.print(f"{architecture}: seqflow train_word2vec, corpus_file mode ...")
-            filed = gensim_w2v.train_word2vec(None, vocabulary, stored["chunks"], stored["tokens"], cfg,
+            filed = gensim_w2v.train_word2vec(None, vocabulary, stored["chunks"], kept_tokens, cfg,
                                               sample=SAMPLE, seed=SEED, corpus_file=line_file)
             entry["corpus_file"] = {"train_seconds": filed.train_seconds, "effective_words": filed.effective_words,
                                     "words_per_second": filed.words_per_second, **_scores(filed.vectors)}
@@ -256,7 +272,7 @@ def _print_table(console, f: dict) -> None:
     from rich.table import Table
 
     table = Table(title="bench embed (one run; wall-clock on this machine)")
-    for col in ("measure", "plain gensim", "seqflow (Parquet stream)", "ratio", "seqflow corpus_file", "reference"):
+    for col in ("measure", "plain gensim", "seqflow (id Parquet stream)", "ratio", "seqflow corpus_file", "reference"):
         table.add_column(col, justify="left" if col == "measure" else "right")
     ing = f["ingest"]
     table.add_row("tokens (plain / seqflow)", f"{f['plain_tokens']:,}", f"{ing['once']['tokens']:,}",
@@ -264,7 +280,9 @@ def _print_table(console, f: dict) -> None:
     table.add_row("tokenize, in memory / streamed (tokens/s)", f"{f['plain_tokens'] / f['plain_tokenize_seconds'] / 1e6:.2f} M",
                   f"{ing['once']['tokens_per_second'] / 1e6:.2f} M", "", "", "")
     table.add_row("  + token Parquet write (tokens/s)", "", f"{ing['parquet']['tokens_per_second'] / 1e6:.2f} M", "", "", "")
-    table.add_row("  one pass of the Parquet token stream", "", f"{f['stream_pass_seconds']:.1f} s", "", "", "")
+    table.add_row("  token ids Parquet from tokens (once)", "", f"{f['encode_ids_seconds']:.1f} s", "", "", "")
+    table.add_row("  one training pass: tokens / token ids", "",
+                  f"{f['string_pass_seconds']:.1f} s / {f['id_pass_seconds']:.1f} s", "", "", "")
     if "line_file_seconds" in f:
         table.add_row("  LineSentence file from the stream", "", "", "", f"{f['line_file_seconds']:.1f} s", "")
     table.add_row("ingest peak RSS: 1x → 2x corpus (MB)", "",

@@ -162,6 +162,7 @@ class EvaluateConfig(_Frozen):
     tsne_top_n: int = Field(5_000, ge=10)  # the N most frequent words projected with t-SNE
     tsne_label_top: int = Field(100, ge=0)  # only the N most frequent of them are labelled in the PNG
     perplexity: float = Field(30.0, gt=0)  # t-SNE's effective number of neighbours
+    tsne_max_iter: int = Field(1_000, ge=250)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)
     projector_top_n: int | None = Field(None, ge=1)  # words written to the TensorBoard projector files; None = all
 
     @model_validator(mode="after")

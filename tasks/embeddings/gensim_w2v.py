@@ -10,8 +10,12 @@ Caveats gensim's own docs state and this module keeps:
 * The loss gensim reports is cumulative over the epochs of one ``train()`` call and kept in float32,
   each worker thread writing its running total back; the per-epoch figure here is the difference
   of two readings, so with several workers it is approximate (a thread's update can be overwritten).
-* Exact repeats need ``workers = 1`` (thread scheduling reorders updates otherwise) and a
-  ``PYTHONHASHSEED`` fixed before the interpreter starts; see :func:`determinism_problem`.
+* Exact repeats need ``workers = 1`` (thread scheduling reorders updates otherwise) and, as
+  gensim documents, a ``PYTHONHASHSEED`` fixed before the interpreter starts; see
+  :func:`determinism_problem`. Measured on gensim 4.4: with one worker and a seed, the vectors are
+  bit-identical across different ``PYTHONHASHSEED`` values (gensim 4 seeds its initial vectors
+  from ``numpy.random.default_rng(seed)``, not from ``hash(word)`` as gensim 3 did); the guard is
+  kept because it is gensim's stated contract and costs one environment variable.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ class EpochReport:
         epoch: 0-based epoch number.
         loss: gensim's training loss accumulated during this epoch alone.
         effective_words: words trained on (in the vocabulary and kept by subsampling).
-        raw_words: words read, including those out of the vocabulary or subsampled away.
+        raw_words: words read, including those subsampled away (and those outside the vocabulary
+            when the feed holds them; the token-id feed has already dropped them).
         seconds: wall time of the epoch.
     """
 

@@ -9,7 +9,8 @@ The pipeline a steps layer runs, one pass over the corpus::
     for frame in token_frames(chunks): write a row group      # doc_id, tokens
     vocabulary_frame(counter.counts, min_count, max_vocab_size)  # word, count
 
-and for training, a :class:`RestartableTokens` over a callable that streams the stored tokens again.
+then one pass over the stored tokens, :func:`encode_token_frames` → ``doc_id, ids`` (the training
+feed), and for training a :class:`RestartableTokens` over a callable that streams those again.
 """
 
 from __future__ import annotations
@@ -198,23 +199,60 @@ def _token_frame(ids: list[int], tokens: list[list[str]]) -> pd.DataFrame:
     return pd.DataFrame({"doc_id": np.asarray(ids, dtype=np.int64), "tokens": pd.Series(tokens, dtype=object)})
 
 
+def encode_token_frames(frames: Iterable[pd.DataFrame], vocabulary: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """Turn ``doc_id, tokens`` frames into ``doc_id, ids`` frames for fast training passes.
+
+    ``ids`` holds each token's row in ``vocabulary`` as int32; tokens outside the vocabulary are
+    dropped (gensim skips them before it forms context windows, so training sees the same words).
+    Reading ids back costs about a third of reading the strings: no str object is made per token,
+    only references to the vocabulary's (measured on IMDB: 1.0 s against 3.3 s a pass).
+
+    Args:
+        frames: ``doc_id, tokens`` frames, e.g. streamed from the token Parquet.
+        vocabulary: the words in vocabulary order (the ``word`` column of :func:`vocabulary_frame`).
+    """
+    index = pd.Index(list(vocabulary), dtype=object)
+    if not index.is_unique:
+        raise ValueError("encode_token_frames: the vocabulary lists a word twice")
+    for frame in frames:
+        rows = [np.asarray(t, dtype=object) for t in frame["tokens"].tolist()]
+        lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
+        flat = np.concatenate(rows) if rows else np.empty(0, dtype=object)
+        codes = index.get_indexer(flat)  # (n_tokens,) row in the vocabulary, -1 when absent
+        keep = codes >= 0
+        kept_before = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))  # (n_tokens + 1,)
+        bounds = np.concatenate(([0], np.cumsum(lengths)))  # (n_rows + 1,) token offsets of the rows
+        kept_per_row = kept_before[bounds[1:]] - kept_before[bounds[:-1]]  # (n_rows,)
+        ids = np.split(codes[keep].astype(np.int32), np.cumsum(kept_per_row)[:-1]) if len(rows) else []
+        yield pd.DataFrame({"doc_id": frame["doc_id"].to_numpy(np.int64), "ids": pd.Series(ids, dtype=object)})
+
+
 class RestartableTokens:
     """An iterable over token lists that starts again from the top on every ``iter()``.
 
     gensim iterates the corpus once per epoch (plus once to scan the vocabulary when it has to), so
     a plain generator would be exhausted after the first pass. This class calls ``batches()`` afresh
-    for every pass; the steps layer passes a function that streams the stored token Parquet.
+    for every pass; the steps layer passes a function that streams the stored token Parquet (or,
+    faster, the token-id Parquet of :func:`encode_token_frames`, with ``words``).
 
     Args:
         batches: returns a new iterator over batches of documents; a batch is an iterable of token
-            sequences (lists, tuples or NumPy arrays of str, e.g. a frame's ``tokens`` column). Each
-            is yielded as a ``list[str]``, the type gensim's Cython code expects.
+            sequences (lists, tuples or NumPy arrays of str, e.g. a frame's ``tokens`` column), or of
+            int arrays of ids into ``words`` when ``words`` is given. Each document is yielded as a
+            ``list[str]``, the type gensim's Cython code expects.
+        words: the vocabulary, in id order, when the batches hold ids.
     """
 
-    def __init__(self, batches: Callable[[], Iterable[Iterable[Sequence[str]]]]):
+    def __init__(
+        self, batches: Callable[[], Iterable[Iterable[Sequence[str]]]], words: Sequence[str] | None = None
+    ):
         self._batches = batches
+        self._words = None if words is None else np.asarray(list(words), dtype=object)
 
     def __iter__(self) -> Iterator[list[str]]:
+        if self._words is not None:
+            yield from self._iter_ids()
+            return
         for batch in self._batches():
             for tokens in batch:
                 if isinstance(tokens, list):
@@ -228,3 +266,18 @@ class RestartableTokens:
                     )
                 else:
                     yield list(tokens)
+
+    def _iter_ids(self) -> Iterator[list[str]]:
+        words = self._words
+        for batch in self._batches():
+            rows = [np.asarray(r) for r in batch]
+            if not rows:
+                continue
+            # One gather and one tolist per batch: the lists hold references to the vocabulary's own
+            # str objects, so no string is created per token.
+            flat = words[np.concatenate(rows)].tolist()
+            start = 0
+            for row in rows:
+                end = start + len(row)
+                yield flat[start:end]
+                start = end

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +114,33 @@ def test_determinism_problem_says_how():
         "model.deterministic = true needs model.workers = 1 (got 4) and a fixed PYTHONHASHSEED (it is 'random'); "
         "run for example `PYTHONHASHSEED=0 seqflow run embed --set model.workers=1 --set model.deterministic=true`"
     )
+
+
+_REPEAT_SCRIPT = """
+import hashlib, random
+from tasks.embeddings.config import ModelConfig
+from tasks.embeddings.gensim_w2v import train_word2vec
+from tasks.embeddings.text import RestartableTokens
+rng = random.Random(0)
+words = [f"w{i}" for i in range(200)]
+docs = [[rng.choice(words) for _ in range(30)] for _ in range(300)]
+counts = {}
+for doc in docs:
+    for w in doc:
+        counts[w] = counts.get(w, 0) + 1
+cfg = ModelConfig(vector_size=16, epochs=2, workers=1, deterministic=True)
+kv = train_word2vec(RestartableTokens(lambda: [docs]), counts, len(docs), 9000, cfg, sample=1e-3, seed=5).vectors
+print(hashlib.sha256(kv.vectors.tobytes()).hexdigest())
+"""
+
+
+def test_a_different_hash_seed_gives_the_same_vectors_on_this_gensim():
+    """Records what gensim 4 does: one worker and a seed repeat exactly whatever PYTHONHASHSEED is."""
+    root = Path(__file__).resolve().parents[2]
+    digests = set()
+    for hashseed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(root)}
+        proc = subprocess.run([sys.executable, "-c", _REPEAT_SCRIPT], capture_output=True, text=True, env=env, cwd=root)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        digests.add(proc.stdout.strip())
+    assert len(digests) == 1

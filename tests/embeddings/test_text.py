@@ -139,3 +139,19 @@ def test_ingestion_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
     peak_large, tokens_large = _peak_of_ingestion(large)
     assert tokens_large == 4 * tokens_small
     assert peak_large < 1.25 * peak_small + 64 * 1024, (peak_small, peak_large)
+
+
+def test_token_ids_round_trip_through_the_restartable_stream():
+    vocabulary = ["the", "cat", "sat"]
+    frames = [
+        pd.DataFrame({"doc_id": [0, 1], "tokens": [["the", "cat", "rare", "sat"], ["rare"]]}),
+        pd.DataFrame({"doc_id": [2], "tokens": [np.array(["sat", "the"], dtype=object)]}),
+    ]
+    encoded = list(text.encode_token_frames(frames, vocabulary))
+    assert [f["doc_id"].tolist() for f in encoded] == [[0, 1], [2]]
+    assert [ids.tolist() for ids in encoded[0]["ids"]] == [[0, 1, 2], []]  # words outside the vocabulary dropped
+    assert encoded[0]["ids"].iloc[0].dtype == np.int32
+    stream = RestartableTokens(lambda: (f["ids"] for f in encoded), words=vocabulary)
+    assert list(stream) == list(stream) == [["the", "cat", "sat"], [], ["sat", "the"]]
+    with pytest.raises(ValueError, match=r"the vocabulary lists a word twice"):
+        list(text.encode_token_frames(frames, ["a", "a"]))

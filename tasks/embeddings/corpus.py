@@ -22,6 +22,7 @@ import csv
 import gzip
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,7 @@ def _decoded_blocks(file: Path, encoding: str, errors: str) -> Iterator[str]:
                     yield text
                 if not block:
                     return
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+    except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:  # bz2 raises OSError, gzip zlib.error
         raise InputError(f"cannot be read as a compressed or text file ({exc})", file=file) from None
 
 

@@ -30,7 +30,7 @@ SIMLEX999 = "simlex999.txt"
 _QUERY_BATCH = 1024  # questions scored per matrix product: (1024, restrict_vocab) float32 scores
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value: compare by identity
 class WordVectors:
     """Trained vectors with their vocabulary, most frequent word first: what every backend produces.
 

@@ -167,6 +167,15 @@ def test_corrupt_gzip(tmp_path):
         _docs(path=path)
 
 
+def test_gzip_corrupt_in_the_middle(tmp_path):
+    data = bytearray(gzip.compress(" ".join(f"word{i}" for i in range(200_000)).encode()))
+    data[2000:2100] = bytes(b ^ 0xFF for b in data[2000:2100])
+    path = tmp_path / "corrupt.txt.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"corrupt\.txt\.gz: cannot be read as a compressed or text file \(Error -3"):
+        _docs(path=path)
+
+
 def test_table_without_the_text_column_lists_the_columns(tmp_path):
     path = tmp_path / "reviews.tsv"
     path.write_text("split\tlabel\tid\trating\treview\ntrain\tpos\t1\t9\tgreat\n", encoding="utf-8")

@@ -7,9 +7,15 @@ during tokenization, so gensim does not scan the corpus an extra time.
 
 Caveats gensim's own docs state and this module keeps:
 
-* The loss gensim reports is cumulative over the epochs of one ``train()`` call and kept in float32,
-  each worker thread writing its running total back; the per-epoch figure here is the difference
-  of two readings, so with several workers it is approximate (a thread's update can be overwritten).
+* gensim's loss (``get_latest_training_loss()``) is one float32 running total over all epochs of a
+  ``train()`` call that every job reads at its start and writes back at its end. On IMDB skip-gram
+  it reaches ~6.5e7 in the first epoch, where float32 steps are 4–8 and each word pair adds less
+  than that, so later epochs add almost nothing (measured: 65.6 M, 2.3 M, 0.78 M, ...); with two
+  workers, overlapping jobs also overwrite each other's totals. Here each job's loss is moved into
+  a float64 sum right after the job and gensim's total reset to 0, so the Cython code only ever
+  adds one job's worth (~10,000 words) in float32; the per-epoch loss is the difference of that
+  sum. A job can still be lost when two finish in the same instant (rare). In ``corpus_file``
+  mode a worker's whole epoch is one job, so there the float32 saturation remains.
 * Exact repeats need ``workers = 1`` (thread scheduling reorders updates otherwise) and, as
   gensim documents, a ``PYTHONHASHSEED`` fixed before the interpreter starts; see
   :func:`determinism_problem`. Measured on gensim 4.4: with one worker and a seed, the vectors are
@@ -21,6 +27,7 @@ Caveats gensim's own docs state and this module keeps:
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -89,17 +96,25 @@ class TrainedWord2Vec:
 
 
 class _CountingWord2Vec(Word2Vec):
-    """``Word2Vec`` that keeps each epoch's (effective, raw) word counts for the epoch callback.
+    """``Word2Vec`` that keeps per-epoch word counts and a float64 loss sum for the epoch callback.
 
-    gensim computes them in ``_log_epoch_progress`` but hands callbacks only the model; overriding
-    this private method is the least invasive way to see them (checked on gensim 4.3 and 4.4; a test
-    fails if a gensim upgrade stops calling it).
+    gensim computes the counts in ``_log_epoch_progress`` but hands callbacks only the model, and
+    its loss total saturates in float32 (see the module notes). Overriding these two private
+    methods (checked on gensim 4.4; tests fail if an upgrade stops calling them) is the least
+    invasive way to get both.
     """
 
     def _log_epoch_progress(self, *args, **kwargs):
         counts = super()._log_epoch_progress(*args, **kwargs)
         self.seqflow_epoch_counts = (int(counts[0]), int(counts[1]))
         return counts
+
+    def _do_train_job(self, *args, **kwargs):
+        result = super()._do_train_job(*args, **kwargs)
+        with self.seqflow_loss_lock:
+            self.seqflow_loss += float(self.running_training_loss)
+            self.running_training_loss = 0.0
+        return result
 
 
 class _EpochReporter(CallbackAny2Vec):
@@ -112,14 +127,17 @@ class _EpochReporter(CallbackAny2Vec):
         self._previous_loss = 0.0
 
     def on_train_begin(self, model):
-        self._previous_loss = 0.0  # train() resets gensim's running loss to 0
+        model.seqflow_loss = 0.0
+        self._previous_loss = 0.0
 
     def on_epoch_begin(self, model):
         self._began = time.perf_counter()
 
     def on_epoch_end(self, model):
         seconds = time.perf_counter() - self._began
-        cumulative = float(model.get_latest_training_loss())
+        # Iterable mode harvests each job's loss into seqflow_loss; corpus_file mode never calls
+        # _do_train_job, so there gensim's own running total is what there is.
+        cumulative = model.seqflow_loss + float(model.get_latest_training_loss())
         effective, raw = getattr(model, "seqflow_epoch_counts", (0, 0))
         report = EpochReport(len(self.reports), cumulative - self._previous_loss, effective, raw, seconds)
         self._previous_loss = cumulative
@@ -187,6 +205,8 @@ def train_word2vec(
         min_count=1,  # the vocabulary is already pruned; gensim must keep every word of it
         compute_loss=True,
     )
+    model.seqflow_loss = 0.0
+    model.seqflow_loss_lock = threading.Lock()
     model.build_vocab_from_freq(counts, corpus_count=n_sentences)
     model.corpus_total_words = n_tokens
     vocab_seconds = time.perf_counter() - began

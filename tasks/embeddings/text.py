@@ -27,6 +27,7 @@ from gensim.parsing.preprocessing import STOPWORDS
 
 from tasks.embeddings.config import MAX_SENTENCE_TOKENS, TokenizeConfig
 from tasks.embeddings.corpus import Document
+from tasks.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +171,18 @@ def vocabulary_frame(counts: Mapping[str, int], min_count: int, max_vocab_size: 
         min_count: words seen fewer times are left out.
         max_vocab_size: keep at most this many words, the most frequent (after ``min_count``). Unlike
             gensim's option of the same name, this prunes once, exactly, after counting.
+
+    Raises:
+        InputError: no word occurs ``min_count`` times (nothing to train on).
     """
     words = [w for w, c in counts.items() if c >= min_count]
+    if not words:
+        raise InputError(
+            f"no word occurs at least {min_count} times (the corpus has {len(counts)} distinct words); "
+            "lower tokenize.min_count or use a larger corpus",
+            key="tokenize.min_count",
+            value=min_count,
+        )
     frame = pd.DataFrame(
         {"word": pd.Series(words, dtype=object), "count": np.fromiter((counts[w] for w in words), np.int64, len(words))}
     )

@@ -14,6 +14,7 @@ from tasks.embeddings import corpus, text
 from tasks.embeddings.config import CorpusConfig, TokenizeConfig
 from tasks.embeddings.corpus import Document
 from tasks.embeddings.text import RestartableTokens, TokenChunk, VocabularyCounter
+from tasks.errors import InputError
 
 
 def test_default_token_pattern_keeps_runs_of_letters():
@@ -65,7 +66,12 @@ def test_vocabulary_counts_min_count_and_max_size():
     assert frame.to_dict("list") == {"word": ["a", "b", "c", "d"], "count": [3, 3, 1, 1]}
     assert text.vocabulary_frame(counter.counts, min_count=2)["word"].tolist() == ["a", "b"]
     assert text.vocabulary_frame(counter.counts, min_count=1, max_vocab_size=3)["word"].tolist() == ["a", "b", "c"]
-    assert list(text.vocabulary_frame({}, 1).columns) == ["word", "count"]
+    with pytest.raises(InputError) as exc:
+        text.vocabulary_frame(counter.counts, min_count=4)
+    assert str(exc.value) == (
+        "tokenize.min_count = 4: no word occurs at least 4 times (the corpus has 4 distinct words); "
+        "lower tokenize.min_count or use a larger corpus"
+    )
 
 
 def test_token_frames_group_rows():

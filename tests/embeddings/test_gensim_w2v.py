@@ -165,3 +165,20 @@ def test_per_job_loss_harvest_adds_up_to_gensims_own_total_on_a_small_corpus():
     # gensim's one float32 total already drifts at 6e5 (its step there is 1/16, each pair adds ~0.5):
     # the per-job sums agree to 0.1 %, and are the more precise of the two.
     assert sum(e.loss for e in ours.epochs) == pytest.approx(plain.get_latest_training_loss(), rel=1e-3)
+
+
+def test_gensim_still_calls_the_private_methods_we_hook(monkeypatch):
+    """If a gensim upgrade renames them, per-epoch loss and word counts would silently go wrong."""
+    from gensim.models import Word2Vec
+
+    calls = {"_do_train_job": 0, "_log_epoch_progress": 0}
+    for name in calls:
+        original = getattr(Word2Vec, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Word2Vec, name, spy)
+    _train(_topic_corpus(n_sentences=50), epochs=2)
+    assert calls["_do_train_job"] >= 2 and calls["_log_epoch_progress"] == 2

@@ -1,0 +1,5 @@
+"""Word embeddings: a streamed corpus → tokens → word2vec → evaluation → exports.
+
+Pure modules (no Prefect, MLflow, storage or paths): ``config``, ``corpus``, ``text``, ``gensim_w2v``,
+``evaluation``, ``projection``. A ``steps.py`` wires them to Parquet and MLflow.
+"""

@@ -1,0 +1,197 @@
+"""Typed settings of the embeddings flow: corpus → tokens → word2vec → evaluation → exports.
+
+Every model is frozen, forbids unknown keys and rejects NaN/inf, so a typo or a nonsense number in a
+preset or an override is an error that names the key. Rules that can be checked from the config alone
+live here as validators; rules that need the data (the file exists, the column is there) are checked
+when the corpus is read and raise :class:`tasks.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# gensim's Cython routines silently truncate a sentence at this many tokens (MAX_WORDS_IN_BATCH);
+# documents are split into chunks of at most this length instead, so no token is lost.
+MAX_SENTENCE_TOKENS = 10_000
+
+# Runs of letters in any script: digits, underscores, punctuation and apostrophes separate tokens
+# ("don't" → "don", "t"; "r2-d2" → "r", "d"). Matches the token counts the benchmarks were quoted with.
+DEFAULT_TOKEN_PATTERN = r"[^\W\d_]+"
+
+TABLE_SUFFIXES: tuple[str, ...] = (".tsv", ".tab", ".csv")
+COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".bz2")
+
+
+def is_table(path: Path) -> bool:
+    """Whether ``path`` names a TSV/CSV table (optionally ``.gz``/``.bz2``), judged by its name."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in TABLE_SUFFIXES
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class CorpusConfig(_Frozen):
+    """Where the text comes from and how it is cut into documents."""
+
+    path: Path | None = None  # text, .gz, .bz2, a directory of .txt files, or a .tsv/.csv; None = gensim's lee_background.cor
+    text_column: str = Field("text", min_length=1)  # the column holding the text when path is a .tsv/.csv table
+    encoding: str = "utf-8"  # any Python codec name (utf-8, latin-1, cp1252, utf-16, ...)
+    errors: Literal["strict", "replace"] = "strict"  # strict: undecodable bytes are an error; replace: they become U+FFFD
+    document: Literal["line", "file"] = "line"  # one document per line, or one per file (table rows are always one each)
+    max_documents: int | None = Field(None, ge=1)  # read only the first N documents (smoke runs); None = all
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}; use a Python codec name such as utf-8, latin-1, cp1252 or utf-16"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _document_fits_the_source(self) -> CorpusConfig:
+        if self.document == "file" and self.path is not None and is_table(self.path):
+            raise ValueError(
+                f"corpus.document = 'file' does not apply to the table {str(self.path)!r}: "
+                "each row is one document; use corpus.document = 'line'"
+            )
+        return self
+
+
+class TokenizeConfig(_Frozen):
+    """How text becomes tokens and which tokens make the vocabulary."""
+
+    lowercase: bool = True  # lowercase before matching (the evaluation sets are lowercase-insensitive anyway)
+    token_pattern: str = DEFAULT_TOKEN_PATTERN  # regex whose every match is a token; default: runs of letters (see module)
+    stop_words: tuple[str, ...] = ()  # words dropped after lowercasing (subsampling usually makes this unnecessary)
+    english_stop_words: bool = False  # also drop gensim's built-in English stop-word list (337 words)
+    min_count: int = Field(5, ge=1)  # words seen fewer times are left out of the vocabulary
+    max_vocab_size: int | None = Field(None, ge=1)  # keep at most this many of the most frequent words; None = all
+    sample: float = Field(1e-3, ge=0, lt=1)  # word2vec's frequent-word subsampling threshold (0 = off); applied in training
+    phrases: bool = False  # join frequent bigrams ("new york" → "new_york") with gensim Phrases (one extra corpus pass)
+    phrases_min_count: int = Field(5, ge=1)  # a bigram needs at least this many occurrences to become a phrase
+    phrases_threshold: float = Field(10.0, gt=0)  # gensim's default scorer threshold; higher = fewer phrases
+
+    @field_validator("token_pattern")
+    @classmethod
+    def _usable_pattern(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
+        if compiled.groups:
+            raise ValueError(
+                f"{value!r} has a capturing group, so findall would return the group, not the token; "
+                "use a non-capturing group (?:...)"
+            )
+        if compiled.fullmatch("") is not None:
+            raise ValueError(f"{value!r} matches the empty string; a token needs at least one character")
+        return value
+
+    @model_validator(mode="after")
+    def _stop_words_can_match(self) -> TokenizeConfig:
+        if self.lowercase:
+            upper = [w for w in self.stop_words if w != w.lower()]
+            if upper:
+                raise ValueError(
+                    f"tokenize.stop_words contains {upper[0]!r}, which can never match while "
+                    "tokenize.lowercase = true; write stop words in lowercase"
+                )
+        return self
+
+
+class ModelConfig(_Frozen):
+    """The word2vec model; ``backend`` picks the function that trains it."""
+
+    backend: Literal["gensim"] = "gensim"  # which trainer: gensim (a "tf" backend is planned beside it)
+    architecture: Literal["skipgram", "cbow"] = "skipgram"  # skipgram: predict context from word; cbow: word from context
+    negative: int = Field(5, ge=0)  # noise words per positive example (negative sampling); 0 = off
+    hs: bool = False  # hierarchical softmax (a Huffman tree over the vocabulary) instead of / beside negative sampling
+    ns_exponent: float = 0.75  # noise distribution ∝ count**ns_exponent (word2vec's 3/4)
+    vector_size: int = Field(100, ge=1)  # dimensions of each word vector
+    context_window: int = Field(5, ge=1)  # max distance between centre and context word (gensim's `window`)
+    epochs: int = Field(5, ge=1)  # passes over the corpus
+    learning_rate: float = Field(0.025, gt=0)  # start learning rate (gensim's alpha); decays linearly
+    min_learning_rate: float = Field(0.0001, gt=0)  # learning rate reached at the end of the last epoch (min_alpha)
+    workers: int = Field(2, ge=1)  # training threads; exact repeats need 1
+    deterministic: bool = False  # demand exact repeats: needs workers = 1 and a fixed PYTHONHASHSEED
+
+    @model_validator(mode="after")
+    def _has_an_objective(self) -> ModelConfig:
+        if self.negative == 0 and not self.hs:
+            raise ValueError(
+                "model.negative = 0 and model.hs = false leave no training objective; "
+                "set model.negative > 0 (negative sampling) or model.hs = true (hierarchical softmax)"
+            )
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(
+                f"model.min_learning_rate = {self.min_learning_rate:g} must not exceed "
+                f"model.learning_rate = {self.learning_rate:g}: the rate decays from one to the other"
+            )
+        if self.deterministic and self.workers != 1:
+            raise ValueError(
+                f"model.deterministic = true needs model.workers = 1 (got {self.workers}): with more threads "
+                "the order of updates depends on OS scheduling"
+            )
+        return self
+
+    @property
+    def sg(self) -> int:
+        """gensim's ``sg`` flag: 1 for skip-gram, 0 for CBOW."""
+        return int(self.architecture == "skipgram")
+
+
+class EvaluateConfig(_Frozen):
+    """What is measured on the trained vectors and how they are projected."""
+
+    restrict_vocab: int = Field(30_000, ge=1)  # analogies also scored over only the N most frequent words (besides gensim's 300,000)
+    probe_words: tuple[str, ...] = ("good", "bad", "man", "woman", "day")  # words whose nearest neighbours are tabled
+    neighbours: int = Field(10, ge=1)  # neighbours listed per probe word
+    tsne_top_n: int = Field(5_000, ge=10)  # the N most frequent words projected with t-SNE
+    tsne_label_top: int = Field(100, ge=0)  # only the N most frequent of them are labelled in the PNG
+    perplexity: float = Field(30.0, gt=0)  # t-SNE's effective number of neighbours
+    tsne_max_iter: int = Field(1_000, ge=250)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)
+    projector_top_n: int | None = Field(None, ge=1)  # words written to the TensorBoard projector files; None = all
+
+    @model_validator(mode="after")
+    def _projection_fits(self) -> EvaluateConfig:
+        if self.tsne_label_top > self.tsne_top_n:
+            raise ValueError(
+                f"evaluate.tsne_label_top = {self.tsne_label_top} must not exceed evaluate.tsne_top_n = "
+                f"{self.tsne_top_n}: only projected words can be labelled"
+            )
+        if self.perplexity >= self.tsne_top_n:
+            raise ValueError(
+                f"evaluate.perplexity = {self.perplexity:g} must be less than evaluate.tsne_top_n = "
+                f"{self.tsne_top_n}: t-SNE needs more points than neighbours"
+            )
+        return self
+
+
+class TrackingConfig(_Frozen):
+    """MLflow settings (the tracking URI itself comes from MLFLOW_TRACKING_URI or the default store)."""
+
+    experiment: str = Field("seqflow-embed", min_length=1)  # the MLflow experiment the runs go to
+
+
+class EmbedConfig(_Frozen):
+    """Everything the embeddings flow needs; this object is the flow's only parameter."""
+
+    seed: int = Field(42, ge=0)  # drives gensim's initialisation and sampling, t-SNE and any shuffling
+    corpus: CorpusConfig = CorpusConfig()  # where the text comes from
+    tokenize: TokenizeConfig = TokenizeConfig()  # text → tokens → vocabulary
+    model: ModelConfig = ModelConfig()  # the word2vec model and its trainer
+    evaluate: EvaluateConfig = EvaluateConfig()  # scores, neighbours, t-SNE and projector exports
+    tracking: TrackingConfig = TrackingConfig()  # where runs are logged

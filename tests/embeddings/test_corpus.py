@@ -1,0 +1,210 @@
+"""Corpus readers: every source kind streams the same documents; every bad input is a one-line error."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+from pathlib import Path
+
+import pytest
+
+from tasks.embeddings import corpus
+from tasks.embeddings.config import CorpusConfig
+from tasks.embeddings.corpus import Document, iter_documents
+from tasks.errors import InputError
+
+LINES = ["The cat sat on the mat.", "", "A dog barked at the cat.", "   ", "Birds sing"]
+EXPECTED = [Document(0, LINES[0]), Document(1, LINES[2]), Document(2, LINES[4])]
+
+
+def _docs(**kwargs) -> list[Document]:
+    return list(iter_documents(CorpusConfig(**kwargs)))
+
+
+def test_the_default_corpus_is_gensims_lee_background():
+    docs = _docs()
+    assert len(docs) == 300
+    assert docs[0].text.startswith("Hundreds of people have been forced to vacate their homes")
+
+
+@pytest.mark.parametrize("opener", [open, gzip.open, bz2.open], ids=["plain", "gz", "bz2"])
+def test_text_file_one_document_per_line_skipping_blank_lines(tmp_path, opener):
+    path = tmp_path / "corpus.txt"
+    with opener(path, "wb") as handle:  # compressed under a plain name: the magic bytes decide
+        handle.write(("\r\n".join(LINES) + "\n").encode("utf-8"))
+    assert _docs(path=path) == EXPECTED
+
+
+def test_directory_of_text_files_in_sorted_order(tmp_path):
+    (tmp_path / "b.txt").write_text("second file\nline two\n", encoding="utf-8")
+    with gzip.open(tmp_path / "a.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("first file")
+    (tmp_path / "notes.md").write_text("not part of the corpus", encoding="utf-8")
+    assert _docs(path=tmp_path) == [Document(0, "first file"), Document(1, "second file"), Document(2, "line two")]
+    assert _docs(path=tmp_path, document="file") == [Document(0, "first file"), Document(1, "second file\nline two\n")]
+
+
+def test_tsv_text_column_without_quoting(tmp_path):
+    path = tmp_path / "reviews.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write('split\ttext\trating\ntrain\t"Quoted" start, kept as text\t9\ntest\tSecond review\t2\n')
+    assert _docs(path=path) == [Document(0, '"Quoted" start, kept as text'), Document(1, "Second review")]
+
+
+def test_csv_with_a_quoted_field_spanning_lines(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('id,body\n1,"one, with a comma\nand a newline"\n2,plain\n', encoding="utf-8")
+    assert _docs(path=path, text_column="body") == [
+        Document(0, "one, with a comma\nand a newline"),
+        Document(1, "plain"),
+    ]
+
+
+def test_other_encodings_and_byte_order_mark(tmp_path):
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café crème\n".encode("latin-1"))
+    assert _docs(path=latin, encoding="latin-1") == [Document(0, "café crème")]
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffhello\n".encode("utf-8"))
+    assert _docs(path=bom) == [Document(0, "hello")]
+    wide = tmp_path / "wide.txt"
+    wide.write_bytes("two words\nmore\n".encode("utf-16"))
+    assert _docs(path=wide, encoding="utf-16") == [Document(0, "two words"), Document(1, "more")]
+
+
+def test_max_documents_stops_early(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a\nb\nc\n", encoding="utf-8")
+    assert [d.text for d in _docs(path=path, max_documents=2)] == ["a", "b"]
+
+
+def test_a_long_line_arrives_in_pieces_cut_at_whitespace(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
+    words = [f"word{i:04d}" for i in range(400)]
+    path = tmp_path / "one-line.txt"
+    path.write_text(" ".join(words) + "\nnext line\n", encoding="utf-8")
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=200))
+    first = [d for d in docs if d.doc_id == 0]
+    assert len(first) > 5 and all(len(d.text) <= 200 + 64 for d in first)
+    assert "".join(d.text for d in first).split() == words  # no token cut in two
+    assert docs[-1] == Document(1, "next line")
+
+
+def test_undecodable_byte_names_the_file_and_byte_offset(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 16)  # the bad byte sits several blocks in
+    path = tmp_path / "bad.txt"
+    data = "héllo wörld, a line\n".encode("utf-8") + b"caf\xe9 bar\n"
+    path.write_bytes(data)
+    offset = data.index(b"\xe9 ")
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == (
+        f"{path}: byte 0xe9 at byte offset {offset} is not valid utf-8 "
+        "(set corpus.errors = 'replace' to replace undecodable bytes, or corpus.encoding)"
+    )
+    assert _docs(path=path, errors="replace")[1] == Document(1, "caf\ufffd bar")
+
+
+def test_a_character_split_across_blocks_decodes_and_offsets_count_held_back_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 5)
+    path = tmp_path / "split.txt"
+    data = "abcdé".encode("utf-8") + b"\xff\n"  # é straddles the first block boundary
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=r"byte 0xff at byte offset 6 is not valid utf-8"):
+        _docs(path=path)
+
+
+def test_undecodable_byte_in_a_gzip_file_counts_decompressed_bytes(tmp_path):
+    path = tmp_path / "bad.txt.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"ok line\n\x80oops\n")
+    with pytest.raises(InputError, match=r"bad\.txt\.gz: byte 0x80 at byte offset 8 is not valid utf-8"):
+        _docs(path=path)
+
+
+def test_truncated_sequence_at_end_of_file(tmp_path):
+    path = tmp_path / "cut.txt"
+    path.write_bytes(b"word \xc3")
+    with pytest.raises(InputError, match=r"byte 0xc3 at byte offset 5 is not valid utf-8"):
+        _docs(path=path)
+
+
+def test_missing_path(tmp_path):
+    path = tmp_path / "nowhere.txt"
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == f"{path}: no such file or directory"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\t\n"], ids=["empty", "blank"])
+def test_empty_corpus(tmp_path, content):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == f"{path}: the corpus is empty: no document has any text"
+
+
+def test_directory_without_text_files(tmp_path):
+    (tmp_path / "data.bin").write_bytes(b"\x00")
+    with pytest.raises(InputError) as exc:
+        _docs(path=tmp_path)
+    assert str(exc.value) == f"{tmp_path}: no .txt, .txt.gz, .txt.bz2 files in this directory"
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "model.txt"
+    path.write_bytes(b"GIF89a\x01\x00\x00\x00")
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == f"{path}: looks binary (a NUL byte at byte offset 7); a corpus must be utf-8 text"
+
+
+def test_corrupt_gzip(tmp_path):
+    path = tmp_path / "broken.txt.gz"
+    path.write_bytes(gzip.compress(b"some text here\n" * 100)[:40])
+    with pytest.raises(InputError, match=r"broken\.txt\.gz: cannot be read as a compressed or text file \("):
+        _docs(path=path)
+
+
+def test_gzip_corrupt_in_the_middle(tmp_path):
+    data = bytearray(gzip.compress(" ".join(f"word{i}" for i in range(200_000)).encode()))
+    data[2000:2100] = bytes(b ^ 0xFF for b in data[2000:2100])
+    path = tmp_path / "corrupt.txt.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"corrupt\.txt\.gz: cannot be read as a compressed or text file \(Error -3"):
+        _docs(path=path)
+
+
+def test_table_without_the_text_column_lists_the_columns(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    path.write_text("split\tlabel\tid\trating\treview\ntrain\tpos\t1\t9\tgreat\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == (
+        f"{path}: no column 'text' (set corpus.text_column); the columns are: split, label, id, rating, review"
+    )
+
+
+def test_ragged_table_row(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    path.write_text("id\ttext\n1\tfine\n2\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert str(exc.value) == f"{path}, row 3: has 1 fields but the header has 2"
+
+
+def test_errors_are_one_line(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text("a\tb\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        _docs(path=path)
+    assert "\n" not in str(exc.value)
+
+
+def test_corpus_files_for_hashing(tmp_path):
+    (tmp_path / "b.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("y", encoding="utf-8")
+    assert corpus.corpus_files(CorpusConfig(path=tmp_path)) == [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert corpus.corpus_files(CorpusConfig())[0].name == "lee_background.cor"
+    assert isinstance(corpus.corpus_path(CorpusConfig()), Path)

@@ -28,6 +28,9 @@ DEFAULTS = {
     # machine, past Prefect's default wait, so a first run on a new clone would time out.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "KERAS_BACKEND": "tensorflow",
+    # OpenMP threads that spin while they wait (scikit-learn's t-SNE) made it about 10x slower on a
+    # busy 2-core machine; passive waiting costs nothing measurable when the machine is idle.
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 
 

@@ -1,0 +1,370 @@
+"""Many series with a horizon held out at the end of each: plans, windows per series, multi-step forecasts.
+
+Words: a series' **origin** is its first held-out step; the test part is ``[origin, origin + horizon)``,
+the validation part the ``validation`` fraction before the origin (at least ``horizon`` steps), the
+train part everything before that. A rolling-origin backtest repeats this at ``folds`` origins
+``fold_step`` apart (fold 0 is the latest; see :func:`tasks.forecasting.backtest.fold_origins`).
+
+Every series is windowed on its own, so no window spans two series, and scaled on its own train part
+(one global model is then trained on the pooled windows of all series). At each origin only the values
+before it are read: the scaler, the train and validation windows and the forecast's input window.
+The truth after the origin never enters the windows (a test row's target is NaN); scoring reads it
+from the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tasks.forecasting.backtest import FORECAST_COLUMNS, SCORE_COLUMNS, fold_origins
+from tasks.forecasting.metrics import score_forecast
+from tasks.forecasting.windowing import SplitBounds, assign_splits, fit_scaler, make_windows
+
+PANEL_SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Where one series is cut at one origin."""
+
+    fold: int  # 0 is the latest origin
+    origin: int  # the first test step; test = [origin, origin + horizon)
+    train_end: int  # train = [0, train_end), validation = [train_end, origin)
+
+
+def holdout_plan(
+    n: int,
+    lookback: int,
+    horizon: int,
+    target_steps: int,
+    stride: int,
+    validation: float,
+    folds: int = 1,
+    fold_step: int | None = None,
+) -> list[FoldPlan]:
+    """Cut a series of ``n`` steps at every backtest origin, checking that each cut holds its windows.
+
+    Windows are anchored at the origin: the last one's target ends right before it, the others start
+    every ``stride`` steps earlier. So every series has a validation window, and the latest training
+    window starts ``ceil(validation_steps / stride) * stride`` steps before the last one.
+
+    Args:
+        n: the series' length, held-out steps included.
+        lookback: input steps per window.
+        horizon: steps held out (and forecast) at each origin.
+        target_steps: steps in a training window's target (``horizon``, or 1 for a recursive model).
+        stride: steps between two window starts.
+        validation: fraction of the part before the origin used for early stopping.
+        folds: backtest origins.
+        fold_step: steps between origins; None means ``horizon``.
+
+    Returns:
+        One :class:`FoldPlan` per origin, latest first.
+
+    Raises:
+        ValueError: the series is too short for some origin (the message says which part is missing).
+    """
+    if not 0 < validation < 1:
+        raise ValueError(f"validation={validation}: must be in (0, 1)")
+    origins = fold_origins(n, horizon, folds, fold_step, min_train=1)
+    span = lookback + target_steps
+    plans = []
+    for k, origin in enumerate(origins):
+        validation_steps = max(horizon, int(validation * origin))
+        train_end = origin - validation_steps
+        last_train_start = origin - span - -(-validation_steps // stride) * stride
+        if train_end < 2 or last_train_start < 0:
+            raise ValueError(
+                f"fold {k} (origin {origin} of {n}): {validation_steps} validation steps before it leave no whole "
+                f"training window of {span} steps"
+            )
+        plans.append(FoldPlan(k, origin, train_end))
+    return plans
+
+
+def min_series_length(
+    lookback: int,
+    horizon: int,
+    target_steps: int,
+    stride: int,
+    validation: float,
+    folds: int = 1,
+    fold_step: int | None = None,
+) -> int:
+    """Find the fewest steps a series needs for :func:`holdout_plan` to succeed."""
+    step = horizon if fold_step is None else fold_step
+    n = horizon + (folds - 1) * step + lookback + target_steps + 1
+    while True:
+        try:
+            holdout_plan(n, lookback, horizon, target_steps, stride, validation, folds, fold_step)
+            return n
+        except ValueError:
+            n += 1
+
+
+@dataclass(frozen=True)
+class PanelWindows:
+    """Windows of every series and fold, in each series' scaled units; one row per window.
+
+    Per series and fold: the train and validation windows (targets before the origin), then one
+    ``test`` row whose input is the ``lookback`` steps before the origin and whose target is NaN.
+    """
+
+    fold: np.ndarray  # (n_windows,) int
+    series_id: np.ndarray  # (n_windows,) str
+    split: np.ndarray  # (n_windows,) "train" | "validation" | "test"
+    start: np.ndarray  # (n_windows,) series index of the first input step
+    origin: np.ndarray  # (n_windows,) the series' origin at this fold
+    x: np.ndarray  # (n_windows, lookback, 1) float32
+    y: np.ndarray  # (n_windows, target_steps, 1) float32; NaN for test rows
+    mean: np.ndarray  # (n_windows,) the series' scaler at this fold, fitted on its train part
+    std: np.ndarray  # (n_windows,)
+    metadata: dict[str, str]
+
+    def part(self, fold: int, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` of one split at one fold, pooled over series."""
+        mask = (self.fold == fold) & (self.split == split)
+        return self.x[mask], self.y[mask]
+
+    def rows(self, fold: int, split: str) -> np.ndarray:
+        """Row indices of one split at one fold."""
+        return np.flatnonzero((self.fold == fold) & (self.split == split))
+
+    def counts(self) -> tuple[tuple[str, int], ...]:
+        """Windows per split (all folds together)."""
+        return tuple((name, int(np.sum(self.split == name))) for name in PANEL_SPLITS)
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """The table as storable columns and string metadata."""
+        arrays = {
+            "fold": self.fold.astype(np.int64),
+            "series_id": self.series_id.astype(str),
+            "split": self.split.astype(str),
+            "start": self.start.astype(np.int64),
+            "origin": self.origin.astype(np.int64),
+            "x": self.x.astype(np.float32, copy=False),
+            "y": self.y.astype(np.float32, copy=False),
+            "mean": self.mean.astype(np.float64),
+            "std": self.std.astype(np.float64),
+        }
+        return arrays, dict(self.metadata)
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> PanelWindows:
+        """Rebuild a table from what :meth:`to_arrays` produced."""
+        return cls(
+            fold=np.asarray(arrays["fold"]),
+            series_id=np.asarray(arrays["series_id"], dtype=object),
+            split=np.asarray(arrays["split"], dtype=object),
+            start=np.asarray(arrays["start"]),
+            origin=np.asarray(arrays["origin"]),
+            x=np.asarray(arrays["x"], dtype=np.float32),
+            y=np.asarray(arrays["y"], dtype=np.float32),
+            mean=np.asarray(arrays["mean"], dtype=np.float64),
+            std=np.asarray(arrays["std"], dtype=np.float64),
+            metadata=dict(metadata),
+        )
+
+
+def series_windows(
+    values: np.ndarray, plan: FoldPlan, lookback: int, target_steps: int, stride: int
+) -> tuple[dict[str, np.ndarray], float, float]:
+    """Scale one series on its train part and cut its windows at one origin.
+
+    Only ``values[:plan.origin]`` is read.
+
+    Args:
+        values: ``(time,)`` the series.
+        plan: where it is cut.
+        lookback: input steps per window.
+        target_steps: target steps per window.
+        stride: steps between two window starts (anchored at the origin).
+
+    Returns:
+        Columns ``split, start, x, y`` for the train and validation windows and the test row, and
+        the scaler's mean and std.
+    """
+    before = np.array(values[: plan.origin], dtype=np.float64)  # a copy: nothing after the origin
+    scaler = fit_scaler(before[: plan.train_end, None])
+    scaled = scaler.transform(before[:, None])  # (origin, 1)
+    span = lookback + target_steps
+    offset = (plan.origin - span) % stride
+    cut = make_windows(scaled[offset:], lookback, target_steps, stride, "horizon")
+    start = cut.start + offset
+    shifted = type(cut)(cut.x, cut.y, start, cut.target_first + offset, cut.target_last + offset)
+    labels = assign_splits(shifted, SplitBounds(plan.train_end, plan.origin, plan.origin))
+    keep = labels != ""
+    test_x = scaled[plan.origin - lookback : plan.origin][None].astype(np.float32)
+    test_y = np.full((1, target_steps, 1), np.nan, dtype=np.float32)
+    columns = {
+        "split": np.concatenate([labels[keep], np.array(["test"], dtype=object)]),
+        "start": np.concatenate([start[keep], [plan.origin - lookback]]),
+        "x": np.concatenate([cut.x[keep], test_x]),
+        "y": np.concatenate([cut.y[keep], test_y]),
+    }
+    return columns, float(scaler.mean[0]), float(scaler.std[0])
+
+
+def build_panel_windows(
+    series: Mapping[str, np.ndarray],
+    lookback: int,
+    horizon: int,
+    target_steps: int,
+    stride: int,
+    validation: float,
+    folds: int = 1,
+    fold_step: int | None = None,
+) -> PanelWindows:
+    """Window every series at every backtest origin, each series on its own.
+
+    Args:
+        series: id to ``(time,)`` values, in time order.
+        lookback: input steps per window.
+        horizon: steps held out at each origin.
+        target_steps: steps per training target (``horizon``; 1 for a recursive model).
+        stride: steps between two window starts.
+        validation: fraction of the part before the origin used for early stopping.
+        folds: backtest origins.
+        fold_step: steps between origins; None means ``horizon``.
+
+    Raises:
+        ValueError: a series is too short (named in the message).
+    """
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("fold", "series_id", "split", "start", "origin", "x", "y",
+                                                          "mean", "std")}
+    for sid, values in series.items():
+        try:
+            plans = holdout_plan(len(values), lookback, horizon, target_steps, stride, validation, folds, fold_step)
+        except ValueError as exc:
+            raise ValueError(f"series {sid!r}: {exc}") from None
+        for plan in plans:
+            cols, mean, std = series_windows(values, plan, lookback, target_steps, stride)
+            rows = len(cols["split"])
+            parts["fold"].append(np.full(rows, plan.fold, dtype=np.int64))
+            parts["series_id"].append(np.full(rows, sid, dtype=object))
+            parts["origin"].append(np.full(rows, plan.origin, dtype=np.int64))
+            parts["mean"].append(np.full(rows, mean))
+            parts["std"].append(np.full(rows, std))
+            for name in ("split", "start", "x", "y"):
+                parts[name].append(cols[name])
+    joined = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    return PanelWindows(
+        fold=joined["fold"],
+        series_id=joined["series_id"],
+        split=joined["split"],
+        start=joined["start"],
+        origin=joined["origin"],
+        x=joined["x"].astype(np.float32),
+        y=joined["y"].astype(np.float32),
+        mean=joined["mean"],
+        std=joined["std"],
+        metadata={
+            "lookback": str(lookback),
+            "horizon": str(horizon),
+            "target_steps": str(target_steps),
+            "stride": str(stride),
+            "validation": repr(float(validation)),
+            "folds": str(folds),
+            "fold_step": str(horizon if fold_step is None else fold_step),
+        },
+    )
+
+
+def forecast_scaled(
+    forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray, horizon: int, batch_size: int = 1024
+) -> np.ndarray:
+    """Forecast ``horizon`` steps after each input window, in scaled units.
+
+    A model whose output covers the horizon is called once (direct); a one-step model is fed its own
+    forecast ``horizon`` times (recursive), the window sliding one step each time.
+
+    Args:
+        forward: maps ``(batch, lookback, 1)`` to ``(batch, target_steps, 1)``.
+        x: ``(n_windows, lookback, 1)`` scaled input windows.
+        horizon: steps to forecast.
+        batch_size: windows per call.
+
+    Returns:
+        ``(n_windows, horizon)`` forecasts.
+    """
+    out = []
+    for i in range(0, len(x), batch_size):
+        window = np.array(x[i : i + batch_size], dtype=np.float32)
+        first = np.asarray(forward(window))
+        if first.shape[1] >= horizon:
+            out.append(first[:, :horizon, 0])
+            continue
+        if first.shape[1] != 1:
+            raise ValueError(f"a model with {first.shape[1]} target steps cannot cover a horizon of {horizon}")
+        steps = [first[:, 0, 0]]
+        for _ in range(horizon - 1):
+            window = np.concatenate([window[:, 1:], steps[-1][:, None, None].astype(np.float32)], axis=1)
+            steps.append(np.asarray(forward(window))[:, 0, 0])
+        out.append(np.stack(steps, axis=1))
+    return np.concatenate(out, axis=0).astype(np.float64)
+
+
+def model_forecasts(
+    windows: PanelWindows,
+    fold: int,
+    yhat_scaled: np.ndarray,
+    series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    model: str,
+) -> pd.DataFrame:
+    """Unscale a model's test forecasts at one fold and lay them out as backtest forecast rows.
+
+    Args:
+        windows: the panel the model was trained on.
+        fold: which origin.
+        yhat_scaled: ``(n_test_rows, horizon)`` forecasts for ``windows.rows(fold, "test")``, in order.
+        series: id to ``(timestamps, values)``, the truth.
+        model: the forecaster's name.
+
+    Returns:
+        Rows of :data:`tasks.forecasting.backtest.FORECAST_COLUMNS`.
+    """
+    rows = windows.rows(fold, "test")
+    horizon = yhat_scaled.shape[1]
+    steps = np.arange(1, horizon + 1)
+    parts = []
+    for i, row in enumerate(rows):
+        sid = str(windows.series_id[row])
+        origin = int(windows.origin[row])
+        stamps, values = series[sid]
+        parts.append(pd.DataFrame({
+            "series_id": sid,
+            "model": model,
+            "fold": fold,
+            "origin": origin,
+            "timestamp": stamps[origin : origin + horizon],
+            "horizon_step": steps,
+            "yhat": yhat_scaled[i] * windows.std[row] + windows.mean[row],
+            "y": values[origin : origin + horizon],
+        }))
+    return pd.concat(parts, ignore_index=True)[list(FORECAST_COLUMNS)]
+
+
+def score_forecasts(
+    forecasts: pd.DataFrame, series: Mapping[str, tuple[np.ndarray, np.ndarray]], season_length: int
+) -> pd.DataFrame:
+    """Score forecast rows per series, model and fold with the M4 metrics (MASE scaled on the values before the origin).
+
+    Args:
+        forecasts: rows of :data:`tasks.forecasting.backtest.FORECAST_COLUMNS`.
+        series: id to ``(timestamps, values)``.
+        season_length: ``m`` of MASE's seasonal naive scale.
+
+    Returns:
+        Rows of :data:`tasks.forecasting.backtest.SCORE_COLUMNS`.
+    """
+    rows = []
+    for (sid, model, fold, origin), part in forecasts.groupby(["series_id", "model", "fold", "origin"], sort=False):
+        part = part.sort_values("horizon_step")
+        insample = series[sid][1][: int(origin)]
+        rows.append({"series_id": sid, "model": model, "fold": int(fold), "origin": int(origin),
+                     **score_forecast(part["y"].to_numpy(), part["yhat"].to_numpy(), insample, season_length)})
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))

@@ -147,18 +147,63 @@ def load_config(
     try:
         return schema.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, data)) from None
+        raise ConfigError(describe_validation_error(exc, data, schema)) from None
 
 
-def describe_validation_error(exc: ValidationError, data: dict[str, Any]) -> str:
+def _union_tags(annotation: Any) -> dict[str, type[BaseModel]] | None:
+    """The members of a tagged union of sections, by tag; None for any other annotation."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _union_tags(args[0])
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    members: dict[str, type[BaseModel]] = {}
+    for arg in args:
+        if typing.get_origin(arg) is not typing.Annotated:
+            return None
+        inner, *meta = typing.get_args(arg)
+        tag = next((m.tag for m in meta if hasattr(m, "tag")), None)
+        if tag is None or not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return None
+        members[tag] = inner
+    return members
+
+
+def config_location(schema: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the tags pydantic puts into an error's location inside a tagged union of sections.
+
+    ``("source", "csv", "path")`` is the key ``source.path`` of the ``csv`` kind of source.
+    """
+    out: list[Any] = []
+    current: Any = schema
+    skip_tag: dict[str, type[BaseModel]] | None = None
+    for part in loc:
+        if skip_tag is not None:
+            current, skip_tag = skip_tag.get(part), None
+            if current is not None:
+                continue
+        out.append(part)
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            current = None
+            continue
+        skip_tag = _union_tags(field.annotation)
+        current = field.annotation if skip_tag is None else None
+    return tuple(out)
+
+
+def describe_validation_error(exc: ValidationError, data: dict[str, Any], schema: type[BaseModel] | None = None) -> str:
     """Turn pydantic's report into one line: ``key = value: rule`` per problem, ``; ``-joined."""
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = config_location(schema, loc)
         key = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (not a setting of this config; `seqflow config show` lists them)")
+        elif err["type"] == "missing":
+            lines.append(f"{key}: required (it has no default)")
         elif key and not (err["type"] == "value_error" and isinstance(_lookup(data, loc), dict)):
             lines.append(f"{key} = {_lookup(data, loc)!r}: {message}")
         else:
@@ -192,13 +237,14 @@ def _describe_into(rows: list, schema: type[BaseModel], config: BaseModel | None
     comments = field_comments(schema)
     for name, field in schema.model_fields.items():
         value = getattr(config, name) if config is not None else field.default
-        if isinstance(field.default, BaseModel):
-            _describe_into(rows, type(field.default), value, f"{prefix}{name}.")
+        if isinstance(value, BaseModel):
+            # A union section (a source kind) is described as the kind chosen, with that kind's defaults.
+            _describe_into(rows, type(value), value, f"{prefix}{name}.")
             continue
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else ("off" if value is None else str(value))
         default = field.default
-        default_shown = ",".join(map(str, default)) if isinstance(default, tuple) else (
-            "off" if default is None else str(default))
+        default_shown = "(required)" if field.is_required() else (
+            ",".join(map(str, default)) if isinstance(default, tuple) else ("off" if default is None else str(default)))
         rows.append((f"{prefix}{name}", shown, default_shown, comments.get(name, "")))
 
 

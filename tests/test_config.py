@@ -4,7 +4,7 @@ import pytest
 
 from tasks.config import ConfigError, describe_schema, field_comments, flatten, load_config, parse_override
 from tasks.errors import InputError
-from tasks.forecasting.config import CELLS, ForecastConfig
+from tasks.forecasting.config import CELLS, CsvSource, ForecastConfig, M4Source, SineSource
 from tasks.paths import configs_dir
 
 
@@ -141,7 +141,46 @@ def test_every_config_field_has_its_comment():
                 walk(type(field.default), f"{prefix}{name}.")
 
     walk(ForecastConfig, "")
+    for kind in (CsvSource, M4Source):  # the other members of the source union
+        walk(kind, "source.")
     assert missing == []
+
+
+def test_a_source_without_kind_is_the_sine_and_kind_picks_the_section():
+    assert load(None, ["source.x_end=60"]).source == SineSource(x_end=60.0)
+    cfg = load(None, ["source.kind=csv", "source.path=data/monthly-milk.csv", "window.horizon=12"])
+    assert isinstance(cfg.source, CsvSource) and cfg.source.missing == "error"
+    assert cfg.holdout and cfg.fold_step == 12
+    m4 = load(None, ["source.kind=m4", 'source.path="H-train.csv"', 'source.test_path="H-test.csv"'])
+    assert isinstance(m4, ForecastConfig) and m4.source.test_path == "H-test.csv"
+    assert not load().holdout and load(None, ["split.mode=horizon", "window.horizon=10"]).holdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["source.kind=csv"], "source.path: required (it has no default)"),
+        (["source.kind=csv", "source.path=a.csv", "source.noise_std=1"], "source.noise_std: unknown key"),
+        (["source.amplitude=-1"], "source.amplitude = -1: Input should be greater than 0"),
+        (["source.kind=parquet"], "source.kind = 'parquet': unknown source; valid kinds: sine, csv, m4"),
+        (["source.kind=m4", "source.path=a.csv", "evaluate.fold_step=0"],
+         "evaluate.fold_step = 0: Input should be greater than 0"),
+    ],
+)
+def test_errors_inside_the_source_union_name_the_key_without_the_kind_tag(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        load(None, overrides)
+    assert message in str(info.value)
+    assert "source.csv." not in str(info.value) and "source.sine." not in str(info.value)
+
+
+def test_describe_schema_follows_the_chosen_source_kind():
+    rows = {key: (value, default) for key, value, default, _ in
+            describe_schema(ForecastConfig, load(None, ["source.kind=csv", "source.path=data/monthly-milk.csv"]))}
+    assert rows["source.kind"] == ("csv", "csv")
+    assert rows["source.path"] == ("data/monthly-milk.csv", "(required)")
+    assert "source.amplitude" not in rows
+    assert rows["split.mode"] == ("auto", "auto")
 
 
 def test_describe_schema_lists_value_default_and_comment():

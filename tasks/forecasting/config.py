@@ -2,28 +2,37 @@
 
 Everything that can be checked from the config alone (window spans against the series length, the
 baselines' lags and seasons against the splits) is checked here, so a bad setting is refused with a
-message naming its key before any run opens.
+message naming its key before any run opens. A file source's length is only known once it is read:
+:func:`check_holdout_fits` is the rule, run right after ingest and before any run opens.
+
+``source`` is a union chosen by ``kind`` (``sine | csv | m4``); a source without a ``kind`` is the
+sine, so presets and ``--set source.x_end=40`` written before the union keep their meaning.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from tasks.config import Frozen, RunConfig, TrackingConfig
+from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.forecasting.windowing import check_window_plan, split_bounds
 
 # The closed set of cells, by name; tasks.forecasting.cells builds exactly these (checked on import).
 CELLS: tuple[str, ...] = ("rnn", "lstm", "gru", "manual_rnn", "peephole_lstm")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "leaky_relu", "elu")
+SOURCE_KINDS: tuple[str, ...] = ("sine", "csv", "m4")
+FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
+# The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
+BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
 
 
 class SineSource(Frozen):
     """``amplitude * sin(frequency * x + phase) + noise`` sampled on ``[x_start, x_end)``."""
 
-    kind: Literal["sine"] = "sine"  # the source type; only "sine" exists so far
+    kind: Literal["sine"] = "sine"  # the source type: sine | csv | m4
     series_id: str = Field("sine", min_length=1, max_length=200)  # the id written to the series_id column (data, never a path)
     amplitude: float = Field(1.0, gt=0)  # peak height of the wave
     frequency: float = Field(1.0, gt=0)  # angular frequency in radians per unit of x
@@ -52,6 +61,44 @@ class SineSource(Frozen):
         return max(1, round(2 * math.pi / (self.frequency * self.resolution)))
 
 
+Frequency = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
+
+
+class CsvSource(Frozen):
+    """A CSV file of one series (``date,value``) or many in long format (``series_id,date,value``)."""
+
+    kind: Literal["csv"] = "csv"  # the source type: sine | csv | m4
+    path: str = Field(min_length=1)  # the CSV file (required); --path on the command line
+    date_column: str | None = None  # the dates' column; off = inferred from the header
+    value_column: str | None = None  # the values' column; off = inferred from the header
+    id_column: str | None = None  # the series ids' column of a long file; off = inferred (two columns = one series)
+    frequency: Frequency | None = None  # hourly | daily | weekly | monthly | quarterly | yearly; off = inferred
+    missing: Literal["error", "interpolate", "ffill"] = "error"  # an empty value: error | interpolate | ffill
+    date_format: str | None = None  # strftime format of the dates; off = inferred from the first one
+
+
+class M4Source(Frozen):
+    """An M4 competition wide file (``V1`` = id, then left-aligned values), and optionally its test file."""
+
+    kind: Literal["m4"] = "m4"  # the source type: sine | csv | m4
+    path: str = Field(min_length=1)  # the train file, e.g. Hourly-train.csv (required); --path
+    test_path: str | None = None  # its test file (each row: the horizon after the train row); --test
+    frequency: Frequency | None = None  # off = read from the ids' first letter (H1 is hourly)
+
+
+def _source_kind(value: Any) -> str | None:
+    # A source written without a kind is the sine: the default, and every preset before the union.
+    if isinstance(value, dict):
+        return value.get("kind", "sine")
+    return getattr(value, "kind", None)
+
+
+Source = Annotated[
+    Union[Annotated[SineSource, Tag("sine")], Annotated[CsvSource, Tag("csv")], Annotated[M4Source, Tag("m4")]],
+    Discriminator(_source_kind),
+]
+
+
 class WindowConfig(Frozen):
     """How a series is cut into training windows."""
 
@@ -63,13 +110,24 @@ class WindowConfig(Frozen):
     # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson),
     # whose loss is dominated by early steps that have seen almost no context.
     target: Literal["horizon", "shifted"] = "horizon"  # what a window's target is: horizon | shifted
+    # How a model covers a horizon held out at the end of each series (split.mode = "horizon"):
+    # "direct": one network outputs all `horizon` steps at once (the horizon head);
+    # "recursive": a one-step network is fed its own forecasts `horizon` times (the course recipe).
+    multi_step: Literal["direct", "recursive"] = "direct"  # horizon forecasts: direct | recursive
 
 
 class SplitConfig(Frozen):
-    """Chronological split of the series; the test part is what is left after train and validation."""
+    """Chronological split of each series into train, validation and test parts.
 
-    train: float = Field(0.7, gt=0, lt=1)  # fraction of the series used to fit models and scalers
-    validation: float = Field(0.15, gt=0, lt=1)  # fraction used for early stopping
+    ``fractions`` (the sine's): the test part is what is left after train and validation.
+    ``horizon`` (real series): the test part is the last ``window.horizon`` steps of each series (per
+    backtest origin); the validation part is the last ``validation`` fraction of what comes before it
+    (at least ``window.horizon`` steps); the train part is the rest.
+    """
+
+    mode: Literal["auto", "fractions", "horizon"] = "auto"  # test part: fractions | horizon (last window.horizon steps); auto = fractions for sine, horizon for files
+    train: float = Field(0.7, gt=0, lt=1)  # fraction of the series used to fit models and scalers (mode fractions)
+    validation: float = Field(0.15, gt=0, lt=1)  # fraction used for early stopping (of the part before the test part in mode horizon)
 
     @model_validator(mode="after")
     def _leaves_a_test_part(self) -> SplitConfig:
@@ -135,8 +193,29 @@ class EvaluateConfig(Frozen):
 
     generate_steps: int | None = Field(None, gt=0)  # steps to generate from a seed; off = one period
     season_length: int | None = Field(None, gt=0)  # for the seasonal-naive baseline; off = one period
-    ar_lags: int = Field(8, gt=0)  # lags of the statsmodels AutoReg baseline
-    gradient_windows: int = Field(64, gt=0)  # test windows used for the vanishing-gradient diagnostic
+    ar_lags: int = Field(8, gt=0)  # lags of the statsmodels AutoReg baseline (mode fractions)
+    gradient_windows: int = Field(64, gt=0)  # test windows used for the vanishing-gradient diagnostic (mode fractions)
+    folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest (mode horizon); everything is refit per origin
+    fold_step: int | None = Field(None, gt=0)  # steps between two origins; off = window.horizon
+    baselines: tuple[str, ...] = BASELINES  # multi-step baselines (mode horizon): naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
+    plot_series: int = Field(3, ge=0, le=50)  # series plotted (mode horizon): this many first and this many worst by MASE
+
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _split_baselines(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in BASELINES:
+                raise ValueError(f"unknown baseline {name!r}; valid baselines: {', '.join(BASELINES)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"baselines {list(value)} name a baseline twice")
+        return value
 
 
 class ForecastTracking(TrackingConfig):
@@ -148,7 +227,7 @@ class ForecastTracking(TrackingConfig):
 class ForecastConfig(RunConfig):
     """Everything ``train_forecasters`` needs; this object is the flow's only parameter."""
 
-    source: SineSource = SineSource()  # where the series comes from
+    source: Source = SineSource()  # where the series comes from: [source] kind = sine | csv | m4
     window: WindowConfig = WindowConfig()  # lookback, horizon, stride, target
     split: SplitConfig = SplitConfig()  # train / validation / test fractions, by time
     model: ModelConfig = ModelConfig()  # cells and their size
@@ -156,10 +235,48 @@ class ForecastConfig(RunConfig):
     evaluate: EvaluateConfig = EvaluateConfig()  # what the test part measures
     tracking: ForecastTracking = ForecastTracking()  # the MLflow experiment and what is logged
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_source_kind(cls, data: Any) -> Any:
+        # Said here, by key and value: the union's own message would dump the whole section.
+        source = data.get("source") if isinstance(data, dict) else None
+        if isinstance(source, dict) and "kind" in source and source["kind"] not in SOURCE_KINDS:
+            raise ValueError(f"source.kind = {source['kind']!r}: unknown source; valid kinds: {', '.join(SOURCE_KINDS)}")
+        return data
+
     @model_validator(mode="after")
     def _fits_the_series(self) -> ForecastConfig:
-        check_series_fits(self, self.source.n_points)
+        if self.source.kind != "sine" and self.split.mode == "fractions":
+            raise ValueError(
+                f"split.mode = 'fractions' is for the sine source; a {self.source.kind} source holds out the "
+                "last window.horizon steps of each series (split.mode = 'horizon')"
+            )
+        if self.holdout:
+            if self.window.target != "horizon":
+                raise ValueError(
+                    "window.target = 'shifted' trains on the input moved one step; a held-out horizon needs "
+                    "window.target = 'horizon' (use window.multi_step = 'recursive' for a one-step model fed back)"
+                )
+            if isinstance(self.source, SineSource):
+                check_holdout_fits(self, self.source.n_points)
+        else:
+            if self.evaluate.folds != 1 or self.evaluate.fold_step is not None:
+                raise ValueError(
+                    "evaluate.folds and evaluate.fold_step are for split.mode = 'horizon' (rolling origins at "
+                    "the end of each series); the sine's fraction split has one test part"
+                )
+            check_series_fits(self, self.source.n_points)
         return self
+
+    @property
+    def holdout(self) -> bool:
+        """True when the test part is the last ``window.horizon`` steps of each series (split mode horizon)."""
+        return self.split.mode == "horizon" or (self.split.mode == "auto" and self.source.kind != "sine")
+
+    @property
+    def fold_step(self) -> int:
+        """Steps between two backtest origins: configured, or the horizon (test parts that tile the end)."""
+        return self.evaluate.fold_step or self.window.horizon
 
     @property
     def generate_steps(self) -> int:
@@ -200,3 +317,41 @@ def check_series_fits(cfg: ForecastConfig, n: int) -> None:
             f"evaluate.ar_lags = {cfg.evaluate.ar_lags} needs a training part of more than "
             f"{2 * cfg.evaluate.ar_lags + 1} points; it has {bounds.train_end}"
         )
+
+
+def holdout_target_steps(cfg: ForecastConfig) -> int:
+    """Steps in a training window's target when holding out a horizon: the horizon, or 1 when recursive."""
+    return 1 if cfg.window.multi_step == "recursive" else cfg.window.horizon
+
+
+def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") -> None:
+    """Check that a series of ``n`` steps fits a held-out horizon at every backtest origin.
+
+    Args:
+        cfg: the config.
+        n: the (shortest) series' length.
+        what: how the message names the series, e.g. ``series 'monthly-milk'``.
+
+    Raises:
+        ValueError: the message names the settings and the length they need.
+    """
+    w = cfg.window
+    try:
+        holdout_plan(n, w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
+                     cfg.evaluate.folds, cfg.fold_step)
+    except ValueError:
+        need = min_series_length(w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
+                                 cfg.evaluate.folds, cfg.fold_step)
+        raise ValueError(holdout_rule(cfg, n, need, what)) from None
+
+
+def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series") -> str:
+    """The sentence that says why a series of ``n`` steps is too short, naming every setting involved."""
+    w = cfg.window
+    folds = (f", evaluate.folds = {cfg.evaluate.folds} (fold_step {cfg.fold_step})"
+             if cfg.evaluate.folds > 1 else "")
+    return (
+        f"{what} has {n} steps, too short: window.lookback = {w.lookback}, window.horizon = {w.horizon} "
+        f"(held out), window.stride = {w.stride}, split.validation = {cfg.split.validation:g}{folds} need at "
+        f"least {need} steps per series; shorten the window or the horizon, or use fewer folds"
+    )

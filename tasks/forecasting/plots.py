@@ -94,3 +94,35 @@ def model_figures(cell: str, t: np.ndarray, ev, history: dict[str, list[float]])
         "plots/gradient_norms.png": gradient_figure(
             {cell: ev.gradient_norms}, f"{cell}: gradient of the forecast loss by input step"),
     }
+
+
+def series_forecast_figure(
+    history_t: np.ndarray,
+    history: np.ndarray,
+    truth_t: np.ndarray,
+    truth: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    title: str,
+) -> Figure:
+    """One series at its latest origin: history, the held-out truth and each named forecast.
+
+    Args:
+        history_t: ``(n_history,)`` times of the steps before the origin; ``history`` their values.
+        truth_t: ``(horizon,)`` times of the held-out steps; ``truth`` their values.
+        forecasts: name (e.g. ``"lstm (best model)"``) to ``(horizon,)`` forecast.
+        title: the caption.
+    """
+    fig, ax = _axes((9, 3.8))
+    ax.plot(history_t, history, label="history", color="tab:blue", linewidth=1.2)
+    ax.plot(truth_t, truth, label="truth (held out)", color="black", linewidth=1.5)
+    styles = ("--", "-.", ":")
+    colors = ("tab:red", "tab:green", "tab:purple")
+    for i, (name, values) in enumerate(forecasts.items()):
+        ax.plot(truth_t, values, label=name, color=colors[i % 3], linestyle=styles[i % 3], linewidth=1.5)
+    if len(truth_t):
+        ax.axvline(truth_t[0], color="grey", linewidth=0.8)
+    ax.set(title=title, xlabel="time", ylabel="value")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

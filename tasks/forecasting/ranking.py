@@ -21,6 +21,7 @@ def rank_forecasters(
     rows = [r for r in rows if math.isfinite(r[2].get(metric, math.nan))]
     rows.sort(key=lambda r: r[2][metric])
     return tuple(
-        RankedForecaster(rank, name, kind, float(m["test_rmse"]), float(m["test_mae"]))
+        RankedForecaster(rank, name, kind, float(m["test_rmse"]), float(m["test_mae"]),
+                         float(m.get("mase", math.nan)), float(m.get("smape", math.nan)), float(m.get("owa", math.nan)))
         for rank, (name, kind, m) in enumerate(rows, start=1)
     )

@@ -7,17 +7,27 @@ cell trained in one flow run; a *baseline* is a statistical forecaster; a *forec
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class SeriesRef:
-    """A series stored as long-format Parquet (``series_id, t, value``)."""
+    """Series stored as long-format Parquet (``series_id, timestamp, value``), from any source."""
 
     path: str
     content_hash: str
-    n_points: int
+    n_points: int  # rows: steps summed over every series
+    n_series: int = 1
+    frequency: str = "synthetic"  # hourly ... yearly, or synthetic (the sine)
+    season_length: int = 1  # steps per season of the data (the calendar's, M4's, or the sine's period)
+    skipped_rows: tuple[str, ...] = ()  # rows of the input file not read as data, with the reason
+    source_content_hash: str = ""  # SHA-256 of the input file(s) read, "" for the sine
+    shortest_series: str = ""  # the id of the shortest series, and its length: what the size rules check
+    shortest_length: int = 0
+    test_steps: int = 0  # steps per series read from a separate test file (M4 --test), else 0
+    inputs: tuple[str, ...] = ()  # the files read
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,8 @@ class ModelResult:
     metrics: dict[str, float] = field(hash=False)
     gradient_norms: tuple[float, ...] = ()  # (lookback,) ‖∂loss/∂x_t‖, oldest step first
     failure: str | None = None
+    forecasts_path: str | None = None  # split mode horizon: its forecasts at every origin (Parquet)
+    scores_path: str | None = None  # split mode horizon: its M4 metrics per series and origin (Parquet)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +113,46 @@ class RankedForecaster:
     kind: str  # "model" | "baseline"
     test_rmse: float
     test_mae: float
+    # M4 metrics, means over series at the latest origin (split mode horizon; NaN for the sine's split)
+    mase: float = math.nan
+    smape: float = math.nan
+    owa: float = math.nan
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    """One forecaster at one backtest origin: the M4 metrics as means over series."""
+
+    forecaster: str
+    kind: str  # "model" | "baseline"
+    fold: int  # 0 is the latest origin
+    n_series: int
+    mase: float
+    smape: float
+    owa: float  # relative to Naive2 on the same series and fold; NaN without naive2
+    rmse: float
+    mae: float
+    mape: float
+
+
+@dataclass(frozen=True)
+class HoldoutComparison:
+    """Every forecaster scored on the same held-out horizons, ranked, with the files written."""
+
+    models: tuple[ModelResult, ...]
+    baselines: tuple[BaselineScore, ...]
+    ranking: tuple[RankedForecaster, ...]
+    backtest: tuple[FoldScore, ...]
+    forecasts_path: str
+    scores_path: str
+
+
+@dataclass(frozen=True)
+class ScoredForecasts:
+    """Forecasts and per-series scores of one or more forecasters, stored as Parquet."""
+
+    forecasts_path: str  # series_id, model, fold, origin, timestamp, horizon_step, yhat, y
+    scores_path: str  # series_id, model, fold, origin, mae, rmse, mape, smape, mase
 
 
 @dataclass(frozen=True)
@@ -121,6 +173,19 @@ class ForecastSummary:
     baselines: tuple[BaselineScore, ...]
     ranking: tuple[RankedForecaster, ...]
     reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
+    # What was forecast and how it was split; the sine's defaults keep older readers working.
+    source_kind: str = "sine"
+    split_mode: str = "fractions"  # "fractions" (one-step test metrics) | "horizon" (M4 metrics)
+    ranked_by: str = "test_rmse"  # "test_rmse" | "mase"
+    horizon: int = 1
+    n_series: int = 1
+    frequency: str = "synthetic"
+    season_length: int = 1
+    folds: int = 1
+    skipped_rows: tuple[str, ...] = ()
+    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, y
+    scores_path: str | None = None  # Parquet: per series, forecaster and fold, the M4 metrics
+    backtest: tuple[FoldScore, ...] = ()  # one row per forecaster and fold
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

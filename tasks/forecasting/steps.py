@@ -1,33 +1,44 @@
 """Prefect ``@task`` wrappers of the forecasting flow: read inputs, call pure functions, write, log.
 
-The only module of the forecasting package that meets Prefect, storage, paths and tracking. Ingest
-and windowing are cached on the content of their inputs plus their config and code, so a re-run
-with an unchanged config reuses their Parquet files. Training is not cached: every flow run opens
-fresh MLflow runs and trains (deterministically, given the seed); the tasks after ingest and
-windowing neither cache nor persist their results (``NO_CACHE``): their inputs hold arrays that would
-only be hashed and pickled for nothing.
+The only module of the forecasting package that meets Prefect, storage, paths and tracking. Ingest,
+windowing and the baselines' backtest are cached on the content of their inputs plus their config
+and code, so a re-run with an unchanged config reuses their Parquet files. Training is not cached:
+every flow run opens fresh MLflow runs and trains (deterministically, given the seed); the tasks
+after ingest and windowing neither cache nor persist their results (``NO_CACHE``): their inputs hold
+arrays that would only be hashed and pickled for nothing.
+
+Two evaluations share ingest: the sine's fraction split (one-step test errors, a generated
+continuation, the gradient diagnostic) and the held-out horizon of real series (``split.mode =
+horizon``: every series' last ``window.horizon`` steps per backtest origin, the M4 metrics, the
+multi-step baselines), which the ``*_panel_*`` and ``*holdout*`` steps below carry out.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
 from tasks.config import flatten
+from tasks.forecasting import backtest, holdout, ingest, metrics, panel, sources, statistical, windowing
 from tasks.forecasting import config as forecast_config
-from tasks.forecasting import sources, windowing
-from tasks.forecasting.config import ForecastConfig, SineSource, SplitConfig, WindowConfig
+from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SineSource, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
     BaselineScore,
     EvaluatedModel,
+    HoldoutComparison,
     ModelResult,
     RankedForecaster,
+    ScoredForecasts,
     SeriesRef,
     TrainedModel,
     WindowsRef,
@@ -38,12 +49,29 @@ from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
+logger = logging.getLogger("seqflow")
 
-def _series_key(source: SineSource, seed: int) -> str:
-    # Everything that shapes the series: the source settings, the seed, the sources package and the
-    # config module (which decides the number of points).
+
+def _inputs_hash(source: SineSource | CsvSource | M4Source) -> str:
+    """SHA-256 over the input files' contents ("" for the sine); a missing file hashes as such."""
+    files = [] if isinstance(source, SineSource) else [source.path]
+    if isinstance(source, M4Source) and source.test_path:
+        files.append(source.test_path)
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for file in files:
+        exists = Path(file).is_file()
+        digest.update((storage.content_hash(Path(file)) if exists else f"missing:{file}").encode())
+    return digest.hexdigest()
+
+
+def _series_key(source: SineSource | CsvSource | M4Source, seed: int) -> str:
+    # Everything that shapes the series: the input files' content, the source settings, the seed,
+    # the sources package and the modules that read them.
     return caching.content_key(
-        source.model_dump(mode="json"), seed, caching.code_fingerprint(sources, forecast_config)
+        source.model_dump(mode="json"), seed, _inputs_hash(source),
+        caching.code_fingerprint(sources, forecast_config, ingest),
     )
 
 
@@ -53,11 +81,21 @@ def _series_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> st
 
 
 @task(name="ingest-series", cache_key_fn=_series_cache_key, persist_result=True)
-def ingest_series(source: SineSource, seed: int) -> SeriesRef:
-    """Synthesize the source and store it as long-format Parquet."""
-    frame = sine.synthesize_sine(source, seed)
-    path = storage.write_frame(frame, paths.intermediate_path("series", _series_key(source, seed)))
-    return SeriesRef(str(path), storage.content_hash(path), len(frame))
+def ingest_series(source: SineSource | CsvSource | M4Source, seed: int) -> SeriesRef:
+    """Read (or synthesize) the source, validated at the edge, and store it as long-format Parquet.
+
+    Raises:
+        InputError: the file breaks a rule (one line naming the file, row, column and rule).
+    """
+    loaded = ingest.load_source(source, seed)
+    path = storage.write_frame(loaded.frame, paths.intermediate_path("series", _series_key(source, seed)))
+    lengths = loaded.lengths()
+    shortest = str(lengths.idxmin())
+    return SeriesRef(
+        str(path), storage.content_hash(path), len(loaded.frame), loaded.n_series, loaded.frequency,
+        loaded.season_length, loaded.skipped, _inputs_hash(source), shortest, int(lengths[shortest]),
+        loaded.test_steps, loaded.inputs,
+    )
 
 
 def _windows_key(series: SeriesRef, window: WindowConfig, split: SplitConfig) -> str:
@@ -90,19 +128,34 @@ def _read_windows(windows: WindowsRef) -> windowing.WindowTable:
     return windowing.WindowTable.from_arrays(stored.arrays, stored.metadata)
 
 
-def _read_series(windows: WindowsRef) -> tuple[np.ndarray, np.ndarray]:
-    frame = storage.read_frame(Path(windows.series.path))
-    return frame["t"].to_numpy(), sine.series_matrix(frame)
+def _read_series(windows: WindowsRef) -> np.ndarray:
+    return sine.series_matrix(storage.read_frame(Path(windows.series.path)))
 
 
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
 def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
-    """Log where the intermediates are and how many windows each split holds on the parent run."""
-    runs.set_tags(
-        ctx.parent_run_id,
-        {"windows_content_hash": windows.content_hash, "series_path": windows.series.path, "windows_path": windows.path},
-    )
+    """Log where the intermediates are, how many windows each split holds and the rows skipped on ingest."""
+    series = windows.series
+    tags = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path,
+            "n_series": str(series.n_series), "frequency": series.frequency}
+    if series.source_content_hash:
+        tags["source_content_hash"] = series.source_content_hash
+    runs.set_tags(ctx.parent_run_id, tags)
     runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
+    if series.skipped_rows:
+        # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.
+        for line in series.skipped_rows:
+            _log().warning("skipped %s", line)
+        runs.log_text(ctx.parent_run_id, "\n".join(series.skipped_rows) + "\n", "skipped_rows.txt")
+
+
+def _log() -> logging.Logger | logging.LoggerAdapter:
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except Exception:  # outside a task run (a direct call in a test)
+        return logger
 
 
 @task(name="score-baselines", cache_policy=NO_CACHE, persist_result=False)
@@ -111,7 +164,7 @@ def score_baselines(windows: WindowsRef, cfg: ForecastConfig, ctx: RunContext) -
     from tasks.forecasting.baselines import score_baselines as score
     from tasks.forecasting.evaluation import forecast_points
 
-    _, values = _read_series(windows)
+    values = _read_series(windows)
     table = _read_windows(windows)
     points = forecast_points(table.start[table.split == "test"], table.x.shape[1])
     scores = score(values, points, table.bounds.train_end, cfg.season_length, cfg.evaluate.ar_lags)
@@ -129,7 +182,8 @@ def train_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunCon
     from tasks.forecasting.training import DivergedError, train_cell
 
     run_id = runs.start_run(
-        ctx.experiment_id, f"{cell} · {cfg.source.kind}", {**ctx.tag_dict, "cell": cell}, parent_run_id=ctx.parent_run_id
+        ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
+        parent_run_id=ctx.parent_run_id,
     )
     try:
         runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
@@ -182,7 +236,7 @@ def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConf
     from tasks.forecasting.evaluation import evaluate_cell, raw_forecast
 
     try:
-        t, values = _read_series(windows)
+        t, values = sine.x_axis(cfg.source), _read_series(windows)
         table = _read_windows(windows)
         model = keras.saving.load_model(trained.model_path, compile=False)
         ev = evaluate_cell(model, values, table, cfg.generate_steps, cfg.evaluate.gradient_windows)
@@ -264,3 +318,321 @@ def rank_forecasters(
         runs.log_figure(ctx.parent_run_id, fig, "plots/gradient_norms_by_cell.png")
         plots.close(fig)
     return ranking
+
+
+# ---- split mode horizon: every series' last window.horizon steps held out, per backtest origin ----
+
+
+def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int) -> str:
+    return caching.content_key(
+        series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
+        caching.code_fingerprint(panel, windowing, backtest),
+    )
+
+
+def _panel_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _panel_key(parameters["series"], parameters["window"], parameters["split"], parameters["folds"],
+                     parameters["fold_step"])
+    return caching.reuse_or_rebuild(f"panel-{key}", paths.intermediate_path("panel-windows", key))
+
+
+def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return backtest.series_arrays(storage.read_frame(Path(series.path)))
+
+
+@task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
+def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int) -> WindowsRef:
+    """Cut every series on its own at every origin (scaled on its train part); store the windows as Parquet."""
+    arrays = {sid: values for sid, (_, values) in _series_arrays(series).items()}
+    target_steps = 1 if window.multi_step == "recursive" else window.horizon
+    table = panel.build_panel_windows(
+        arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step
+    )
+    columns, meta = table.to_arrays()
+    key = _panel_key(series, window, split, folds, fold_step)
+    path = storage.write_arrays(columns, paths.intermediate_path("panel-windows", key), meta)
+    return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
+
+
+def _read_panel(windows: WindowsRef) -> panel.PanelWindows:
+    stored = storage.read_arrays(Path(windows.path))
+    return panel.PanelWindows.from_arrays(stored.arrays, stored.metadata)
+
+
+def _baselines_key(series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int,
+                   names: tuple[str, ...]) -> str:
+    return caching.content_key(
+        series.content_hash, horizon, season_length, folds, fold_step, list(names),
+        caching.code_fingerprint(statistical, backtest, metrics),
+    )
+
+
+def _baselines_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _baselines_key(*(parameters[k] for k in ("series", "horizon", "season_length", "folds", "fold_step", "names")))
+    return caching.reuse_or_rebuild(f"baselines-{key}", paths.intermediate_path("baseline-scores", key))
+
+
+@task(name="score-baselines", cache_key_fn=_baselines_cache_key, persist_result=True)
+def backtest_baselines(
+    series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int, names: tuple[str, ...]
+) -> ScoredForecasts:
+    """Refit every baseline per series and origin on the values before it; forecast and score the horizon."""
+    every = statistical.baseline_forecasters(season_length)
+    frame = storage.read_frame(Path(series.path))
+    result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step)
+    key = _baselines_key(series, horizon, season_length, folds, fold_step, names)
+    forecasts = storage.write_frame(_typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))
+    scores = storage.write_frame(_typed_scores(result.scores), paths.intermediate_path("baseline-scores", key))
+    return ScoredForecasts(str(forecasts), str(scores))
+
+
+def _typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+    # Fixed column types, so that an empty frame (no baselines) stores and concatenates like a full one.
+    types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64, "horizon_step": np.int64,
+             "yhat": np.float64, "y": np.float64}
+    out = frame[list(backtest.FORECAST_COLUMNS)].astype(types)
+    return out.assign(timestamp=pd.to_datetime(out["timestamp"]).astype("datetime64[s]"))
+
+
+def _typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64,
+             **{m: np.float64 for m in metrics.METRICS}}
+    return frame[list(backtest.SCORE_COLUMNS)].astype(types)
+
+
+@task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
+def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
+    """Train one cell on the pooled windows of every series, afresh at every origin, in its own child run.
+
+    The latest origin's model (fold 0) is the one kept and logged; the others are saved beside it
+    for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite at any
+    origin is returned with ``failure`` set and its run FAILED.
+    """
+    from tasks.forecasting.training import DivergedError, train_cell
+
+    run_id = runs.start_run(
+        ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
+        parent_run_id=ctx.parent_run_id,
+    )
+    folds = cfg.evaluate.folds
+    target_steps = forecast_config.holdout_target_steps(cfg)
+    try:
+        runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
+        table = _read_panel(windows)
+        model_dir = paths.model_dir(run_id)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        first = None
+        for fold in range(folds):
+            prefix = "" if fold == 0 else f"fold{fold}."
+            (x_train, y_train), (x_val, y_val) = table.part(fold, "train"), table.part(fold, "validation")
+            label = cell if folds == 1 else f"{cell} · fold {fold}"
+            epochs: list[tuple[str, float, int]] = []
+            with epoch_bar(label, cfg.train.epochs, cfg.train.progress) as bar:
+
+                def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+                    bar(epoch, logs)
+                    epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
+
+                try:
+                    model, fit = train_cell(
+                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed,
+                        "horizon", target_steps, on_epoch_end,
+                    )
+                except DivergedError as exc:
+                    runs.log_entries(run_id, epochs)
+                    reason = f"fold {fold}: {exc}" if folds > 1 else str(exc)
+                    runs.end_run(run_id, failed=True, reason=reason)
+                    return TrainedModel(cell, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
+            runs.log_entries(run_id, epochs)
+            model.save(model_dir / _fold_model_name(cell, fold))
+            runs.log_metrics(
+                run_id,
+                {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
+                 f"{prefix}fit_seconds": fit.seconds, f"{prefix}train_samples_per_second": fit.samples_per_second,
+                 f"{prefix}train_windows": len(x_train), f"{prefix}validation_windows": len(x_val)},
+            )
+            if fold == 0:
+                first = fit
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return TrainedModel(cell, run_id, str(model_dir / _fold_model_name(cell, 0)), first.epochs_run, first.best_epoch,
+                        first.seconds, first.samples_per_second, first.history)
+
+
+def _fold_model_name(cell: str, fold: int) -> str:
+    return f"{cell}.keras" if fold == 0 else f"{cell}-fold{fold}.keras"
+
+
+@task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
+def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig, season_length: int) -> ModelResult:
+    """Forecast every series' held-out horizon at every origin, score it with the M4 metrics, close the run.
+
+    Logs the per-fold means on the child run, its loss plot and (fold 0's) model as a pyfunc model.
+    """
+    if trained.failure is not None:
+        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
+    import keras
+
+    from tasks.forecasting import cells, plots
+    from tasks.forecasting.evaluation import compiled, raw_forecast
+    from tasks.forecasting.windowing import Scaler
+
+    run_id = trained.run_id
+    horizon = cfg.window.horizon
+    try:
+        table = _read_panel(windows)
+        series = _series_arrays(windows.series)
+        model_dir = Path(trained.model_path).parent
+        parts = []
+        for fold in range(cfg.evaluate.folds):
+            model = keras.saving.load_model(model_dir / _fold_model_name(trained.cell, fold), compile=False)
+            rows = table.rows(fold, "test")
+            yhat = panel.forecast_scaled(compiled(model), table.x[rows], horizon)
+            parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell))
+            if fold == 0:
+                kept, first_rows = model, rows
+        forecasts = _typed_forecasts(pd.concat(parts, ignore_index=True))
+        scores = _typed_scores(panel.score_forecasts(forecasts, series, season_length))
+        forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
+        scores_path = storage.write_frame(scores, paths.intermediate_path("model-scores", run_id))
+        means = scores.groupby("fold")[list(metrics.METRICS)].mean()
+        found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
+                 for fold, row in means.iterrows() for k, v in row.items()}
+        found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
+        runs.log_metrics(run_id, found)
+        fig = plots.loss_figure(trained.history, f"{trained.cell}: loss per epoch (latest origin)")
+        runs.log_figure(run_id, fig, "plots/loss.png")
+        plots.close(fig)
+        model_uri = model_id = None
+        if cfg.tracking.log_models:
+            model_uri, model_id = _log_panel_model(trained, table, first_rows, series, kept, cfg, raw_forecast, Scaler,
+                                                   [cells.__name__])
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    runs.end_run(run_id)
+    result = {**found, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
+              "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
+    return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, result, (), None,
+                       str(forecasts_path), str(scores_path))
+
+
+def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, scaler_type, modules) -> tuple[str, str]:
+    """Log fold 0's model as a pyfunc model that takes raw windows of the series it was trained on.
+
+    With one series the series' own scaler travels inside the model, so it reads and returns raw
+    units. A global model of many series scales each on its own: it is logged on scaled units
+    (mean 0, std 1) with every series' scaler beside it in ``scalers.json``.
+    """
+    first = rows[0]
+    if len(rows) == 1:
+        mean, std = [float(table.mean[first])], [float(table.std[first])]
+        sid, origin = str(table.series_id[first]), int(table.origin[first])
+        example = series[sid][1][origin - cfg.window.lookback : origin].reshape(1, -1, 1)
+    else:
+        mean, std = [0.0], [1.0]
+        example = table.x[first][None].astype(np.float64)
+        scalers = {str(table.series_id[r]): {"mean": float(table.mean[r]), "std": float(table.std[r])} for r in rows}
+        runs.log_dict(trained.run_id, {"inputs": "scaled per series: (raw - mean) / std; outputs likewise",
+                                       "scalers": scalers}, "scalers.json")
+    output = raw_forecast(model, scaler_type(np.asarray(mean), np.asarray(std)), example)
+    return tracked_models.log_keras_window_model(
+        trained.run_id, f"{trained.cell}-{ingest.subject(cfg.source)}", Path(trained.model_path), mean, std, modules,
+        example, output,
+    )
+
+
+@task(name="compare-forecasters", cache_policy=NO_CACHE, persist_result=False)
+def compare_holdout(
+    results: list[ModelResult],
+    baselines: ScoredForecasts,
+    series: SeriesRef,
+    cfg: ForecastConfig,
+    ctx: RunContext,
+) -> HoldoutComparison:
+    """Aggregate every forecaster as M4 does, rank by MASE, and log the tables, forecasts and plots.
+
+    On the parent run: each forecaster's metrics at the latest origin (and means over origins), one
+    table per forecaster and fold (``tables/<forecaster>/fold-<k>.md``), ``backtest.json``,
+    ``ranking.json``, the forecast output (``forecasts/<run id>.parquet``), the per-series scores
+    (``scores/<run id>.parquet``) and the per-series plots.
+    """
+    from tasks.forecasting.ranking import rank_forecasters as rank
+
+    ok = [r for r in results if r.ok]
+    frames = [storage.read_frame(Path(baselines.forecasts_path))] + [storage.read_frame(Path(r.forecasts_path)) for r in ok]
+    score_frames = [storage.read_frame(Path(baselines.scores_path))] + [storage.read_frame(Path(r.scores_path)) for r in ok]
+    forecasts = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    scores = pd.concat([f for f in score_frames if len(f)], ignore_index=True)
+    kinds = {**{name: "baseline" for name in cfg.evaluate.baselines}, **{r.cell: "model" for r in ok}}
+    fold_table = holdout.fold_scores(scores, kinds)
+    models = tuple(
+        dataclasses.replace(r, metrics={**r.metrics, **holdout.headline_metrics(fold_table, r.cell)}) if r.ok else r
+        for r in results
+    )
+    base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in cfg.evaluate.baselines)
+    ranking = rank(models, base, metric="mase")
+
+    parent = ctx.parent_run_id
+    out_path = storage.write_frame(holdout.output_frame(forecasts), paths.intermediate_path("forecasts", parent))
+    scores_path = storage.write_frame(scores, paths.intermediate_path("scores", parent))
+    runs.log_file(parent, out_path, "forecasts")
+    runs.log_file(parent, scores_path, "scores")
+    runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
+    named = [(r.cell, r.metrics) for r in models if r.ok] + [(b.name, b.metrics) for b in base]
+    runs.log_metrics(parent, {f"{name}.{k}": v for name, m in named for k, v in m.items()
+                              if k in holdout.HEADLINE or k.startswith("backtest_")})
+    for name in kinds:
+        for fold in range(cfg.evaluate.folds):
+            _, text = holdout.score_table(scores, name, fold)
+            runs.log_text(parent, text, f"tables/{name}/fold-{fold}.md")
+    runs.log_dict(parent, {"backtest": [dataclasses.asdict(f) for f in fold_table]}, "backtest.json")
+    runs.log_dict(parent, {"ranked_by": "mase", "ranking": [dataclasses.asdict(r) for r in ranking]}, "ranking.json")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
+    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
+    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
+    if best_model is not None:
+        best = next(r for r in ok if r.cell == best_model)
+        runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
+        if best.model_id:
+            tracked_models.link_model(parent, best.model_id)
+    _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
+    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
+
+
+def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame, series: SeriesRef,
+                      best_model: str | None, best_baseline: str | None, cfg: ForecastConfig) -> None:
+    """One plot per picked series at the latest origin: history, truth, best model, best baseline."""
+    from tasks.forecasting import plots
+
+    lead = best_model or best_baseline
+    if lead is None or cfg.evaluate.plot_series == 0:
+        return
+    arrays = _series_arrays(series)
+    picked = holdout.series_to_plot(scores, lead, cfg.evaluate.plot_series)
+    latest = forecasts[forecasts["fold"] == 0]
+    season = cfg.evaluate.season_length or series.season_length
+    for label, sid in picked:
+        stamps, values = arrays[sid]
+        part = latest[latest["series_id"] == sid]
+        origin = int(part["origin"].iloc[0])
+        shown = holdout.history_window(origin, season, cfg.window.horizon)
+        lines = {}
+        for name, kind in ((best_model, "best model"), (best_baseline, "best baseline")):
+            rows = part[part["model"] == name].sort_values("horizon_step")
+            if name is not None and len(rows):
+                lines[f"{name} ({kind})"] = rows["yhat"].to_numpy()
+        latest_scores = scores[(scores["fold"] == 0) & (scores["series_id"] == sid)].set_index("model")["mase"]
+        said = "; ".join(f"{name} MASE {float(latest_scores[name]):.3f}"
+                         for name in (best_model, best_baseline) if name in latest_scores.index)
+        title = f"{sid}: last {cfg.window.horizon} steps held out; {said}"
+        fig = plots.series_forecast_figure(
+            stamps[origin - shown : origin], values[origin - shown : origin],
+            stamps[origin : origin + cfg.window.horizon], values[origin : origin + cfg.window.horizon], lines, title,
+        )
+        runs.log_figure(parent, fig, f"plots/series/{label}.png")
+        plots.close(fig)
+    runs.log_dict(parent, {label: sid for label, sid in picked}, "plots/series/index.json")

@@ -1,0 +1,130 @@
+"""Every source kind into the one long layout (``series_id, timestamp, value``), and the size rules.
+
+:func:`load_source` reads a sine, CSV or M4 source, validating the file at the edge
+(:class:`tasks.errors.InputError`, one line naming the file, row, column and rule); :func:`check_sizes`
+then checks what only the data's size can tell (a series too short for the window, the horizon and
+the backtest folds). Both are pure, so the CLI runs them before Prefect or MLflow start, and the
+flow's ingest step runs them again before any run opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from tasks.errors import InputError
+from tasks.forecasting.config import (
+    CsvSource,
+    ForecastConfig,
+    M4Source,
+    SineSource,
+    check_holdout_fits,
+)
+from tasks.forecasting.sources import m4, sine, tabular
+
+SERIES_COLUMNS = tabular.SERIES_COLUMNS
+
+
+@dataclass(frozen=True)
+class LoadedSeries:
+    """A source read into the long layout, with what the rest of the flow needs to know about it."""
+
+    frame: pd.DataFrame  # series_id (str), timestamp (datetime64[s]), value (float64); by series, then time
+    frequency: str  # hourly ... yearly, or "synthetic" for the sine
+    season_length: int  # steps per season: the calendar's (CSV), M4's (M4) or one period (sine)
+    skipped: tuple[str, ...] = ()  # rows of the file not read as data: "file, row N: reason: text"
+    test_steps: int = 0  # steps per series that came from a separate test file (M4 --test), else 0
+    inputs: tuple[str, ...] = ()  # the files read
+
+    @property
+    def n_series(self) -> int:
+        """Count the series."""
+        return int(self.frame["series_id"].nunique())
+
+    def lengths(self) -> pd.Series:
+        """Steps per series, by id."""
+        return self.frame.groupby("series_id", sort=True).size()
+
+
+def load_source(source: SineSource | CsvSource | M4Source, seed: int) -> LoadedSeries:
+    """Read or synthesize a source into the long layout.
+
+    Args:
+        source: the config's ``source`` section.
+        seed: seeds the sine's noise.
+
+    Raises:
+        InputError: a file breaks a rule (missing, empty, binary, no header, an unknown column,
+            unparseable dates or values, duplicates, gaps, missing values, non-finite values, a
+            frequency that cannot be inferred).
+    """
+    if isinstance(source, SineSource):
+        return LoadedSeries(sine.synthesize_sine(source, seed), "synthetic", source.period_steps)
+    if isinstance(source, CsvSource):
+        table = tabular.read_series_csv(
+            source.path, date_column=source.date_column, value_column=source.value_column,
+            id_column=source.id_column, frequency=source.frequency, missing=source.missing,
+            date_format=source.date_format,
+        )
+        skipped = tuple(f"{source.path}, row {s.row}: {s.reason}: {s.text!r}" for s in table.skipped)
+        return LoadedSeries(table.frame, table.frequency, table.season_length, skipped, 0, (source.path,))
+    data = m4.read_m4(source.path, source.test_path, frequency=source.frequency)
+    frame = data.train
+    test_steps = 0
+    if data.test is not None:
+        frame = pd.concat([data.train, data.test], ignore_index=True)
+        frame = frame.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
+        test_steps = data.horizon
+    inputs = (source.path,) + ((source.test_path,) if source.test_path else ())
+    return LoadedSeries(frame, data.frequency, data.season_length, (), test_steps, inputs)
+
+
+def check_sizes(
+    cfg: ForecastConfig, shortest_series: str, shortest_length: int, test_steps: int = 0, inputs: tuple[str, ...] = ()
+) -> None:
+    """Check the rules that need the data's size, for a held-out horizon (split mode horizon).
+
+    Args:
+        cfg: the config.
+        shortest_series: the id of the shortest series; ``shortest_length`` its steps.
+        test_steps: steps per series from a separate test file (M4), 0 if none.
+        inputs: the files read, for the message.
+
+    Raises:
+        InputError: an M4 test file's width is not ``window.horizon``, or a series is too short for
+            the window, the horizon, the validation part and the backtest folds (the message names
+            the file, the series and every setting involved).
+    """
+    if not cfg.holdout:
+        return
+    if test_steps and test_steps != cfg.window.horizon:
+        raise InputError(
+            f"holds {test_steps} steps per series but window.horizon = {cfg.window.horizon}; the test file is "
+            f"the held-out horizon: pass --horizon {test_steps}",
+            file=inputs[-1] if inputs else None,
+        )
+    try:
+        check_holdout_fits(cfg, shortest_length, f"series {shortest_series!r}")
+    except ValueError as exc:
+        raise InputError(str(exc), file=inputs[0] if inputs else None) from None
+
+
+def check_loaded(cfg: ForecastConfig, loaded: LoadedSeries) -> None:
+    """:func:`check_sizes` on a loaded source."""
+    lengths = loaded.lengths()
+    shortest = str(lengths.idxmin())
+    check_sizes(cfg, shortest, int(lengths[shortest]), loaded.test_steps, loaded.inputs)
+
+
+def subject(source: SineSource | CsvSource | M4Source) -> str:
+    """A short name for what is forecast, for run and model names: ``sine``, or the file's stem.
+
+    Only letters, digits, ``_``, ``.`` and ``-`` are kept (at most 60), so it is safe in a logged
+    model's name; it is never used as a path.
+    """
+    if isinstance(source, SineSource):
+        return "sine"
+    stem = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in Path(source.path).stem).strip("-.")
+    return stem[:60] or source.kind

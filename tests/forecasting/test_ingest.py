@@ -1,0 +1,90 @@
+"""Every source into the one long layout, and the size rules checked after ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.config import load_config
+from tasks.errors import InputError
+from tasks.forecasting.config import ForecastConfig
+from tasks.forecasting.ingest import check_loaded, load_source, subject
+
+
+def _cfg(*overrides: str) -> ForecastConfig:
+    return load_config(ForecastConfig, None, list(overrides))
+
+
+def _monthly_csv(path: Path, n: int, footer: bool = False) -> Path:
+    dates = pd.date_range("2000-01-01", periods=n, freq="MS").strftime("%Y-%m")
+    lines = ["month,sales"] + [f"{d},{100 + i % 12 * 3 + i}" for i, d in enumerate(dates)]
+    if footer:
+        lines += ["", "Source: a made-up shop"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_every_source_lands_in_the_same_long_layout(tmp_path):
+    sine = load_source(_cfg().source, 42)
+    csv = load_source(_cfg("source.kind=csv", f"source.path={str(_monthly_csv(tmp_path / 'shop.csv', 30))!r}").source, 0)
+    for loaded in (sine, csv):
+        assert list(loaded.frame.columns) == ["series_id", "timestamp", "value"]
+        assert str(loaded.frame["timestamp"].dtype) == "datetime64[s]"
+    assert (sine.frequency, sine.season_length, sine.n_series) == ("synthetic", 63, 1)
+    assert (csv.frequency, csv.season_length, csv.frame["series_id"].iloc[0]) == ("monthly", 12, "shop")
+
+
+def test_trailing_junk_is_skipped_and_said(tmp_path):
+    path = _monthly_csv(tmp_path / "shop.csv", 30, footer=True)
+    loaded = load_source(_cfg("source.kind=csv", f"source.path={str(path)!r}").source, 0)
+    assert len(loaded.frame) == 30
+    assert loaded.skipped == (f"{path}, row 32: empty row: ''",
+                              f"{path}, row 33: text after the last data row (a footer): 'Source: a made-up shop'")
+
+
+def test_m4_train_and_test_files_join_into_one_series_per_id(tmp_path):
+    (tmp_path / "train.csv").write_text('"V1","V2","V3","V4","V5"\n"W1",1,2,3,4\n"W2",5,6,7,\n')
+    (tmp_path / "test.csv").write_text('"V1","V2","V3"\n"W1",5,6\n"W2",8,9\n')
+    cfg = _cfg("source.kind=m4", f"source.path={str(tmp_path / 'train.csv')!r}",
+               f"source.test_path={str(tmp_path / 'test.csv')!r}")
+    loaded = load_source(cfg.source, 0)
+    assert loaded.test_steps == 2 and loaded.frequency == "weekly"
+    assert loaded.frame.groupby("series_id")["value"].apply(list).to_dict() == {
+        "W1": [1, 2, 3, 4, 5, 6], "W2": [5, 6, 7, 8, 9]}
+
+
+def test_a_test_file_of_another_width_than_the_horizon_is_refused(tmp_path):
+    (tmp_path / "train.csv").write_text("V1,V2,V3\nH1,1,2\n")
+    (tmp_path / "test.csv").write_text("V1,V2,V3\nH1,3,4\n")
+    cfg = _cfg("source.kind=m4", f"source.path={str(tmp_path / 'train.csv')!r}",
+               f"source.test_path={str(tmp_path / 'test.csv')!r}", "window.horizon=3")
+    with pytest.raises(InputError) as info:
+        check_loaded(cfg, load_source(cfg.source, 0))
+    assert str(info.value) == (f"{tmp_path / 'test.csv'}: holds 2 steps per series but window.horizon = 3; the test "
+                               "file is the held-out horizon: pass --horizon 2")
+
+
+def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(tmp_path):
+    path = tmp_path / "two.csv"
+    rows = ["id,date,value"] + [f"long,{d:%Y-%m-%d},{i}" for i, d in enumerate(pd.date_range("2001-01-01", periods=80, freq="D"))]
+    rows += [f"short,{d:%Y-%m-%d},{i}" for i, d in enumerate(pd.date_range("2001-01-01", periods=30, freq="D"))]
+    path.write_text("\n".join(rows) + "\n")
+    cfg = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
+               "evaluate.folds=2")
+    loaded = load_source(cfg.source, 0)
+    assert loaded.n_series == 2
+    with pytest.raises(InputError) as info:
+        check_loaded(cfg, loaded)
+    assert str(info.value) == (
+        f"{path}: series 'short' has 30 steps, too short: window.lookback = 14, window.horizon = 7 (held out), "
+        "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7) need at least 42 steps per "
+        "series; shorten the window or the horizon, or use fewer folds")
+    check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7"), loaded)
+
+
+def test_subject_is_a_safe_short_name():
+    assert subject(_cfg().source) == "sine"
+    assert subject(_cfg("source.kind=csv", 'source.path="data/My Sales (2020).csv"').source) == "My-Sales--2020"
+    assert subject(_cfg("source.kind=m4", 'source.path="../x/Hourly-train.csv"').source) == "Hourly-train"

@@ -1,18 +1,25 @@
 """Forecast benchmark: the statistical baselines on M4 Hourly and Weekly beside the official scores.
 
-``python -m flows.bench_forecast`` reads ``../shared/data/m4/{Hourly,Weekly}-{train,test}.csv``
-(next to the project's root; a user's clone may lack it, so no test depends on it), forecasts
-every series' test horizon with Naive2, seasonal naive, Holt-Winters (plain and damped) and Theta,
-refit on each series' training part, and prints sMAPE / MASE / OWA with the M4 definitions beside
-the published numbers, with the wall time of each model. Then the milk series (``data/``), last
-12 months held out, with every baseline, and a 3-origin rolling backtest of it.
+``seqflow bench forecast`` (or ``python -m flows.bench_forecast``) reads
+``../shared/data/m4/{Hourly,Weekly}-{train,test}.csv`` (next to the project's root; a user's clone
+may lack it, so no test depends on it and the part is skipped without it), forecasts every series'
+test horizon with Naive2, seasonal naive, Holt-Winters (plain and damped) and Theta, refit on each
+series' training part, and prints sMAPE / MASE / OWA with the M4 definitions beside the published
+numbers, with the wall time of each model. Then the milk series (``data/``), last 12 months held
+out, with every baseline, and a 3-origin rolling backtest of it. Then the forecasting flow itself on
+milk, last 12 months held out: every cell (``flows/configs/milk.toml``) and the course recipe
+(``flows/configs/milk_course.toml``), each run as a user runs it and tracked in MLflow, beside the
+baselines the flow scored on the very same months.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +50,9 @@ OFFICIAL = {
     ("Weekly", "theta"): (9.093, 2.637),
 }
 # Measured by a colleague on the same split (milk, last 12 months): (RMSE, MASE).
-MILK_REFERENCE = {"seasonal_naive": (13.2, 0.446), "holt_winters": (11.9, 0.483)}
+MILK_REFERENCE = {"seasonal_naive": (13.2, 0.446), "holt_winters": (11.9, 0.483), "course recipe": (31.5, 1.30)}
+MILK_PRESETS = {"every cell": PROJECT / "flows" / "configs" / "milk.toml",
+                "course recipe": PROJECT / "flows" / "configs" / "milk_course.toml"}
 
 
 def _chunk_backtest(args: tuple[pd.DataFrame, dict[str, Forecaster], int, int]) -> pd.DataFrame:
@@ -109,11 +118,56 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
 
 
+def run_flow(preset: Path, extra: list[str] = ()) -> tuple[dict, float]:
+    """Run ``seqflow run forecast --config PRESET --json`` in a fresh process, as a user would.
+
+    Returns:
+        The flow's summary (``--json``) and the command's wall time in seconds.
+
+    Raises:
+        RuntimeError: the command failed (its stderr's tail is in the message).
+    """
+    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", "--config", str(preset), "--json",
+           "--set", "train.progress=false", *extra]
+    began = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT)
+    wall = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout), wall
+
+
+def milk_flow_rows(runs: dict[str, dict]) -> list[dict]:
+    """Every cell, the course recipe and every baseline of the milk flow runs, as table rows (best MASE first).
+
+    Args:
+        runs: label (``"every cell"``, ``"course recipe"``) to the flow's summary.
+    """
+    rows = []
+    pipeline = runs.get("every cell")
+    if pipeline is not None:
+        for r in pipeline["ranking"]:
+            rows.append({"forecaster": r["forecaster"], "kind": r["kind"], "mase": r["mase"], "rmse": r["test_rmse"],
+                         "smape": r["smape"], "owa": r["owa"]})
+    course = runs.get("course recipe")
+    if course is not None:
+        for r in course["ranking"]:
+            if r["kind"] == "model":
+                rows.append({"forecaster": "course recipe", "kind": f"model ({r['forecaster']}, recursive)",
+                             "mase": r["mase"], "rmse": r["test_rmse"], "smape": r["smape"], "owa": r["owa"]})
+            elif pipeline is None:
+                rows.append({"forecaster": r["forecaster"], "kind": r["kind"], "mase": r["mase"],
+                             "rmse": r["test_rmse"], "smape": r["smape"], "owa": r["owa"]})
+    return sorted(rows, key=lambda row: row["mase"])
+
+
 def run_forecast_bench(
     console: Console,
     workers: int = 2,
     datasets: tuple[str, ...] = ("Hourly", "Weekly"),
     models: tuple[str, ...] = M4_MODELS,
+    m4: bool = True,
+    flow: bool = False,
 ) -> dict:
     """Run the M4 and milk benchmarks and print them as Rich tables.
 
@@ -123,11 +177,26 @@ def run_forecast_bench(
         datasets: the M4 frequencies to run.
         models: the baselines to run on M4 (Holt-Winters dominates the time: ~1.3 CPU-seconds per
             hourly series and variant, against milliseconds for Naive2).
+        m4: run the M4 part (skipped when ``../shared/data/m4`` is absent).
+        flow: run the forecasting flow on milk (every cell, and the course recipe).
 
     Returns:
-        The figures: ``{"m4": [...rows], "milk": [...rows], "milk_backtest": [...rows]}``.
+        The figures: ``{"m4": [...], "milk": [...], "milk_backtest": [...], "milk_flow": [...],
+        "milk_flow_runs": {...}}``.
     """
-    figures: dict[str, list[dict]] = {"m4": [], "milk": [], "milk_backtest": []}
+    figures: dict = {"m4": [], "milk": [], "milk_backtest": [], "milk_flow": [], "milk_flow_runs": {}}
+    if m4 and not (SHARED_DATA / "m4").is_dir():
+        console.print(f"M4 part skipped: {SHARED_DATA / 'm4'} is not there (it sits beside a development checkout)")
+        m4 = False
+    if m4:
+        _m4_tables(console, workers, datasets, models, figures)
+    _milk_baseline_tables(console, figures)
+    if flow:
+        _milk_flow_table(console, figures)
+    return figures
+
+
+def _m4_tables(console: Console, workers: int, datasets: tuple[str, ...], models: tuple[str, ...], figures: dict) -> None:
     table = Table(title=f"M4 baselines at the official holdout ({workers} worker processes)")
     for col in ("set", "model", "series", "sMAPE", "MASE", "OWA", "official sMAPE", "official MASE", "Δ sMAPE", "Δ MASE", "wall s"):
         table.add_column(col, justify="left" if col in ("set", "model") else "right")
@@ -153,6 +222,8 @@ def run_forecast_bench(
         table.add_section()
     console.print(table)
 
+
+def _milk_baseline_tables(console: Console, figures: dict) -> None:
     milk = Table(title="Monthly milk, last 12 months held out (fit on 156 months)")
     for col in ("model", "RMSE", "MAE", "MAPE %", "sMAPE", "MASE", "OWA", "colleague RMSE", "colleague MASE"):
         milk.add_column(col, justify="left" if col == "model" else "right")
@@ -176,7 +247,28 @@ def run_forecast_bench(
         figures["milk_backtest"].append({k: row[k] for k in ("model", "rmse", "smape", "mase", "owa")})
     console.print(folds)
     console.print(f"milk single split: {milk_s:.2f} s wall")
-    return figures
+
+
+def _milk_flow_table(console: Console, figures: dict) -> None:
+    summaries = {}
+    for label, preset in MILK_PRESETS.items():
+        console.print(f"the flow on milk: {label} (seqflow run forecast --config {preset.relative_to(PROJECT)}) ...")
+        summary, wall = run_flow(preset)
+        summaries[label] = summary
+        figures["milk_flow_runs"][label] = {"wall_s": wall, "parent_run_id": summary["parent_run_id"],
+                                            "forecasts_path": summary["forecasts_path"]}
+    table = Table(title="Monthly milk through the flow, last 12 months held out (fit on the 156 before); best MASE first")
+    for col in ("forecaster", "kind", "MASE", "RMSE", "sMAPE", "OWA", "colleague RMSE", "colleague MASE"):
+        table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right")
+    for row in milk_flow_rows(summaries):
+        ref = MILK_REFERENCE.get(row["forecaster"])
+        table.add_row(row["forecaster"], row["kind"], _fmt(row["mase"]), _fmt(row["rmse"], 2), _fmt(row["smape"]),
+                      _fmt(row["owa"]), _fmt(ref[0], 1) if ref else "", _fmt(ref[1], 3) if ref else "")
+        figures["milk_flow"].append(row)
+    console.print(table)
+    for label, run in figures["milk_flow_runs"].items():
+        console.print(f"flow, {label}: {run['wall_s']:.1f} s wall (whole command: Prefect server, TensorFlow import, "
+                      f"training, MLflow); parent run {run['parent_run_id']}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,8 +277,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (at most 2 here)")
     parser.add_argument("--datasets", nargs="+", default=["Hourly", "Weekly"], choices=["Hourly", "Weekly"])
     parser.add_argument("--models", nargs="+", default=list(M4_MODELS), choices=list(M4_MODELS))
+    parser.add_argument("--no-m4", action="store_true", help="skip the M4 part")
+    parser.add_argument("--flow", action="store_true", help="also run the forecasting flow on milk")
     args = parser.parse_args(argv)
-    run_forecast_bench(Console(width=160), workers=args.workers, datasets=tuple(args.datasets), models=tuple(args.models))
+    run_forecast_bench(Console(width=160), workers=args.workers, datasets=tuple(args.datasets),
+                       models=tuple(args.models), m4=not args.no_m4, flow=args.flow)
 
 
 if __name__ == "__main__":

@@ -54,9 +54,12 @@ app = typer.Typer(
         "\b\nExamples:\n"
         "  seqflow run demo                      all five cells on a clean sine wave\n"
         "  seqflow run forecast --config flows/configs/sine.toml --set model.cells=lstm,gru --json\n"
+        "  seqflow run forecast --source csv --path data/monthly-milk.csv --horizon 12\n"
+        "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
         "  seqflow config show                   every setting with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
         "  seqflow bench                         speed figures, side by side\n"
+        "  seqflow bench forecast                M4 baselines vs the official scores; milk, every cell\n"
         "\b\nMLFLOW_TRACKING_URI and PREFECT_API_URL point seqflow at real servers;\n"
         "SEQFLOW_ARTIFACTS moves everything it writes (default: ./artifacts)."
     ),
@@ -92,6 +95,8 @@ class Source(str, Enum):
     """Series sources ``run forecast`` knows."""
 
     sine = "sine"
+    csv = "csv"
+    m4 = "m4"
 
 
 ConfigOpt = Annotated[
@@ -127,10 +132,61 @@ def _load(config: Path | None, overrides: list[str] | None, extra: list[str] = (
         _fail(f"config: {exc}")
 
 
+def _shorthands(
+    config: Path | None, source: Source | None, path: str | None, test: str | None, horizon: int | None
+) -> list[str]:
+    """``--source/--path/--test/--horizon`` as the config overrides they stand for (before any --set)."""
+    extra = []
+    kind = source.value if source is not None else None
+    if kind is None and (path is not None or test is not None):
+        from tasks.config import read_preset
+        from tasks.errors import InputError
+
+        try:
+            preset = read_preset(config) if config is not None else {}
+        except InputError as exc:
+            _fail(f"config: {exc}")
+        section = preset.get("source")
+        if not (isinstance(section, dict) and section.get("kind") in ("csv", "m4")):
+            _fail("config: --path FILE: say what the file is with --source csv or --source m4")
+    if kind is not None:
+        extra.append(f"source.kind={kind}")
+    if test is not None and kind not in (None, "m4"):
+        _fail(f"config: --test {test}: a test file goes with --source m4 (M4's wide files); a CSV holds out its "
+              "last --horizon steps")
+    # JSON strings are TOML strings: a path such as 2020.csv or true stays text.
+    if path is not None:
+        extra.append(f"source.path={json.dumps(path)}")
+    if test is not None:
+        extra.append(f"source.test_path={json.dumps(test)}")
+    if horizon is not None:
+        extra.append(f"window.horizon={horizon}")
+    return extra
+
+
+def _preflight(cfg: ForecastConfig) -> None:
+    """Read and check a file source before Prefect or MLflow start, so bad input writes nothing.
+
+    The flow's own ingest reads it again (the flow can be called without the CLI); the files this
+    is for are small next to training.
+    """
+    if cfg.source.kind == "sine" and not cfg.holdout:
+        return
+    from tasks.errors import InputError
+    from tasks.forecasting.ingest import check_loaded, load_source
+
+    try:
+        check_loaded(cfg, load_source(cfg.source, cfg.seed))
+    except InputError as exc:
+        _fail(str(exc))
+
+
 def _run_forecast(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
     from flows import ephemeral
     from tasks.errors import InputError
     from tasks.runtime import import_tensorflow
+
+    _preflight(cfg)
 
     # Three start-up costs overlap instead of adding up: the temporary Prefect server starts (its own
     # process), the flow's modules (Prefect, MLflow) import in a thread, TensorFlow imports here.
@@ -157,6 +213,9 @@ def _report(summary: ForecastSummary, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
         return
+    if summary.split_mode == "horizon":
+        _report_horizon(summary)
+        return
     from rich.table import Table
 
     table = Table(title="test-set one-step forecasts, best first", show_lines=False)
@@ -179,19 +238,73 @@ def _report(summary: ForecastSummary, as_json: bool) -> None:
               f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
 
 
+def _fmt(value: float, digits: int = 3) -> str:
+    import math
+
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _report_horizon(summary: ForecastSummary) -> None:
+    from rich.table import Table
+
+    out = _console()
+    series = "1 series" if summary.n_series == 1 else f"{summary.n_series} series"
+    table = Table(title=f"last {summary.horizon} steps of {series} held out ({summary.frequency}, season "
+                        f"{summary.season_length}); means over series, best MASE first")
+    for col in ("#", "forecaster", "kind", "MASE", "sMAPE", "OWA", "RMSE", "MAE"):
+        table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
+    for row in summary.ranking:
+        table.add_row(str(row.rank), row.forecaster, row.kind, _fmt(row.mase), _fmt(row.smape), _fmt(row.owa),
+                      _fmt(row.test_rmse, 2), _fmt(row.test_mae, 2))
+    out.print(table)
+    if summary.folds > 1:
+        folds = Table(title=f"rolling-origin backtest: {summary.folds} origins, everything refit per origin (MASE)")
+        folds.add_column("forecaster", no_wrap=True)
+        for k in range(summary.folds):
+            folds.add_column(f"fold {k}", justify="right")
+        folds.add_column("mean", justify="right")
+        for row in summary.ranking:
+            values = [f.mase for f in sorted(summary.backtest, key=lambda f: f.fold) if f.forecaster == row.forecaster]
+            folds.add_row(row.forecaster, *(_fmt(v) for v in values), _fmt(sum(values) / len(values)))
+        out.print(folds)
+    for failed in summary.failed:
+        out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
+    for line in summary.skipped_rows:
+        out.print(f"skipped {line}", highlight=False, style="dim")
+    out.print(f"forecasts: {summary.forecasts_path}", highlight=False)
+    out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
+              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
+    out.print("review with `seqflow ui`, then open "
+              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
+
+
 @run_app.command("forecast")
 def run_forecast(
-    source: Annotated[Source, typer.Option(help="Where the series comes from.")] = Source.sine,
+    source: Annotated[
+        Source | None, typer.Option(help="Where the series comes from (default: the preset's, else sine).")
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", metavar="FILE", help="The CSV or M4 train file (source.path).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", metavar="FILE", help="An M4 test file: the held-out horizon (source.test_path).")
+    ] = None,
+    horizon: Annotated[
+        int | None, typer.Option("--horizon", help="Steps held out at the end of each series and forecast "
+                                                         "(window.horizon).")
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Train every configured cell on one series, evaluate against baselines, log all to MLflow.
+    """Train every configured cell on the source's series, score it beside baselines, log all to MLflow.
 
-    Every setting, its default and its meaning: `seqflow config show`.
+    A CSV or M4 source holds out the last --horizon steps of every series and scores every model and
+    baseline on them with the M4 metrics (sMAPE, MASE, OWA). Every setting, its default and its
+    meaning: `seqflow config show`.
     """
-    cfg = _load(config, set_, [f"source.kind={source.value}"])
+    cfg = _load(config, set_, _shorthands(config, source, path, test, horizon))
     _run_forecast(cfg, as_json, verbose)
 
 
@@ -242,15 +355,50 @@ def ui(
     os.execvp(cmd[0], cmd)
 
 
-@app.command("bench")
+bench_app = typer.Typer(
+    help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy.",
+    invoke_without_command=True, rich_markup_mode=None,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
 def bench(
+    ctx: typer.Context,
     set_: SetOpt = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timings of `seqflow --help` to take the median of.")] = 5,
 ) -> None:
-    """Measure: `seqflow --help` time, the flow (cold and warm) vs the same training bare, samples/s per cell."""
+    """Measure: `seqflow --help` time, the flow (cold and warm) vs the same training bare, samples/s per cell.
+
+    `seqflow bench forecast` measures forecast accuracy instead (M4 baselines, milk through the flow).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from flows.bench import run_bench
 
     run_bench(list(set_ or []), repeats, _console())
+
+
+@bench_app.command("forecast")
+def bench_forecast(
+    m4: Annotated[bool, typer.Option("--m4/--no-m4", help="Backtest the baselines on M4 Hourly and Weekly "
+                                                         "(../shared/data/m4; minutes).")] = True,
+    datasets: Annotated[
+        list[str] | None, typer.Option("--dataset", metavar="NAME", help="An M4 set to run: Hourly or Weekly (repeat "
+                                                                         "for both; default both).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for the M4 backtests.")] = 2,
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Run the flow on milk, last 12 months held out: "
+                                                             "every cell and the course recipe.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
+    from flows.bench_forecast import run_forecast_bench
+
+    figures = run_forecast_bench(_console(stderr=as_json), workers=workers,
+                                 datasets=tuple(datasets or ("Hourly", "Weekly")), m4=m4, flow=flow)
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2, default=str) + "\n")
 
 
 def main() -> None:

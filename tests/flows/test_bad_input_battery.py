@@ -56,6 +56,36 @@ BATTERY = [
      "window.target = 'next': Input should be 'horizon' or 'shifted'"),
     (['--set', 'source.kind=excel'],
      "source.kind = 'excel': unknown source; valid kinds: sine, csv, m4"),
+    (['--source', 'csv'],
+     'source.path: required (it has no default)'),
+    (['--source', 'csv', '--path', 'x.csv', '--set', 'source.amplitude=2'],
+     'source.amplitude: unknown key (not a setting of this config; `seqflow config show` lists them)'),
+    (['--source', 'csv', '--path', 'x.csv', '--set', 'split.mode=fractions'],
+     "split.mode = 'fractions' is for the sine source; a csv source holds out the last window.horizon steps of "
+     "each series (split.mode = 'horizon')"),
+    (['--source', 'csv', '--path', 'x.csv', '--set', 'source.missing=drop'],
+     "source.missing = 'drop': Input should be 'error', 'interpolate' or 'ffill'"),
+    (['--source', 'csv', '--path', 'x.csv', '--set', 'source.frequency=minutely'],
+     "source.frequency = 'minutely': Input should be 'hourly', 'daily', 'weekly', 'monthly', 'quarterly' or 'yearly'"),
+    (['--source', 'csv', '--path', 'x.csv', '--test', 'y.csv'],
+     "--test y.csv: a test file goes with --source m4 (M4's wide files); a CSV holds out its last --horizon steps"),
+    (['--path', 'x.csv'],
+     '--path FILE: say what the file is with --source csv or --source m4'),
+    (['--source', 'csv', '--path', 'x.csv', '--horizon', '0'],
+     'window.horizon = 0: Input should be greater than 0'),
+    (['--set', 'evaluate.folds=3'],
+     "evaluate.folds and evaluate.fold_step are for split.mode = 'horizon' (rolling origins at the end of each "
+     "series); the sine's fraction split has one test part"),
+    (['--source', 'm4', '--path', 'x.csv', '--set', 'evaluate.baselines=naive,arima'],
+     "evaluate.baselines = 'naive,arima': unknown baseline 'arima'; valid baselines: naive, seasonal_naive, "
+     "naive2, holt_winters, holt_winters_damped, theta"),
+    (['--set', 'split.mode=horizon', '--set', 'window.horizon=400'],
+     'the series has 1000 steps, too short: window.lookback = 32, window.horizon = 400 (held out), '
+     'window.stride = 1, split.validation = 0.15 need at least 1232 steps per series; shorten the window or the '
+     'horizon, or use fewer folds'),
+    (['--set', 'split.mode=horizon', '--set', 'window.target=shifted'],
+     "window.target = 'shifted' trains on the input moved one step; a held-out horizon needs window.target = "
+     "'horizon' (use window.multi_step = 'recursive' for a one-step model fed back)"),
     (['--set', 'source.resolution=0'],
      'source.resolution = 0: Input should be greater than 0'),
     (['--set', 'source.x_end=-5'],

@@ -1,0 +1,139 @@
+"""End to end: a CSV of two series through the CLI and the flow, last 6 months held out at two origins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+pytestmark = pytest.mark.slow
+
+HORIZON = 6
+SMALL = [
+    "--horizon", str(HORIZON),
+    "--set", "window.lookback=12",
+    "--set", "model.units=8",
+    "--set", "model.cells=gru",
+    "--set", "train.epochs=3",
+    "--set", "train.progress=false",
+    "--set", "evaluate.folds=2",
+    "--set", "evaluate.baselines=naive,seasonal_naive,naive2",
+    "--set", "tracking.experiment=e2e-csv",
+]
+
+
+def _write_shop(path: Path, poison_last: int = 0) -> Path:
+    """Two monthly series in long format, a footer after them; ``poison_last`` rewrites each series' last values."""
+    rows = ["store,month,units"]
+    for k, (store, n) in enumerate((("north", 60), ("south", 54))):
+        months = pd.date_range("2015-01-01", periods=n, freq="MS")
+        values = 200.0 + 50 * k + 2.0 * np.arange(n) + 30 * np.sin(2 * np.pi * np.arange(n) / 12)
+        if poison_last:
+            values[-poison_last:] *= 10  # the future: nothing fitted may see it
+        rows += [f"{store},{m:%Y-%m},{v:.2f}" for m, v in zip(months, values)]
+    rows += ["", "Source: two made-up stores"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _run(path: Path, *extra: str):
+    return CliRunner().invoke(app, ["run", "forecast", "--source", "csv", "--path", str(path), "--set", "source.id_column=store",
+                                    *SMALL, *extra, "--json"])
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    return _write_shop(tmp_path_factory.mktemp("shop") / "shop.csv")
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_harness, shop):
+    result = _run(shop)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_summary_ranks_models_and_baselines_by_mase_on_the_held_out_months(first_run, shop):
+    assert (first_run["source_kind"], first_run["split_mode"], first_run["ranked_by"]) == ("csv", "horizon", "mase")
+    assert (first_run["n_series"], first_run["horizon"], first_run["folds"]) == (2, HORIZON, 2)
+    assert (first_run["frequency"], first_run["season_length"]) == ("monthly", 12)
+    assert first_run["parent_run_name"].startswith("forecast · shop · ")
+    assert {r["forecaster"] for r in first_run["ranking"]} == {"gru", "naive", "seasonal_naive", "naive2"}
+    mase = [r["mase"] for r in first_run["ranking"]]
+    assert mase == sorted(mase) and all(np.isfinite(mase))
+    gru = first_run["models"][0]
+    assert gru["failure"] is None and gru["model_uri"].startswith("models:/")
+    for key in ("mase", "smape", "owa", "rmse", "test_rmse", "backtest_mase", "train_samples_per_second"):
+        assert np.isfinite(gru["metrics"][key]), key
+    assert {(b["forecaster"], b["fold"]) for b in first_run["backtest"]} == {
+        (name, fold) for name in ("gru", "naive", "seasonal_naive", "naive2") for fold in (0, 1)}
+    naive2 = [b for b in first_run["backtest"] if b["forecaster"] == "naive2"]
+    assert all(b["owa"] == pytest.approx(1.0) and b["n_series"] == 2 for b in naive2)
+    assert first_run["skipped_rows"] == [f"{shop}, row 116: empty row: ''",
+                                         f"{shop}, row 117: text after the last data row (a footer): "
+                                         "'Source: two made-up stores'"]
+
+
+def test_forecast_output_holds_every_forecaster_series_fold_and_step_with_the_truth(first_run, shop):
+    from tasks import storage
+
+    out = storage.read_frame(Path(first_run["forecasts_path"]))
+    assert list(out.columns) == ["series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "y"]
+    assert len(out) == 4 * 2 * 2 * HORIZON  # forecasters x series x folds x steps
+    truth = pd.read_csv(shop, skipfooter=2, engine="python")
+    north = truth[truth.store == "north"]
+    latest = out[(out.series_id == "north") & (out.model == "gru") & (out.fold == 0)].sort_values("horizon_step")
+    assert pd.DatetimeIndex(latest["timestamp"]).strftime("%Y-%m").tolist() == north["month"].tolist()[-HORIZON:]
+    np.testing.assert_allclose(latest["y"], north["units"].to_numpy()[-HORIZON:])
+    earlier = out[(out.series_id == "north") & (out.model == "naive") & (out.fold == 1)]
+    np.testing.assert_allclose(earlier["yhat"], north["units"].to_numpy()[-2 * HORIZON - 1])  # last value before it
+
+
+def test_mlflow_holds_tables_per_forecaster_and_fold_forecasts_plots_and_the_model(first_run):
+    from tasks.tracking import store
+
+    client = store.client()
+    parent = client.get_run(first_run["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["ranked_by"] == "mase" and parent.data.tags["n_series"] == "2"
+    assert parent.data.params["source.path"].endswith("shop.csv")
+    assert np.isfinite(parent.data.metrics["gru.mase"]) and np.isfinite(parent.data.metrics["naive2.owa"])
+
+    def listed(path=None):
+        found = []
+        for item in client.list_artifacts(parent.info.run_id, path):
+            found += listed(item.path) if item.is_dir else [item.path]
+        return found
+
+    artifacts = set(listed())
+    for name in ("gru", "naive", "seasonal_naive", "naive2"):
+        assert {f"tables/{name}/fold-0.md", f"tables/{name}/fold-1.md"} <= artifacts
+    assert {"backtest.json", "ranking.json", "skipped_rows.txt", "plots/series/first-1.png",
+            "plots/series/first-2.png", "plots/series/index.json"} <= artifacts
+    assert f"forecasts/{Path(first_run['forecasts_path']).name}" in artifacts
+    child = client.get_run(first_run["models"][0]["run_id"])
+    assert child.info.status == "FINISHED" and child.info.run_name == "gru · shop"
+    assert np.isfinite(child.data.metrics["mase"]) and np.isfinite(child.data.metrics["fold1.mase"])
+    assert client.get_logged_model(first_run["models"][0]["model_id"]).name == "gru-shop"
+
+
+def test_nothing_fitted_sees_the_held_out_months(first_run, tmp_path):
+    """Leakage, at the flow level: rewriting every series' held-out months changes the truth, no forecast."""
+    from tasks import storage
+
+    poisoned = _run(_write_shop(tmp_path / "shop.csv", poison_last=HORIZON))
+    assert poisoned.exit_code == 0, poisoned.output
+    again = json.loads(poisoned.stdout)
+    keys = ["series_id", "model", "fold", "horizon_step"]
+    a = storage.read_frame(Path(first_run["forecasts_path"])).sort_values(keys, ignore_index=True)
+    b = storage.read_frame(Path(again["forecasts_path"])).sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(a[keys], b[keys])
+    np.testing.assert_allclose(a["yhat"], b["yhat"], rtol=1e-6)  # models refit per origin, baselines too
+    latest = (a["fold"] == 0).to_numpy()
+    np.testing.assert_allclose(b["y"][latest], 10 * a["y"][latest], atol=0.06)  # the truth did change (to 2 decimals)

@@ -475,7 +475,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     import keras
 
     from tasks.forecasting import cells, plots
-    from tasks.forecasting.evaluation import compiled, raw_forecast
+    from tasks.forecasting.evaluation import raw_forecast
     from tasks.forecasting.windowing import Scaler
 
     run_id = trained.run_id
@@ -488,7 +488,8 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         for fold in range(cfg.evaluate.folds):
             model = keras.saving.load_model(model_dir / _fold_model_name(trained.cell, fold), compile=False)
             rows = table.rows(fold, "test")
-            yhat = panel.forecast_scaled(compiled(model), table.x[rows], horizon)
+            # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
+            yhat = panel.forecast_scaled(lambda x, m=model: np.asarray(m(x, training=False)), table.x[rows], horizon)
             parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell))
             if fold == 0:
                 kept, first_rows = model, rows

@@ -42,13 +42,23 @@ def _quiet_type_hint_warning() -> Iterator[None]:
     """Run the block without MLflow's "Add type hints to the `predict` method" notice.
 
     The model's input is checked by its signature (a float64 tensor); type hints would validate it
-    twice. The notice fires whenever the wrapper's class is defined (at logging and at loading), so
-    it is filtered there: a filter set once at import is lost to any library's
-    ``warnings.catch_warnings`` block that happens to run at the same time in another thread.
+    twice. The notice fires whenever the wrapper's class is defined (at logging and at loading). No
+    warnings filter can drop it: the MLflow function that emits it is wrapped in
+    ``filter_user_warnings_once``, which puts a "once" filter for every UserWarning in front of any
+    filter set by a caller. So the notice is dropped where it would be shown; every other warning is
+    shown as before.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")  # colour codes first
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if "Add type hints to the `predict` method" not in str(message):
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
         yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _pinned(*names: str) -> list[str]:

@@ -106,7 +106,8 @@ def check_sizes(
             file=inputs[-1] if inputs else None,
         )
     try:
-        check_holdout_fits(cfg, shortest_length, f"series {shortest_series!r}")
+        what = f"series {shortest_series!r}" + (" (train and test rows together)" if test_steps else "")
+        check_holdout_fits(cfg, shortest_length, what)
     except ValueError as exc:
         raise InputError(str(exc), file=inputs[0] if inputs else None) from None
 

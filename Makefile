@@ -6,7 +6,7 @@ UV     := $(BOOT)/bin/uv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.synced
 
-.PHONY: demo test test-fast bench ui setup clean
+.PHONY: demo test test-fast bench bench-forecast ui setup clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $(STAMP)
 
+# The sine (all five cells), then a real series: US alcohol sales, last 12 months held out (sales.toml).
 demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
+	$(VENV)/bin/seqflow run forecast --config flows/configs/sales.toml
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -29,6 +31,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/seqflow bench
+
+bench-forecast: $(STAMP)
+	$(VENV)/bin/seqflow bench forecast
 
 ui: $(STAMP)
 	$(VENV)/bin/seqflow ui

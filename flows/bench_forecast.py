@@ -153,7 +153,7 @@ def milk_flow_rows(runs: dict[str, dict]) -> list[dict]:
     if course is not None:
         for r in course["ranking"]:
             if r["kind"] == "model":
-                rows.append({"forecaster": "course recipe", "kind": f"model ({r['forecaster']}, recursive)",
+                rows.append({"forecaster": "course recipe", "kind": f"{r['forecaster']}, recursive",
                              "mase": r["mase"], "rmse": r["test_rmse"], "smape": r["smape"], "owa": r["owa"]})
             elif pipeline is None:
                 rows.append({"forecaster": r["forecaster"], "kind": r["kind"], "mase": r["mase"],

@@ -191,8 +191,8 @@ class TrainConfig(Frozen):
 class EvaluateConfig(Frozen):
     """What is measured on the test part."""
 
-    generate_steps: int | None = Field(None, gt=0)  # steps to generate from a seed; off = one period
-    season_length: int | None = Field(None, gt=0)  # for the seasonal-naive baseline; off = one period
+    generate_steps: int | None = Field(None, gt=0)  # steps to generate from a seed (mode fractions); off = one period
+    season_length: int | None = Field(None, gt=0)  # seasonal baselines and MASE; off = the data's: sine period, calendar (CSV), M4's
     ar_lags: int = Field(8, gt=0)  # lags of the statsmodels AutoReg baseline (mode fractions)
     gradient_windows: int = Field(64, gt=0)  # test windows used for the vanishing-gradient diagnostic (mode fractions)
     folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest (mode horizon); everything is refit per origin

@@ -88,3 +88,14 @@ def test_subject_is_a_safe_short_name():
     assert subject(_cfg().source) == "sine"
     assert subject(_cfg("source.kind=csv", 'source.path="data/My Sales (2020).csv"').source) == "My-Sales--2020"
     assert subject(_cfg("source.kind=m4", 'source.path="../x/Hourly-train.csv"').source) == "Hourly-train"
+
+
+@pytest.mark.parametrize("preset", ["sales.toml", "milk.toml", "milk_course.toml"])
+def test_shipped_file_presets_read_and_fit_their_data(preset, monkeypatch):
+    from tasks import paths
+
+    monkeypatch.chdir(paths.PROJECT_ROOT)  # presets name data/ relative to the project's root
+    cfg = load_config(ForecastConfig, paths.configs_dir() / preset)
+    loaded = load_source(cfg.source, cfg.seed)
+    check_loaded(cfg, loaded)
+    assert cfg.holdout and cfg.window.horizon == 12 and loaded.frequency == "monthly" and loaded.n_series == 1

@@ -38,8 +38,8 @@ def _runs(root: Path) -> list:
     db = root / "mlflow" / "mlflow.db"
     if not db.exists():
         return []
-    client = MlflowClient(f"sqlite:///{db}")
     with creation_lock(f"sqlite:///{db}"):  # never race the flow while it creates the schema
+        client = MlflowClient(f"sqlite:///{db}")  # MLflow 3 creates the schema when the client is built
         ids = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(ids) if ids else []
 

@@ -29,7 +29,7 @@ from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
 from tasks.config import flatten
-from tasks.forecasting import backtest, holdout, ingest, metrics, panel, sources, statistical, windowing
+from tasks.forecasting import backtest, holdout, ingest, metrics, panel, sources, windowing
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SineSource, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
@@ -361,6 +361,11 @@ def _read_panel(windows: WindowsRef) -> panel.PanelWindows:
 
 def _baselines_key(series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int,
                    names: tuple[str, ...]) -> str:
+    # statsmodels is imported here, at run time, never with this module: the CLI imports the flow's
+    # modules in a thread while TensorFlow imports in another, and statsmodels (through formulaic)
+    # and Keras (through scikit-learn) both import narwhals, whose import cycle can deadlock two threads.
+    from tasks.forecasting import statistical
+
     return caching.content_key(
         series.content_hash, horizon, season_length, folds, fold_step, list(names),
         caching.code_fingerprint(statistical, backtest, metrics),
@@ -377,6 +382,8 @@ def backtest_baselines(
     series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int, names: tuple[str, ...]
 ) -> ScoredForecasts:
     """Refit every baseline per series and origin on the values before it; forecast and score the horizon."""
+    from tasks.forecasting import statistical  # at run time: see _baselines_key
+
     every = statistical.baseline_forecasters(season_length)
     frame = storage.read_frame(Path(series.path))
     result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step)

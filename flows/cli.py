@@ -255,7 +255,7 @@ def bench(
     run_bench(list(set_ or []), repeats, _console())
 
 
-# --- embeddings: `seqflow run embed`, `seqflow config embed` ---------------------------------------
+# --- embeddings: `seqflow run embed`, `seqflow config embed`, `seqflow bench-embed` -----------------
 
 
 EmbedSetOpt = Annotated[
@@ -475,6 +475,28 @@ def config_embed(config: ConfigOpt = None, set_: EmbedSetOpt = None, as_json: Js
     for key, value, default, comment in rows:
         table.add_row(key, value if value == default else f"[bold]{value}[/]", default, comment)
     _console().print(table)
+
+
+@app.command("bench-embed")
+def bench_embed(
+    max_docs: Annotated[int | None, typer.Option(min=1, help="Read only the first N IMDB reviews (a smoke run).")] = None,
+    skip_corpus_file: Annotated[bool, typer.Option(help="Leave out gensim's corpus_file mode.")] = False,
+    flow: Annotated[bool, typer.Option(help="Also run the train-embeddings flow with the same settings.")] = True,
+) -> None:
+    """Measure word2vec on IMDB: plain gensim beside seqflow's training and beside the whole flow, in one run.
+
+    Reads ../shared/data/text/imdb-reviews.tsv.gz. Full size it takes tens of minutes on 2 cores.
+    """
+    from flows import bench_embed as plain_bench
+
+    if not plain_bench.IMDB.is_file():
+        _fail(f"{plain_bench.IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
+    console = _console()
+    figures = plain_bench.run(max_docs, skip_corpus_file)
+    if flow:
+        from flows.bench_embed_flow import run_flow_bench
+
+        run_flow_bench(max_docs, figures, console)
 
 
 def main() -> None:

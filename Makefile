@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml uv.lock
 
 demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
+	$(VENV)/bin/seqflow run embed
 
 test: $(STAMP)
 	$(PY) -m pytest

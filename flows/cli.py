@@ -340,6 +340,7 @@ def _run_embed(cfg: EmbedConfig, as_json: bool) -> None:
         ephemeral.wait()
         summary = train_embeddings(cfg)
     except InputError as exc:
+        ephemeral.stop_without_waiting()
         _fail(str(exc))
     _report_embed(summary, cfg, as_json)
     ephemeral.stop_without_waiting()
@@ -380,8 +381,9 @@ def _report_embed(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool) -> Non
     )
     table.add_column("step", no_wrap=True)
     table.add_column("what came out", overflow="fold")
+    phrases = f" ({summary.n_phrases:,} phrases joined)" if cfg.tokenize.phrases else ""
     table.add_row("corpus", f"{summary.corpus.name}: {summary.n_documents:,} documents, {summary.n_tokens:,} tokens, "
-                            f"{summary.n_distinct:,} distinct words")
+                            f"{summary.n_distinct:,} distinct words{phrases}")
     reused = "reused from an earlier run (Cached)" if summary.tokenize_cached else "tokenized now"
     table.add_row("tokens", f"{reused}: {summary.tokenize_seconds:.1f} s, "
                             f"{summary.tokens_per_second / 1e6:.2f} M tokens/s when made")

@@ -79,6 +79,7 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         n_chunks=tokens.n_chunks,
         n_tokens=tokens.n_tokens,
         n_distinct=tokens.n_distinct,
+        n_phrases=tokens.n_phrases,
         n_words=vocabulary.n_words,
         n_vocabulary_tokens=vocabulary.n_tokens,
         tokenize_seconds=tokens.seconds,

@@ -185,6 +185,7 @@ class EmbedSummary:
     n_chunks: int
     n_tokens: int
     n_distinct: int
+    n_phrases: int  # distinct phrases joined by tokenize.phrases (0 when off)
     n_words: int  # vocabulary size
     n_vocabulary_tokens: int  # tokens of one training pass
     tokenize_seconds: float  # when the tokens were made (an earlier run's figure when cached)

@@ -181,6 +181,27 @@ def test_a_new_model_setting_reuses_the_tokens(first_run, corpus):
     assert states["build-vocabulary"] == "Completed"  # a new vocabulary, from the same tokens
 
 
+def test_phrases_join_frequent_bigrams_into_new_tokens(first_run, corpus):
+    result = _run(["run", "embed", "--corpus", str(corpus), *SMALL, "--set", "tokenize.phrases=true",
+                   "--set", "tokenize.phrases_min_count=2", "--set", "tokenize.phrases_threshold=0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["tokenize_cached"] is False and summary["tokens_path"] != first_run["tokens_path"]
+    assert summary["n_phrases"] > 0 and summary["n_tokens"] < first_run["n_tokens"]
+    words = pd.read_parquet(summary["vocabulary_path"])["word"]
+    assert words.str.contains("_").any()
+
+
+def test_deterministic_runs_repeat_exactly(prefect_harness, corpus, monkeypatch):
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    args = ["run", "embed", "--corpus", str(corpus), *SMALL, "--set", "model.deterministic=true", "--json"]
+    first, second = (json.loads(_run(args).stdout) for _ in range(2))
+    assert first["run_id"] != second["run_id"]
+    files = [Path(s["exports"]["local"]["word2vec_binary"]).read_bytes() for s in (first, second)]
+    assert files[0] == files[1]
+    assert [e["loss"] for e in first["epochs"]] == [e["loss"] for e in second["epochs"]]
+
+
 def test_the_table_a_user_sees(prefect_harness, corpus):
     result = _run(["run", "embed", "--corpus", str(corpus), *SMALL])
     assert result.exit_code == 0, result.output

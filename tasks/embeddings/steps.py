@@ -60,6 +60,10 @@ from tasks.tracking.runs import RunContext
 
 # Tokenize settings that shape only the vocabulary or training, never the stored tokens.
 VOCABULARY_SETTINGS: tuple[str, ...] = ("sample", "min_count", "max_vocab_size")
+# Rows per batch when the token and token-id Parquet are streamed back (the token row groups' size).
+# Storage's default, 65,536 rows, held two thirds of IMDB at once: re-encoding the tokens peaked at
+# 2.1 GB and took 8.2 s, against 0.45 GB and 5.8 s with 2,048 (the id stream: 0.72 GB → 0.34 GB).
+STREAM_ROWS = 2_048
 
 EpochHook = Callable[[int, dict[str, float]], None]
 # A backend trains on the restartable id stream with the given vocabulary and reports per epoch. It
@@ -199,7 +203,8 @@ def build_vocabulary(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> Vocabul
     )
     ids_path = paths.intermediate_path("token-ids", key)
     with storage.frame_writer(ids_path) as write:
-        for frame in text.encode_token_frames(storage.iter_frames(Path(tokens.tokens_path)), vocabulary["word"]):
+        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=STREAM_ROWS)
+        for frame in text.encode_token_frames(frames, vocabulary["word"]):
             write(frame)
     return VocabularyRef(str(vocabulary_path), str(ids_path), storage.content_hash(vocabulary_path), tokens,
                          len(vocabulary), n_tokens)
@@ -271,7 +276,8 @@ def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) 
         words = storage.read_frame(Path(vocabulary.vocabulary_path))
         ids_path = Path(vocabulary.ids_path)
         stream = text.RestartableTokens(
-            lambda: (frame["ids"] for frame in storage.iter_frames(ids_path, columns=["ids"])), words=words["word"]
+            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=STREAM_ROWS)),
+            words=words["word"],
         )
         with epoch_bar(cfg.model.architecture, cfg.model.epochs) as bar:
 

@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $(STAMP)
 
-# The sine (all five cells), then a real series: US alcohol sales, last 12 months held out (sales.toml).
+# The sine (all five cells), a real series (US alcohol sales, last 12 months held out: sales.toml),
+# then word embeddings on the embedded default corpus.
 demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
 	$(VENV)/bin/seqflow run forecast --config flows/configs/sales.toml
+	$(VENV)/bin/seqflow run embed
 
 test: $(STAMP)
 	$(PY) -m pytest

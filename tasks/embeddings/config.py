@@ -1,9 +1,13 @@
 """Typed settings of the embeddings flow: corpus → tokens → word2vec → evaluation → exports.
 
-Every model is frozen, forbids unknown keys and rejects NaN/inf, so a typo or a nonsense number in a
-preset or an override is an error that names the key. Rules that can be checked from the config alone
-live here as validators; rules that need the data (the file exists, the column is there) are checked
-when the corpus is read and raise :class:`tasks.errors.InputError`.
+:class:`EmbedConfig` is a :class:`tasks.config.RunConfig` loaded by ``tasks.config.load_config`` like
+every flow's config; its sections are :class:`tasks.config.Frozen`: frozen, no unknown keys, no NaN/inf,
+``off`` for an optional setting, so a typo or a nonsense number in a preset or an override is an error
+that names the key. Loading is strict, so the few fields a preset or ``--set`` can only write as text
+(a path, a comma-separated list of words) are converted before they are checked. Rules that can be
+checked from the config alone live here as validators; rules that need the data (the file exists, the
+column is there) are checked when the corpus is read and raise :class:`tasks.errors.InputError`. The
+trailing comment of each field is its documentation (``seqflow config embed`` prints it).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import codecs
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from tasks.config import OFF_WORDS, Frozen, RunConfig, TrackingConfig
 
 # gensim's Cython routines silently truncate a sentence at this many tokens (MAX_WORDS_IN_BATCH);
 # documents are split into chunks of at most this length instead, so no token is lost.
@@ -35,19 +41,34 @@ def is_table(path: Path) -> bool:
     return bool(suffixes) and suffixes[-1] in TABLE_SUFFIXES
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+def _as_words(value: Any) -> Any:
+    """``"a,b"`` (``--set`` writes lists so) and TOML lists become tuples; ``off``/``none`` is no words."""
+    if isinstance(value, str):
+        if value.strip().lower() in OFF_WORDS:
+            return ()
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    return tuple(value) if isinstance(value, list) else value
 
 
-class CorpusConfig(_Frozen):
+class CorpusConfig(Frozen):
     """Where the text comes from and how it is cut into documents."""
 
-    path: Path | None = None  # text, .gz, .bz2, a directory of .txt files, or a .tsv/.csv; None = gensim's lee_background.cor
+    path: Path | None = None  # text, .gz, .bz2, a directory of .txt files, or a .tsv/.csv; off = gensim's lee_background.cor
     text_column: str = Field("text", min_length=1)  # the column holding the text when path is a .tsv/.csv table
     encoding: str = "utf-8"  # any Python codec name (utf-8, latin-1, cp1252, utf-16, ...)
     errors: Literal["strict", "replace"] = "strict"  # strict: undecodable bytes are an error; replace: they become U+FFFD
     document: Literal["line", "file"] = "line"  # one document per line, or one per file (table rows are always one each)
-    max_documents: int | None = Field(None, ge=1)  # read only the first N documents (smoke runs); None = all
+    max_documents: int | None = Field(None, ge=1)  # read only the first N documents (smoke runs); off = all
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _text_is_a_path(cls, value: Any) -> Any:
+        # Presets and --set give text; strict validation would refuse it as "not a Path".
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("an empty path names no corpus; give a file or directory, or off for the default")
+            return Path(value)
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -70,7 +91,7 @@ class CorpusConfig(_Frozen):
         return self
 
 
-class TokenizeConfig(_Frozen):
+class TokenizeConfig(Frozen):
     """How text becomes tokens and which tokens make the vocabulary."""
 
     lowercase: bool = True  # lowercase before matching (the evaluation sets are lowercase-insensitive anyway)
@@ -78,11 +99,16 @@ class TokenizeConfig(_Frozen):
     stop_words: tuple[str, ...] = ()  # words dropped after lowercasing (subsampling usually makes this unnecessary)
     english_stop_words: bool = False  # also drop gensim's built-in English stop-word list (337 words)
     min_count: int = Field(5, ge=1)  # words seen fewer times are left out of the vocabulary
-    max_vocab_size: int | None = Field(None, ge=1)  # keep at most this many of the most frequent words; None = all
+    max_vocab_size: int | None = Field(None, ge=1)  # keep at most this many of the most frequent words; off = all
     sample: float = Field(1e-3, ge=0, lt=1)  # word2vec's frequent-word subsampling threshold (0 = off); applied in training
     phrases: bool = False  # join frequent bigrams ("new york" → "new_york") with gensim Phrases (one extra corpus pass)
     phrases_min_count: int = Field(5, ge=1)  # a bigram needs at least this many occurrences to become a phrase
     phrases_threshold: float = Field(10.0, gt=0)  # gensim's default scorer threshold; higher = fewer phrases
+
+    @field_validator("stop_words", mode="before")
+    @classmethod
+    def _split_stop_words(cls, value: Any) -> Any:
+        return _as_words(value)
 
     @field_validator("token_pattern")
     @classmethod
@@ -112,7 +138,7 @@ class TokenizeConfig(_Frozen):
         return self
 
 
-class ModelConfig(_Frozen):
+class ModelConfig(Frozen):
     """The word2vec model; ``backend`` picks the function that trains it."""
 
     backend: Literal["gensim"] = "gensim"  # which trainer: gensim (a "tf" backend is planned beside it)
@@ -153,7 +179,7 @@ class ModelConfig(_Frozen):
         return int(self.architecture == "skipgram")
 
 
-class EvaluateConfig(_Frozen):
+class EvaluateConfig(Frozen):
     """What is measured on the trained vectors and how they are projected."""
 
     restrict_vocab: int = Field(30_000, ge=1)  # analogies also scored over only the N most frequent words (besides gensim's 300,000)
@@ -163,7 +189,12 @@ class EvaluateConfig(_Frozen):
     tsne_label_top: int = Field(100, ge=0)  # only the N most frequent of them are labelled in the PNG
     perplexity: float = Field(30.0, gt=0)  # t-SNE's effective number of neighbours
     tsne_max_iter: int = Field(1_000, ge=250)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)
-    projector_top_n: int | None = Field(None, ge=1)  # words written to the TensorBoard projector files; None = all
+    projector_top_n: int | None = Field(None, ge=1)  # words written to the TensorBoard projector files; off = all
+
+    @field_validator("probe_words", mode="before")
+    @classmethod
+    def _split_probe_words(cls, value: Any) -> Any:
+        return _as_words(value)
 
     @model_validator(mode="after")
     def _projection_fits(self) -> EvaluateConfig:
@@ -180,13 +211,14 @@ class EvaluateConfig(_Frozen):
         return self
 
 
-class TrackingConfig(_Frozen):
-    """MLflow settings (the tracking URI itself comes from MLFLOW_TRACKING_URI or the default store)."""
+class EmbedTracking(TrackingConfig):
+    """MLflow settings of the embeddings flow (the URI comes from MLFLOW_TRACKING_URI or the default store)."""
 
     experiment: str = Field("seqflow-embed", min_length=1)  # the MLflow experiment the runs go to
+    log_models: bool = True  # log the vectors (word2vec text/binary, Parquet, projector files) as MLflow artifacts; off = they stay under artifacts/models/<run id>/ only
 
 
-class EmbedConfig(_Frozen):
+class EmbedConfig(RunConfig):
     """Everything the embeddings flow needs; this object is the flow's only parameter."""
 
     seed: int = Field(42, ge=0)  # drives gensim's initialisation and sampling, t-SNE and any shuffling
@@ -194,4 +226,4 @@ class EmbedConfig(_Frozen):
     tokenize: TokenizeConfig = TokenizeConfig()  # text → tokens → vocabulary
     model: ModelConfig = ModelConfig()  # the word2vec model and its trainer
     evaluate: EvaluateConfig = EvaluateConfig()  # scores, neighbours, t-SNE and projector exports
-    tracking: TrackingConfig = TrackingConfig()  # where runs are logged
+    tracking: EmbedTracking = EmbedTracking()  # where runs are logged and which files go with them

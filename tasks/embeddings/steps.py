@@ -1,0 +1,396 @@
+"""Prefect ``@task`` wrappers of the embeddings flow: read the corpus, call the pure modules, write, log.
+
+The only module of the embeddings package that meets Prefect, storage, paths and tracking. The
+order of work (see :mod:`tasks.embeddings.text`):
+
+1. ``hash-corpus``: list the corpus files and hash their bytes (the identity every cache keys on).
+2. ``tokenize-corpus``: one streamed pass (two with ``tokenize.phrases``) → the token Parquet
+   (``doc_id, tokens``, a row group per 2,048 chunks) and every word's count (``word, count``, with
+   ``n_chunks``, ``n_tokens``, ``n_documents`` in its metadata). Cached on the corpus files' hashes
+   and names, the corpus settings and the tokenize settings *except* ``sample``, ``min_count`` and
+   ``max_vocab_size``, which only change the vocabulary or training: a re-run that changes those or
+   any model setting reuses the tokens (Prefect shows the step as ``Cached``).
+3. ``build-vocabulary``: cut the counts by ``min_count``/``max_vocab_size`` → the vocabulary Parquet,
+   and re-encode the tokens as ids → the token-id Parquet that feeds every training epoch. Cached on
+   the token Parquet's hash and those two settings.
+4. ``train-vectors``: one MLflow child run per model; ``model.backend`` picks the trainer from
+   :data:`TRAINERS`; per-epoch loss and words/s are logged as the epochs end.
+5. ``evaluate-vectors`` and ``export-vectors``: the same for every backend, reading the vectors'
+   Parquet; the run is closed after the exports are logged.
+
+Every check that needs the data (an unreadable corpus, no word reaching ``min_count``, fewer words
+than the t-SNE perplexity) raises :class:`tasks.errors.InputError` in steps 1–3, before the flow opens
+any MLflow run (the CLI reads the corpus up to its first document even before Prefect starts). Training, evaluation and export are neither cached nor persisted (``NO_CACHE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from tasks import caching, paths, storage
+from tasks.config import flatten
+from tasks.embeddings import config as embed_config
+from tasks.embeddings import corpus as corpus_source
+from tasks.embeddings import evaluation, gensim_w2v, projection, text
+from tasks.embeddings.config import CorpusConfig, EmbedConfig, TokenizeConfig
+from tasks.embeddings.records import (
+    CorpusRef,
+    EpochFigures,
+    EvaluatedVectors,
+    ExportedFiles,
+    Neighbour,
+    TokensRef,
+    TrainedVectors,
+    VocabularyRef,
+)
+from tasks.errors import InputError
+from tasks.progress import epoch_bar
+from tasks.tracking import runs
+from tasks.tracking.runs import RunContext
+
+# Tokenize settings that shape only the vocabulary or training, never the stored tokens.
+VOCABULARY_SETTINGS: tuple[str, ...] = ("sample", "min_count", "max_vocab_size")
+# Rows per batch when the token and token-id Parquet are streamed back (the token row groups' size).
+# Storage's default, 65,536 rows, held two thirds of IMDB at once: re-encoding the tokens peaked at
+# 2.1 GB and took 8.2 s, against 0.45 GB and 5.8 s with 2,048 (the id stream: 0.72 GB → 0.34 GB).
+STREAM_ROWS = 2_048
+
+EpochHook = Callable[[int, dict[str, float]], None]
+# A backend trains on the restartable id stream with the given vocabulary and reports per epoch. It
+# returns gensim's record (KeyedVectors + per-epoch reports) so that every backend is scored and
+# exported alike; a backend with its own vectors builds them with WordVectors.to_keyed_vectors().
+Trainer = Callable[[text.RestartableTokens, pd.DataFrame, VocabularyRef, EmbedConfig, EpochHook],
+                   gensim_w2v.TrainedWord2Vec]
+
+
+def check_settings(cfg: EmbedConfig) -> None:
+    """Refuse settings that cannot be honoured in this process (exact repeats without their conditions).
+
+    Raises:
+        InputError: ``model.deterministic`` is set but ``PYTHONHASHSEED`` is not fixed.
+    """
+    problem = gensim_w2v.determinism_problem(cfg.model)
+    if problem is not None:
+        raise InputError(problem)
+
+
+def corpus_name(cfg: CorpusConfig) -> str:
+    """The corpus' file or directory name, for run names and tables."""
+    return corpus_source.corpus_path(cfg).name or str(corpus_source.corpus_path(cfg))
+
+
+@task(name="hash-corpus", cache_policy=NO_CACHE, persist_result=False)
+def hash_corpus(cfg: CorpusConfig) -> CorpusRef:
+    """List the corpus files and hash their bytes; the hashes and names identify the corpus in caches."""
+    root = corpus_source.corpus_path(cfg)
+    files = corpus_source.corpus_files(cfg)
+    named = tuple(
+        ((f.relative_to(root).as_posix() if root.is_dir() else f.name), storage.content_hash(f)) for f in files
+    )
+    digest = hashlib.sha256()
+    for name, sha in named:
+        digest.update(f"{name}\0{sha}\n".encode())
+    return CorpusRef(corpus_name(cfg), str(root), named, digest.hexdigest())
+
+
+def _tokens_key(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: TokenizeConfig) -> str:
+    # The path itself is left out: the same bytes under the same file names tokenize the same,
+    # wherever they lie. The file names stay in (a .tsv suffix makes a table).
+    return caching.content_key(
+        corpus.files,
+        corpus_cfg.model_dump(mode="json", exclude={"path"}),
+        tokenize_cfg.model_dump(mode="json", exclude=set(VOCABULARY_SETTINGS)),
+        caching.code_fingerprint(corpus_source, text, embed_config),
+    )
+
+
+def _reuse_or_rebuild(key: str, *outputs: Path) -> str:
+    for output in outputs:
+        checked = caching.reuse_or_rebuild(key, output)
+        if checked != key:
+            return checked
+    return key
+
+
+def _tokens_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _tokens_key(parameters["corpus"], parameters["corpus_cfg"], parameters["tokenize_cfg"])
+    return _reuse_or_rebuild(
+        f"tokens-{key}", paths.intermediate_path("tokens", key), paths.intermediate_path("word-counts", key)
+    )
+
+
+@task(name="tokenize-corpus", cache_key_fn=_tokens_cache_key, persist_result=True)
+def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: TokenizeConfig) -> TokensRef:
+    """Stream the corpus into the token Parquet and count every word; nothing is held whole in memory.
+
+    Raises:
+        InputError: the corpus cannot be read or decoded (named file and byte offset), or holds no token.
+    """
+    key = _tokens_key(corpus, corpus_cfg, tokenize_cfg)
+    began = time.perf_counter()
+    phraser = None
+    if tokenize_cfg.phrases:
+        first_pass = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
+        phraser = text.learn_phrases((chunk.tokens for chunk in first_pass), tokenize_cfg)
+    chunks = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
+    if phraser is not None:
+        chunks = text.apply_phrases(chunks, phraser)
+    counter = text.VocabularyCounter()
+    tokens_path = paths.intermediate_path("tokens", key)
+    with storage.frame_writer(tokens_path) as write:
+        for frame in text.token_frames(counter.observe(chunks)):
+            write(frame)
+        if counter.n_chunks == 0:
+            raise InputError(
+                f"no document has a token matching tokenize.token_pattern = {tokenize_cfg.token_pattern!r}",
+                file=corpus.path,
+            )
+    counts = text.vocabulary_frame(counter.counts, 1)
+    metadata = {"n_documents": counter.n_documents, "n_chunks": counter.n_chunks, "n_tokens": counter.n_tokens,
+                "corpus_content_hash": corpus.content_hash}
+    counts_path = storage.write_frame(counts, paths.intermediate_path("word-counts", key), metadata)
+    seconds = time.perf_counter() - began
+    n_phrases = len(phraser.phrasegrams) if phraser is not None else 0
+    get_run_logger().info(
+        "tokenized %s: %d documents, %d tokens, %d distinct words in %.1f s (%.0f tokens/s)",
+        corpus.name, counter.n_documents, counter.n_tokens, len(counts), seconds,
+        counter.n_tokens / seconds if seconds > 0 else 0.0,
+    )
+    return TokensRef(str(tokens_path), str(counts_path), storage.content_hash(tokens_path), corpus,
+                     counter.n_documents, counter.n_chunks, counter.n_tokens, len(counts), n_phrases, seconds)
+
+
+def _vocabulary_key(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> str:
+    return caching.content_key(
+        tokens.content_hash, tokenize_cfg.min_count, tokenize_cfg.max_vocab_size, caching.code_fingerprint(text)
+    )
+
+
+def _vocabulary_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _vocabulary_key(parameters["tokens"], parameters["tokenize_cfg"])
+    return _reuse_or_rebuild(
+        f"vocabulary-{key}", paths.intermediate_path("vocabulary", key), paths.intermediate_path("token-ids", key)
+    )
+
+
+@task(name="build-vocabulary", cache_key_fn=_vocabulary_cache_key, persist_result=True)
+def build_vocabulary(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> VocabularyRef:
+    """Keep the words that reach ``min_count`` (at most ``max_vocab_size``); encode the tokens as their ids.
+
+    Raises:
+        InputError: no word occurs ``tokenize.min_count`` times.
+    """
+    key = _vocabulary_key(tokens, tokenize_cfg)
+    counts = storage.read_frame(Path(tokens.counts_path))
+    vocabulary = text.vocabulary_frame(
+        dict(zip(counts["word"].tolist(), counts["count"].tolist())), tokenize_cfg.min_count,
+        tokenize_cfg.max_vocab_size,
+    )
+    n_tokens = int(vocabulary["count"].sum())
+    vocabulary_path = storage.write_frame(
+        vocabulary, paths.intermediate_path("vocabulary", key),
+        {"n_tokens": n_tokens, "tokens_content_hash": tokens.content_hash},
+    )
+    ids_path = paths.intermediate_path("token-ids", key)
+    with storage.frame_writer(ids_path) as write:
+        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=STREAM_ROWS)
+        for frame in text.encode_token_frames(frames, vocabulary["word"]):
+            write(frame)
+    return VocabularyRef(str(vocabulary_path), str(ids_path), storage.content_hash(vocabulary_path), tokens,
+                         len(vocabulary), n_tokens)
+
+
+def check_vocabulary(vocabulary: VocabularyRef, cfg: EmbedConfig) -> None:
+    """Refuse a vocabulary too small for the configured t-SNE, before any run opens.
+
+    Raises:
+        InputError: the vocabulary has no more words than ``evaluate.perplexity``.
+    """
+    if vocabulary.n_words <= cfg.evaluate.perplexity:
+        raise InputError(
+            f"needs more words than that for t-SNE, but the vocabulary has {vocabulary.n_words} "
+            f"(tokenize.min_count = {cfg.tokenize.min_count}); lower evaluate.perplexity or tokenize.min_count, "
+            "or use a larger corpus",
+            key="evaluate.perplexity", value=cfg.evaluate.perplexity,
+        )
+
+
+@task(name="record-corpus", cache_policy=NO_CACHE, persist_result=False)
+def record_corpus(vocabulary: VocabularyRef, tokenize_cached: bool, ctx: RunContext) -> None:
+    """Log the corpus' and vocabulary's sizes and where their Parquet files are on the parent run."""
+    tokens = vocabulary.tokens
+    runs.set_tags(ctx.parent_run_id, {
+        "corpus": tokens.corpus.path, "tokens_path": tokens.tokens_path, "vocabulary_path": vocabulary.vocabulary_path,
+        "token_ids_path": vocabulary.ids_path, "tokenize_cached": str(tokenize_cached).lower(),
+    })
+    runs.log_metrics(ctx.parent_run_id, {
+        "corpus.documents": tokens.n_documents, "corpus.chunks": tokens.n_chunks, "corpus.tokens": tokens.n_tokens,
+        "corpus.distinct_words": tokens.n_distinct, "corpus.phrases": tokens.n_phrases,
+        "vocabulary.words": vocabulary.n_words, "vocabulary.tokens": vocabulary.n_tokens,
+        "tokenize.seconds": tokens.seconds, "tokenize.tokens_per_second": tokens.tokens_per_second,
+    })
+
+
+def _train_gensim(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref: VocabularyRef, cfg: EmbedConfig,
+                  on_epoch_end: EpochHook) -> gensim_w2v.TrainedWord2Vec:
+    return gensim_w2v.train_word2vec(
+        stream, vocabulary, ref.tokens.n_chunks, ref.n_tokens, cfg.model,
+        sample=cfg.tokenize.sample, seed=cfg.seed, on_epoch_end=on_epoch_end,
+    )
+
+
+# model.backend → the function that trains; the keys are exactly ModelConfig.backend's choices.
+TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim}
+
+
+def model_run_name(cfg: EmbedConfig, corpus: str) -> str:
+    """The child run's name, e.g. ``gensim-skipgram · lee_background.cor``."""
+    return f"{cfg.model.backend}-{cfg.model.architecture} · {corpus}"
+
+
+@task(name="train-vectors", cache_policy=NO_CACHE, persist_result=False)
+def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) -> TrainedVectors:
+    """Train one model in its own MLflow child run (left open for evaluation and export).
+
+    The training feed streams the token-id Parquet afresh every epoch; loss and effective words/s
+    are logged to MLflow as each epoch ends, and shown on a progress bar.
+    """
+    name = model_run_name(cfg, vocabulary.tokens.corpus.name)
+    run_id = runs.start_run(
+        ctx.experiment_id, name,
+        {**ctx.tag_dict, "backend": cfg.model.backend, "architecture": cfg.model.architecture},
+        parent_run_id=ctx.parent_run_id,
+    )
+    try:
+        runs.log_params(run_id, flatten(cfg))
+        words = storage.read_frame(Path(vocabulary.vocabulary_path))
+        ids_path = Path(vocabulary.ids_path)
+        stream = text.RestartableTokens(
+            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=STREAM_ROWS)),
+            words=words["word"],
+        )
+        with epoch_bar(cfg.model.architecture, cfg.model.epochs) as bar:
+
+            def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+                bar(epoch, logs)
+                runs.log_metrics(run_id, logs, step=epoch)  # an epoch takes seconds: log as it ends
+
+            trained = TRAINERS[cfg.model.backend](stream, words, vocabulary, cfg, on_epoch_end)
+        wv = evaluation.WordVectors.from_keyed_vectors(trained.vectors)
+        export_dir = paths.model_dir(run_id)
+        vectors_path = storage.write_frame(projection.vectors_frame(wv), export_dir / "vectors.parquet")
+        epochs = tuple(EpochFigures(e.epoch, e.loss, e.words_per_second, e.effective_words, e.seconds)
+                       for e in trained.epochs)
+        runs.log_metrics(run_id, {
+            "train_seconds": trained.train_seconds, "vocab_seconds": trained.vocab_seconds,
+            "effective_words": trained.effective_words, "effective_words_per_second": trained.words_per_second,
+            "vocabulary_words": len(wv.words),
+        })
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return TrainedVectors(cfg.model.backend, run_id, name, str(export_dir), str(vectors_path), epochs,
+                          trained.train_seconds, trained.vocab_seconds, trained.effective_words)
+
+
+def read_vectors(path: Path) -> evaluation.WordVectors:
+    """Read a ``word, count, vector`` Parquet (:func:`tasks.embeddings.projection.vectors_frame`) back."""
+    frame = storage.read_frame(Path(path))
+    vectors = np.stack(frame["vector"].to_numpy()).astype(np.float32, copy=False)  # (n_words, vector_size)
+    return evaluation.WordVectors(tuple(frame["word"].tolist()), frame["count"].to_numpy(np.int64), vectors)
+
+
+@task(name="evaluate-vectors", cache_policy=NO_CACHE, persist_result=False)
+def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVectors:
+    """Score analogies, word-pair similarity and neighbours; log the metrics and the tables."""
+    run_id = trained.run_id
+    try:
+        report = evaluation.evaluate_vectors(read_vectors(Path(trained.vectors_path)), cfg.evaluate)
+        metrics = report.metrics()
+        runs.log_metrics(run_id, metrics)  # a NaN (no known word pair on a tiny corpus) becomes a tag
+        sections = report.analogy_sections()
+        pairs = pd.DataFrame([vars(p) for p in report.pairs])
+        runs.log_text(run_id, sections.to_csv(index=False), "evaluation/analogy_sections.csv")
+        runs.log_text(run_id, pairs.to_csv(index=False), "evaluation/word_pairs.csv")
+        runs.log_text(run_id, report.neighbours.to_csv(index=False), "evaluation/neighbours.csv")
+        runs.log_text(run_id, neighbours_markdown(report.neighbours), "evaluation/neighbours.md")
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    neighbours = tuple(
+        Neighbour(r.probe, int(r.rank), r.neighbour if isinstance(r.neighbour, str) else None,
+                  float(r.similarity), int(r.count))
+        for r in report.neighbours.itertuples(index=False)
+    )
+    return EvaluatedVectors(trained, metrics, tuple(sections.to_dict("records")), neighbours)
+
+
+def neighbours_markdown(neighbours: pd.DataFrame) -> str:
+    """One Markdown row per probe word: its neighbours, nearest first, with their cosine similarity."""
+    lines = ["| probe | nearest neighbours (cosine similarity) |", "|---|---|"]
+    for probe, rows in neighbours.groupby("probe", sort=False):
+        found = rows[rows["rank"] > 0]
+        shown = ", ".join(f"{w} ({s:.2f})" for w, s in zip(found["neighbour"], found["similarity"]))
+        lines.append(f"| {probe} | {shown or 'not in the vocabulary'} |")
+    return "\n".join(lines) + "\n"
+
+
+@task(name="export-vectors", cache_policy=NO_CACHE, persist_result=False)
+def export_vectors(evaluated: EvaluatedVectors, cfg: EmbedConfig) -> ExportedFiles:
+    """Write word2vec text/binary, projector files and the t-SNE map; log them and close the run.
+
+    The files stay under ``artifacts/models/<run id>/``; with ``tracking.log_models`` the vector files
+    are logged to the run too (the t-SNE Parquet and PNG always are).
+    """
+    trained = evaluated.trained
+    run_id, out = trained.run_id, Path(trained.export_dir)
+    try:
+        wv = read_vectors(Path(trained.vectors_path))
+        local = {
+            "vectors_parquet": Path(trained.vectors_path),
+            "word2vec_text": projection.write_word2vec(wv, out / "vectors.txt", binary=False),
+            "word2vec_binary": projection.write_word2vec(wv, out / "vectors.bin", binary=True),
+        }
+        projector = projection.write_projector(
+            wv, out / "projector", cfg.evaluate.projector_top_n, f"{trained.backend}-{cfg.model.architecture}"
+        )
+        local.update(projector_config=projector.config, projector_vectors=projector.vectors,
+                     projector_metadata=projector.metadata)
+        tsne = projection.tsne_projection(
+            wv, cfg.evaluate.tsne_top_n, cfg.evaluate.perplexity, cfg.seed, max_iter=cfg.evaluate.tsne_max_iter
+        )
+        local["tsne_parquet"] = storage.write_frame(tsne.frame, out / "tsne.parquet")
+        fig = projection.tsne_figure(
+            tsne.frame, cfg.evaluate.tsne_label_top,
+            f"{trained.run_name}: t-SNE of the {len(tsne.frame):,} most frequent words "
+            f"(trustworthiness {tsne.trustworthiness:.3f})",
+        )
+        local["tsne_png"] = out / "tsne.png"
+        fig.savefig(local["tsne_png"])
+        runs.log_metrics(run_id, {"tsne_trustworthiness": tsne.trustworthiness, "tsne_seconds": tsne.seconds,
+                                  "tsne_words": len(tsne.frame)})
+        folders = {"tsne_parquet": "tsne", "tsne_png": "tsne"}
+        if cfg.tracking.log_models:
+            folders.update(vectors_parquet="vectors", word2vec_text="vectors", word2vec_binary="vectors",
+                           projector_config="projector", projector_vectors="projector",
+                           projector_metadata="projector")
+        logged = {}
+        for name, folder in folders.items():
+            runs.log_file(run_id, local[name], folder)
+            logged[name] = f"{folder}/{local[name].name}"
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    runs.end_run(run_id)
+    return ExportedFiles({k: str(v) for k, v in local.items()}, logged, len(tsne.frame), tsne.trustworthiness,
+                         tsne.seconds)

@@ -1,0 +1,39 @@
+"""The embeddings commands' edges that need no flow run: help, settings, config errors."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+
+def test_help_names_the_embeddings_commands():
+    assert "embed" in CliRunner().invoke(app, ["bench", "--help"]).stdout
+    run_help = CliRunner().invoke(app, ["run", "embed", "--help"]).stdout
+    for text in ("--corpus", "--set", "--json", "seqflow config embed"):
+        assert text in run_help
+    assert "embed" in CliRunner().invoke(app, ["config", "--help"]).stdout
+
+
+def test_config_embed_lists_every_setting_with_its_meaning():
+    shown = CliRunner().invoke(app, ["config", "embed", "--set", "model.architecture=cbow", "--json"])
+    assert shown.exit_code == 0, shown.output
+    rows = {row["key"]: row for row in json.loads(shown.stdout)}
+    assert rows["model.architecture"] == {
+        "key": "model.architecture", "value": "cbow", "default": "skipgram",
+        "comment": "skipgram: predict context from word; cbow: word from context"}
+    assert rows["tracking.experiment"]["value"] == "seqflow-embed"
+    assert all(row["comment"] for row in rows.values())
+
+
+def test_a_bad_setting_is_one_line_naming_the_embeddings_settings_list():
+    result = CliRunner().invoke(app, ["run", "embed", "--set", "model.window=5"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: config: model.window: unknown key (not a setting of this config; `seqflow config embed` lists them)")
+    result = CliRunner().invoke(app, ["run", "embed", "--set", "model.architecture=glove"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: config: model.architecture = 'glove': Input should be 'skipgram' or 'cbow'")

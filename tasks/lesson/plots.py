@@ -1,0 +1,111 @@
+"""The lesson's figures: test MSE against sequence length, and the gradients of every cell overlaid.
+
+Built with the object API (``Figure``, not pyplot): no global state and no display needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tasks.lesson.records import LessonRow, NoMemoryBaseline, TrialResult
+
+# One colour per cell, the same in every figure of the lesson.
+COLOURS = {"rnn": "tab:red", "manual_rnn": "tab:orange", "lstm": "tab:blue", "gru": "tab:green",
+           "peephole_lstm": "tab:purple"}
+
+
+def _colour(cell: str) -> str:
+    return COLOURS.get(cell, "tab:gray")
+
+
+def mse_by_length_figure(
+    rows: Sequence[LessonRow], baselines: Sequence[NoMemoryBaseline], solved_mse: float, task: str
+) -> Figure:
+    """Test MSE against sequence length, one line per cell (mean over seeds, each seed a dot).
+
+    The no-memory baseline (predict the mean) and the "solved" threshold are drawn across.
+    """
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    cells = list(dict.fromkeys(r.cell for r in rows))
+    for cell in cells:
+        mine = sorted((r for r in rows if r.cell == cell), key=lambda r: r.length)
+        lengths = np.array([r.length for r in mine])
+        ax.plot(lengths, [r.mean_test_mse for r in mine], marker="o", color=_colour(cell), label=cell)
+        for r in mine:
+            ax.scatter([r.length] * len(r.test_mse), r.test_mse, color=_colour(cell), s=12, alpha=0.5)
+    lengths = sorted(b.length for b in baselines)
+    closed = baselines[0].closed_form
+    ax.axhline(closed, color="black", linestyle="--", linewidth=1, label=f"no memory: predict the mean ({closed:.3f})")
+    ax.axhline(solved_mse, color="grey", linestyle=":", linewidth=1, label=f"solved below {solved_mse:g}")
+    ax.set(title=f"{task} problem: test MSE by sequence length (same budget for every cell)",
+           xlabel="sequence length (steps)", ylabel="test MSE", xscale="log", yscale="log")
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.minorticks_off()
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def gradient_overlay_figure(trials: Sequence[TrialResult], lengths: Sequence[int], seed: int) -> Figure:
+    """‖∂loss/∂x_t‖ per input step, relative to the last step: one panel per length, cells overlaid.
+
+    Dashed: at initialisation; solid: after training. Only the trials of ``seed`` are drawn.
+    """
+    fig = Figure(figsize=(4.2 * len(lengths), 4.0))
+    axes = np.atleast_1d(fig.subplots(1, len(lengths), squeeze=False)[0])
+    for ax, length in zip(axes, lengths):
+        for trial in (t for t in trials if t.length == length and t.seed == seed and t.ok):
+            steps = np.arange(length) - (length - 1)  # 0 = the last input step
+            for norms, style in ((trial.init_norms, "--"), (trial.trained_norms, "-")):
+                values = np.asarray(norms, dtype=float)
+                relative = np.where(values > 0, values / values[-1], np.nan)
+                label = f"{trial.cell} ({'init' if style == '--' else 'trained'})"
+                ax.plot(steps, relative, linestyle=style, color=_colour(trial.cell), linewidth=1.2, label=label)
+        ax.set(title=f"length {length}", xlabel="input step (0 = last)", yscale="log")
+    axes[0].set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=7)
+    fig.suptitle(f"Gradient reaching each input step: dashed at initialisation, solid after training (seed {seed})")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def ratio_by_epoch_figure(trials: Sequence[TrialResult], lengths: Sequence[int], seed: int) -> Figure:
+    """First-to-last gradient ratio after each epoch (0 = at initialisation): one panel per length."""
+    fig = Figure(figsize=(4.2 * len(lengths), 3.8))
+    axes = np.atleast_1d(fig.subplots(1, len(lengths), squeeze=False)[0])
+    for ax, length in zip(axes, lengths):
+        for trial in (t for t in trials if t.length == length and t.seed == seed and t.ok):
+            ratios = np.asarray(trial.ratio_by_epoch, dtype=float)
+            ratios = np.where(ratios > 0, ratios, np.nan)
+            ax.plot(np.arange(len(ratios)), ratios, marker=".", color=_colour(trial.cell), label=trial.cell)
+        ax.set(title=f"length {length}", xlabel="epochs trained", yscale="log")
+    axes[0].set_ylabel("‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"First-to-last gradient ratio as training goes (seed {seed})")
+    fig.tight_layout()
+    return fig
+
+
+def trial_gradient_figure(trial: TrialResult) -> Figure:
+    """One trial's ‖∂loss/∂x_t‖ per input step: dashed at initialisation, solid after training."""
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.subplots()
+    steps = np.arange(trial.length) - (trial.length - 1)
+    ax.plot(steps, trial.init_norms, linestyle="--", color=_colour(trial.cell), label="at initialisation")
+    ax.plot(steps, trial.trained_norms, color=_colour(trial.cell), label="after training")
+    ax.set(title=f"{trial.cell}, length {trial.length}, seed {trial.seed}: gradient by input step",
+           xlabel="input step (0 = last)", ylabel="‖∂loss/∂x_t‖", yscale="log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    """Free a figure's memory once it has been logged."""
+    fig.clear()

@@ -17,9 +17,13 @@ def _mse(value: float) -> str:
 def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> None:
     """Print one row per length and cell: test MSE per seed, how many seeds solved it, gradient ratios."""
     closed = summary.baselines[0].closed_form
-    table = Table(title=f"{summary.task} problem: test MSE by seed (no memory: {closed:.4f}; solved: below "
-                        f"{summary.solved_mse:g}); gradient ratio ‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖")
-    for col in ("length", "cell", "test MSE by seed", "solved", "ratio at init", "ratio trained"):
+    table = Table(
+        title=f"{summary.task} problem: test MSE and first-to-last gradient ratio ‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖",
+        caption=f"no memory (predict the mean): {closed:.4f} in closed form; on each length's test data "
+                + ", ".join(f"L{b.length} {b.measured:.4f}" for b in summary.baselines)
+                + f". Solved: test MSE below {summary.solved_mse:g}.",
+    )
+    for col in ("length", "cell", "test MSE by seed", "solved", "grad ratio at init", "grad ratio trained"):
         table.add_column(col, justify="left" if col in ("cell", "test MSE by seed") else "right", no_wrap=True)
     previous = None
     for row in summary.rows:
@@ -32,9 +36,6 @@ def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> No
             f"[{style}]{row.solved}/{row.seeds}[/]", f"{row.ratio_init:.1e}", f"{row.ratio_trained:.1e}",
         )
     out.print(table)
-    out.print("no-memory baseline (predict the training mean) on each length's test data: "
-              + ", ".join(f"L{b.length} {b.measured:.4f}" for b in summary.baselines)
-              + f"; closed form {closed:.4f}", highlight=False)
     for trial in summary.failed:
         out.print(f"[bold red]failed:[/] {trial.cell} L{trial.length} seed {trial.seed}: {trial.failure}", highlight=False)
     out.print(f"{len(summary.trials)} models in {summary.seconds:.0f} s; figures on the parent run: "

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from tasks.lesson.records import LessonRow, NoMemoryBaseline, TrialResult
 
@@ -50,45 +52,63 @@ def mse_by_length_figure(
     return fig
 
 
+def _panels(n: int, height: float) -> tuple[Figure, np.ndarray]:
+    # Wide enough for a one-panel sweep too, with room on the right for the legend.
+    fig = Figure(figsize=(max(8.5, 3.6 * n + 2.4), height))
+    return fig, np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+
+
+def _legend(fig: Figure, cells: Sequence[str], styles: bool) -> None:
+    handles = [Line2D([], [], color=_colour(c), label=c) for c in cells]
+    if styles:
+        handles += [Line2D([], [], color="black", linestyle="--", label="at initialisation"),
+                    Line2D([], [], color="black", label="after training")]
+    fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
+
+
+def _right_margin(n: int) -> float:
+    return 1 - 2.0 / max(8.5, 3.6 * n + 2.4)  # 2 inches for the legend
+
+
 def gradient_overlay_figure(trials: Sequence[TrialResult], lengths: Sequence[int], seed: int) -> Figure:
     """‖∂loss/∂x_t‖ per input step, relative to the last step: one panel per length, cells overlaid.
 
     Dashed: at initialisation; solid: after training. Only the trials of ``seed`` are drawn.
     """
-    fig = Figure(figsize=(4.2 * len(lengths), 4.0))
-    axes = np.atleast_1d(fig.subplots(1, len(lengths), squeeze=False)[0])
+    fig, axes = _panels(len(lengths), 4.0)
+    cells: list[str] = []
     for ax, length in zip(axes, lengths):
         for trial in (t for t in trials if t.length == length and t.seed == seed and t.ok):
+            cells.append(trial.cell)
             steps = np.arange(length) - (length - 1)  # 0 = the last input step
             for norms, style in ((trial.init_norms, "--"), (trial.trained_norms, "-")):
                 values = np.asarray(norms, dtype=float)
                 relative = np.where(values > 0, values / values[-1], np.nan)
-                label = f"{trial.cell} ({'init' if style == '--' else 'trained'})"
-                ax.plot(steps, relative, linestyle=style, color=_colour(trial.cell), linewidth=1.2, label=label)
+                ax.plot(steps, relative, linestyle=style, color=_colour(trial.cell), linewidth=1.2)
         ax.set(title=f"length {length}", xlabel="input step (0 = last)", yscale="log")
     axes[0].set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=7)
-    fig.suptitle(f"Gradient reaching each input step: dashed at initialisation, solid after training (seed {seed})")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    _legend(fig, list(dict.fromkeys(cells)), styles=True)
+    fig.suptitle(f"Gradient of the loss reaching each input step (training seed {seed})")
+    fig.tight_layout(rect=(0, 0, _right_margin(len(lengths)), 1))
     return fig
 
 
 def ratio_by_epoch_figure(trials: Sequence[TrialResult], lengths: Sequence[int], seed: int) -> Figure:
     """First-to-last gradient ratio after each epoch (0 = at initialisation): one panel per length."""
-    fig = Figure(figsize=(4.2 * len(lengths), 3.8))
-    axes = np.atleast_1d(fig.subplots(1, len(lengths), squeeze=False)[0])
+    fig, axes = _panels(len(lengths), 3.8)
+    cells: list[str] = []
     for ax, length in zip(axes, lengths):
         for trial in (t for t in trials if t.length == length and t.seed == seed and t.ok):
+            cells.append(trial.cell)
             ratios = np.asarray(trial.ratio_by_epoch, dtype=float)
             ratios = np.where(ratios > 0, ratios, np.nan)
-            ax.plot(np.arange(len(ratios)), ratios, marker=".", color=_colour(trial.cell), label=trial.cell)
-        ax.set(title=f"length {length}", xlabel="epochs trained", yscale="log")
+            ax.plot(np.arange(len(ratios)), ratios, marker=".", color=_colour(trial.cell))
+        ax.set(title=f"length {length}", xlabel="epochs trained (0 = at initialisation)", yscale="log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"First-to-last gradient ratio as training goes (seed {seed})")
-    fig.tight_layout()
+    _legend(fig, list(dict.fromkeys(cells)), styles=False)
+    fig.suptitle(f"First-to-last gradient ratio as training goes (training seed {seed})")
+    fig.tight_layout(rect=(0, 0, _right_margin(len(lengths)), 1))
     return fig
 
 

@@ -74,8 +74,9 @@ def run_trial(
         cell, x_train, y_train, x_val, y_val, model_cfg, train_cfg, seed, TARGET, 1, on_epoch_end,
         extra_callbacks=[probe], n_targets=1,
     )
-    # Keras' own predict: it traces once per model without TensorFlow's retracing warnings, which a
-    # fresh tf.function per trial (evaluation.compiled) sets off after the fifth model of a sweep.
-    prediction = model.predict(x_test, batch_size=512, verbose=0)  # (n_test, 1, 1)
+    # Called directly, not through a traced function: a sweep traces one per model (evaluation.compiled
+    # or Keras' predict), and TensorFlow warns about "retracing" from the fifth model on.
+    prediction = np.concatenate(
+        [np.asarray(model(x_test[i : i + 1024], training=False)) for i in range(0, len(x_test), 1024)])
     trained = sequence_gradient_norms(model, x_probe, y_probe)  # the restored best epoch's weights
     return model, fit, TrialMeasures(mse(y_test, prediction), probe.init_norms, trained, tuple(probe.ratios))

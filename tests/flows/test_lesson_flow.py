@@ -117,9 +117,9 @@ def test_a_rerun_reuses_the_stored_sequences_and_prints_the_table(lesson):
 
     again = _run(["run", "lesson", *TINY, "--set", "sweep.lengths=4", "--set", "model.cells=gru"])
     assert again.exit_code == 0, again.output
-    assert "adding problem: test MSE by seed" in again.stdout
+    assert "adding problem: test MSE and first-to-last gradient ratio" in again.stdout
     assert "gru" in again.stdout
-    assert "no-memory baseline (predict the training mean) on each length's test data: L4" in again.stdout
+    assert "no memory (predict the mean): 0.1667 in closed form; on each length's test data L4" in again.stdout
     with get_client(sync_client=True) as client:
         latest = client.read_flow_runs(sort="START_TIME_DESC", limit=1)[0]
         task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id])))

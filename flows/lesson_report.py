@@ -14,6 +14,11 @@ def _mse(value: float) -> str:
     return "failed" if not math.isfinite(value) else f"{value:.4f}" if value >= 1e-3 else f"{value:.1e}"
 
 
+def _ratio(value: float) -> str:
+    # Exactly 0: the first step's gradient was too small for float32 to hold.
+    return "underflow" if value == 0 else "n/a" if not math.isfinite(value) else f"{value:.1e}"
+
+
 def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> None:
     """Print one row per length and cell: test MSE per seed, how many seeds solved it, gradient ratios."""
     closed = summary.baselines[0].closed_form
@@ -21,7 +26,8 @@ def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> No
         title=f"{summary.task} problem: test MSE and first-to-last gradient ratio ‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖",
         caption=f"no memory (predict the mean): {closed:.4f} in closed form; on each length's test data "
                 + ", ".join(f"L{b.length} {b.measured:.4f}" for b in summary.baselines)
-                + f". Solved: test MSE below {summary.solved_mse:g}.",
+                + f". Solved: test MSE below {summary.solved_mse:g}. Ratios: geometric mean over seeds; "
+                "underflow: 0 in float32 for at least one seed.",
     )
     for col in ("length", "cell", "test MSE by seed", "solved", "grad ratio at init", "grad ratio trained"):
         table.add_column(col, justify="left" if col in ("cell", "test MSE by seed") else "right", no_wrap=True)
@@ -33,7 +39,7 @@ def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> No
         style = "green" if row.solved == row.seeds else "red" if row.solved == 0 else "yellow"
         table.add_row(
             str(row.length), row.cell, " / ".join(_mse(m) for m in row.test_mse),
-            f"[{style}]{row.solved}/{row.seeds}[/]", f"{row.ratio_init:.1e}", f"{row.ratio_trained:.1e}",
+            f"[{style}]{row.solved}/{row.seeds}[/]", _ratio(row.ratio_init), _ratio(row.ratio_trained),
         )
     out.print(table)
     for trial in summary.failed:

@@ -30,7 +30,7 @@ def mse_by_length_figure(
 
     The no-memory baseline (predict the mean) and the "solved" threshold are drawn across.
     """
-    fig = Figure(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(9.5, 4.5))
     ax = fig.subplots()
     cells = list(dict.fromkeys(r.cell for r in rows))
     for cell in cells:
@@ -47,7 +47,7 @@ def mse_by_length_figure(
            xlabel="sequence length (steps)", ylabel="test MSE", xscale="log", yscale="log")
     ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.minorticks_off()
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -58,11 +58,13 @@ def _panels(n: int, height: float) -> tuple[Figure, np.ndarray]:
     return fig, np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
 
 
-def _legend(fig: Figure, cells: Sequence[str], styles: bool) -> None:
+def _legend(fig: Figure, cells: Sequence[str], styles: bool, underflow: bool = False) -> None:
     handles = [Line2D([], [], color=_colour(c), label=c) for c in cells]
     if styles:
         handles += [Line2D([], [], color="black", linestyle="--", label="at initialisation"),
                     Line2D([], [], color="black", label="after training")]
+    if underflow:
+        handles.append(Line2D([], [], color="black", marker="v", linestyle="none", label="0: underflowed float32"))
     fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
 
 
@@ -94,19 +96,31 @@ def gradient_overlay_figure(trials: Sequence[TrialResult], lengths: Sequence[int
 
 
 def ratio_by_epoch_figure(trials: Sequence[TrialResult], lengths: Sequence[int], seed: int) -> Figure:
-    """First-to-last gradient ratio after each epoch (0 = at initialisation): one panel per length."""
+    """First-to-last gradient ratio after each epoch (0 = at initialisation): one panel per length.
+
+    A ratio of exactly 0 (the first step's gradient underflowed float32) cannot sit on a log axis;
+    it is marked with a triangle on the panel's lower edge.
+    """
     fig, axes = _panels(len(lengths), 3.8)
     cells: list[str] = []
+    underflowed = False
     for ax, length in zip(axes, lengths):
+        zeros: list[tuple[int, str]] = []
         for trial in (t for t in trials if t.length == length and t.seed == seed and t.ok):
             cells.append(trial.cell)
             ratios = np.asarray(trial.ratio_by_epoch, dtype=float)
-            ratios = np.where(ratios > 0, ratios, np.nan)
-            ax.plot(np.arange(len(ratios)), ratios, marker=".", color=_colour(trial.cell))
+            zeros += [(int(k), trial.cell) for k in np.flatnonzero(ratios == 0)]
+            ax.plot(np.arange(len(ratios)), np.where(ratios > 0, ratios, np.nan), marker=".", color=_colour(trial.cell))
         ax.set(title=f"length {length}", xlabel="epochs trained (0 = at initialisation)", yscale="log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if zeros:
+            underflowed = True
+            bottom = ax.get_ylim()[0]
+            for epoch, cell in zeros:
+                ax.plot([epoch], [bottom], marker="v", color=_colour(cell), clip_on=False, linestyle="none")
+            ax.set_ylim(bottom=bottom)
     axes[0].set_ylabel("‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖")
-    _legend(fig, list(dict.fromkeys(cells)), styles=False)
+    _legend(fig, list(dict.fromkeys(cells)), styles=False, underflow=underflowed)
     fig.suptitle(f"First-to-last gradient ratio as training goes (training seed {seed})")
     fig.tight_layout(rect=(0, 0, _right_margin(len(lengths)), 1))
     return fig

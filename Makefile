@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml uv.lock
 
 demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
+	$(VENV)/bin/seqflow run lesson --config flows/configs/lesson_demo.toml
 
 test: $(STAMP)
 	$(PY) -m pytest

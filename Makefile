@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
 	$(VENV)/bin/seqflow run forecast --config flows/configs/sales.toml
 	$(VENV)/bin/seqflow run embed
+	$(VENV)/bin/seqflow run lesson --config flows/configs/lesson_demo.toml
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -317,6 +317,45 @@ def run_demo(set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt 
     _run_forecast(cfg, as_json, verbose)
 
 
+@run_app.command("lesson")
+def run_lesson(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """The vanishing-gradient lesson: every cell on a long-memory task at several lengths, one budget.
+
+    Settings: tasks/lesson/config.py (one comment each); presets flows/configs/lesson.toml (the full
+    sweep, also the defaults) and flows/configs/lesson_demo.toml (about a minute).
+    """
+    from flows import ephemeral
+    from tasks.config import load_config
+    from tasks.errors import InputError
+    from tasks.lesson.config import LessonConfig
+    from tasks.runtime import import_tensorflow
+
+    try:
+        cfg = load_config(LessonConfig, config, set_ or [])
+    except InputError as exc:
+        _fail(f"config: {exc}")
+    ephemeral.start_in_background()  # the same overlapped start-up as `run forecast`
+    preload = threading.Thread(target=importlib.import_module, args=("flows.lesson",), daemon=True)
+    preload.start()
+    import_tensorflow(verbose)
+    preload.join()
+    from flows.lesson import AllTrialsFailed, memory_lesson
+    from flows.lesson_report import print_lesson
+
+    try:
+        ephemeral.wait()
+        summary = memory_lesson(cfg)
+    except InputError as exc:
+        _fail(str(exc))
+    except AllTrialsFailed as exc:
+        _fail(str(exc), EXIT_FAILED)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print_lesson(summary, _console(), TRAINING_VIEW)
+    ephemeral.stop_without_waiting()
+
+
 @config_app.command("show")
 def config_show(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt = False) -> None:
     """Print the resolved config: every key with its value, its default and what it means."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.operations")
+DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.operations", "tasks.lesson")
 
 # module prefix -> the files allowed to import it (relative to the project root)
 HOMES = {

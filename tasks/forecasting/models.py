@@ -9,7 +9,8 @@ from tasks.forecasting.cells import recurrent_layer
 
 
 def build_forecaster(
-    cell: str, cfg: ModelConfig, lookback: int, n_features: int, target: str, horizon: int
+    cell: str, cfg: ModelConfig, lookback: int, n_features: int, target: str, horizon: int,
+    n_targets: int | None = None,
 ) -> keras.Model:
     """Build an uncompiled model mapping ``(batch, lookback, n_features)`` to its target.
 
@@ -21,8 +22,11 @@ def build_forecaster(
         target: ``"shifted"`` gives an output per input step ``(batch, lookback, n_features)``;
             ``"horizon"`` gives ``(batch, horizon, n_features)`` from the last hidden state.
         horizon: steps predicted when ``target == "horizon"``.
+        n_targets: features per predicted step; ``None`` predicts every input feature. A memory task
+            reads two features (value, marker) and predicts one number.
     """
     inputs = keras.Input(shape=(lookback, n_features), name="window")
+    n_out = n_features if n_targets is None else n_targets
     x = inputs
     for layer in range(cfg.layers):
         last = layer == cfg.layers - 1
@@ -33,8 +37,8 @@ def build_forecaster(
         if cfg.dropout > 0:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{layer + 1}")(x)
     if target == "shifted":
-        outputs = keras.layers.Dense(n_features, name="head")(x)  # applied at every step
+        outputs = keras.layers.Dense(n_out, name="head")(x)  # applied at every step
     else:
-        outputs = keras.layers.Dense(horizon * n_features, name="head")(x)
-        outputs = keras.layers.Reshape((horizon, n_features), name="horizon")(outputs)
+        outputs = keras.layers.Dense(horizon * n_out, name="head")(x)
+        outputs = keras.layers.Reshape((horizon, n_out), name="horizon")(outputs)
     return keras.Model(inputs, outputs, name=f"seqflow_{cell}")

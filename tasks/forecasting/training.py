@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import keras
@@ -81,6 +81,7 @@ def fit_forecaster(
     y_val: np.ndarray,
     cfg: TrainConfig,
     on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
     """Compile and fit ``model`` with MSE, early stopping on ``val_loss`` and best weights restored.
 
@@ -92,6 +93,8 @@ def fit_forecaster(
         y_val: validation targets, same layout.
         cfg: epochs, batch size, learning rate, patience, clipping.
         on_epoch_end: called with ``(epoch, logs)`` after every epoch (progress bars, MLflow).
+        extra_callbacks: more Keras callbacks, run after the built-in ones (e.g. a probe that
+            measures gradients after every epoch).
     """
     model.compile(optimizer=optimizer_for(cfg), loss="mse", metrics=["mae"])
     callbacks: list[keras.callbacks.Callback] = [
@@ -106,6 +109,7 @@ def fit_forecaster(
         )
     if on_epoch_end is not None:
         callbacks.append(_EpochCallback(on_epoch_end))
+    callbacks.extend(extra_callbacks)
     began = time.perf_counter()
     history = model.fit(
         x_train,
@@ -147,14 +151,18 @@ def train_cell(
     target: str,
     horizon: int,
     on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    n_targets: int | None = None,
 ) -> tuple[keras.Model, FitResult]:
     """Seed, build and fit one cell; sizes (lookback, n_features) are read from ``x_train``.
 
     Args:
         x_train: ``(n_windows, lookback, n_features)`` scaled inputs; ``y_train`` their targets.
         x_val: validation windows, same layout; ``y_val`` their targets.
+        extra_callbacks: more Keras callbacks, passed to :func:`fit_forecaster`.
+        n_targets: features per predicted step (see :func:`build_forecaster`); ``None``: every input feature.
     """
     seed_everything(seed)
     _, lookback, n_features = x_train.shape
-    model = build_forecaster(cell, model_cfg, lookback, n_features, target, horizon)
-    return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end)
+    model = build_forecaster(cell, model_cfg, lookback, n_features, target, horizon, n_targets)
+    return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks)

@@ -38,8 +38,10 @@ def _runs(root: Path) -> list:
     db = root / "mlflow" / "mlflow.db"
     if not db.exists():
         return []
-    with creation_lock(f"sqlite:///{db}"):  # never race the flow while it creates the schema
-        client = MlflowClient(f"sqlite:///{db}")  # MLflow 3 creates the schema when the client is built
+    # Never race the flow while it creates the schema: MLflow 3's client opens (and would migrate)
+    # the store as it is constructed, so the construction too happens under the lock.
+    with creation_lock(f"sqlite:///{db}"):
+        client = MlflowClient(f"sqlite:///{db}")
         ids = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(ids) if ids else []
 

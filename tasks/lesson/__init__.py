@@ -1,0 +1,1 @@
+"""The lesson: long-memory tasks on which vanishing gradients cost the simple RNN the answer."""

@@ -1,4 +1,4 @@
-"""One small model trained once per session on gensim's bundled Lee corpus (never on ../shared)."""
+"""One small model trained once per session on gensim's bundled Lee corpus (never on the benchmark datasets)."""
 
 from __future__ import annotations
 

@@ -183,21 +183,29 @@ def _preflight(cfg: ForecastConfig) -> None:
         _fail(str(exc))
 
 
-def _run_forecast(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
+def _start_tensorflow_flow(module: str, verbose: bool) -> None:
+    """Get a flow that trains Keras models ready to run, its start-up costs overlapped.
+
+    Three costs overlap instead of adding up: the temporary Prefect server starts (its own
+    process), the flow's module (Prefect, MLflow) imports in a thread, TensorFlow imports here.
+    TensorFlow's import releases the GIL for much of its time, so the two imports share it well.
+    """
     from flows import ephemeral
-    from tasks.errors import InputError
     from tasks.runtime import import_tensorflow
 
-    _preflight(cfg)
-
-    # Three start-up costs overlap instead of adding up: the temporary Prefect server starts (its own
-    # process), the flow's modules (Prefect, MLflow) import in a thread, TensorFlow imports here.
-    # TensorFlow's import releases the GIL for much of its time, so the two imports share it well.
     ephemeral.start_in_background()
-    preload = threading.Thread(target=importlib.import_module, args=("flows.forecast",), daemon=True)
+    preload = threading.Thread(target=importlib.import_module, args=(module,), daemon=True)
     preload.start()
     import_tensorflow(verbose)
     preload.join()
+
+
+def _run_forecast(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
+    from flows import ephemeral
+    from tasks.errors import InputError
+
+    _preflight(cfg)
+    _start_tensorflow_flow("flows.forecast", verbose)
     from flows.forecast import AllModelsFailed, train_forecasters
 
     try:
@@ -328,17 +336,12 @@ def run_lesson(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt =
     from tasks.config import load_config
     from tasks.errors import InputError
     from tasks.lesson.config import LessonConfig
-    from tasks.runtime import import_tensorflow
 
     try:
         cfg = load_config(LessonConfig, config, set_ or [])
     except InputError as exc:
         _fail(f"config: {exc}")
-    ephemeral.start_in_background()  # the same overlapped start-up as `run forecast`
-    preload = threading.Thread(target=importlib.import_module, args=("flows.lesson",), daemon=True)
-    preload.start()
-    import_tensorflow(verbose)
-    preload.join()
+    _start_tensorflow_flow("flows.lesson", verbose)
     from flows.lesson import AllTrialsFailed, memory_lesson
     from flows.lesson_report import print_lesson
 

@@ -9,6 +9,7 @@ from tasks.forecasting import ingest, steps
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ForecastSummary, SeriesRef
 from tasks.tracking import runs, store
+from tasks.tracking.runs import RunContext
 
 
 class AllModelsFailed(RuntimeError):
@@ -40,21 +41,11 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         results = [future.result() for future in published]
         ranking = steps.rank_forecasters(results, baselines, ctx)
         _all_failed(results)
-    return ForecastSummary(
-        flow="train-forecasters",
-        flow_run_id=ctx.flow_run_id,
-        tracking_uri=store.tracking_uri(),
-        experiment_id=ctx.experiment_id,
-        parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "forecast", cfg.source.kind),
-        data_content_hash=series.content_hash,
-        series_path=series.path,
-        windows_path=windows.path,
-        parent_artifacts=runs.artifact_uri(ctx.parent_run_id),
+    return _summary(
+        cfg, ctx, cfg.source.kind, series, windows.path, reconciled,
         models=tuple(results),
         baselines=baselines,
         ranking=ranking,
-        reconciled_runs=reconciled,
     )
 
 
@@ -75,21 +66,11 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         ]
         compared = steps.compare_holdout(results, baselines, series, cfg, ctx)
         _all_failed(results)
-    return ForecastSummary(
-        flow="train-forecasters",
-        flow_run_id=ctx.flow_run_id,
-        tracking_uri=store.tracking_uri(),
-        experiment_id=ctx.experiment_id,
-        parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "forecast", subject),
-        data_content_hash=series.content_hash,
-        series_path=series.path,
-        windows_path=windows.path,
-        parent_artifacts=runs.artifact_uri(ctx.parent_run_id),
+    return _summary(
+        cfg, ctx, subject, series, windows.path, reconciled,
         models=compared.models,
         baselines=compared.baselines,
         ranking=compared.ranking,
-        reconciled_runs=reconciled,
         source_kind=cfg.source.kind,
         split_mode="horizon",
         ranked_by="mase",
@@ -102,6 +83,27 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         forecasts_path=compared.forecasts_path,
         scores_path=compared.scores_path,
         backtest=compared.backtest,
+    )
+
+
+def _summary(
+    cfg: ForecastConfig, ctx: RunContext, subject: str, series: SeriesRef, windows_path: str, reconciled: tuple[str, ...],
+    **results,
+) -> ForecastSummary:
+    """The summary fields every forecasting run shares (ids, paths, hashes), plus its ``results``."""
+    return ForecastSummary(
+        flow="train-forecasters",
+        flow_run_id=ctx.flow_run_id,
+        tracking_uri=store.tracking_uri(),
+        experiment_id=ctx.experiment_id,
+        parent_run_id=ctx.parent_run_id,
+        parent_run_name=run_name(cfg, "forecast", subject),
+        data_content_hash=series.content_hash,
+        series_path=series.path,
+        windows_path=windows_path,
+        parent_artifacts=runs.artifact_uri(ctx.parent_run_id),
+        reconciled_runs=reconciled,
+        **results,
     )
 
 

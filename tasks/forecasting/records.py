@@ -200,7 +200,7 @@ class ForecastSummary:
     season_length: int = 1
     folds: int = 1
     skipped_rows: tuple[str, ...] = ()
-    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, y
+    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y
     scores_path: str | None = None  # Parquet: per series, forecaster and fold, the M4 metrics
     backtest: tuple[FoldScore, ...] = ()  # one row per forecaster and fold
     served: ServedModel | None = None  # split mode horizon: the best model as a servable forecaster

@@ -255,8 +255,8 @@ def check_history(history: pd.DataFrame, bundle: Mapping[str, Any], source: str 
     stamps = history["timestamp"]
     if pd.api.types.is_datetime64_any_dtype(stamps):
         date_text = stamps.astype(str).to_numpy()
-        parsed = pd.to_datetime(stamps).dt.tz_localize(None) if stamps.dt.tz is not None else pd.to_datetime(stamps)
-        timestamps = parsed.astype("datetime64[s]")
+        # As parse_dates does: a time zone is converted to UTC and dropped.
+        timestamps = (stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps).astype("datetime64[s]")
         if timestamps.isna().any():
             raise InputError("missing date; every row needs one", file=source,
                              row=int(rows[int(np.flatnonzero(timestamps.isna().to_numpy())[0])]), column="timestamp")

@@ -504,10 +504,11 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
             yhat = panel.forecast_scaled(lambda x, m=model: np.asarray(m(x, training=False)), table.x[rows], horizon)
             parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell))
             # What calibrates the intervals: forecasts from inside each series' validation part.
-            residuals += [serving.validation_residuals(str(table.series_id[r]), series[str(table.series_id[r])][1],
-                                                       int(table.origin[r]), fold,
-                                                       lambda x, m=model: np.asarray(m(x, training=False)), spec,
-                                                       season_length) for r in rows]
+            for r in rows:
+                sid = str(table.series_id[r])
+                residuals.append(serving.validation_residuals(
+                    sid, series[sid][1], int(table.origin[r]), fold, lambda x, m=model: np.asarray(m(x, training=False)),
+                    spec, season_length))
             if fold == 0:
                 kept, first_rows = model, rows
         banded, widths = intervals.attach_intervals(

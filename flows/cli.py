@@ -457,8 +457,8 @@ def predict(
     n_series = made.forecast["series_id"].nunique()
     level = bundle["interval"]["level"]
     series = "1 series" if n_series == 1 else f"{n_series} series"
-    table = Table(title=f"{bundle['cell']}: next {bundle['horizon']} {bundle['frequency']} steps of {series}, "
-                        f"{level:.0%} prediction interval", caption=model)
+    table = Table(title=f"{bundle['cell']}: next {bundle['horizon']} {bundle['frequency']} steps, {level:.0%} interval",
+                  caption=f"{series}; {model}")
     for col in ("series_id", "timestamp", "yhat", "lower", "upper"):
         table.add_column(col, justify="left" if col in ("series_id", "timestamp") else "right", no_wrap=True)
     stamps = made.forecast["timestamp"].dt

@@ -130,7 +130,8 @@ def test_seqflow_predict_prints_the_forecast_and_writes_parquet(run, flow_foreca
     uri = run[0]["served"]["uri"]
     shown = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history)])
     assert shown.exit_code == 0, shown.output
-    assert "95% prediction interval" in shown.stdout and "north" in shown.stdout and "south" in shown.stdout
+    assert "gru: next 6 monthly steps, 95% interval" in shown.stdout
+    assert "north" in shown.stdout and "south" in shown.stdout
     written = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history), "--output",
                                        str(tmp_path / "f.parquet")])
     assert written.exit_code == 0, written.output

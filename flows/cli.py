@@ -58,6 +58,7 @@ app = typer.Typer(
         "  seqflow run forecast --config flows/configs/sine.toml --set model.cells=lstm,gru --json\n"
         "  seqflow run forecast --source csv --path data/monthly-milk.csv --horizon 12\n"
         "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
+        "  seqflow predict --model models:/seqflow-forecaster@candidate --input history.csv\n"
         "  seqflow config show                   every setting with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
         "  seqflow bench                         speed figures, side by side\n"
@@ -261,12 +262,17 @@ def _report_horizon(summary: ForecastSummary) -> None:
     series = "1 series" if summary.n_series == 1 else f"{summary.n_series} series"
     table = Table(title=f"last {summary.horizon} steps of {series} held out ({summary.frequency}, season "
                         f"{summary.season_length}); means over series, best MASE first")
-    for col in ("#", "forecaster", "kind", "MASE", "sMAPE", "OWA", "RMSE", "MAE"):
+    for col in ("#", "forecaster", "kind", "MASE", "sMAPE", "OWA", "RMSE", "MAE", "coverage", "MSIS"):
         table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
+    models = {m.cell: m.metrics for m in summary.models if m.ok}
     for row in summary.ranking:
+        m = models.get(row.forecaster, {}) if row.kind == "model" else {}
         table.add_row(str(row.rank), row.forecaster, row.kind, _fmt(row.mase), _fmt(row.smape), _fmt(row.owa),
-                      _fmt(row.test_rmse, 2), _fmt(row.test_mae, 2))
+                      _fmt(row.test_rmse, 2), _fmt(row.test_mae, 2), _fmt(m.get("coverage"), 2), _fmt(m.get("msis"), 2))
     out.print(table)
+    if models:
+        out.print("coverage: share of held-out values inside the models' prediction intervals (split-conformal, "
+                  "nominal evaluate.interval_level); MSIS: M4's scaled interval score", highlight=False, style="dim")
     if summary.folds > 1:
         folds = Table(title=f"rolling-origin backtest: {summary.folds} origins, everything refit per origin (MASE)")
         folds.add_column("forecaster", no_wrap=True)
@@ -282,6 +288,13 @@ def _report_horizon(summary: ForecastSummary) -> None:
     for line in summary.skipped_rows:
         out.print(f"skipped {line}", highlight=False, style="dim")
     out.print(f"forecasts: {summary.forecasts_path}", highlight=False)
+    served = summary.served
+    if served is not None and served.uri:
+        out.print(f"served: {served.cell} registered as {served.registered_model} version {served.version}, alias "
+                  f"{served.alias}: seqflow predict --model {served.uri} --input HISTORY.csv", highlight=False)
+    elif served is not None:
+        out.print(f"served: {served.cell} logged as {served.model_uri} (not registered: tracking.registered_model "
+                  "is off)", highlight=False)
     out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
               f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
     out.print("review with `seqflow ui`, then open "
@@ -397,6 +410,63 @@ def ui(
         f"MLflow UI on http://{host}:{port}/#/experiments?{TRAINING_VIEW}  (store: {store.tracking_uri()}); "
         "Ctrl+C stops it", highlight=False)
     os.execvp(cmd[0], cmd)
+
+
+@app.command("predict")
+def predict(
+    model: Annotated[str, typer.Option(
+        "--model", "-m", metavar="MODEL_URI",
+        help="The forecaster: models:/NAME@ALIAS (e.g. models:/seqflow-forecaster@candidate, registered by "
+             "`seqflow run forecast` on a CSV or M4 source) or a logged model's models:/m-... URI.")],
+    input_: Annotated[Path, typer.Option(
+        "--input", "-i", metavar="HISTORY.csv",
+        help="The history: a CSV of series_id,timestamp,value (or date,value for one series), checked as "
+             "`run forecast` checks its files; at least as long as the model's lookback needs, no gaps.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FORECAST.parquet|.csv",
+        help="Write the forecast there (Parquet or CSV, by the suffix) instead of printing a table.")] = None,
+) -> None:
+    """Forecast the next horizon of every series in a history with a registered model, with prediction intervals.
+
+    Prints (or writes) series_id, timestamp, yhat, lower, upper: the timestamps continue each series'
+    calendar; lower/upper is the model's split-conformal interval at the level it was trained with
+    (evaluate.interval_level). A bad history is one line naming the file, row, column and rule, exit
+    code 2. The store is this project's (MLFLOW_TRACKING_URI, else artifacts/mlflow); the same model
+    serves over HTTP with `mlflow models serve -m MODEL_URI --env-manager local`.
+    """
+    from flows.predict import check_output, predict as forecast, read_history, write_forecast
+    from tasks.errors import InputError
+
+    try:
+        check_output(output)
+        read_history(input_)  # a bad file is refused before MLflow and TensorFlow load
+        from tasks.runtime import import_tensorflow
+
+        import_tensorflow(False)
+        made = forecast(model, input_)
+        if output is not None:
+            write_forecast(made.forecast, output)
+    except InputError as exc:
+        _fail(str(exc))
+    bundle = made.bundle
+    if output is not None:
+        _console(stderr=True).print(f"wrote {len(made.forecast)} rows to {output}", highlight=False)
+        return
+    from rich.table import Table
+
+    n_series = made.forecast["series_id"].nunique()
+    level = bundle["interval"]["level"]
+    series = "1 series" if n_series == 1 else f"{n_series} series"
+    table = Table(title=f"{bundle['cell']}: next {bundle['horizon']} {bundle['frequency']} steps, {level:.0%} interval",
+                  caption=f"{series}; {model}")
+    for col in ("series_id", "timestamp", "yhat", "lower", "upper"):
+        table.add_column(col, justify="left" if col in ("series_id", "timestamp") else "right", no_wrap=True)
+    stamps = made.forecast["timestamp"].dt
+    fmt = "%Y-%m-%d" if ((stamps.hour == 0) & (stamps.minute == 0)).all() else "%Y-%m-%d %H:%M"
+    for row in made.forecast.itertuples(index=False):
+        table.add_row(str(row.series_id), row.timestamp.strftime(fmt), f"{row.yhat:.2f}", f"{row.lower:.2f}",
+                      f"{row.upper:.2f}")
+    _console().print(table)
 
 
 bench_app = typer.Typer(

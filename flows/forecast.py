@@ -66,6 +66,7 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         ]
         compared = steps.compare_holdout(results, baselines, series, cfg, ctx)
         _all_failed(results)
+        served = steps.serve_best_model(compared, series, cfg, season, ctx)
     return _summary(
         cfg, ctx, subject, series, windows.path, reconciled,
         models=compared.models,
@@ -83,6 +84,7 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         forecasts_path=compared.forecasts_path,
         scores_path=compared.scores_path,
         backtest=compared.backtest,
+        served=served,
     )
 
 

@@ -199,6 +199,7 @@ class EvaluateConfig(Frozen):
     fold_step: int | None = Field(None, gt=0)  # steps between two origins; off = window.horizon
     baselines: tuple[str, ...] = BASELINES  # multi-step baselines (mode horizon): naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
     plot_series: int = Field(3, ge=0, le=50)  # series plotted (mode horizon): this many first and this many worst by MASE
+    interval_level: float = Field(0.95, ge=0.5, lt=1)  # nominal coverage of the models' prediction intervals (mode horizon; split-conformal on residuals before each origin)
 
     @field_validator("baselines", mode="before")
     @classmethod
@@ -222,6 +223,7 @@ class ForecastTracking(TrackingConfig):
     """MLflow settings of the forecasting flow."""
 
     experiment: str = Field("seqflow-forecast", min_length=1)  # MLflow experiment the flow's runs go to
+    registered_model: str | None = Field("seqflow-forecaster", min_length=1, max_length=200)  # Model Registry name the best model is registered under, alias candidate (mode horizon); off = not registered
 
 
 class ForecastConfig(RunConfig):

@@ -16,7 +16,8 @@ import pandas as pd
 from tasks.forecasting.metrics import METRICS, summarize
 from tasks.forecasting.records import FoldScore
 
-OUTPUT_COLUMNS = ("series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "y")
+# lower/upper: a model's prediction interval (tasks.forecasting.intervals); NaN for the baselines.
+OUTPUT_COLUMNS = ("series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "lower", "upper", "y")
 HEADLINE = ("mase", "smape", "owa", "rmse", "mae", "mape")
 
 
@@ -97,8 +98,8 @@ def series_to_plot(scores: pd.DataFrame, forecaster: str, n: int) -> list[tuple[
 
 
 def output_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """The forecast output layout: ``series_id, timestamp, model, fold, horizon_step, yhat, y``."""
-    return forecasts[list(OUTPUT_COLUMNS)].sort_values(
+    """The forecast output layout: ``series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y``."""
+    return forecasts.reindex(columns=list(OUTPUT_COLUMNS)).sort_values(
         ["series_id", "model", "fold", "horizon_step"], kind="stable", ignore_index=True)
 
 

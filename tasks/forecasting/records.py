@@ -89,6 +89,10 @@ class ModelResult:
     failure: str | None = None
     forecasts_path: str | None = None  # split mode horizon: its forecasts at every origin (Parquet)
     scores_path: str | None = None  # split mode horizon: its M4 metrics per series and origin (Parquet)
+    # split mode horizon: fold 0's conformal half-widths per horizon step (in units of each series'
+    # MASE scale) and the residuals each was taken from; what a served model's intervals use
+    half_widths: tuple[float, ...] = ()
+    n_calibration: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -156,6 +160,19 @@ class ScoredForecasts:
 
 
 @dataclass(frozen=True)
+class ServedModel:
+    """The best model of a run as a servable forecaster, and where the registry keeps it."""
+
+    cell: str
+    model_uri: str  # models:/m-... (the logged model)
+    model_id: str
+    registered_model: str | None = None  # the Model Registry name; None when not registered
+    version: str | None = None
+    alias: str | None = None
+    uri: str | None = None  # models:/NAME@ALIAS: what `seqflow predict --model` and `mlflow models serve -m` take
+
+
+@dataclass(frozen=True)
 class ForecastSummary:
     """What one run of the forecasting flow produced; ``--json``, the table and the bench read this."""
 
@@ -183,9 +200,10 @@ class ForecastSummary:
     season_length: int = 1
     folds: int = 1
     skipped_rows: tuple[str, ...] = ()
-    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, y
+    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y
     scores_path: str | None = None  # Parquet: per series, forecaster and fold, the M4 metrics
     backtest: tuple[FoldScore, ...] = ()  # one row per forecaster and fold
+    served: ServedModel | None = None  # split mode horizon: the best model as a servable forecaster
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

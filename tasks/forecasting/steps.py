@@ -29,7 +29,7 @@ from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
 from tasks.config import flatten
-from tasks.forecasting import backtest, holdout, ingest, metrics, panel, sources, windowing
+from tasks.forecasting import backtest, holdout, ingest, intervals, metrics, panel, serving, sources, windowing
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SineSource, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
@@ -40,6 +40,7 @@ from tasks.forecasting.records import (
     RankedForecaster,
     ScoredForecasts,
     SeriesRef,
+    ServedModel,
     TrainedModel,
     WindowsRef,
 )
@@ -398,7 +399,10 @@ def _typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
     types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64, "horizon_step": np.int64,
              "yhat": np.float64, "y": np.float64}
     out = frame[list(backtest.FORECAST_COLUMNS)].astype(types)
-    return out.assign(timestamp=pd.to_datetime(out["timestamp"]).astype("datetime64[s]"))
+    # A model's prediction interval (tasks.forecasting.intervals); NaN where there is none (baselines).
+    bands = {c: frame[c].to_numpy(dtype=np.float64) if c in frame.columns else np.full(len(frame), np.nan)
+             for c in intervals.INTERVAL_COLUMNS}
+    return out.assign(timestamp=pd.to_datetime(out["timestamp"]).astype("datetime64[s]"), **bands)
 
 
 def _typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
@@ -491,16 +495,26 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         table = _read_panel(windows)
         series = _series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
-        parts = []
+        parts, residuals = [], []
+        spec = serving.window_spec(cfg.model_dump(mode="json"))
         for fold in range(cfg.evaluate.folds):
             model = keras.saving.load_model(model_dir / _fold_model_name(trained.cell, fold), compile=False)
             rows = table.rows(fold, "test")
             # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
             yhat = panel.forecast_scaled(lambda x, m=model: np.asarray(m(x, training=False)), table.x[rows], horizon)
             parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell))
+            # What calibrates the intervals: forecasts from inside each series' validation part.
+            for r in rows:
+                sid = str(table.series_id[r])
+                residuals.append(serving.validation_residuals(
+                    sid, series[sid][1], int(table.origin[r]), fold, lambda x, m=model: np.asarray(m(x, training=False)),
+                    spec, season_length))
             if fold == 0:
                 kept, first_rows = model, rows
-        forecasts = _typed_forecasts(pd.concat(parts, ignore_index=True))
+        banded, widths = intervals.attach_intervals(
+            pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
+            cfg.evaluate.interval_level, horizon)
+        forecasts = _typed_forecasts(banded)
         scores = _typed_scores(panel.score_forecasts(forecasts, series, season_length))
         forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
         scores_path = storage.write_frame(scores, paths.intermediate_path("model-scores", run_id))
@@ -508,7 +522,16 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
                  for fold, row in means.iterrows() for k, v in row.items()}
         found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
+        banded_scores = intervals.interval_scores(forecasts, series, season_length, cfg.evaluate.interval_level)
+        found.update({("" if fold == 0 else f"fold{fold}.") + k: v
+                      for fold, row in banded_scores.items() for k, v in row.items()})
+        if cfg.evaluate.folds > 1:
+            found.update({f"backtest_{k}": float(np.mean([row[k] for row in banded_scores.values()]))
+                          for k in intervals.METRICS})
         runs.log_metrics(run_id, found)
+        runs.log_dict(run_id, {"level": cfg.evaluate.interval_level, "scale": "in-sample seasonal-naive MAE",
+                               "folds": {str(f): {"half_widths": q.tolist(), "n_calibration": n.tolist()}
+                                         for f, (q, n) in widths.items()}}, "intervals.json")
         fig = plots.loss_figure(trained.history, f"{trained.cell}: loss per epoch (latest origin)")
         runs.log_figure(run_id, fig, "plots/loss.png")
         plots.close(fig)
@@ -522,8 +545,9 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     runs.end_run(run_id)
     result = {**found, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
               "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
+    q0, n0 = widths[0]
     return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, result, (), None,
-                       str(forecasts_path), str(scores_path))
+                       str(forecasts_path), str(scores_path), tuple(float(q) for q in q0), tuple(int(n) for n in n0))
 
 
 def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, scaler_type, modules) -> tuple[str, str]:
@@ -590,7 +614,7 @@ def compare_holdout(
     runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
     named = [(r.cell, r.metrics) for r in models if r.ok] + [(b.name, b.metrics) for b in base]
     runs.log_metrics(parent, {f"{name}.{k}": v for name, m in named for k, v in m.items()
-                              if k in holdout.HEADLINE or k.startswith("backtest_")})
+                              if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")})
     for name in kinds:
         for fold in range(cfg.evaluate.folds):
             _, text = holdout.score_table(scores, name, fold)
@@ -609,6 +633,47 @@ def compare_holdout(
             tracked_models.link_model(parent, best.model_id)
     _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
     return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
+
+
+@task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
+def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
+                     ctx: RunContext) -> ServedModel | None:
+    """Log the best model (by the ranking) as a servable forecaster on the parent run; register it as ``candidate``.
+
+    The forecaster maps a history table to the forecast table with intervals
+    (:func:`tasks.forecasting.serving.forecast_frame`); its settings travel as ``bundle.json``.
+    Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
+    was ranked, or when the series have no calendar (the sine's synthetic seconds); nothing is
+    registered when ``tracking.registered_model`` is off.
+    """
+    from tasks.forecasting import cells
+    from tasks.tracking import registry
+
+    best = next((row.forecaster for row in compared.ranking if row.kind == "model"), None)
+    if not cfg.tracking.log_models or best is None:
+        return None
+    if series.frequency not in serving.STEP_FREQUENCIES:
+        _log().info("no served model: %s series have no calendar to continue", series.frequency)
+        return None
+    result = next(r for r in compared.models if r.cell == best)
+    bundle = serving.make_bundle(
+        cfg.model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
+        np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
+        data_content_hash=series.content_hash)
+    frame = storage.read_frame(Path(series.path))
+    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
+    example = first.tail(bundle["min_history"]).reset_index(drop=True)
+    model_uri, model_id = tracked_models.log_forecaster_model(
+        ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", Path(result.model_path), bundle,
+        serving.__name__, [cells.__name__], example)
+    runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
+    name = cfg.tracking.registered_model
+    if name is None:
+        return ServedModel(best, model_uri, model_id)
+    alias = "candidate"
+    version = registry.register(model_uri, name, alias)
+    runs.set_tags(ctx.parent_run_id, {"registered_model": name, "registered_version": version})
+    return ServedModel(best, model_uri, model_id, name, version, alias, registry.model_version_uri(name, alias))
 
 
 def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame, series: SeriesRef,

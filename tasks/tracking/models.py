@@ -124,3 +124,95 @@ def load_model(model_uri: str):
     client()
     with _quiet_type_hint_warning():
         return mlflow.pyfunc.load_model(model_uri)
+
+
+FORECASTER_CODE = Path(__file__).with_name("forecaster_pyfunc.py")
+
+
+def log_forecaster_model(
+    run_id: str,
+    name: str,
+    keras_path: Path,
+    bundle: dict,
+    serving_module: str,
+    keras_modules: list[str],
+    input_example,
+) -> tuple[str, str]:
+    """Log a servable forecaster (history table in, forecast table out) as a models-from-code pyfunc.
+
+    The bundle (settings, scaler rule, interval half-widths, the flow config) is written as
+    ``bundle.json`` inside the model: JSON, never a pickle. The run may be the flow's parent run,
+    still open: it is left RUNNING, as it was.
+
+    Args:
+        run_id: the run the model belongs to.
+        name: the logged model's name (e.g. ``forecaster-monthly-milk``).
+        keras_path: the ``.keras`` file.
+        bundle: JSON-ready dict the serving module reads.
+        serving_module: the module with ``forecast_frame(history, bundle, predict, source)``.
+        keras_modules: modules to import before loading (they register custom layers).
+        input_example: a small history table (``series_id, timestamp, value``).
+
+    Returns:
+        ``(model_uri, model_id)``.
+    """
+    import json
+    import tempfile
+
+    c = client()
+    was = c.get_run(run_id).info.status
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_path = Path(tmp) / "bundle.json"
+        bundle_path.write_text(json.dumps(bundle, indent=2, sort_keys=True), encoding="utf-8")
+        with _quiet_type_hint_warning(), mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(FORECASTER_CODE),
+                artifacts={"keras_model": str(keras_path), "bundle": str(bundle_path)},
+                model_config={"serving_module": serving_module, "keras_modules": list(keras_modules),
+                              "errors_module": "tasks.errors"},
+                code_paths=[str(paths.PROJECT_ROOT / "tasks")],
+                # No signature: the model checks its input itself, with the ingestion rules' clear
+                # messages (a schema would refuse a bad table first, in MLflow's words).
+                signature=False,
+                input_example=input_example,
+                pip_requirements=_pinned("tensorflow", "keras", "numpy", "pandas", "mlflow"),
+            )
+    if was == "RUNNING":
+        c.update_run(run_id, status="RUNNING")  # leaving the `with` ended it; its owner ends it
+    return info.model_uri, info.model_id
+
+
+def load_forecaster(model_uri: str):
+    """Load a served forecaster (see :func:`log_forecaster_model`) by any ``models:/`` URI; return it and its bundle.
+
+    Raises:
+        InputError: the model cannot be found or loaded, or it is no seqflow forecaster (one line,
+            naming ``--model`` and the URI).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from tasks.errors import InputError
+
+    try:
+        model = load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        text = exc.message if isinstance(exc, MlflowException) else str(exc)
+        raise InputError(f"cannot load the model: {text.strip().splitlines()[0]}", key="--model", value=model_uri) from None
+    bundle = getattr(model.unwrap_python_model(), "bundle", None)
+    if not isinstance(bundle, dict):
+        raise InputError("is not a seqflow forecaster (no bundle.json); `seqflow run forecast` on a CSV or M4 "
+                         "source registers one", key="--model", value=model_uri)
+    return model, bundle
+
+
+def predict_table(model, frame):
+    """Call a loaded pyfunc model on a table; a refused input becomes :class:`tasks.errors.InputError`."""
+    from mlflow.exceptions import MlflowException
+
+    from tasks.errors import InputError
+
+    try:
+        return model.predict(frame)
+    except MlflowException as exc:
+        raise InputError(exc.message.strip()) from None

@@ -24,3 +24,8 @@ def version_by_alias(name: str, alias: str) -> str | None:
         return str(client().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def model_version_uri(name: str, alias: str) -> str:
+    """The ``models:/NAME@ALIAS`` URI that ``mlflow.pyfunc.load_model`` and ``mlflow models serve`` accept."""
+    return f"models:/{name}@{alias}"

@@ -84,7 +84,10 @@ def test_forecast_output_holds_every_forecaster_series_fold_and_step_with_the_tr
     from tasks import storage
 
     out = storage.read_frame(Path(first_run["forecasts_path"]))
-    assert list(out.columns) == ["series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "y"]
+    assert list(out.columns) == ["series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "lower", "upper", "y"]
+    gru = out[out.model == "gru"]
+    assert (gru["lower"] < gru["yhat"]).all() and (gru["yhat"] < gru["upper"]).all()
+    assert out[out.model != "gru"][["lower", "upper"]].isna().all().all()  # baselines carry no interval
     assert len(out) == 4 * 2 * 2 * HORIZON  # forecasters x series x folds x steps
     truth = pd.read_csv(shop, skipfooter=2, engine="python")
     north = truth[truth.store == "north"]
@@ -135,5 +138,7 @@ def test_nothing_fitted_sees_the_held_out_months(first_run, tmp_path):
     b = storage.read_frame(Path(again["forecasts_path"])).sort_values(keys, ignore_index=True)
     pd.testing.assert_frame_equal(a[keys], b[keys])
     np.testing.assert_allclose(a["yhat"], b["yhat"], rtol=1e-6)  # models refit per origin, baselines too
+    # intervals too: calibrated on residuals before each origin, scaled by the values before it
+    np.testing.assert_allclose(a[["lower", "upper"]], b[["lower", "upper"]], rtol=1e-6)
     latest = (a["fold"] == 0).to_numpy()
     np.testing.assert_allclose(b["y"][latest], 10 * a["y"][latest], atol=0.06)  # the truth did change (to 2 decimals)

@@ -1,0 +1,307 @@
+"""A trained model as a forecaster of any history: a bundle (JSON), the series↔model mapping, the forecast frame.
+
+What a served model must reproduce is the flow's own forecast at an origin: the series scaled on its
+train part by the flow's rule, the ``lookback`` steps before the origin fed to the network (once, or
+``horizon`` times fed back), the output unscaled, the interval added. Everything a served model needs
+besides the Keras file travels in its **bundle**, a JSON-ready dict (:func:`make_bundle`): the window
+and split settings, the frequency, the interval's half-widths and the whole flow config.
+
+**Where preprocessing plugs in.** The mapping between a series' own units and the model's units is
+written once, in the section "series space ↔ model space" below: :func:`transform_state` (a
+JSON-serialisable per-series state fitted on a history) and :func:`forecast_series` (one series'
+forecasts from its raw history, given that state and a predict function). Today they are the flow's
+per-series z-score on the train part (:mod:`tasks.forecasting.panel`: ``holdout_plan``,
+``series_windows``' scaling, ``forecast_scaled``, ``model_forecasts``' unscaling). Another
+preprocessing (log, deseasonalisation, per-window level) replaces those two functions and nothing
+else: :func:`forecast_frame` (serving) and the flow's interval calibration call only them.
+
+Pure: NumPy and pandas, no Keras (the predict function is passed in), no MLflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tasks.errors import InputError
+from tasks.forecasting import intervals
+from tasks.forecasting.panel import forecast_scaled, holdout_plan, min_series_length
+from tasks.forecasting.sources import validation as v
+from tasks.forecasting.windowing import fit_scaler
+
+BUNDLE_FORMAT = "seqflow-forecaster/1"
+HISTORY_COLUMNS = ("series_id", "timestamp", "value")
+FORECAST_COLUMNS = ("series_id", "timestamp", "yhat", "lower", "upper")
+# The calendar step per frequency, for the future timestamps when pandas infers no offset from the history.
+_STEP = {"hourly": pd.DateOffset(hours=1), "daily": pd.DateOffset(days=1), "weekly": pd.DateOffset(weeks=1),
+         "monthly": pd.DateOffset(months=1), "quarterly": pd.DateOffset(months=3), "yearly": pd.DateOffset(years=1)}
+
+STEP_FREQUENCIES = tuple(_STEP)  # the calendars a served model can continue
+
+Predict = Callable[[np.ndarray], np.ndarray]  # (batch, lookback, 1) float32 -> (batch, target_steps, 1)
+
+
+def make_bundle(
+    config: Mapping[str, Any],
+    cell: str,
+    frequency: str,
+    season_length: int,
+    half_widths: np.ndarray,
+    n_calibration: np.ndarray,
+    **provenance: str,
+) -> dict[str, Any]:
+    """Gather what a served model needs besides its network, as a JSON-ready dict.
+
+    Args:
+        config: the flow's config as JSON (``ForecastConfig.model_dump(mode="json")``).
+        cell: the model's cell.
+        frequency: the series' calendar frequency (``monthly``, ...).
+        season_length: ``m`` of the MASE scale the intervals are measured in.
+        half_widths: ``(horizon,)`` the conformal half-widths, in units of that scale.
+        n_calibration: ``(horizon,)`` residuals each was taken from.
+        provenance: strings saying where the model comes from (run ids, the data's hash).
+    """
+    spec = window_spec(config)
+    need = min_series_length(spec["lookback"], spec["horizon"], spec["target_steps"], spec["stride"],
+                             spec["validation"])
+    return {
+        "format": BUNDLE_FORMAT,
+        "cell": cell,
+        **spec,
+        "multi_step": config["window"]["multi_step"],
+        "frequency": frequency,
+        "season_length": int(season_length),
+        # The flow's own rule: a series needs this much before an origin to be windowed there.
+        "min_history": int(need - spec["horizon"]),
+        "preprocessing": "per-series z-score fitted on the history's train part: all but its last "
+                         "max(horizon, floor(validation * n)) steps (tasks.forecasting.panel.holdout_plan)",
+        "interval": {"level": float(config["evaluate"]["interval_level"]),
+                     "half_widths": [float(q) for q in half_widths],
+                     "n_calibration": [int(n) for n in n_calibration],
+                     "scale": "in-sample seasonal-naive MAE of the history (MASE's denominator), lag season_length"},
+        "config": dict(config),
+        "provenance": dict(provenance),
+    }
+
+
+def window_spec(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The window and split settings a forecast from a history needs, from the flow's config as JSON."""
+    window = config["window"]
+    target_steps = 1 if window["multi_step"] == "recursive" else window["horizon"]
+    return {"lookback": int(window["lookback"]), "horizon": int(window["horizon"]), "target_steps": int(target_steps),
+            "stride": int(window["stride"]), "validation": float(config["split"]["validation"])}
+
+
+def validation_residuals(
+    series_id: str, values: np.ndarray, origin: int, fold: int, predict: Predict, spec: Mapping[str, Any],
+    season_length: int,
+) -> pd.DataFrame:
+    """Forecast from every step of one series' validation part at one fold and score the errors.
+
+    The state is fitted as at the fold's origin (on the train part before it), so these are the
+    forecasts the fold's model would have made inside its validation part; their truth lies before
+    the origin. Rows of :data:`tasks.forecasting.intervals.RESIDUAL_COLUMNS`, kind ``validation``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    plan = holdout_plan(origin + spec["horizon"], spec["lookback"], spec["horizon"], spec["target_steps"],
+                        spec["stride"], spec["validation"])[0]
+    origins = intervals.validation_origins(origin, plan.train_end, spec["lookback"], spec["horizon"])
+    if origins.size == 0:
+        return pd.DataFrame(columns=list(intervals.RESIDUAL_COLUMNS))
+    state = transform_state(values[:origin], spec)
+    yhat = forecast_series(values[:origin], state, predict, spec, origins)
+    y = np.stack([values[o : o + spec["horizon"]] for o in origins])
+    scales = np.array([intervals.series_scale(values[:o], season_length) for o in origins])
+    return intervals.residual_rows(series_id, fold, "validation", origins, y, yhat, scales)
+
+
+# ---- series space ↔ model space: the one place a model's preprocessing lives -----------------------
+
+
+def transform_state(history: np.ndarray, bundle: Mapping[str, Any]) -> dict[str, float]:
+    """Fit the per-series state that maps a history into the model's units, as the flow does at an origin.
+
+    Today: the z-score of the history's train part, cut by the flow's rule for an origin right after
+    the history (:func:`tasks.forecasting.panel.holdout_plan`).
+
+    Args:
+        history: ``(time,)`` the series' values up to the origin.
+        bundle: see :func:`make_bundle`.
+
+    Returns:
+        ``{"mean", "std"}``, JSON-serialisable.
+
+    Raises:
+        ValueError: the history is too short for the flow's rule.
+    """
+    values = np.asarray(history, dtype=np.float64)
+    plan = holdout_plan(values.size + bundle["horizon"], bundle["lookback"], bundle["horizon"], bundle["target_steps"],
+                        bundle["stride"], bundle["validation"])[0]
+    scaler = fit_scaler(values[: plan.train_end, None])
+    return {"mean": float(scaler.mean[0]), "std": float(scaler.std[0])}
+
+
+def forecast_series(
+    values: np.ndarray, state: Mapping[str, float], predict: Predict, bundle: Mapping[str, Any],
+    origins: np.ndarray | None = None,
+) -> np.ndarray:
+    """Forecast one series' next ``horizon`` steps from its raw values, in its own units.
+
+    Args:
+        values: ``(time,)`` the series' raw values; only those before each origin are read.
+        state: from :func:`transform_state`.
+        predict: the network, ``(batch, lookback, 1)`` float32 to ``(batch, target_steps, 1)``.
+        bundle: see :func:`make_bundle`.
+        origins: ``(n,)`` where each forecast starts; None means right after the last value.
+
+    Returns:
+        ``(n, horizon)`` forecasts.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    lookback, mean, std = bundle["lookback"], state["mean"], state["std"]
+    starts = np.array([values.size] if origins is None else origins, dtype=np.int64)
+    # The same float operations as panel.series_windows (scale in float64, then float32) and
+    # panel.model_forecasts (yhat * std + mean), so that a served forecast equals the flow's.
+    x = np.stack([(values[o - lookback : o] - mean) / std for o in starts])[..., None].astype(np.float32)
+    return forecast_scaled(predict, x, bundle["horizon"]) * std + mean
+
+
+# ---- the served forecast ---------------------------------------------------------------------------
+
+
+def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Predict,
+                   source: str = "input") -> pd.DataFrame:
+    """Forecast the next ``horizon`` steps of every series of a history, with prediction intervals.
+
+    Args:
+        history: ``series_id, timestamp, value`` rows (any order; ``series_id`` may be left out for
+            one series); timestamps as datetimes or text, values as numbers or text.
+        bundle: see :func:`make_bundle`.
+        predict: the network (see :func:`forecast_series`).
+        source: how error messages name the history (a file name, or ``input``).
+
+    Returns:
+        ``series_id, timestamp, yhat, lower, upper``: ``horizon`` rows per series, by series then
+        time; the timestamps continue each series' calendar.
+
+    Raises:
+        InputError: the history breaks a rule (see :func:`check_history`).
+    """
+    frame = check_history(history, bundle, source)
+    q = np.asarray(bundle["interval"]["half_widths"], dtype=np.float64)
+    parts = []
+    for sid, part in frame.groupby("series_id", sort=True):
+        values = part["value"].to_numpy(dtype=np.float64)
+        yhat = forecast_series(values, transform_state(values, bundle), predict, bundle)[0]
+        lower, upper = intervals.bounds(yhat, q, intervals.series_scale(values, bundle["season_length"]))
+        parts.append(pd.DataFrame({
+            "series_id": str(sid),
+            "timestamp": future_timestamps(part["timestamp"], bundle["horizon"], bundle["frequency"]),
+            "yhat": yhat, "lower": lower, "upper": upper,
+        }))
+    return pd.concat(parts, ignore_index=True)[list(FORECAST_COLUMNS)]
+
+
+def future_timestamps(stamps: pd.Series, horizon: int, frequency: str) -> pd.DatetimeIndex:
+    """Continue a series' calendar ``horizon`` steps after its last timestamp.
+
+    pandas' inferred offset keeps the series' own convention (month starts or month ends); when it
+    infers none (too few rows, a day-of-month it has no alias for) the calendar step of
+    ``frequency`` is added to the last timestamp.
+    """
+    index = pd.DatetimeIndex(stamps)
+    inferred = pd.infer_freq(index[-12:]) if len(index) >= 3 else None
+    if inferred is not None:
+        return pd.date_range(index[-1], periods=horizon + 1, freq=inferred)[1:].astype("datetime64[s]")
+    step = _STEP[frequency]
+    return pd.DatetimeIndex([index[-1] + step * k for k in range(1, horizon + 1)]).astype("datetime64[s]")
+
+
+def check_history(history: pd.DataFrame, bundle: Mapping[str, Any], source: str = "input") -> pd.DataFrame:
+    """Validate a history as ingestion validates a file, and lay it out for :func:`forecast_frame`.
+
+    Rows are numbered from 1 in the order given. Every rule of :mod:`.sources.validation` applies:
+    the columns, dates, finite numbers, no duplicate timestamps, no calendar gaps, no missing
+    values; and the served model's own: the history's frequency is the one the model was trained
+    on, and every series has at least ``bundle["min_history"]`` values.
+
+    Returns:
+        ``series_id`` (str), ``timestamp`` (datetime64[s]), ``value`` (float64), by series then time.
+
+    Raises:
+        InputError: one line naming the source, row, column and rule.
+    """
+    if not isinstance(history, pd.DataFrame):
+        raise InputError(f"expected a table with columns {', '.join(HISTORY_COLUMNS)}; got {type(history).__name__}",
+                         file=source)
+    names = [str(c) for c in history.columns]
+    missing = [c for c in HISTORY_COLUMNS[1:] if c not in names]
+    if missing:
+        raise InputError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}; the history has "
+            f"{', '.join(map(repr, names)) or 'no columns'}; expected series_id (optional for one series), timestamp, "
+            "value", file=source)
+    if len(history) == 0:
+        raise InputError("no rows: the history is empty", file=source)
+    rows = np.arange(1, len(history) + 1)
+    ids = (history["series_id"].astype(str).str.strip().to_numpy(dtype=object) if "series_id" in names
+           else np.full(len(history), "series", dtype=object))
+    empty = np.flatnonzero(ids == "")
+    if empty.size:
+        raise InputError("missing series id", file=source, row=int(rows[empty[0]]), column="series_id")
+    stamps = history["timestamp"]
+    if pd.api.types.is_datetime64_any_dtype(stamps):
+        date_text = stamps.astype(str).to_numpy()
+        # As parse_dates does: a time zone is converted to UTC and dropped.
+        timestamps = (stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps).astype("datetime64[s]")
+        if timestamps.isna().any():
+            raise InputError("missing date; every row needs one", file=source,
+                             row=int(rows[int(np.flatnonzero(timestamps.isna().to_numpy())[0])]), column="timestamp")
+    else:
+        date_text = stamps.map(lambda s: "" if s is None or (isinstance(s, float) and np.isnan(s)) else str(s))
+        date_text = date_text.str.strip().to_numpy()
+        timestamps = v.parse_dates(source, date_text, rows, "timestamp")
+    raw = history["value"]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(np.isinf(values))
+        if bad.size:
+            raise InputError("not a finite number; values must be finite", file=source, row=int(rows[bad[0]]),
+                             column="value", value=float(values[bad[0]]))
+    else:
+        values = v.parse_values(source, ["" if c is None else str(c) for c in raw.to_list()], rows, "value")
+    work = pd.DataFrame({"series_id": pd.array(ids, dtype="str"), "timestamp": np.asarray(timestamps),
+                         "value": values, "row": rows, "date_text": date_text})
+    work = work.sort_values(["series_id", "timestamp", "row"], kind="stable", ignore_index=True)
+    v.check_duplicates(source, work, "timestamp")
+    found = v.infer_frequency(source, work, "timestamp")
+    if found != bundle["frequency"]:
+        raise InputError(f"the history is {found}; this model was trained on {bundle['frequency']} series",
+                         file=source, column="timestamp")
+    v.check_calendar(source, work, found, "timestamp")
+    work = v.fill_missing(source, work, "error", "value")
+    check_length(work, bundle, source)
+    return work[list(HISTORY_COLUMNS)].reset_index(drop=True)
+
+
+def check_length(work: pd.DataFrame, bundle: Mapping[str, Any], source: str = "input") -> None:
+    """Refuse a series shorter than the model's ``min_history`` (rows named as :func:`check_history` numbers them).
+
+    Raises:
+        InputError: naming the first short series, its rows and what the model needs.
+    """
+    need = bundle["min_history"]
+    counts = work.groupby("series_id", sort=True)["row"].agg(["size", "min", "max"])
+    short = counts[counts["size"] < need]
+    if short.empty:
+        return
+    sid = short.index[0]
+    size, first, last = (int(x) for x in short.iloc[0])
+    raise InputError(
+        f"series {sid!r} has {size} values (rows {first}-{last}); this model needs at least {need} "
+        f"(lookback {bundle['lookback']}, horizon {bundle['horizon']}, validation {bundle['validation']:g}: the "
+        "history the flow itself needs before an origin)",
+        file=source, row=first, column="value")

@@ -1,0 +1,55 @@
+"""A served forecaster as an MLflow pyfunc: a history table in, the forecast table out.
+
+Logged with MLflow's models-from-code (``python_model=<this file>``): the copy inside each model
+runs at load time, so no class is pickled by import path. What the model needs arrives as files:
+``keras_model`` (the network) and ``bundle`` (JSON: the window and split settings, the scaler rule,
+the frequency, the interval half-widths and the whole flow config). The code that maps a history to
+a forecast is named in the model's ``model_config`` (``serving_module``, a module of the ``tasks``
+package that travels inside the model as its code path) and is imported by name, like the modules
+that register custom Keras cells: this package stays free of domain imports.
+
+``predict`` takes a pandas DataFrame ``series_id, timestamp, value`` (``series_id`` optional for
+one series) and returns ``series_id, timestamp, yhat, lower, upper``. A history that breaks a rule
+(columns, dates, numbers, gaps, too short) is refused with one line naming the row, column and
+rule, as an ``MlflowException`` of kind INVALID_PARAMETER_VALUE (HTTP 400 from ``mlflow models serve``).
+"""
+
+import importlib
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
+
+
+class SeriesForecaster(PythonModel):
+    """Forecast every series of a history ``horizon`` steps ahead, with prediction intervals."""
+
+    def load_context(self, context):
+        import keras
+
+        config = context.model_config or {}
+        for module in config.get("keras_modules", []):
+            importlib.import_module(module)  # registers custom cells with Keras before loading
+        with open(context.artifacts["bundle"], encoding="utf-8") as f:
+            self.bundle = json.load(f)
+        self._serving = importlib.import_module(config["serving_module"])
+        self._errors = importlib.import_module(config.get("errors_module", "tasks.errors"))
+        self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
+
+    def _predict_scaled(self, x):
+        return np.asarray(self._model(x, training=False))
+
+    def predict(self, context, model_input, params=None):
+        history = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        source = (params or {}).get("source", "input")
+        try:
+            return self._serving.forecast_frame(history, self.bundle, self._predict_scaled, source=source)
+        except self._errors.InputError as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+
+
+mlflow.models.set_model(SeriesForecaster())

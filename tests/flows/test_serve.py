@@ -1,0 +1,221 @@
+"""End to end: a tiny run registers its best model; it is loaded, predicted and served, and equals the flow's forecast."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+pytestmark = pytest.mark.slow
+
+HORIZON = 6
+NAME = "test-forecaster"
+SMALL = [
+    "--horizon", str(HORIZON),
+    "--set", "source.id_column=store",
+    "--set", "window.lookback=12",
+    "--set", "model.units=8",
+    "--set", "model.cells=gru",
+    "--set", "train.epochs=3",
+    "--set", "train.progress=false",
+    "--set", "evaluate.folds=2",
+    "--set", "evaluate.baselines=naive,seasonal_naive",
+    "--set", f"tracking.registered_model={NAME}",
+    "--set", "tracking.experiment=e2e-serve",
+]
+# The served model runs the same Keras weights on the same float32 windows as the flow, but one
+# series per call where the flow batches every series: oneDNN may round a batch differently in the
+# last bits, so forecasts are compared to a relative 1e-5 (float32 has about 7 digits).
+RTOL = 1e-5
+
+
+def _shop(path: Path) -> Path:
+    rows = ["store,month,units"]
+    for k, (store, n) in enumerate((("north", 60), ("south", 54))):
+        months = pd.date_range("2015-01-01", periods=n, freq="MS")
+        values = 200.0 + 50 * k + 2.0 * np.arange(n) + 30 * np.sin(2 * np.pi * np.arange(n) / 12)
+        rows += [f"{store},{m:%Y-%m},{v:.2f}" for m, v in zip(months, values)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(prefect_harness, tmp_path_factory):
+    shop = _shop(tmp_path_factory.mktemp("serve") / "shop.csv")
+    result = CliRunner().invoke(app, ["run", "forecast", "--source", "csv", "--path", str(shop), *SMALL, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), shop
+
+
+@pytest.fixture(scope="module")
+def flow_forecast(run):
+    from tasks import storage
+
+    summary, _ = run
+    out = storage.read_frame(Path(summary["forecasts_path"]))
+    return out[(out["model"] == summary["served"]["cell"]) & (out["fold"] == 0)].sort_values(
+        ["series_id", "horizon_step"], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def history(run, tmp_path_factory) -> Path:
+    """Every series up to the flow's latest origin (the last HORIZON months cut), as a history CSV."""
+    _, shop = run
+    frame = pd.read_csv(shop)
+    cut = frame[frame.groupby("store").cumcount(ascending=False) >= HORIZON]
+    path = tmp_path_factory.mktemp("history") / "history.csv"
+    cut.rename(columns={"store": "series_id", "month": "timestamp", "units": "value"}).to_csv(path, index=False)
+    return path
+
+
+def _history_frame(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"series_id": str, "timestamp": str})
+
+
+def _assert_same_forecast(served: pd.DataFrame, flow: pd.DataFrame) -> None:
+    served = served.sort_values(["series_id", "timestamp"], ignore_index=True)
+    assert served["series_id"].tolist() == flow["series_id"].tolist()
+    assert pd.DatetimeIndex(served["timestamp"]).equals(pd.DatetimeIndex(flow["timestamp"]))
+    for column in ("yhat", "lower", "upper"):
+        np.testing.assert_allclose(served[column].to_numpy(), flow[column].to_numpy(), rtol=RTOL, err_msg=column)
+
+
+def test_the_best_model_is_registered_as_candidate_and_equals_the_flows_forecast(run, flow_forecast, history):
+    from tasks.tracking import models, registry, store
+
+    summary, _ = run
+    served = summary["served"]
+    best = next(r["forecaster"] for r in summary["ranking"] if r["kind"] == "model")
+    assert served["cell"] == best and served["registered_model"] == NAME and served["alias"] == "candidate"
+    assert served["uri"] == f"models:/{NAME}@candidate"
+    assert registry.version_by_alias(NAME, "candidate") == served["version"]
+    parent = store.client().get_run(summary["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["registered_version"] == served["version"]
+    model = models.load_model(served["uri"])
+    bundle = model.unwrap_python_model().bundle
+    assert bundle["config"]["window"]["lookback"] == 12 and bundle["frequency"] == "monthly"
+    assert bundle["interval"]["level"] == 0.95 and len(bundle["interval"]["half_widths"]) == HORIZON
+    _assert_same_forecast(model.predict(_history_frame(history)), flow_forecast)
+    assert flow_forecast["lower"].lt(flow_forecast["yhat"]).all() and flow_forecast["upper"].gt(flow_forecast["yhat"]).all()
+
+
+def test_intervals_coverage_and_msis_are_logged(run):
+    from tasks.tracking import store
+
+    summary, _ = run
+    model = summary["models"][0]
+    for key in ("coverage", "msis", "interval_width", "fold1.coverage", "backtest_msis"):
+        assert np.isfinite(model["metrics"][key]), key
+    assert 0 <= model["metrics"]["coverage"] <= 1
+    parent = store.client().get_run(summary["parent_run_id"])
+    assert np.isfinite(parent.data.metrics["gru.msis"]) and "gru.coverage" in parent.data.metrics
+
+
+def test_seqflow_predict_prints_the_forecast_and_writes_parquet(run, flow_forecast, history, tmp_path):
+    from tasks import storage
+
+    uri = run[0]["served"]["uri"]
+    shown = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history)])
+    assert shown.exit_code == 0, shown.output
+    assert "gru: next 6 monthly steps, 95% interval" in shown.stdout
+    assert "north" in shown.stdout and "south" in shown.stdout
+    written = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history), "--output",
+                                       str(tmp_path / "f.parquet")])
+    assert written.exit_code == 0, written.output
+    _assert_same_forecast(storage.read_frame(tmp_path / "f.parquet"), flow_forecast)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda rows: rows[:5] + rows[6:], "row 6, column 'timestamp': '2015-06': gap in the calendar"),
+        (lambda rows: rows[:3] + ["north,2015-03,lots"] + rows[4:], "row 4, column 'value': 'lots': not a number"),
+        (lambda rows: [rows[0].replace("timestamp", "when")] + rows[1:], "cannot tell which column holds the dates"),
+        (lambda rows: rows[:20], "series 'north' has 19 values (rows 2-20); min_length=24 needs at least 24"),
+    ],
+)
+def test_seqflow_predict_refuses_a_bad_history_in_one_line_exit_2(run, history, tmp_path, edit, message):
+    rows = history.read_text().splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(edit(rows)) + "\n")
+    result = CliRunner().invoke(app, ["predict", "--model", run[0]["served"]["uri"], "--input", str(bad)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {bad}") and message in lines[0]
+
+
+def test_seqflow_predict_names_a_missing_model(history):
+    result = CliRunner().invoke(app, ["predict", "--model", "models:/no-such-model@candidate", "--input", str(history)])
+    assert result.exit_code == 2
+    assert "error: --model = 'models:/no-such-model@candidate': cannot load the model" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_mlflow_models_serve_returns_the_same_forecast(run, flow_forecast, history):
+    from tasks.tracking import store
+
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    port = _free_port()
+    # The server runs `uvicorn` by name: the environment's bin folder must be on PATH.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri(),
+           "PATH": f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    server = subprocess.Popen(
+        [str(mlflow_bin), "models", "serve", "-m", run[0]["served"]["uri"], "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert server.poll() is None, server.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping within 90 s"
+            time.sleep(1)
+        frame = _history_frame(history)
+        status, body = _post(f"http://127.0.0.1:{port}/invocations",
+                             {"dataframe_split": frame.to_dict(orient="split", index=False)})
+        assert status == 200, body
+        _assert_same_forecast(pd.DataFrame(body["predictions"]), flow_forecast)
+        gap = frame.drop(index=3)
+        status, body = _post(f"http://127.0.0.1:{port}/invocations",
+                             {"dataframe_split": gap.to_dict(orient="split", index=False)})
+        assert status == 400
+        assert "input, row 4, column 'timestamp': '2015-05': gap in the calendar" in body["message"]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()

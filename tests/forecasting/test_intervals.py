@@ -1,0 +1,90 @@
+"""Split-conformal intervals: the quantile, coverage on synthetic residuals, MSIS by hand, no test truth used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.forecasting import intervals
+
+
+def test_conformal_quantile_is_the_ceil_n_plus_1_level_th_smallest_score():
+    assert intervals.conformal_quantile(np.arange(1.0, 20.0), 0.95) == 19.0  # k = ceil(20 * 0.95) = 19
+    assert intervals.conformal_quantile(np.arange(1.0, 11.0), 0.9) == 10.0  # k = ceil(9.9) = 10
+    assert intervals.conformal_quantile(np.arange(1.0, 101.0), 0.8) == 81.0  # k = ceil(80.8) = 81
+    assert intervals.conformal_quantile(np.array([3.0, 1.0, np.nan]), 0.5) == 3.0  # NaN dropped; k = 2
+    assert intervals.conformal_quantile(np.array([1.0, 2.0]), 0.95) == 2.0  # k = 3 > n: the largest
+    with pytest.raises(ValueError, match=r"level=1.0: must be in \(0, 1\)"):
+        intervals.conformal_quantile(np.ones(3), 1.0)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95])
+def test_coverage_on_gaussian_residuals_of_series_of_different_scales_is_nominal(level):
+    rng = np.random.default_rng(0)
+    scales = np.array([0.5, 3.0, 40.0, 2000.0])  # a series' MASE scale; its errors are scale-sized
+    n_cal, n_test = 500, 5000
+    cal = np.concatenate([intervals.scaled_errors(s * rng.normal(size=n_cal), 0.0, s) for s in scales])
+    q = intervals.conformal_quantile(cal, level)
+    for s in scales:
+        y = s * rng.normal(size=n_test)
+        lower, upper = intervals.bounds(np.zeros(n_test), np.full(n_test, q), s)
+        assert intervals.coverage(y, lower, upper) == pytest.approx(level, abs=0.015), s
+
+
+def test_msis_matches_a_hand_worked_example():
+    y, lower, upper = np.array([10.0, 20.0, 30.0]), np.array([8.0, 22.0, 25.0]), np.array([12.0, 24.0, 28.0])
+    # widths 4, 2, 3; step 2 is 2 below L: + 2/0.05 * 2 = 80; step 3 is 2 above U: + 80
+    # mean (4 + 82 + 83) / 3 = 56.333...; scale: in-sample naive (m = 1) differences of 0, 2, 4, 6 = 2
+    assert intervals.msis(y, lower, upper, np.array([0.0, 2.0, 4.0, 6.0]), 1, 0.05) == pytest.approx(169 / 3 / 2)
+    # seasonal scale, m = 2: |4 - 0|, |6 - 2| = 4
+    assert intervals.msis(y, lower, upper, np.array([0.0, 2.0, 4.0, 6.0]), 2, 0.05) == pytest.approx(169 / 3 / 4)
+    assert intervals.coverage(y, lower, upper) == pytest.approx(1 / 3)
+
+
+def _model_rows(values, origins, horizon, offset):
+    """Forecast rows of one series at two folds: yhat = truth + offset (a fixed error)."""
+    parts = []
+    for fold, origin in enumerate(origins):
+        truth = values[origin : origin + horizon]
+        parts.append(pd.DataFrame({"series_id": "s", "model": "m", "fold": fold, "origin": origin,
+                                   "timestamp": np.arange(horizon), "horizon_step": np.arange(1, horizon + 1),
+                                   "yhat": truth + offset, "y": truth}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_intervals_never_read_the_truth_they_are_scored_on():
+    horizon, level = 3, 0.8
+    values = np.cumsum(np.random.default_rng(1).normal(size=60)) + 50
+    origins = [57, 54]  # fold 0, fold 1 (fold_step = horizon)
+    series = {"s": (np.arange(60), values)}
+    rng = np.random.default_rng(2)
+    validation = pd.concat([intervals.residual_rows("s", fold, "validation", np.arange(origin - 10, origin - horizon + 1),
+                                                    rng.normal(size=(8, horizon)), np.zeros((8, horizon)), np.ones(8))
+                            for fold, origin in enumerate(origins)], ignore_index=True)
+    forecasts = _model_rows(values, origins, horizon, offset=0.1)
+    banded, widths = intervals.attach_intervals(forecasts, validation, series, 1, level, horizon)
+
+    # Poison fold 0's held-out truth: its intervals (and fold 1's) stay as they were.
+    poisoned = forecasts.copy()
+    poisoned.loc[poisoned["fold"] == 0, "y"] *= 1000
+    again, widths_again = intervals.attach_intervals(poisoned, validation, series, 1, level, horizon)
+    np.testing.assert_array_equal(banded[["lower", "upper"]].to_numpy(), again[["lower", "upper"]].to_numpy())
+    for fold in (0, 1):
+        np.testing.assert_array_equal(widths[fold][0], widths_again[fold][0])
+
+    # Fold 0 calibrates on fold 1's test residuals (their truth lies before fold 0's origin); fold 1 does not.
+    assert list(widths[0][1]) == [8 + 8 + 1] * horizon and list(widths[1][1]) == [8] * horizon
+    kept = intervals.calibration_set(intervals.held_out_residuals(forecasts, series, 1), 0, {"s": 57})
+    assert set(kept["fold"]) == {1} and kept["target_index"].max() < 57
+
+
+def test_interval_scores_report_coverage_msis_and_width_per_fold():
+    values = np.arange(20.0)
+    forecasts = pd.DataFrame({"series_id": "s", "fold": 0, "origin": 17, "horizon_step": [1, 2, 3],
+                              "yhat": [17.0, 18.0, 19.0], "y": [17.0, 18.5, 21.0],
+                              "lower": [16.0, 17.0, 18.0], "upper": [18.0, 19.0, 20.0]})
+    scored = intervals.interval_scores(forecasts, {"s": (np.arange(20), values)}, 1, 0.95)
+    assert scored[0]["coverage"] == pytest.approx(2 / 3)
+    assert scored[0]["interval_width"] == pytest.approx(2.0)  # scale 1: a step of 1 per step
+    assert scored[0]["msis"] == pytest.approx((2 + 2 + 2 + 40 * 1) / 3)

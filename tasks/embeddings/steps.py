@@ -249,8 +249,16 @@ def _train_gensim(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref:
     )
 
 
-# model.backend → the function that trains; the keys are exactly ModelConfig.backend's choices.
-TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim}
+def _train_tf(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref: VocabularyRef, cfg: EmbedConfig,
+              on_epoch_end: EpochHook) -> gensim_w2v.TrainedWord2Vec:
+    from tasks.embeddings import tf_w2v  # TensorFlow takes seconds to import: only when asked for
+
+    return tf_w2v.train_skipgram(stream.batches, vocabulary, ref.n_tokens, cfg.model, sample=cfg.tokenize.sample,
+                                 seed=cfg.seed, on_epoch_end=on_epoch_end)
+
+
+# model.backend → the function that trains; the keys are exactly config.BACKENDS.
+TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim, "tf": _train_tf}
 
 
 def model_run_name(cfg: EmbedConfig, corpus: str) -> str:
@@ -294,7 +302,7 @@ def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) 
         runs.log_metrics(run_id, {
             "train_seconds": trained.train_seconds, "vocab_seconds": trained.vocab_seconds,
             "effective_words": trained.effective_words, "effective_words_per_second": trained.words_per_second,
-            "vocabulary_words": len(wv.words),
+            "vocabulary_words": len(wv.words), **trained.profile,
         })
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")

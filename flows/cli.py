@@ -562,7 +562,8 @@ def _report_embed(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool) -> Non
     from rich.table import Table
 
     m, model = summary.metrics, cfg.model
-    objective = f"negative {model.negative}" if model.negative else ""
+    nce = summary.backend == "tf" and model.loss == "nce"
+    objective = f"{'NCE' if nce else 'negative'} {model.negative}" if model.negative else ""
     objective = " + ".join(p for p in (objective, "hierarchical softmax" if model.hs else "") if p)
     table = Table(
         title=f"{summary.run_name}: {model.vector_size} dims, context window {model.context_window}, "
@@ -604,6 +605,17 @@ def _report_embed(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool) -> Non
     table.add_row("flow", f"{summary.wall_seconds:.1f} s from the first step to the summary")
     out = _console()
     out.print(table)
+    if len(summary.comparison) > 1:
+        compared = Table(title="backends side by side (same tokens; also on the parent run: comparison/backends.md)")
+        for col in ("backend", "effective words/s", "vs first", "train s", "analogies (30k)", "WS353 ρ", "SimLex ρ"):
+            compared.add_column(col, justify="left" if col == "backend" else "right")
+        first = summary.comparison[0]["words_per_second"]
+        for row in summary.comparison:
+            compared.add_row(row["backend"], f"{row['words_per_second'] / 1e6:.3f} M",
+                             f"{row['words_per_second'] / first:.2f}x" if first > 0 else "n/a",
+                             f"{row['train_seconds']:.1f}", _percent(row["analogy_30000_accuracy"]),
+                             _rho(row["wordsim353_spearman"]), _rho(row["simlex999_spearman"]))
+        out.print(compared)
     probes = Table(title=f"nearest neighbours (cosine similarity), {len(summary.neighbours)} rows in "
                          "evaluation/neighbours.csv", show_header=True)
     probes.add_column("probe", no_wrap=True)
@@ -636,6 +648,12 @@ def run_embed(
                      help="A text file (.gz/.bz2 too), a directory of .txt files, or a .tsv/.csv with a text column "
                           "(corpus.text_column). Default: gensim's lee_background.cor."),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", metavar="NAMES",
+                     help="gensim, tf (TensorFlow skip-gram), or a comma list such as gensim,tf: each trains on the "
+                          "same tokens and the parent run gets a comparison table (model.backend)."),
+    ] = None,
     config: ConfigOpt = None,
     set_: EmbedSetOpt = None,
     as_json: JsonOpt = False,
@@ -646,6 +664,8 @@ def run_embed(
     """
     # A JSON string is a TOML string: a path such as 2020.txt or true stays text.
     extra = [f"corpus.path={json.dumps(os.path.abspath(corpus), ensure_ascii=False)}"] if corpus else []
+    if backend is not None:
+        extra.append(f"model.backend={json.dumps(backend)}")
     _run_embed(_load_embed(config, set_, extra), as_json)
 
 

@@ -267,7 +267,8 @@ def determinism_problem(cfg: ModelConfig, environ: Mapping[str, str] | None = No
     if cfg.workers != 1:
         needs.append(f"model.workers = 1 (got {cfg.workers})")
     hashseed = env.get("PYTHONHASHSEED")
-    if hashseed is None or hashseed == "random":
+    # Only gensim hashes words; the tf backend's exact repeats need the seed and one thread only.
+    if "gensim" in cfg.backends and (hashseed is None or hashseed == "random"):
         needs.append(f"a fixed PYTHONHASHSEED (it is {'unset' if hashseed is None else repr(hashseed)})")
     if not needs:
         return None

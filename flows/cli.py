@@ -694,6 +694,10 @@ def bench_embed(
     max_docs: Annotated[int | None, typer.Option(min=1, help="Read only the first N IMDB reviews (a smoke run).")] = None,
     skip_corpus_file: Annotated[bool, typer.Option(help="Leave out gensim's corpus_file mode.")] = False,
     flow: Annotated[bool, typer.Option(help="Also run the train-embeddings flow with the same settings.")] = True,
+    architectures: Annotated[str, typer.Option(help="Comma list of skipgram, cbow.")] = "skipgram,cbow",
+    tf_loss: Annotated[str, typer.Option(
+        help="The TF backend's objectives measured beside skip-gram: negative_sampling, nce, a comma list, or off.",
+    )] = "negative_sampling",
 ) -> None:
     """Measure word2vec on IMDB: plain gensim beside seqflow's training and beside the whole flow, in one run.
 
@@ -704,11 +708,17 @@ def bench_embed(
     if not plain_bench.IMDB.is_file():
         _fail(f"{plain_bench.IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
     console = _console()
-    figures = plain_bench.run(max_docs, skip_corpus_file)
+    archs = plain_bench.split_names(architectures)
+    unknown = [a for a in archs if a not in ("skipgram", "cbow")] or [
+        loss for loss in plain_bench.split_names(tf_loss) if loss not in ("negative_sampling", "nce")]
+    if unknown or not archs:
+        _fail(f"bench embed: {unknown[0] if unknown else architectures!r} is not one of skipgram, cbow "
+              "(--architectures) or negative_sampling, nce, off (--tf-loss)")
+    figures = plain_bench.run(max_docs, skip_corpus_file, archs, plain_bench.split_names(tf_loss))
     if flow:
         from flows.bench_embed_flow import run_flow_bench
 
-        run_flow_bench(max_docs, figures, console)
+        run_flow_bench(max_docs, figures, console, archs)
 
 
 def main() -> None:

@@ -171,10 +171,13 @@ def test_related_words_end_nearer_than_unrelated_ones(loss):
     assert np.mean(within) > np.mean(across) + 0.3, (np.mean(within), np.mean(across))
 
 
-def test_the_same_seed_repeats_exactly_in_one_process():
+def test_the_same_seed_repeats_exactly_with_one_thread():
+    # What is promised: same seed, one TensorFlow thread → bit-identical vectors, losses and word counts
+    # (checked here within a process; across processes by hand, see tf_w2v's notes). With two threads
+    # the summation order of TensorFlow's kernels can change the last digits, so it is not asserted.
     vocabulary, batches = _topics(300)
     n_tokens = sum(len(r) for b in batches for r in b)
-    cfg = ModelConfig(**{**SMALL, "epochs": 2, "workers": 2})
+    cfg = ModelConfig(**{**SMALL, "epochs": 2, "workers": 1})
     runs = [tf_w2v.train_skipgram(lambda: iter(batches), vocabulary, n_tokens, cfg, sample=1e-2, seed=11)
             for _ in range(2)]
     other = tf_w2v.train_skipgram(lambda: iter(batches), vocabulary, n_tokens, cfg, sample=1e-2, seed=12)

@@ -177,7 +177,7 @@ class ModelConfig(Frozen):
     deterministic: bool = False  # demand exact repeats: needs workers = 1 and a fixed PYTHONHASHSEED
     loss: Literal["negative_sampling", "nce"] = "negative_sampling"  # tf only: negative sampling (word2vec's, as gensim) or noise-contrastive estimation (logits corrected by log(k·Pn(w)), an output bias per word)
     batch_size: int = Field(4_096, ge=1)  # tf only: (centre, context) pairs per SGD step; rows a batch touches get the sum of its updates
-    noise_group: int = Field(32, ge=1)  # tf only: consecutive pairs of a shuffled batch that share one draw of `negative` noise words (1 = a fresh draw per pair, 3-4x slower; each pair still meets k draws from Pn)
+    noise_group: int = Field(32, ge=1)  # tf only: consecutive pairs of a shuffled batch that share one draw of `negative` noise words (1 = a fresh draw per pair, about 3x slower; each pair still meets k draws from Pn)
 
     @field_validator("backend", mode="before")
     @classmethod

@@ -12,6 +12,10 @@ Measured in one run, printed as one Rich table (and saved as JSON under ``artifa
    (:func:`~tasks.embeddings.text.encode_token_frames`), and beside ``corpus_file`` mode (a
    LineSentence file written from the Parquet). Effective words/s,
    analogy accuracy (restrict_vocab 30k), WordSim-353 and SimLex-999 for each.
+   Beside skip-gram, the TensorFlow backend (:func:`tasks.embeddings.tf_w2v.train_skipgram`, plain
+   SGD, the same settings, its default batch and noise group) on the same token-id Parquet: its
+   words/s as a ratio of plain gensim's, its scores, and where its time went (pair generation in the
+   background thread, the feed on the main thread, TensorFlow's steps).
 3. Exports of one model: t-SNE of the 5,000 most frequent words (wall time, trustworthiness), the
    PNG, word2vec text/binary, the projector files and the vectors Parquet.
 
@@ -148,7 +152,103 @@ def _scores(kv) -> dict:
             "simlex": simlex.spearman, "evaluate_seconds": time.perf_counter() - began, "vocabulary": len(wv.words)}
 
 
-def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
+def _tf_skipgram(batches, vocabulary, n_tokens: int, loss: str) -> dict:
+    from tasks.embeddings import tf_w2v
+    from tasks.embeddings.config import ModelConfig
+
+    cfg = ModelConfig(backend="tf", loss=loss, **SETTINGS)
+    trained = tf_w2v.train_skipgram(batches, vocabulary, n_tokens, cfg, sample=SAMPLE, seed=SEED)
+    return {"loss": loss, "batch_size": cfg.batch_size, "noise_group": cfg.noise_group,
+            "train_seconds": trained.train_seconds, "vocab_seconds": trained.vocab_seconds,
+            "effective_words": trained.effective_words, "words_per_second": trained.words_per_second,
+            "epoch_words_per_second": [e.words_per_second for e in trained.epochs],
+            "epoch_loss": [e.loss for e in trained.epochs], "profile": trained.profile, **_scores(trained.vectors)}
+
+
+def adam_vs_sgd(max_docs: int, epochs: int = 5, adam_lr: float = 0.001) -> dict:
+    """Train the TF skip-gram on the first ``max_docs`` reviews with plain sparse SGD, then with Keras' Adam.
+
+    Adam gets the same loss, batches and noise through ``tf.GradientTape`` (its gradients are
+    ``IndexedSlices``); Keras' Adam then updates both moment matrices and every row of the weights
+    each step, touched or not, which is what sparse embeddings pay for it. Printed as one small table.
+    """
+    import numpy as np
+    import tensorflow as tf
+    from rich.console import Console
+
+    from tasks.embeddings import corpus, skipgram, text, tf_w2v
+    from tasks.embeddings.config import CorpusConfig, ModelConfig, TokenizeConfig
+
+    cfg_corpus = CorpusConfig(path=IMDB, text_column="text", max_documents=max_docs)
+    counter = text.VocabularyCounter()
+    chunks = list(counter.observe(text.tokenize_documents(corpus.iter_documents(cfg_corpus),
+                                                          TokenizeConfig(min_count=MIN_COUNT))))
+    vocabulary = text.vocabulary_frame(counter.counts, MIN_COUNT)
+    frame = text._token_frame([c.doc_id for c in chunks], [c.tokens for c in chunks])
+    ids = next(text.encode_token_frames([frame], vocabulary["word"]))["ids"].tolist()
+    blocks = [ids[i:i + 2_048] for i in range(0, len(ids), 2_048)]
+    n_tokens = sum(len(r) for r in ids)
+    cfg = ModelConfig(backend="tf", **{**SETTINGS, "epochs": epochs})
+    figures = {"max_docs": max_docs, "epochs": epochs, "vocabulary": len(vocabulary), "tokens": n_tokens}
+    sgd = tf_w2v.train_skipgram(lambda: iter(blocks), vocabulary, n_tokens, cfg, sample=SAMPLE, seed=SEED)
+    figures["sgd"] = {"learning_rate": cfg.learning_rate, "words_per_second": sgd.words_per_second,
+                      "train_seconds": sgd.train_seconds, "final_loss": sgd.epochs[-1].loss, **_scores(sgd.vectors)}
+
+    import keras
+
+    counts = vocabulary["count"].to_numpy(np.int64)
+    rng = np.random.default_rng(SEED)
+    trainer = tf_w2v.SkipGramTrainer(counts, cfg, SEED, rng)
+    w = trainer.weights
+    optimizer = keras.optimizers.Adam(learning_rate=adam_lr)
+    groups = cfg.batch_size // cfg.noise_group
+
+    @tf.function
+    def adam_steps(centres, contexts, first_step):
+        total = tf.constant(0.0)
+        for i in tf.range(tf.shape(centres)[0]):
+            noise = tf_w2v.draw_noise(trainer.cdf, trainer.seed, first_step + tf.cast(i, tf.int64), groups, cfg.negative)
+            with tf.GradientTape() as tape:
+                u = tf.reshape(tf.gather(w.inputs, centres[i]), [groups, -1, cfg.vector_size])
+                v_pos = tf.reshape(tf.gather(w.outputs, contexts[i]), [groups, -1, cfg.vector_size])
+                v_neg = tf.gather(w.outputs, tf.cast(noise, tf.int32))
+                loss = tf_w2v.objective(*tf_w2v.scores(u, v_pos, v_neg))
+            grads = tape.gradient(loss, [w.inputs, w.outputs])
+            optimizer.apply_gradients(zip(grads, [w.inputs, w.outputs]))
+            total += loss
+        return total
+
+    keep = skipgram.keep_probabilities(counts, SAMPLE)
+    step, effective, began, loss = 0, 0, time.perf_counter(), 0.0
+    for _ in range(epochs):
+        loss = 0.0
+        for part in skipgram.batched(skipgram.iter_pair_blocks(iter(blocks), cfg.context_window, keep, rng),
+                                     cfg.batch_size, n_tokens, cfg.noise_group):
+            effective += part.effective_words
+            if part.centres.shape[0] and part.centres.shape[1] == cfg.batch_size:
+                loss += float(adam_steps(part.centres, part.contexts, tf.constant(step, tf.int64)))
+                step += part.centres.shape[0]
+    seconds = time.perf_counter() - began
+    vectors = tf_w2v.WordVectors(tuple(vocabulary["word"]), counts, w.inputs.numpy()).to_keyed_vectors()
+    figures["adam"] = {"learning_rate": adam_lr, "words_per_second": effective / seconds, "train_seconds": seconds,
+                       "final_loss": loss, **_scores(vectors)}
+    console = Console(width=150)
+    from rich.table import Table
+
+    table = Table(title=f"TF skip-gram, first {max_docs:,} IMDB reviews ({n_tokens:,} tokens, "
+                        f"{len(vocabulary):,} words), {epochs} epochs: sparse SGD vs Keras Adam")
+    for col in ("optimizer", "lr", "effective words/s", "train s", "last epoch loss", "analogy (30k)", "WS353", "SimLex"):
+        table.add_column(col, justify="right")
+    for name in ("sgd", "adam"):
+        r = figures[name]
+        table.add_row(name, f"{r['learning_rate']:g}", f"{r['words_per_second']:,.0f}", f"{r['train_seconds']:.1f}",
+                      f"{r['final_loss']:.4g}", f"{r['analogy']:.1%}", f"{r['ws353']:.3f}", f"{r['simlex']:.3f}")
+    console.print(table)
+    return figures
+
+
+def run(max_docs: int | None, skip_corpus_file: bool, architectures: tuple[str, ...] = ("skipgram", "cbow"),
+        tf_losses: tuple[str, ...] = ("negative_sampling",)) -> dict:
     """Run every measurement and print the table; return the figures."""
     from rich.console import Console
 
@@ -162,6 +262,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     figures: dict = {"max_docs": max_docs, "load_before": os.getloadavg(), "cpus": os.cpu_count()}
+    bench_began = time.perf_counter()
     console.print(f"[bold]bench embed[/]: {IMDB.name}{f' (first {max_docs} reviews)' if max_docs else ''}; "
                   f"work in {work}; load average {figures['load_before'][0]:.1f} on {os.cpu_count()} CPUs")
 
@@ -186,6 +287,9 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
 
     def id_batches():
         return (frame["ids"] for frame in storage.iter_frames(ids_path, columns=["ids"]))
+
+    def id_blocks():  # the flow's feed: row groups of 2,048 chunks, one shuffled pair block each
+        return (frame["ids"] for frame in storage.iter_frames(ids_path, columns=["ids"], batch_rows=2_048))
 
     strings = RestartableTokens(token_batches)
     stream = RestartableTokens(id_batches, words=vocabulary["word"])
@@ -212,7 +316,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
     kept_tokens = figures["in_vocabulary_tokens"]  # what one pass of the id stream (and the line file) holds
     models: dict = {}
     keep_vectors = None
-    for architecture in ("skipgram", "cbow"):
+    for architecture in architectures:
         cfg = ModelConfig(architecture=architecture, **SETTINGS)
         console.print(f"{architecture}: plain gensim ...")
         kv, plain = _plain_gensim(sentences, architecture)
@@ -236,6 +340,10 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
                                               sample=SAMPLE, seed=SEED, corpus_file=line_file)
             entry["corpus_file"] = {"train_seconds": filed.train_seconds, "effective_words": filed.effective_words,
                                     "words_per_second": filed.words_per_second, **_scores(filed.vectors)}
+        if architecture == "skipgram":
+            for loss in tf_losses:
+                console.print(f"skipgram: TensorFlow backend ({loss}) over the token-id Parquet ...")
+                entry[f"tf_{loss}"] = _tf_skipgram(id_blocks, vocabulary, kept_tokens, loss)
         models[architecture] = entry
     figures["models"] = models
     del sentences
@@ -260,6 +368,7 @@ def run(max_docs: int | None, skip_corpus_file: bool) -> dict:
     exports["files_seconds"] = time.perf_counter() - began
     figures["exports"] = exports
     figures["load_after"] = os.getloadavg()
+    figures["wall_seconds"] = time.perf_counter() - bench_began
 
     _print_table(console, figures)
     for name in ("tokens.lines.txt", "vectors.txt", "vectors.bin"):
@@ -292,6 +401,7 @@ def _print_table(console, f: dict) -> None:
     table.add_row("  with Parquet write, 1x (MB)", "", f"{ing['parquet']['peak_rss_mb']:.0f}", "", "", "")
     for arch, entry in f["models"].items():
         plain, ours, filed, ref = entry["plain"], entry["seqflow"], entry.get("corpus_file"), REFERENCE[arch]
+        tf_rows = [v for k, v in entry.items() if k.startswith("tf_")]
         table.add_row(f"[bold]{arch}[/] effective words/s", f"{plain['words_per_second'] / 1e6:.3f} M",
                       f"{ours['words_per_second'] / 1e6:.3f} M", f"{ours['words_per_second'] / plain['words_per_second']:.2f}x",
                       f"{filed['words_per_second'] / 1e6:.3f} M ({filed['words_per_second'] / plain['words_per_second']:.2f}x)" if filed else "",
@@ -307,6 +417,24 @@ def _print_table(console, f: dict) -> None:
             table.add_row(f"  {label}", fmt.format(plain[key]), fmt.format(ours[key]),
                           f"{diff * 100:+.1f} pt" if key == "analogy" else f"{diff:+.3f}",
                           fmt.format(filed[key]) if filed else "", fmt.format(ref_value))
+        for tf_ in tf_rows:
+            ratio = tf_["words_per_second"] / plain["words_per_second"]
+            table.add_row(f"  [bold]tf[/] ({tf_['loss']}, batch {tf_['batch_size']:,}, noise group "
+                          f"{tf_['noise_group']}) effective words/s", f"{plain['words_per_second'] / 1e6:.3f} M",
+                          f"{tf_['words_per_second'] / 1e6:.3f} M", f"{ratio:.2f}x", "", "≥ 0.25x (aim 0.5x)")
+            eps = tf_["epoch_words_per_second"]
+            table.add_row("    per epoch / train seconds", "",
+                          f"{min(eps) / 1e6:.3f}–{max(eps) / 1e6:.3f} M / {tf_['train_seconds']:.0f} s", "", "", "")
+            prof = tf_["profile"]
+            table.add_row("    time: pairs (bg thread) / feed (main) / TF steps", "",
+                          f"{prof['profile.pair_seconds']:.0f} / {prof['profile.feed_seconds']:.0f} / "
+                          f"{prof['profile.step_seconds']:.0f} s", f"{prof['profile.pairs_per_second'] / 1e6:.2f} M pairs/s", "", "")
+            for key, label, fmt, aim in (("analogy", "analogy (restrict 30k)", "{:.1%}", "≥ 0.9x gensim"),
+                                         ("ws353", "WS353 ρ", "{:.3f}", "± 0.03"),
+                                         ("simlex", "SimLex ρ", "{:.3f}", "± 0.03")):
+                diff = tf_[key] - plain[key]
+                shown = f"{tf_[key] / plain[key]:.2f}x" if key == "analogy" else f"{diff:+.3f}"
+                table.add_row(f"    {label}", fmt.format(plain[key]), fmt.format(tf_[key]), shown, "", aim)
     ex = f["exports"]
     table.add_row("t-SNE top 5,000: fit / with trustworthiness", "", f"{ex['tsne_fit_seconds']:.1f} s / {ex['tsne_total_seconds']:.1f} s",
                   "", "", "aim < 15 s")
@@ -315,23 +443,44 @@ def _print_table(console, f: dict) -> None:
                   "", "", "")
     console.print(table)
     console.print(f"load average before {f['load_before'][0]:.1f}, after {f['load_after'][0]:.1f} on {f['cpus']} CPUs "
-                  "(another user shares the machine). ratio = seqflow / plain gensim; analogy diff in points.")
+                  "(another user shares the machine). ratio = seqflow / plain gensim; analogy diff in points. "
+                  f"Bench wall time {f['wall_seconds']:.0f} s.")
+    for arch, entry in f["models"].items():
+        for key, tf_ in entry.items():
+            if key.startswith("tf_"):
+                console.print(f"words/s ratio tf ({tf_['loss']}) / plain gensim {arch}: "
+                              f"{tf_['words_per_second'] / entry['plain']['words_per_second']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.bench_embed", description=__doc__.splitlines()[0])
     parser.add_argument("--max-docs", type=int, default=None, help="read only the first N reviews (development)")
     parser.add_argument("--skip-corpus-file", action="store_true", help="leave out the corpus_file runs")
+    parser.add_argument("--architectures", default="skipgram,cbow", help="comma list of skipgram, cbow")
+    parser.add_argument("--tf-loss", default="negative_sampling",
+                        help="comma list of the TF backend's objectives (negative_sampling, nce); off = no TF rows")
+    parser.add_argument("--adam-vs-sgd", action="store_true",
+                        help="only train the TF skip-gram with sparse SGD and with Keras Adam on --max-docs reviews")
     parser.add_argument("--ingest-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not IMDB.is_file():
         raise SystemExit(f"{IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
+    if args.adam_vs_sgd:
+        print(json.dumps(adam_vs_sgd(args.max_docs or 3_000)))
+        return
     if args.ingest_only:
         print(json.dumps(ingest(args.max_docs, args.repeat, args.out)))
         return
-    run(args.max_docs, args.skip_corpus_file)
+    run(args.max_docs, args.skip_corpus_file, split_names(args.architectures), split_names(args.tf_loss))
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    """``"a,b"`` → ``("a", "b")``; ``off``/``none``/empty → ``()``."""
+    if text.strip().lower() in ("off", "none", ""):
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 if __name__ == "__main__":

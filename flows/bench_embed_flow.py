@@ -43,7 +43,8 @@ def flow_settings(architecture: str, max_docs: int | None) -> list[str]:
     return overrides
 
 
-def run_flow_bench(max_docs: int | None, plain: dict | None, console) -> dict:
+def run_flow_bench(max_docs: int | None, plain: dict | None, console,
+                   architectures: tuple[str, ...] = ("skipgram", "cbow")) -> dict:
     """Run the flow once per architecture and print the comparison; return the figures."""
     from flows import ephemeral
     from tasks import paths
@@ -55,7 +56,7 @@ def run_flow_bench(max_docs: int | None, plain: dict | None, console) -> dict:
 
     ephemeral.wait()
     figures: dict = {}
-    for architecture in ("skipgram", "cbow"):
+    for architecture in architectures:
         cfg = load_config(EmbedConfig, None, flow_settings(architecture, max_docs))
         console.print(f"{architecture}: the train-embeddings flow ...")
         began = time.perf_counter()

@@ -632,7 +632,8 @@ def _report_embed(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool) -> Non
     from rich.table import Table
 
     m, model = summary.metrics, cfg.model
-    objective = f"negative {model.negative}" if model.negative else ""
+    nce = summary.backend == "tf" and model.loss == "nce"
+    objective = f"{'NCE' if nce else 'negative'} {model.negative}" if model.negative else ""
     objective = " + ".join(p for p in (objective, "hierarchical softmax" if model.hs else "") if p)
     table = Table(
         title=f"{summary.run_name}: {model.vector_size} dims, context window {model.context_window}, "
@@ -674,6 +675,17 @@ def _report_embed(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool) -> Non
     table.add_row("flow", f"{summary.wall_seconds:.1f} s from the first step to the summary")
     out = _console()
     out.print(table)
+    if len(summary.comparison) > 1:
+        compared = Table(title="backends side by side (same tokens; also on the parent run: comparison/backends.md)")
+        for col in ("backend", "effective words/s", "vs first", "train s", "analogies (30k)", "WS353 ρ", "SimLex ρ"):
+            compared.add_column(col, justify="left" if col == "backend" else "right")
+        first = summary.comparison[0]["words_per_second"]
+        for row in summary.comparison:
+            compared.add_row(row["backend"], f"{row['words_per_second'] / 1e6:.3f} M",
+                             f"{row['words_per_second'] / first:.2f}x" if first > 0 else "n/a",
+                             f"{row['train_seconds']:.1f}", _percent(row["analogy_30000_accuracy"]),
+                             _rho(row["wordsim353_spearman"]), _rho(row["simlex999_spearman"]))
+        out.print(compared)
     probes = Table(title=f"nearest neighbours (cosine similarity), {len(summary.neighbours)} rows in "
                          "evaluation/neighbours.csv", show_header=True)
     probes.add_column("probe", no_wrap=True)
@@ -706,6 +718,12 @@ def run_embed(
                      help="A text file (.gz/.bz2 too), a directory of .txt files, or a .tsv/.csv with a text column "
                           "(corpus.text_column). Default: gensim's lee_background.cor."),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", metavar="NAMES",
+                     help="gensim, tf (TensorFlow skip-gram), or a comma list such as gensim,tf: each trains on the "
+                          "same tokens and the parent run gets a comparison table (model.backend)."),
+    ] = None,
     config: ConfigOpt = None,
     set_: EmbedSetOpt = None,
     as_json: JsonOpt = False,
@@ -716,6 +734,8 @@ def run_embed(
     """
     # A JSON string is a TOML string: a path such as 2020.txt or true stays text.
     extra = [f"corpus.path={json.dumps(os.path.abspath(corpus), ensure_ascii=False)}"] if corpus else []
+    if backend is not None:
+        extra.append(f"model.backend={json.dumps(backend)}")
     _run_embed(_load_embed(config, set_, extra), as_json)
 
 
@@ -744,6 +764,10 @@ def bench_embed(
     max_docs: Annotated[int | None, typer.Option(min=1, help="Read only the first N IMDB reviews (a smoke run).")] = None,
     skip_corpus_file: Annotated[bool, typer.Option(help="Leave out gensim's corpus_file mode.")] = False,
     flow: Annotated[bool, typer.Option(help="Also run the train-embeddings flow with the same settings.")] = True,
+    architectures: Annotated[str, typer.Option(help="Comma list of skipgram, cbow.")] = "skipgram,cbow",
+    tf_loss: Annotated[str, typer.Option(
+        help="The TF backend's objectives measured beside skip-gram: negative_sampling, nce, a comma list, or off.",
+    )] = "negative_sampling",
 ) -> None:
     """Measure word2vec on IMDB: plain gensim beside seqflow's training and beside the whole flow, in one run.
 
@@ -754,11 +778,17 @@ def bench_embed(
     if not plain_bench.IMDB.is_file():
         _fail(f"{plain_bench.IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
     console = _console()
-    figures = plain_bench.run(max_docs, skip_corpus_file)
+    archs = plain_bench.split_names(architectures)
+    unknown = [a for a in archs if a not in ("skipgram", "cbow")] or [
+        loss for loss in plain_bench.split_names(tf_loss) if loss not in ("negative_sampling", "nce")]
+    if unknown or not archs:
+        _fail(f"bench embed: {unknown[0] if unknown else architectures!r} is not one of skipgram, cbow "
+              "(--architectures) or negative_sampling, nce, off (--tf-loss)")
+    figures = plain_bench.run(max_docs, skip_corpus_file, archs, plain_bench.split_names(tf_loss))
     if flow:
         from flows.bench_embed_flow import run_flow_bench
 
-        run_flow_bench(max_docs, figures, console)
+        run_flow_bench(max_docs, figures, console, archs)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ class _Laps:
 
     def __call__(self, step: str) -> None:
         now = time.perf_counter()
-        self.seconds[step] = now - self.last
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self.last  # a step run per backend: summed
         self.last = now
 
 
@@ -32,7 +32,9 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
 
     Everything the data can refuse (an unreadable corpus, a vocabulary too small) is refused before
     the parent run opens; the tokens and the vocabulary are reused from earlier runs when their
-    inputs are unchanged.
+    inputs are unchanged. With several backends (``model.backend = gensim,tf``) each trains on the
+    same token ids in its own child run, is scored and exported alike, and the parent run gets a
+    comparison table; the summary's model fields describe the first backend, ``comparison`` all.
     """
     lap = _Laps()
     steps.check_settings(cfg)
@@ -50,13 +52,19 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
     with tracked_run(cfg, "embed", corpus.name, tags) as ctx:
         steps.record_corpus(vocabulary, tokenized.name == "Cached", ctx)
         lap("open-runs")
-        trained = steps.train_vectors(vocabulary, cfg, ctx)
-        lap("train-vectors")
-        evaluated = steps.evaluate_vectors(trained, cfg)
-        lap("evaluate-vectors")
-        exported = steps.export_vectors(evaluated, cfg)
-        lap("export-vectors")
+        models = []
+        for backend in cfg.model.backends:
+            one = cfg.for_backend(backend)
+            trained = steps.train_vectors(vocabulary, one, ctx)
+            lap("train-vectors")
+            evaluated = steps.evaluate_vectors(trained, one)
+            lap("evaluate-vectors")
+            exported = steps.export_vectors(evaluated, one)
+            lap("export-vectors")
+            models.append((evaluated, exported))
+        comparison = steps.record_comparison(models, ctx) if len(models) > 1 else ()
     lap("close-runs")
+    (evaluated, exported), trained = models[0], models[0][0].trained
     return EmbedSummary(
         flow="train-embeddings",
         flow_run_id=ctx.flow_run_id,
@@ -67,7 +75,7 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         run_id=trained.run_id,
         run_name=trained.run_name,
         run_artifacts=runs.artifact_uri(trained.run_id),
-        backend=cfg.model.backend,
+        backend=trained.backend,
         architecture=cfg.model.architecture,
         corpus=corpus,
         tokens_path=tokens.tokens_path,
@@ -94,4 +102,5 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         step_seconds=lap.seconds,
         wall_seconds=lap.last - lap.began,
         reconciled_runs=reconciled,
+        comparison=comparison,
     )

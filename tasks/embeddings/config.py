@@ -138,10 +138,32 @@ class TokenizeConfig(Frozen):
         return self
 
 
-class ModelConfig(Frozen):
-    """The word2vec model; ``backend`` picks the function that trains it."""
+BACKENDS: tuple[str, ...] = ("gensim", "tf")  # model.backend's choices, in the order a comparison lists them
 
-    backend: Literal["gensim"] = "gensim"  # which trainer: gensim (a "tf" backend is planned beside it)
+
+def _as_backends(value: Any) -> Any:
+    """``"gensim, tf"`` or ``["gensim", "tf"]`` → ``"gensim,tf"``: each name checked, none twice."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        return value
+    names = [part.strip().lower() for part in value.split(",")]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise ValueError(
+            f"{unknown[0] if unknown else value!r} is not a backend; choose from {', '.join(BACKENDS)}, "
+            "or several as a comma list such as gensim,tf"
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"model.backend names {twice[0]!r} twice; list each backend once")
+    return ",".join(names)
+
+
+class ModelConfig(Frozen):
+    """The word2vec model; ``backend`` picks the function(s) that train it."""
+
+    backend: str = "gensim"  # which trainer: gensim, tf (TensorFlow skip-gram), or a comma list such as gensim,tf (each trained on the same tokens, compared on the parent run)
     architecture: Literal["skipgram", "cbow"] = "skipgram"  # skipgram: predict context from word; cbow: word from context
     negative: int = Field(5, ge=0)  # noise words per positive example (negative sampling); 0 = off
     hs: bool = False  # hierarchical softmax (a Huffman tree over the vocabulary) instead of / beside negative sampling
@@ -151,8 +173,16 @@ class ModelConfig(Frozen):
     epochs: int = Field(5, ge=1)  # passes over the corpus
     learning_rate: float = Field(0.025, gt=0)  # start learning rate (gensim's alpha); decays linearly
     min_learning_rate: float = Field(0.0001, gt=0)  # learning rate reached at the end of the last epoch (min_alpha)
-    workers: int = Field(2, ge=1)  # training threads; exact repeats need 1
+    workers: int = Field(2, ge=1)  # training threads (tf: TensorFlow's intra- and inter-op threads); exact repeats need 1
     deterministic: bool = False  # demand exact repeats: needs workers = 1 and a fixed PYTHONHASHSEED
+    loss: Literal["negative_sampling", "nce"] = "negative_sampling"  # tf only: negative sampling (word2vec's, as gensim) or noise-contrastive estimation (logits corrected by log(k·Pn(w)), an output bias per word)
+    batch_size: int = Field(4_096, ge=1)  # tf only: (centre, context) pairs per SGD step; rows a batch touches get the sum of its updates
+    noise_group: int = Field(32, ge=1)  # tf only: consecutive pairs of a shuffled batch that share one draw of `negative` noise words (1 = a fresh draw per pair, about 3x slower; each pair still meets k draws from Pn)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_backends(cls, value: Any) -> Any:
+        return _as_backends(value)
 
     @model_validator(mode="after")
     def _has_an_objective(self) -> ModelConfig:
@@ -166,12 +196,29 @@ class ModelConfig(Frozen):
                 f"model.min_learning_rate = {self.min_learning_rate:g} must not exceed "
                 f"model.learning_rate = {self.learning_rate:g}: the rate decays from one to the other"
             )
+        if "tf" in self.backends:
+            if self.architecture != "skipgram" or self.hs or self.negative == 0:
+                raise ValueError(
+                    "model.backend = tf trains skip-gram with noise words only: it needs model.architecture = "
+                    f"skipgram (got {self.architecture}), model.hs = false (got {str(self.hs).lower()}) and "
+                    f"model.negative > 0 (got {self.negative})"
+                )
+            if self.batch_size % self.noise_group:
+                raise ValueError(
+                    f"model.batch_size = {self.batch_size} must be a multiple of model.noise_group = "
+                    f"{self.noise_group}: a batch is cut into groups that share their noise words"
+                )
         if self.deterministic and self.workers != 1:
             raise ValueError(
                 f"model.deterministic = true needs model.workers = 1 (got {self.workers}): with more threads "
                 "the order of updates depends on OS scheduling"
             )
         return self
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The backends to train, in the order given (``"gensim,tf"`` → ``("gensim", "tf")``)."""
+        return tuple(self.backend.split(","))
 
     @property
     def sg(self) -> int:
@@ -227,3 +274,9 @@ class EmbedConfig(RunConfig):
     model: ModelConfig = ModelConfig()  # the word2vec model and its trainer
     evaluate: EvaluateConfig = EvaluateConfig()  # scores, neighbours, t-SNE and projector exports
     tracking: EmbedTracking = EmbedTracking()  # where runs are logged and which files go with them
+
+    def for_backend(self, backend: str) -> EmbedConfig:
+        """This config with ``model.backend`` set to one of its backends (what one child run trains)."""
+        if backend not in self.model.backends:
+            raise ValueError(f"for_backend: {backend!r} is not among model.backend = {self.model.backend!r}")
+        return self.model_copy(update={"model": self.model.model_copy(update={"backend": backend})})

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -77,12 +77,15 @@ class TrainedWord2Vec:
         epochs: one report per epoch.
         train_seconds: wall time of gensim's ``train()`` (all epochs).
         vocab_seconds: wall time of building the vocabulary, Huffman tree and weights.
+        profile: where a backend's training time went, as ``profile.*`` metrics (the TensorFlow
+            backend's; empty for gensim, whose threads are not split up).
     """
 
     vectors: KeyedVectors
     epochs: tuple[EpochReport, ...]
     train_seconds: float
     vocab_seconds: float
+    profile: dict[str, float] = field(default_factory=dict, hash=False)
 
     @property
     def effective_words(self) -> int:
@@ -264,7 +267,8 @@ def determinism_problem(cfg: ModelConfig, environ: Mapping[str, str] | None = No
     if cfg.workers != 1:
         needs.append(f"model.workers = 1 (got {cfg.workers})")
     hashseed = env.get("PYTHONHASHSEED")
-    if hashseed is None or hashseed == "random":
+    # Only gensim hashes words; the tf backend's exact repeats need the seed and one thread only.
+    if "gensim" in cfg.backends and (hashseed is None or hashseed == "random"):
         needs.append(f"a fixed PYTHONHASHSEED (it is {'unset' if hashseed is None else repr(hashseed)})")
     if not needs:
         return None

@@ -170,7 +170,7 @@ class EmbedSummary:
     experiment_id: str
     parent_run_id: str
     parent_run_name: str
-    run_id: str  # the model's child run
+    run_id: str  # the model's child run (the first backend's when model.backend lists several)
     run_name: str
     run_artifacts: str  # root URI of the child run's artifacts
     backend: str
@@ -200,6 +200,7 @@ class EmbedSummary:
     step_seconds: dict[str, float]  # wall time of each step as the flow saw it (Prefect's bookkeeping included)
     wall_seconds: float  # the flow run, from its first step to its summary
     reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
+    comparison: tuple[dict[str, Any], ...] = ()  # with several backends: one row per backend (steps.COMPARED)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""

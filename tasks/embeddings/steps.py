@@ -249,8 +249,16 @@ def _train_gensim(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref:
     )
 
 
-# model.backend → the function that trains; the keys are exactly ModelConfig.backend's choices.
-TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim}
+def _train_tf(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref: VocabularyRef, cfg: EmbedConfig,
+              on_epoch_end: EpochHook) -> gensim_w2v.TrainedWord2Vec:
+    from tasks.embeddings import tf_w2v  # TensorFlow takes seconds to import: only when asked for
+
+    return tf_w2v.train_skipgram(stream.batches, vocabulary, ref.n_tokens, cfg.model, sample=cfg.tokenize.sample,
+                                 seed=cfg.seed, on_epoch_end=on_epoch_end)
+
+
+# model.backend → the function that trains; the keys are exactly config.BACKENDS.
+TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim, "tf": _train_tf}
 
 
 def model_run_name(cfg: EmbedConfig, corpus: str) -> str:
@@ -294,7 +302,7 @@ def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) 
         runs.log_metrics(run_id, {
             "train_seconds": trained.train_seconds, "vocab_seconds": trained.vocab_seconds,
             "effective_words": trained.effective_words, "effective_words_per_second": trained.words_per_second,
-            "vocabulary_words": len(wv.words),
+            "vocabulary_words": len(wv.words), **trained.profile,
         })
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
@@ -343,6 +351,55 @@ def neighbours_markdown(neighbours: pd.DataFrame) -> str:
         shown = ", ".join(f"{w} ({s:.2f})" for w, s in zip(found["neighbour"], found["similarity"]))
         lines.append(f"| {probe} | {shown or 'not in the vocabulary'} |")
     return "\n".join(lines) + "\n"
+
+
+# The columns of the backend comparison: (row key, metric or figure, header).
+COMPARED: tuple[tuple[str, str], ...] = (
+    ("words_per_second", "effective words/s"),
+    ("train_seconds", "train s"),
+    ("analogy_30000_accuracy", "analogy (30k)"),
+    ("wordsim353_spearman", "WS353 ρ"),
+    ("simlex999_spearman", "SimLex ρ"),
+    ("tsne_trustworthiness", "t-SNE trust."),
+)
+
+
+def comparison_rows(models: list[tuple[EvaluatedVectors, ExportedFiles]]) -> tuple[dict[str, Any], ...]:
+    """One row per trained backend: its run, speed and scores (the keys of :data:`COMPARED`)."""
+    rows = []
+    for evaluated, exported in models:
+        trained = evaluated.trained
+        rows.append({
+            "backend": trained.backend, "run_id": trained.run_id, "run_name": trained.run_name,
+            "words_per_second": trained.words_per_second, "train_seconds": trained.train_seconds,
+            **{key: float(evaluated.metrics.get(key, float("nan"))) for key, _ in COMPARED[2:5]},
+            "tsne_trustworthiness": exported.tsne_trustworthiness,
+        })
+    return tuple(rows)
+
+
+def comparison_markdown(rows: tuple[dict[str, Any], ...]) -> str:
+    """The comparison as a Markdown table, with each backend's words/s relative to the first's."""
+    header = ["backend", *(label for _, label in COMPARED), "words/s vs first"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    first = rows[0]["words_per_second"] if rows else 0.0
+    for row in rows:
+        cells = [row["backend"], f"{row['words_per_second']:,.0f}", f"{row['train_seconds']:.1f}",
+                 f"{row['analogy_30000_accuracy']:.1%}", f"{row['wordsim353_spearman']:.3f}",
+                 f"{row['simlex999_spearman']:.3f}", f"{row['tsne_trustworthiness']:.3f}",
+                 f"{row['words_per_second'] / first:.2f}x" if first > 0 else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@task(name="record-comparison", cache_policy=NO_CACHE, persist_result=False)
+def record_comparison(models: list[tuple[EvaluatedVectors, ExportedFiles]], ctx: RunContext) -> tuple[dict[str, Any], ...]:
+    """Log the backends side by side on the parent run: ``<backend>.<figure>`` metrics and a table."""
+    rows = comparison_rows(models)
+    runs.log_metrics(ctx.parent_run_id, {f"{row['backend']}.{key}": row[key] for row in rows for key, _ in COMPARED})
+    runs.log_text(ctx.parent_run_id, comparison_markdown(rows), "comparison/backends.md")
+    runs.log_text(ctx.parent_run_id, pd.DataFrame(rows).to_csv(index=False), "comparison/backends.csv")
+    return rows
 
 
 @task(name="export-vectors", cache_policy=NO_CACHE, persist_result=False)

@@ -260,6 +260,10 @@ class RestartableTokens:
         self._batches = batches
         self._words = None if words is None else np.asarray(list(words), dtype=object)
 
+    def batches(self) -> Iterable[Iterable[Sequence[str]]]:
+        """A fresh iterator over the raw batches (id arrays when ``words`` is given), for array-based trainers."""
+        return self._batches()
+
     def __iter__(self) -> Iterator[list[str]]:
         if self._words is not None:
             yield from self._iter_ids()

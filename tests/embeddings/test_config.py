@@ -118,3 +118,43 @@ def test_projection_sizes():
     assert _message(exc) == (
         "evaluate.perplexity = 30 must be less than evaluate.tsne_top_n = 20: t-SNE needs more points than neighbours"
     )
+
+
+@pytest.mark.parametrize(("given", "stored", "backends"), [
+    ("tf", "tf", ("tf",)),
+    ("gensim,tf", "gensim,tf", ("gensim", "tf")),
+    (" TF , gensim ", "tf,gensim", ("tf", "gensim")),
+    (["gensim", "tf"], "gensim,tf", ("gensim", "tf")),  # a TOML list
+])
+def test_backend_takes_one_name_or_a_comma_list(given, stored, backends):
+    cfg = EmbedConfig.model_validate({"model": {"backend": given}})
+    assert cfg.model.backend == stored and cfg.model.backends == backends
+    assert [cfg.for_backend(b).model.backend for b in backends] == list(backends)
+
+
+@pytest.mark.parametrize(("given", "rule"), [
+    ("torch", "'torch' is not a backend; choose from gensim, tf, or several as a comma list such as gensim,tf"),
+    ("gensim,,tf", "'' is not a backend; choose from gensim, tf, or several as a comma list such as gensim,tf"),
+    ("tf,gensim,tf", "model.backend names 'tf' twice; list each backend once"),
+])
+def test_unknown_backends_are_refused_with_the_valid_ones(given, rule):
+    with pytest.raises(ValidationError) as exc:
+        ModelConfig(backend=given)
+    assert _message(exc) == rule
+
+
+def test_the_tf_backend_trains_skipgram_with_noise_words_in_whole_groups():
+    with pytest.raises(ValidationError) as exc:
+        ModelConfig(backend="gensim,tf", architecture="cbow")
+    assert _message(exc) == (
+        "model.backend = tf trains skip-gram with noise words only: it needs model.architecture = skipgram "
+        "(got cbow), model.hs = false (got false) and model.negative > 0 (got 5)"
+    )
+    with pytest.raises(ValidationError) as exc:
+        ModelConfig(backend="tf", batch_size=1000, noise_group=32)
+    assert _message(exc) == (
+        "model.batch_size = 1000 must be a multiple of model.noise_group = 32: a batch is cut into groups that "
+        "share their noise words"
+    )
+    assert ModelConfig(backend="gensim", architecture="cbow", batch_size=1000).batch_size == 1000
+    assert ModelConfig(backend="tf", loss="nce").loss == "nce"

@@ -3,7 +3,6 @@ the backend table, the vectors' Parquet round trip and the checks made before an
 
 from __future__ import annotations
 
-import typing
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 from tasks import storage
 from tasks.config import RunConfig, TrackingConfig, describe_schema, load_config
 from tasks.embeddings import projection, steps
-from tasks.embeddings.config import CorpusConfig, EmbedConfig, ModelConfig, TokenizeConfig
+from tasks.embeddings.config import BACKENDS, CorpusConfig, EmbedConfig, TokenizeConfig
 from tasks.embeddings.evaluation import WordVectors
 from tasks.embeddings.records import CorpusRef, TokensRef, VocabularyRef
 from tasks.errors import InputError
@@ -69,8 +68,7 @@ def test_the_tokens_key_ignores_what_only_shapes_the_vocabulary_or_training(tmp_
 
 
 def test_every_backend_has_exactly_one_trainer():
-    choices = typing.get_args(ModelConfig.model_fields["backend"].annotation)
-    assert sorted(steps.TRAINERS) == sorted(choices)
+    assert sorted(steps.TRAINERS) == sorted(BACKENDS)
 
 
 def test_vectors_parquet_round_trip_is_exact(tmp_path):
@@ -118,3 +116,16 @@ def test_exact_repeats_without_their_conditions_are_refused(monkeypatch):
     monkeypatch.delenv("PYTHONHASHSEED")
     with pytest.raises(InputError, match=r"^model.deterministic = true needs a fixed PYTHONHASHSEED \(it is unset\)"):
         steps.check_settings(cfg)
+
+
+def test_the_backend_comparison_table():
+    rows = ({"backend": "gensim", "words_per_second": 300_000.0, "train_seconds": 10.0,
+             "analogy_30000_accuracy": 0.313, "wordsim353_spearman": 0.5, "simlex999_spearman": 0.33,
+             "tsne_trustworthiness": 0.9},
+            {"backend": "tf", "words_per_second": 150_000.0, "train_seconds": 20.0,
+             "analogy_30000_accuracy": 0.3, "wordsim353_spearman": 0.49, "simlex999_spearman": 0.32,
+             "tsne_trustworthiness": 0.91})
+    lines = steps.comparison_markdown(rows).splitlines()
+    assert lines[0] == ("| backend | effective words/s | train s | analogy (30k) | WS353 ρ | SimLex ρ | t-SNE trust. "
+                        "| words/s vs first |")
+    assert lines[3] == "| tf | 150,000 | 20.0 | 30.0% | 0.490 | 0.320 | 0.910 | 0.50x |"

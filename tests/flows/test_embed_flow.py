@@ -298,3 +298,38 @@ def test_the_embeddings_flow_never_imports_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert out.stdout.strip() == "[]"
+
+
+def test_gensim_and_tf_side_by_side_on_the_same_tokens(first_run, corpus):
+    from gensim.models import KeyedVectors
+
+    from tasks.tracking import store
+
+    result = _run(["run", "embed", "--corpus", str(corpus), *SMALL, "--backend", "gensim,tf",
+                   "--set", "model.batch_size=256", "--set", "model.noise_group=16", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["tokenize_cached"] is True  # one tokenization for both
+    assert summary["backend"] == "gensim" and summary["run_name"] == "gensim-skipgram · topics.txt"
+    rows = {row["backend"]: row for row in summary["comparison"]}
+    assert list(rows) == ["gensim", "tf"]
+    assert all(row["words_per_second"] > 0 for row in rows.values())
+    client = store.client()
+    parent = client.get_run(summary["parent_run_id"])
+    assert parent.data.params["model.backend"] == "gensim,tf"
+    for backend in rows:
+        assert f"{backend}.words_per_second" in parent.data.metrics
+        assert f"{backend}.simlex999_spearman" in parent.data.metrics
+    table = (_artifact_dir(parent.info.run_id) / "comparison/backends.md").read_text()
+    assert table.splitlines()[0].startswith("| backend | effective words/s |") and "| tf |" in table
+    tf_run = client.get_run(rows["tf"]["run_id"])
+    assert tf_run.info.status == "FINISHED" and tf_run.info.run_name == "tf-skipgram · topics.txt"
+    assert tf_run.data.params["model.backend"] == "tf" and tf_run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert [m.step for m in client.get_metric_history(tf_run.info.run_id, "loss")] == [0, 1, 2, 3]
+    for key in ("profile.step_seconds", "analogy_30000_oov_share", "tsne_trustworthiness"):
+        assert key in tf_run.data.metrics
+    kv = KeyedVectors.load_word2vec_format(str(_artifact_dir(tf_run.info.run_id) / "vectors/vectors.bin"), binary=True)
+    assert len(kv.index_to_key) == summary["n_words"] and kv.vector_size == 16
+    within = np.mean([kv.similarity(a, b) for a in ANIMALS[:5] for b in ANIMALS[5:10]])
+    across = np.mean([kv.similarity(a, b) for a in ANIMALS[:5] for b in MONEY[:5]])
+    assert within > across, (within, across)

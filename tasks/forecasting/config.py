@@ -150,7 +150,7 @@ class ModelConfig(Frozen):
     # "global": one network per cell trained on the pooled windows of every series (each series in
     # its own model units), as ES-RNN does; "local": one network per series, on its windows only.
     scope: Literal["local", "global"] = "global"  # one model per series (local) or one for all (global)
-    # N networks per cell differing only in their seed (seed, seed + 1, ...), their forecasts combined
+    # N networks per cell differing only in their seed (seed, seed + 1000, ...), their forecasts combined
     # by the median in series units; costs N times the training time.
     ensemble: int = Field(1, ge=1, le=50)  # seeds per cell, forecasts combined by the median
 

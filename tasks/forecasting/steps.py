@@ -439,6 +439,12 @@ class _Unit:
         return f"{cell}-fold{self.fold}-m{self.member}-s{self.group}.keras"
 
 
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member``: the run's seed for the first, 1000 apart after it, so
+    that runs seeded 42, 43, 44 train disjoint networks."""
+    return seed + 1000 * member
+
+
 def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[_Unit]:
     """Every network a cell needs: folds × ensemble members × (series, when local)."""
     ids = sorted({str(s) for s in table.series_id})
@@ -458,7 +464,7 @@ def _unit_rows(table: panel.PanelWindows, unit: _Unit, split: str) -> np.ndarray
 def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
     """Train one cell afresh at every origin, in its own child run: one network on the pooled windows
     of every series (model.scope global) or one per series (local), model.ensemble times with seeds
-    seed, seed + 1, ...; windows are level-normalised here when preprocess.level is on.
+    seed, seed + 1000, ...; windows are level-normalised here when preprocess.level is on.
 
     The latest origin's first network is the one kept and logged; the others are saved beside it
     for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
@@ -503,7 +509,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
 
                 try:
                     model, fit = train_cell(
-                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed + unit.member,
+                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, member_seed(cfg.seed, unit.member),
                         "horizon", target_steps, on_epoch_end,
                     )
                 except DivergedError as exc:

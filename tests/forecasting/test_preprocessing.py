@@ -169,3 +169,25 @@ def test_a_deseasonalised_forecast_of_a_clean_seasonal_series_is_close_to_the_tr
     yhat = forecast_history(values[:origin], extend, state, 24, 12)
     truth = values[origin:]
     assert np.max(np.abs(yhat - truth) / truth) < 0.02  # log-linear extension of a linear trend
+
+
+@pytest.mark.slow
+def test_a_small_gru_on_a_deseasonalised_clean_series_forecasts_close_to_the_truth():
+    """Deterministic end to end with a real network: panel windows → GRU → forecast_history."""
+    from tasks.config import load_config
+    from tasks.forecasting.config import ForecastConfig
+    from tasks.forecasting.training import train_cell
+
+    values = _seasonal(168)
+    cfg = load_config(ForecastConfig, None, [
+        "source.kind=csv", "source.path=x.csv", "model.units=8", "train.epochs=60", "train.batch_size=16",
+        "train.learning_rate=0.01", "train.progress=false"])
+    spec = TransformSpec(log=True, deseasonalise="classical", season_length=M, level="seasonal")
+    table = build_panel_windows({"s": values}, 24, 12, 12, 1, 0.15, spec=spec)
+    (xt, yt), (xv, yv) = table.part(0, "train"), table.part(0, "validation")
+    xt, yt = level_normalise(xt, yt, "seasonal", M)
+    xv, yv = level_normalise(xv, yv, "seasonal", M)
+    model, _ = train_cell("gru", xt, yt, xv, yv, cfg.model, cfg.train, 7, "horizon", 12)
+    row = int(table.rows(0, "test")[0])
+    yhat = forecast_history(values[:156], lambda w: np.asarray(model(w, training=False)), table.transform(row), 24, 12)
+    assert np.max(np.abs(yhat - values[156:]) / values[156:]) < 0.03

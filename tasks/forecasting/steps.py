@@ -619,10 +619,13 @@ def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, sca
                                        "scalers": scalers}, "scalers.json")
         # The whole series ↔ model transform of each series (deseasonalise, log, standardise, level):
         # tasks.forecasting.preprocessing.forecast_history(history, predict, SeriesTransform.from_dict(state), ...).
+        # Every series' transform at the latest origin, also under model.scope = local, where the
+        # logged network is the first series' (the others are saved beside it in the model folder).
+        latest = table.rows(0, "test")
         runs.log_dict(trained.run_id, {
             "lookback": cfg.window.lookback, "horizon": cfg.window.horizon, "strategy": cfg.model.strategy,
-            "ensemble": cfg.model.ensemble, "logged_member": 0,
-            "transforms": {str(table.series_id[r]): table.transform(int(r)).to_dict() for r in rows},
+            "scope": cfg.model.scope, "ensemble": cfg.model.ensemble, "logged_member": 0,
+            "transforms": {str(table.series_id[r]): table.transform(int(r)).to_dict() for r in latest},
         }, "transforms.json")
     output = raw_forecast(model, scaler_type(np.asarray(mean), np.asarray(std)), example)
     return tracked_models.log_keras_window_model(

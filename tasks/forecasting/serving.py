@@ -74,7 +74,7 @@ def make_bundle(
         "format": BUNDLE_FORMAT,
         "cell": cell,
         **spec,
-        "multi_step": config["window"]["multi_step"],
+        "strategy": _strategy(config),
         # Networks the served model carries (keras_model_0 .. keras_model_{n-1}); it forecasts with their median.
         "ensemble": int((config.get("model") or {}).get("ensemble", 1)),
         "frequency": frequency,
@@ -92,6 +92,12 @@ def make_bundle(
     }
 
 
+def _strategy(config: Mapping[str, Any]) -> str:
+    """``model.strategy`` (direct | recursive); ``window.multi_step`` is its old name."""
+    model = config.get("model") or {}
+    return str(model.get("strategy") or config["window"].get("multi_step", "direct"))
+
+
 def window_spec(config: Mapping[str, Any], season_length: int) -> dict[str, Any]:
     """The window, split and preprocess settings a forecast from a history needs, from the flow's config as JSON.
 
@@ -99,7 +105,7 @@ def window_spec(config: Mapping[str, Any], season_length: int) -> dict[str, Any]
     and the seasonal level's ``m``, and the intervals' scale lag.
     """
     window = config["window"]
-    target_steps = 1 if window["multi_step"] == "recursive" else window["horizon"]
+    target_steps = 1 if _strategy(config) == "recursive" else window["horizon"]
     pre = config.get("preprocess") or {}
     return {"lookback": int(window["lookback"]), "horizon": int(window["horizon"]), "target_steps": int(target_steps),
             "stride": int(window["stride"]), "validation": float(config["split"]["validation"]),

@@ -15,10 +15,10 @@ HORIZON, LOOKBACK = 4, 8
 
 
 def _config(multi_step="direct", level=0.9, preprocess=None, ensemble=1):
-    return {"window": {"lookback": LOOKBACK, "horizon": HORIZON, "stride": 1, "multi_step": multi_step},
+    return {"window": {"lookback": LOOKBACK, "horizon": HORIZON, "stride": 1},
             "split": {"validation": 0.15}, "evaluate": {"interval_level": level},
             "preprocess": preprocess or {"deseasonalise": "off", "log": False, "level": "off"},
-            "model": {"ensemble": ensemble}}
+            "model": {"strategy": multi_step, "ensemble": ensemble}}
 
 
 def _bundle(multi_step="direct", q=(1.0, 1.5, 2.0, 2.5), preprocess=None, ensemble=1, season_length=12):

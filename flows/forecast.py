@@ -87,6 +87,7 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         scores_path=compared.scores_path,
         backtest=compared.backtest,
         served=served,
+        not_served=steps.LOCAL_NOT_SERVED if served is None and cfg.model.scope == "local" else None,
     )
 
 

@@ -729,6 +729,10 @@ def compare_holdout(
     return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
 
 
+LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of networks per series; only global "
+                    "models are registered")
+
+
 @task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
 def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
                      ctx: RunContext) -> ServedModel | None:
@@ -755,8 +759,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     if cfg.model.scope == "local":
         # One network set per series: not served (a served model maps any history through one set).
         # Said in the log and on the parent run; the per-series networks stay in the model's run.
-        reason = ("no served model: model.scope = local trains one set of networks per series; only global "
-                  "models are registered")
+        reason = LOCAL_NOT_SERVED
         _log().warning(reason)
         runs.set_tags(ctx.parent_run_id, {"served_model": "none", "served_model_skipped": reason})
         return None

@@ -164,7 +164,7 @@ def test_local_ensemble_with_preprocessing_and_forecast_history_reproduces_the_f
     child = client.get_run(model["run_id"])
     assert child.data.metrics["networks"] == 2 * 2 * 2  # folds x members x series
     # Local scope is not served (one set of networks per series); the run says so on its parent.
-    assert summary["served"] is None
+    assert summary["served"] is None and summary["not_served"].startswith("no served model: model.scope = local")
     assert "model.scope = local" in client.get_run(summary["parent_run_id"]).data.tags["served_model_skipped"]
     transforms = json.loads(Path(client.download_artifacts(model["run_id"], "transforms.json")).read_text())
     assert transforms["ensemble"] == 2 and set(transforms["transforms"]) == {"north", "south"}

@@ -6,10 +6,14 @@ may lack it, so no test depends on it and the part is skipped without it), forec
 test horizon with Naive2, seasonal naive, Holt-Winters (plain and damped) and Theta, refit on each
 series' training part, and prints sMAPE / MASE / OWA with the M4 definitions beside the published
 numbers, with the wall time of each model. Then the milk series (``data/``), last 12 months held
-out, with every baseline, and a 3-origin rolling backtest of it. Then the forecasting flow itself on
-milk, last 12 months held out: every cell (``flows/configs/milk.toml``) and the course recipe
-(``flows/configs/milk_course.toml``), each run as a user runs it and tracked in MLflow, beside the
-baselines the flow scored on the very same months.
+out, with every baseline, and a 3-origin rolling backtest of it. Then the forecasting flow itself,
+each run as a user runs it (``seqflow run forecast --config ... --set seed=S``) and tracked in MLflow:
+on milk, last 12 months held out, the best recurrent configuration (``flows/configs/milk.toml``: a
+GRU ensemble on deseasonalised, logged, level-normalised windows), the same with one network, a plain
+GRU without preprocessing, each over three seeds (mean and spread), and the course recipe
+(``flows/configs/milk_course.toml``), beside the baselines the flow scored on the very same months;
+then a 4-origin rolling backtest of the best configuration on milk and on alcohol sales
+(``flows/configs/sales.toml``) beside every baseline.
 """
 
 from __future__ import annotations
@@ -51,8 +55,20 @@ OFFICIAL = {
 }
 # Measured by a colleague on the same split (milk, last 12 months): (RMSE, MASE).
 MILK_REFERENCE = {"seasonal_naive": (13.2, 0.446), "holt_winters": (11.9, 0.483), "course recipe": (31.5, 1.30)}
-MILK_PRESETS = {"every cell": PROJECT / "flows" / "configs" / "milk.toml",
-                "course recipe": PROJECT / "flows" / "configs" / "milk_course.toml"}
+CONFIGS = PROJECT / "flows" / "configs"
+MILK_PRESETS = {"every cell": CONFIGS / "milk.toml", "course recipe": CONFIGS / "milk_course.toml"}
+SEEDS = (42, 43, 44)
+_PLAIN = ["preprocess.deseasonalise=off", "preprocess.log=false", "preprocess.level=off"]
+# label, preset, overrides, seeds: every recurrent row of the milk table (last 12 months held out).
+MILK_RECURRENT = (
+    ("gru ×5 ensemble, deseasonalised + log + seasonal level (milk.toml)", CONFIGS / "milk.toml", [], SEEDS),
+    ("the same, one network (model.ensemble=1)", CONFIGS / "milk.toml", ["model.ensemble=1"], SEEDS),
+    ("the same, no preprocessing (one network, standardised only)", CONFIGS / "milk.toml",
+     ["model.ensemble=1", *_PLAIN], SEEDS),
+    ("course recipe (milk_course.toml: lstm 100 relu, recursive)", CONFIGS / "milk_course.toml", [], (42,)),
+)
+BACKTESTS = (("milk", CONFIGS / "milk.toml"), ("alcohol sales", CONFIGS / "sales.toml"))
+BACKTEST_FOLDS = 4
 
 
 def _chunk_backtest(args: tuple[pd.DataFrame, dict[str, Forecaster], int, int]) -> pd.DataFrame:
@@ -118,7 +134,7 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
 
 
-def run_flow(preset: Path, extra: list[str] = ()) -> tuple[dict, float]:
+def run_flow(preset: Path, extra: list[str] = (), sets: list[str] = ()) -> tuple[dict, float]:
     """Run ``seqflow run forecast --config PRESET --json`` in a fresh process, as a user would.
 
     Returns:
@@ -129,6 +145,8 @@ def run_flow(preset: Path, extra: list[str] = ()) -> tuple[dict, float]:
     """
     cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", "--config", str(preset), "--json",
            "--set", "train.progress=false", *extra]
+    for item in sets:
+        cmd += ["--set", item]
     began = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT)
     wall = time.perf_counter() - began
@@ -249,26 +267,87 @@ def _milk_baseline_tables(console: Console, figures: dict) -> None:
     console.print(f"milk single split: {milk_s:.2f} s wall")
 
 
+def seed_rows(runs: dict[str, list[dict]], walls: dict[str, list[float]]) -> list[dict]:
+    """One row per recurrent configuration (MASE mean, std and range over its seeds) and per baseline.
+
+    Args:
+        runs: label to the flow summaries of its seeds (each run's one model is the configuration).
+        walls: label to each run's wall time in seconds.
+
+    Returns:
+        Rows sorted by mean MASE; baselines from the first label's first run (the same months).
+    """
+    rows = []
+    for label, summaries in runs.items():
+        models = [next(r for r in s["ranking"] if r["kind"] == "model") for s in summaries]
+        mase = np.array([m["mase"] for m in models])
+        rows.append({"forecaster": label, "kind": "model", "seeds": len(mase), "mase": float(mase.mean()),
+                     "mase_std": float(mase.std()), "mase_min": float(mase.min()), "mase_max": float(mase.max()),
+                     "mase_per_seed": mase.tolist(), "rmse": float(np.mean([m["test_rmse"] for m in models])),
+                     "wall_s": float(np.mean(walls[label]))})
+    first = next(iter(runs.values()))[0]
+    for r in first["ranking"]:
+        if r["kind"] == "baseline":
+            rows.append({"forecaster": r["forecaster"], "kind": "baseline", "seeds": 0, "mase": r["mase"],
+                         "mase_std": 0.0, "mase_min": r["mase"], "mase_max": r["mase"], "mase_per_seed": [r["mase"]],
+                         "rmse": r["test_rmse"], "wall_s": float("nan")})
+    return sorted(rows, key=lambda row: row["mase"])
+
+
+def backtest_rows(summary: dict) -> list[dict]:
+    """Per-fold MASE of every forecaster of one flow run with several origins, and the mean over folds."""
+    by_name: dict[str, dict[int, float]] = {}
+    kinds = {r["forecaster"]: r["kind"] for r in summary["ranking"]}
+    for f in summary["backtest"]:
+        by_name.setdefault(f["forecaster"], {})[int(f["fold"])] = float(f["mase"])
+    rows = [{"forecaster": name, "kind": kinds.get(name, ""), "folds": [folds[k] for k in sorted(folds)],
+             "mean": float(np.mean(list(folds.values())))} for name, folds in by_name.items()]
+    return sorted(rows, key=lambda row: row["mean"])
+
+
 def _milk_flow_table(console: Console, figures: dict) -> None:
-    summaries = {}
-    for label, preset in MILK_PRESETS.items():
-        console.print(f"the flow on milk: {label} (seqflow run forecast --config {preset.relative_to(PROJECT)}) ...")
-        summary, wall = run_flow(preset)
-        summaries[label] = summary
-        figures["milk_flow_runs"][label] = {"wall_s": wall, "parent_run_id": summary["parent_run_id"],
-                                            "forecasts_path": summary["forecasts_path"]}
-    table = Table(title="Monthly milk through the flow, last 12 months held out (fit on the 156 before); best MASE first")
-    for col in ("forecaster", "kind", "MASE", "RMSE", "sMAPE", "OWA", "colleague RMSE", "colleague MASE"):
+    runs: dict[str, list[dict]] = {}
+    walls: dict[str, list[float]] = {}
+    for label, preset, sets, seeds in MILK_RECURRENT:
+        for seed in seeds:
+            console.print(f"the flow on milk: {label}, seed {seed} ...", style="dim")
+            summary, wall = run_flow(preset, sets=[*sets, f"seed={seed}"])
+            runs.setdefault(label, []).append(summary)
+            walls.setdefault(label, []).append(wall)
+            figures["milk_flow_runs"][f"{label} · seed {seed}"] = {
+                "wall_s": wall, "parent_run_id": summary["parent_run_id"], "forecasts_path": summary["forecasts_path"]}
+    table = Table(title="Monthly milk through the flow, last 12 months held out (fit on the 156 before); "
+                        "recurrent rows: mean over seeds; best MASE first")
+    for col in ("forecaster", "kind", "seeds", "MASE", "± std", "min – max", "RMSE", "wall s / run", "colleague MASE"):
         table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right")
-    for row in milk_flow_rows(summaries):
+    for row in seed_rows(runs, walls):
         ref = MILK_REFERENCE.get(row["forecaster"])
-        table.add_row(row["forecaster"], row["kind"], _fmt(row["mase"]), _fmt(row["rmse"], 2), _fmt(row["smape"]),
-                      _fmt(row["owa"]), _fmt(ref[0], 1) if ref else "", _fmt(ref[1], 3) if ref else "")
+        table.add_row(row["forecaster"], row["kind"], str(row["seeds"] or ""), _fmt(row["mase"]),
+                      _fmt(row["mase_std"]) if row["seeds"] > 1 else "",
+                      f"{row['mase_min']:.3f} – {row['mase_max']:.3f}" if row["seeds"] > 1 else "",
+                      _fmt(row["rmse"], 2), _fmt(row["wall_s"], 1), _fmt(ref[1], 3) if ref else "")
         figures["milk_flow"].append(row)
     console.print(table)
-    for label, run in figures["milk_flow_runs"].items():
-        console.print(f"flow, {label}: {run['wall_s']:.1f} s wall (whole command: Prefect server, TensorFlow import, "
-                      f"training, MLflow); parent run {run['parent_run_id']}")
+    console.print("wall s / run: the whole command (Prefect server, TensorFlow import, training every network, "
+                  "MLflow), mean over its seeds", style="dim")
+
+    figures["backtests"] = {}
+    for name, preset in BACKTESTS:
+        console.print(f"the flow on {name}: {BACKTEST_FOLDS}-origin backtest of {preset.name} ...", style="dim")
+        summary, wall = run_flow(preset, sets=[f"evaluate.folds={BACKTEST_FOLDS}", f"seed={SEEDS[0]}"])
+        rows = backtest_rows(summary)
+        figures["backtests"][name] = {"rows": rows, "wall_s": wall, "parent_run_id": summary["parent_run_id"]}
+        table = Table(title=f"{name}: {BACKTEST_FOLDS} rolling origins 12 months apart, every model refit per origin "
+                            f"({preset.name}, seed {SEEDS[0]}); MASE, best mean first")
+        table.add_column("forecaster", justify="left")
+        table.add_column("kind", justify="left")
+        for k in range(BACKTEST_FOLDS):
+            table.add_column(f"fold {k}", justify="right")
+        table.add_column("mean", justify="right")
+        for row in rows:
+            table.add_row(row["forecaster"], row["kind"], *(_fmt(v) for v in row["folds"]), _fmt(row["mean"]))
+        console.print(table)
+        console.print(f"{name} backtest: {wall:.1f} s wall (fold 0 is the latest origin)", style="dim")
 
 
 def main(argv: list[str] | None = None) -> None:

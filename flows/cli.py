@@ -295,6 +295,8 @@ def _report_horizon(summary: ForecastSummary) -> None:
     elif served is not None:
         out.print(f"served: {served.cell} logged as {served.model_uri} (not registered: tracking.registered_model "
                   "is off)", highlight=False)
+    elif summary.not_served:
+        out.print(summary.not_served, highlight=False)
     out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
               f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
     out.print("review with `seqflow ui`, then open "

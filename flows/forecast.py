@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.tracked import reconcile, run_name, tracked_run
+from tasks.forecasting import config as forecast_config
 from tasks.forecasting import ingest, steps
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ForecastSummary, SeriesRef
@@ -55,7 +56,8 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
     ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)
     season = cfg.evaluate.season_length or series.season_length
     folds, step = cfg.evaluate.folds, cfg.fold_step
-    windows = steps.window_panel(series, cfg.window, cfg.split, folds, step)
+    windows = steps.window_panel(series, cfg.window, cfg.split, folds, step, steps.transform_spec(cfg, season),
+                                 forecast_config.holdout_target_steps(cfg))
     subject = ingest.subject(cfg.source)
     with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
         steps.record_inputs(windows, ctx)
@@ -85,6 +87,7 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
         scores_path=compared.scores_path,
         backtest=compared.backtest,
         served=served,
+        not_served=steps.LOCAL_NOT_SERVED if served is None and cfg.model.scope == "local" else None,
     )
 
 

@@ -191,3 +191,41 @@ def test_describe_schema_lists_value_default_and_comment():
     assert rows["window.lookback"] == ("24", "32", "input steps the model sees per window")
     assert rows["train.clipvalue"][:2] == ("off", "off")
     assert rows["model.cells"][0] == "rnn,lstm,gru,manual_rnn,peephole_lstm"
+
+
+MILK = ["source.kind=csv", "source.path=data/monthly-milk.csv"]
+
+
+def test_strategy_scope_ensemble_and_preprocessing_keys_are_accepted():
+    cfg = load(None, [*MILK, "model.strategy=recursive", "model.scope=local", "model.ensemble=5",
+                      "preprocess.deseasonalise=classical", "preprocess.log=true", "preprocess.level=seasonal"])
+    assert (cfg.model.strategy, cfg.model.scope, cfg.model.ensemble) == ("recursive", "local", 5)
+    assert (cfg.preprocess.deseasonalise, cfg.preprocess.log, cfg.preprocess.level) == ("classical", True, "seasonal")
+    assert load(None, MILK).model.strategy == "direct" and load(None, MILK).model.scope == "global"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.strategy=both", "model.strategy = 'both': Input should be 'direct' or 'recursive'"),
+        ("model.scope=regional", "model.scope = 'regional': Input should be 'local' or 'global'"),
+        ("model.ensemble=0", "model.ensemble = 0: Input should be greater than or equal to 1"),
+        ("preprocess.deseasonalise=stl", "preprocess.deseasonalise = 'stl': Input should be 'off' or 'classical'"),
+        ("preprocess.level=first", "preprocess.level = 'first': Input should be 'off', 'last' or 'seasonal'"),
+    ],
+)
+def test_bad_strategy_scope_ensemble_and_preprocessing_values_name_the_key(override, message):
+    with pytest.raises(ConfigError) as info:
+        load(None, [*MILK, override])
+    assert message in str(info.value)
+
+
+def test_window_multi_step_still_means_model_strategy():
+    assert load(None, [*MILK, "window.multi_step=recursive"]).model.strategy == "recursive"
+    with pytest.raises(ConfigError, match="window.multi_step = 'recursive' .* contradicts model.strategy = 'direct'"):
+        load(None, [*MILK, "window.multi_step=recursive", "model.strategy=direct"])
+
+
+def test_ensemble_scope_and_preprocessing_are_refused_on_the_sine_fraction_split():
+    with pytest.raises(ConfigError, match=r"model.ensemble = 3, preprocess.\*: for split.mode = 'horizon'"):
+        load(None, ["model.ensemble=3", "preprocess.log=true"])

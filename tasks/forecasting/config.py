@@ -110,10 +110,6 @@ class WindowConfig(Frozen):
     # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson),
     # whose loss is dominated by early steps that have seen almost no context.
     target: Literal["horizon", "shifted"] = "horizon"  # what a window's target is: horizon | shifted
-    # How a model covers a horizon held out at the end of each series (split.mode = "horizon"):
-    # "direct": one network outputs all `horizon` steps at once (the horizon head);
-    # "recursive": a one-step network is fed its own forecasts `horizon` times (the course recipe).
-    multi_step: Literal["direct", "recursive"] = "direct"  # horizon forecasts: direct | recursive
 
 
 class SplitConfig(Frozen):
@@ -147,6 +143,16 @@ class ModelConfig(Frozen):
     activation: str = "tanh"  # candidate/state activation: tanh | relu | leaky_relu | elu
     dropout: float = Field(0.0, ge=0, lt=1)  # dropout between recurrent layers and before the head
     layer_norm: bool = False  # LayerNormalization after each recurrent layer
+    # How a model covers a horizon held out at the end of each series (split.mode = "horizon"):
+    # "direct": one network outputs all `horizon` steps at once (the horizon head; errors do not compound);
+    # "recursive": a one-step network is fed its own forecasts `horizon` times (the course recipe).
+    strategy: Literal["direct", "recursive"] = "direct"  # horizon forecasts: direct | recursive
+    # "global": one network per cell trained on the pooled windows of every series (each series in
+    # its own model units), as ES-RNN does; "local": one network per series, on its windows only.
+    scope: Literal["local", "global"] = "global"  # one model per series (local) or one for all (global)
+    # N networks per cell differing only in their seed (seed, seed + 1000, ...), their forecasts combined
+    # by the median in series units; costs N times the training time.
+    ensemble: int = Field(1, ge=1, le=50)  # seeds per cell, forecasts combined by the median
 
     @field_validator("cells", mode="before")
     @classmethod
@@ -173,6 +179,29 @@ class ModelConfig(Frozen):
         if value not in ACTIVATIONS:
             raise ValueError(f"unknown activation {value!r}; valid activations: {', '.join(ACTIVATIONS)}")
         return value
+
+
+class PreprocessConfig(Frozen):
+    """Series space → model space of each series (split.mode horizon); every step is undone on the forecast.
+
+    Fitted per series and origin on the training part only (tasks.forecasting.preprocessing). Then
+    each series is standardised on its training part, as without any of these.
+    """
+
+    # "classical": M4's 90 % autocorrelation test at lag evaluate.season_length, then multiplicative
+    # factors from a centred moving average; a non-seasonal series (or one with a value <= 0) is left as is.
+    deseasonalise: Literal["off", "classical"] = "off"  # seasonal adjustment: off | classical
+    log: bool = False  # take the log after deseasonalising (positive series only)
+    # "last": subtract each window's last input value (input and target) so the network predicts the
+    # change from the current level; after the log this divides the window by that value (ES-RNN's).
+    # "seasonal": the input likewise, each target step minus the input one season before it (a network
+    # that outputs zeros is seasonal naive); needs window.lookback >= the season length.
+    level: Literal["off", "last", "seasonal"] = "off"  # per-window level normalisation: off | last | seasonal
+
+    @property
+    def active(self) -> bool:
+        """True when any step beyond the standardisation is on."""
+        return self.deseasonalise != "off" or self.log or self.level != "off"
 
 
 class TrainConfig(Frozen):
@@ -232,7 +261,8 @@ class ForecastConfig(RunConfig):
     source: Source = SineSource()  # where the series comes from: [source] kind = sine | csv | m4
     window: WindowConfig = WindowConfig()  # lookback, horizon, stride, target
     split: SplitConfig = SplitConfig()  # train / validation / test fractions, by time
-    model: ModelConfig = ModelConfig()  # cells and their size
+    model: ModelConfig = ModelConfig()  # cells, their size, strategy, scope and ensemble
+    preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level (split.mode horizon)
     train: TrainConfig = TrainConfig()  # Keras fit settings
     evaluate: EvaluateConfig = EvaluateConfig()  # what the test part measures
     tracking: ForecastTracking = ForecastTracking()  # the MLflow experiment and what is logged
@@ -246,6 +276,26 @@ class ForecastConfig(RunConfig):
             raise ValueError(f"source.kind = {source['kind']!r}: unknown source; valid kinds: {', '.join(SOURCE_KINDS)}")
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _multi_step_is_model_strategy(cls, data: Any) -> Any:
+        # window.multi_step was the strategy's first home: presets and commands that still say it
+        # keep their meaning (it is moved to model.strategy); saying both, differently, is refused.
+        window = data.get("window") if isinstance(data, dict) else None
+        if not isinstance(window, dict) or "multi_step" not in window:
+            return data
+        window = dict(window)
+        legacy = window.pop("multi_step")
+        given = data.get("model")
+        model = given.model_dump() if isinstance(given, ModelConfig) else dict(given or {})
+        if "strategy" in model and model["strategy"] != legacy:
+            raise ValueError(
+                f"window.multi_step = {legacy!r} (the old name of model.strategy) contradicts "
+                f"model.strategy = {model['strategy']!r}; keep model.strategy only"
+            )
+        model["strategy"] = legacy
+        return {**data, "window": window, "model": model}
+
     @model_validator(mode="after")
     def _fits_the_series(self) -> ForecastConfig:
         if self.source.kind != "sine" and self.split.mode == "fractions":
@@ -257,11 +307,21 @@ class ForecastConfig(RunConfig):
             if self.window.target != "horizon":
                 raise ValueError(
                     "window.target = 'shifted' trains on the input moved one step; a held-out horizon needs "
-                    "window.target = 'horizon' (use window.multi_step = 'recursive' for a one-step model fed back)"
+                    "window.target = 'horizon' (use model.strategy = 'recursive' for a one-step model fed back)"
                 )
             if isinstance(self.source, SineSource):
                 check_holdout_fits(self, self.source.n_points)
         else:
+            held_out_only = [key for key, on in (
+                ("model.scope = 'local'", self.model.scope == "local"),
+                (f"model.ensemble = {self.model.ensemble}", self.model.ensemble > 1),
+                ("preprocess.*", self.preprocess.active),
+            ) if on]
+            if held_out_only:
+                raise ValueError(
+                    f"{', '.join(held_out_only)}: for split.mode = 'horizon' (series with a held-out horizon); "
+                    "the sine's fraction split trains one global model per cell on standardised windows"
+                )
             if self.evaluate.folds != 1 or self.evaluate.fold_step is not None:
                 raise ValueError(
                     "evaluate.folds and evaluate.fold_step are for split.mode = 'horizon' (rolling origins at "
@@ -323,7 +383,7 @@ def check_series_fits(cfg: ForecastConfig, n: int) -> None:
 
 def holdout_target_steps(cfg: ForecastConfig) -> int:
     """Steps in a training window's target when holding out a horizon: the horizon, or 1 when recursive."""
-    return 1 if cfg.window.multi_step == "recursive" else cfg.window.horizon
+    return 1 if cfg.model.strategy == "recursive" else cfg.window.horizon
 
 
 def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") -> None:

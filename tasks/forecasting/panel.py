@@ -14,7 +14,8 @@ from the series.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,17 @@ import pandas as pd
 
 from tasks.forecasting.backtest import FORECAST_COLUMNS, SCORE_COLUMNS, fold_origins
 from tasks.forecasting.metrics import score_forecast
-from tasks.forecasting.windowing import SplitBounds, assign_splits, fit_scaler, make_windows
+from tasks.forecasting.preprocessing import (
+    Predict,
+    SeriesTransform,
+    TransformSpec,
+    forecast_windows,
+    median_forecast,
+    train_part_end,
+)
+from tasks.forecasting.preprocessing import forward as to_model_units
+from tasks.forecasting.preprocessing import inverse as to_series_units
+from tasks.forecasting.windowing import SplitBounds, assign_splits, make_windows
 
 PANEL_SPLITS = ("train", "validation", "test")
 
@@ -74,8 +85,8 @@ def holdout_plan(
     span = lookback + target_steps
     plans = []
     for k, origin in enumerate(origins):
-        validation_steps = max(horizon, int(validation * origin))
-        train_end = origin - validation_steps
+        train_end = train_part_end(origin, horizon, validation)
+        validation_steps = origin - train_end
         last_train_start = origin - span - -(-validation_steps // stride) * stride
         if train_end < 2 or last_train_start < 0:
             raise ValueError(
@@ -108,10 +119,14 @@ def min_series_length(
 
 @dataclass(frozen=True)
 class PanelWindows:
-    """Windows of every series and fold, in each series' scaled units; one row per window.
+    """Windows of every series and fold, in each series' model units; one row per window.
 
     Per series and fold: the train and validation windows (targets before the origin), then one
     ``test`` row whose input is the ``lookback`` steps before the origin and whose target is NaN.
+    Model units are :func:`tasks.forecasting.preprocessing.forward`'s (deseasonalised, logged,
+    standardised as the series' transform says); per-window level normalisation is not applied
+    here but where windows meet a network (:func:`~tasks.forecasting.preprocessing.level_normalise`,
+    :func:`~tasks.forecasting.preprocessing.forecast_windows`).
     """
 
     fold: np.ndarray  # (n_windows,) int
@@ -133,6 +148,18 @@ class PanelWindows:
     def rows(self, fold: int, split: str) -> np.ndarray:
         """Row indices of one split at one fold."""
         return np.flatnonzero((self.fold == fold) & (self.split == split))
+
+    def transform(self, row: int) -> SeriesTransform:
+        """The transform of the series and fold of one row (fitted on that fold's training part)."""
+        key = f"{self.series_id[row]}\x1f{int(self.fold[row])}"
+        return SeriesTransform.from_dict(self._transforms()[key])
+
+    def _transforms(self) -> dict[str, dict]:
+        cached = self.__dict__.get("_parsed")
+        if cached is None:
+            cached = {f"{t['series_id']}\x1f{t['fold']}": t["state"] for t in json.loads(self.metadata["transforms"])}
+            object.__setattr__(self, "_parsed", cached)
+        return cached
 
     def counts(self) -> tuple[tuple[str, int], ...]:
         """Windows per split (all folds together)."""
@@ -171,9 +198,10 @@ class PanelWindows:
 
 
 def series_windows(
-    values: np.ndarray, plan: FoldPlan, lookback: int, target_steps: int, stride: int
-) -> tuple[dict[str, np.ndarray], float, float]:
-    """Scale one series on its train part and cut its windows at one origin.
+    values: np.ndarray, plan: FoldPlan, lookback: int, target_steps: int, stride: int,
+    spec: TransformSpec = TransformSpec(),
+) -> tuple[dict[str, np.ndarray], SeriesTransform]:
+    """Fit one series' transform on its train part and cut its windows at one origin, in model units.
 
     Only ``values[:plan.origin]`` is read.
 
@@ -183,14 +211,15 @@ def series_windows(
         lookback: input steps per window.
         target_steps: target steps per window.
         stride: steps between two window starts (anchored at the origin).
+        spec: the preprocessing to fit (standardisation only by default).
 
     Returns:
         Columns ``split, start, x, y`` for the train and validation windows and the test row, and
-        the scaler's mean and std.
+        the fitted transform.
     """
     before = np.array(values[: plan.origin], dtype=np.float64)  # a copy: nothing after the origin
-    scaler = fit_scaler(before[: plan.train_end, None])
-    scaled = scaler.transform(before[:, None])  # (origin, 1)
+    state = spec.fit(before[: plan.train_end])
+    scaled = to_model_units(state, before)[:, None]  # (origin, 1)
     span = lookback + target_steps
     offset = (plan.origin - span) % stride
     cut = make_windows(scaled[offset:], lookback, target_steps, stride, "horizon")
@@ -206,7 +235,7 @@ def series_windows(
         "x": np.concatenate([cut.x[keep], test_x]),
         "y": np.concatenate([cut.y[keep], test_y]),
     }
-    return columns, float(scaler.mean[0]), float(scaler.std[0])
+    return columns, state
 
 
 def build_panel_windows(
@@ -218,6 +247,7 @@ def build_panel_windows(
     validation: float,
     folds: int = 1,
     fold_step: int | None = None,
+    spec: TransformSpec = TransformSpec(),
 ) -> PanelWindows:
     """Window every series at every backtest origin, each series on its own.
 
@@ -230,10 +260,12 @@ def build_panel_windows(
         validation: fraction of the part before the origin used for early stopping.
         folds: backtest origins.
         fold_step: steps between origins; None means ``horizon``.
+        spec: the preprocessing fitted per series and origin on its training part.
 
     Raises:
         ValueError: a series is too short (named in the message).
     """
+    transforms = []
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("fold", "series_id", "split", "start", "origin", "x", "y",
                                                           "mean", "std")}
     for sid, values in series.items():
@@ -242,7 +274,12 @@ def build_panel_windows(
         except ValueError as exc:
             raise ValueError(f"series {sid!r}: {exc}") from None
         for plan in plans:
-            cols, mean, std = series_windows(values, plan, lookback, target_steps, stride)
+            try:
+                cols, state = series_windows(values, plan, lookback, target_steps, stride, spec)
+            except ValueError as exc:
+                raise ValueError(f"series {sid!r}: {exc}") from None
+            transforms.append({"series_id": str(sid), "fold": plan.fold, "state": state.to_dict()})
+            mean, std = state.mean, state.std
             rows = len(cols["split"])
             parts["fold"].append(np.full(rows, plan.fold, dtype=np.int64))
             parts["series_id"].append(np.full(rows, sid, dtype=object))
@@ -270,6 +307,7 @@ def build_panel_windows(
             "validation": repr(float(validation)),
             "folds": str(folds),
             "fold_step": str(horizon if fold_step is None else fold_step),
+            "transforms": json.dumps(transforms),
         },
     )
 
@@ -291,44 +329,64 @@ def forecast_scaled(
     Returns:
         ``(n_windows, horizon)`` forecasts.
     """
-    out = []
-    for i in range(0, len(x), batch_size):
-        window = np.array(x[i : i + batch_size], dtype=np.float32)
-        first = np.asarray(forward(window))
-        if first.shape[1] >= horizon:
-            out.append(first[:, :horizon, 0])
-            continue
-        if first.shape[1] != 1:
-            raise ValueError(f"a model with {first.shape[1]} target steps cannot cover a horizon of {horizon}")
-        steps = [first[:, 0, 0]]
-        for _ in range(horizon - 1):
-            window = np.concatenate([window[:, 1:], steps[-1][:, None, None].astype(np.float32)], axis=1)
-            steps.append(np.asarray(forward(window))[:, 0, 0])
-        out.append(np.stack(steps, axis=1))
-    return np.concatenate(out, axis=0).astype(np.float64)
+    return forecast_windows(forward, x, horizon, batch_size=batch_size)
+
+
+def forecast_rows(
+    windows: PanelWindows, rows: np.ndarray, predicts: Sequence[Predict], horizon: int
+) -> np.ndarray:
+    """Forecast the test rows of a panel in series units: every member, then their median.
+
+    The batched form of :func:`tasks.forecasting.preprocessing.forecast_history`, step for step:
+    each member forecasts every row's window in model units (level-normalised per window when the
+    series' transform says so), each row is mapped back with its series' transform from the origin
+    on, and the members are combined by the median.
+
+    Args:
+        windows: the panel.
+        rows: ``(n_rows,)`` indices of test rows.
+        predicts: one forward pass per ensemble member, ``(batch, lookback, 1) → (batch, steps, 1)``.
+        horizon: steps to forecast.
+
+    Returns:
+        ``(n_rows, horizon)`` forecasts in series units.
+    """
+    if len(rows) == 0:
+        return np.zeros((0, horizon))
+    states = [windows.transform(int(r)) for r in rows]
+    level, season_length = states[0].level, states[0].season_length
+    members = []
+    for predict in predicts:
+        z = forecast_windows(predict, windows.x[rows], horizon, level, season_length)
+        members.append(np.stack([to_series_units(state, z[i], start=int(windows.origin[r]))
+                                 for i, (r, state) in enumerate(zip(rows, states))]))
+    return median_forecast(members)
 
 
 def model_forecasts(
     windows: PanelWindows,
     fold: int,
-    yhat_scaled: np.ndarray,
+    yhat: np.ndarray,
     series: Mapping[str, tuple[np.ndarray, np.ndarray]],
     model: str,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Unscale a model's test forecasts at one fold and lay them out as backtest forecast rows.
+    """Lay a model's test forecasts at one fold out as backtest forecast rows.
 
     Args:
         windows: the panel the model was trained on.
         fold: which origin.
-        yhat_scaled: ``(n_test_rows, horizon)`` forecasts for ``windows.rows(fold, "test")``, in order.
+        yhat: ``(n_test_rows, horizon)`` forecasts in series units (:func:`forecast_rows`) for
+            ``windows.rows(fold, "test")``, in order.
         series: id to ``(timestamps, values)``, the truth.
         model: the forecaster's name.
+        rows: the test rows ``yhat`` is for; None means every test row of the fold.
 
     Returns:
         Rows of :data:`tasks.forecasting.backtest.FORECAST_COLUMNS`.
     """
-    rows = windows.rows(fold, "test")
-    horizon = yhat_scaled.shape[1]
+    rows = windows.rows(fold, "test") if rows is None else rows
+    horizon = yhat.shape[1]
     steps = np.arange(1, horizon + 1)
     parts = []
     for i, row in enumerate(rows):
@@ -342,7 +400,7 @@ def model_forecasts(
             "origin": origin,
             "timestamp": stamps[origin : origin + horizon],
             "horizon_step": steps,
-            "yhat": yhat_scaled[i] * windows.std[row] + windows.mean[row],
+            "yhat": yhat[i],
             "y": values[origin : origin + horizon],
         }))
     return pd.concat(parts, ignore_index=True)[list(FORECAST_COLUMNS)]

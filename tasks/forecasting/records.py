@@ -204,6 +204,7 @@ class ForecastSummary:
     scores_path: str | None = None  # Parquet: per series, forecaster and fold, the M4 metrics
     backtest: tuple[FoldScore, ...] = ()  # one row per forecaster and fold
     served: ServedModel | None = None  # split mode horizon: the best model as a servable forecaster
+    not_served: str | None = None  # why no model was served (model.scope = local)
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

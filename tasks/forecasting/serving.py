@@ -7,32 +7,34 @@ besides the Keras file travels in its **bundle**, a JSON-ready dict (:func:`make
 and split settings, the frequency, the interval's half-widths and the whole flow config.
 
 **Where preprocessing plugs in.** The mapping between a series' own units and the model's units is
-written once, in the section "series space ↔ model space" below: :func:`transform_state` (a
-JSON-serialisable per-series state fitted on a history) and :func:`forecast_series` (one series'
-forecasts from its raw history, given that state and a predict function). Today they are the flow's
-per-series z-score on the train part (:mod:`tasks.forecasting.panel`: ``holdout_plan``,
-``series_windows``' scaling, ``forecast_scaled``, ``model_forecasts``' unscaling). Another
-preprocessing (log, deseasonalisation, per-window level) replaces those two functions and nothing
-else: :func:`forecast_frame` (serving) and the flow's interval calibration call only them.
+written once, in the section "series space ↔ model space" below: :func:`transform_state` (the
+series' :class:`~tasks.forecasting.preprocessing.SeriesTransform`, fitted on the history's training
+part by the flow's rule, as its JSON ``to_dict()``) and :func:`forecast_series` (one series'
+forecasts from its raw history, given that state and the ensemble's predict functions). Both are
+thin calls into :mod:`tasks.forecasting.preprocessing` (``fit``, ``forward``, ``forecast_windows``,
+``inverse``, ``median_forecast``), the very functions the flow's panel path
+(:func:`tasks.forecasting.panel.forecast_rows`) calls: deseasonalisation, log, standardisation,
+per-window level, the median of the members in series space. :func:`forecast_frame` (serving) and
+the flow's interval calibration (:func:`validation_residuals`) call only them.
 
 Pure: NumPy and pandas, no Keras (the predict function is passed in), no MLflow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError
-from tasks.forecasting import intervals
-from tasks.forecasting.panel import forecast_scaled, holdout_plan, min_series_length
+from tasks.forecasting import intervals, preprocessing
+from tasks.forecasting.panel import holdout_plan, min_series_length
+from tasks.forecasting.preprocessing import SeriesTransform, TransformSpec
 from tasks.forecasting.sources import validation as v
-from tasks.forecasting.windowing import fit_scaler
 
-BUNDLE_FORMAT = "seqflow-forecaster/1"
+BUNDLE_FORMAT = "seqflow-forecaster/2"
 HISTORY_COLUMNS = ("series_id", "timestamp", "value")
 FORECAST_COLUMNS = ("series_id", "timestamp", "yhat", "lower", "upper")
 # The calendar step per frequency, for the future timestamps when pandas infers no offset from the history.
@@ -42,6 +44,7 @@ _STEP = {"hourly": pd.DateOffset(hours=1), "daily": pd.DateOffset(days=1), "week
 STEP_FREQUENCIES = tuple(_STEP)  # the calendars a served model can continue
 
 Predict = Callable[[np.ndarray], np.ndarray]  # (batch, lookback, 1) float32 -> (batch, target_steps, 1)
+Predicts = Predict | Sequence[Predict]  # one network, or an ensemble's members (median in series space)
 
 
 def make_bundle(
@@ -64,20 +67,22 @@ def make_bundle(
         n_calibration: ``(horizon,)`` residuals each was taken from.
         provenance: strings saying where the model comes from (run ids, the data's hash).
     """
-    spec = window_spec(config)
+    spec = window_spec(config, season_length)
     need = min_series_length(spec["lookback"], spec["horizon"], spec["target_steps"], spec["stride"],
                              spec["validation"])
     return {
         "format": BUNDLE_FORMAT,
         "cell": cell,
         **spec,
-        "multi_step": config["window"]["multi_step"],
+        "strategy": _strategy(config),
+        # Networks the served model carries (keras_model_0 .. keras_model_{n-1}); it forecasts with their median.
+        "ensemble": int((config.get("model") or {}).get("ensemble", 1)),
         "frequency": frequency,
-        "season_length": int(season_length),
         # The flow's own rule: a series needs this much before an origin to be windowed there.
         "min_history": int(need - spec["horizon"]),
-        "preprocessing": "per-series z-score fitted on the history's train part: all but its last "
-                         "max(horizon, floor(validation * n)) steps (tasks.forecasting.panel.holdout_plan)",
+        "preprocessing": "tasks.forecasting.preprocessing.fit(**preprocess, season_length) on the history's train "
+                         "part: all but its last max(horizon, floor(validation * n)) steps (train_part_end); "
+                         "forecast_windows per member, inverse, median of the members",
         "interval": {"level": float(config["evaluate"]["interval_level"]),
                      "half_widths": [float(q) for q in half_widths],
                      "n_calibration": [int(n) for n in n_calibration],
@@ -87,23 +92,42 @@ def make_bundle(
     }
 
 
-def window_spec(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The window and split settings a forecast from a history needs, from the flow's config as JSON."""
+def _strategy(config: Mapping[str, Any]) -> str:
+    """``model.strategy`` (direct | recursive); ``window.multi_step`` is its old name."""
+    model = config.get("model") or {}
+    return str(model.get("strategy") or config["window"].get("multi_step", "direct"))
+
+
+def window_spec(config: Mapping[str, Any], season_length: int) -> dict[str, Any]:
+    """The window, split and preprocess settings a forecast from a history needs, from the flow's config as JSON.
+
+    ``season_length`` is the flow's (``evaluate.season_length`` or the data's): the decomposition's
+    and the seasonal level's ``m``, and the intervals' scale lag.
+    """
     window = config["window"]
-    target_steps = 1 if window["multi_step"] == "recursive" else window["horizon"]
+    target_steps = 1 if _strategy(config) == "recursive" else window["horizon"]
+    pre = config.get("preprocess") or {}
     return {"lookback": int(window["lookback"]), "horizon": int(window["horizon"]), "target_steps": int(target_steps),
-            "stride": int(window["stride"]), "validation": float(config["split"]["validation"])}
+            "stride": int(window["stride"]), "validation": float(config["split"]["validation"]),
+            "season_length": int(season_length),
+            "preprocess": {"deseasonalise": str(pre.get("deseasonalise", "off")), "log": bool(pre.get("log", False)),
+                           "level": str(pre.get("level", "off"))}}
 
 
 def validation_residuals(
-    series_id: str, values: np.ndarray, origin: int, fold: int, predict: Predict, spec: Mapping[str, Any],
+    series_id: str, values: np.ndarray, origin: int, fold: int, predict: Predicts, spec: Mapping[str, Any],
     season_length: int,
 ) -> pd.DataFrame:
     """Forecast from every step of one series' validation part at one fold and score the errors.
 
     The state is fitted as at the fold's origin (on the train part before it), so these are the
-    forecasts the fold's model would have made inside its validation part; their truth lies before
-    the origin. Rows of :data:`tasks.forecasting.intervals.RESIDUAL_COLUMNS`, kind ``validation``.
+    forecasts the fold's model (every ensemble member, their median) would have made inside its
+    validation part; their truth lies before the origin. Rows of
+    :data:`tasks.forecasting.intervals.RESIDUAL_COLUMNS`, kind ``validation``.
+
+    Args:
+        spec: :func:`window_spec` (or a bundle).
+        season_length: the intervals' scale lag.
     """
     values = np.asarray(values, dtype=np.float64)
     plan = holdout_plan(origin + spec["horizon"], spec["lookback"], spec["horizon"], spec["target_steps"],
@@ -121,39 +145,54 @@ def validation_residuals(
 # ---- series space ↔ model space: the one place a model's preprocessing lives -----------------------
 
 
-def transform_state(history: np.ndarray, bundle: Mapping[str, Any]) -> dict[str, float]:
+def transform_spec(bundle: Mapping[str, Any]) -> TransformSpec:
+    """The preprocessing a bundle (or :func:`window_spec`) says to fit, as the flow's ``steps.transform_spec``."""
+    pre = bundle.get("preprocess") or {}
+    return TransformSpec(log=bool(pre.get("log", False)), deseasonalise=str(pre.get("deseasonalise", "off")),
+                         season_length=int(bundle["season_length"]), level=str(pre.get("level", "off")))
+
+
+def transform_state(history: np.ndarray, bundle: Mapping[str, Any]) -> dict[str, Any]:
     """Fit the per-series state that maps a history into the model's units, as the flow does at an origin.
 
-    Today: the z-score of the history's train part, cut by the flow's rule for an origin right after
-    the history (:func:`tasks.forecasting.panel.holdout_plan`).
+    :func:`tasks.forecasting.preprocessing.fit` with the bundle's preprocess settings, on the
+    history's train part cut by the flow's rule for an origin right after the history
+    (:func:`tasks.forecasting.preprocessing.train_part_end`, checked by
+    :func:`tasks.forecasting.panel.holdout_plan`).
 
     Args:
         history: ``(time,)`` the series' values up to the origin.
         bundle: see :func:`make_bundle`.
 
     Returns:
-        ``{"mean", "std"}``, JSON-serialisable.
+        :meth:`SeriesTransform.to_dict`, JSON-serialisable.
 
     Raises:
-        ValueError: the history is too short for the flow's rule.
+        ValueError: the history is too short for the flow's rule, or does not fit the preprocessing
+            (a value <= 0 under ``preprocess.log``).
     """
     values = np.asarray(history, dtype=np.float64)
     plan = holdout_plan(values.size + bundle["horizon"], bundle["lookback"], bundle["horizon"], bundle["target_steps"],
                         bundle["stride"], bundle["validation"])[0]
-    scaler = fit_scaler(values[: plan.train_end, None])
-    return {"mean": float(scaler.mean[0]), "std": float(scaler.std[0])}
+    return transform_spec(bundle).fit(values[: plan.train_end]).to_dict()
 
 
 def forecast_series(
-    values: np.ndarray, state: Mapping[str, float], predict: Predict, bundle: Mapping[str, Any],
+    values: np.ndarray, state: Mapping[str, Any] | SeriesTransform, predict: Predicts, bundle: Mapping[str, Any],
     origins: np.ndarray | None = None,
 ) -> np.ndarray:
     """Forecast one series' next ``horizon`` steps from its raw values, in its own units.
 
+    The flow's path (:func:`tasks.forecasting.panel.forecast_rows`), step for step: each origin's
+    ``lookback`` values mapped forward, every member's :func:`~tasks.forecasting.preprocessing.forecast_windows`,
+    mapped back from the origin on, the median of the members. For one origin this is
+    :func:`tasks.forecasting.preprocessing.forecast_history`.
+
     Args:
-        values: ``(time,)`` the series' raw values; only those before each origin are read.
-        state: from :func:`transform_state`.
-        predict: the network, ``(batch, lookback, 1)`` float32 to ``(batch, target_steps, 1)``.
+        values: ``(time,)`` the series' raw values from its first value; only those before each origin are read.
+        state: from :func:`transform_state` (or the :class:`SeriesTransform` itself).
+        predict: the network, ``(batch, lookback, 1)`` float32 to ``(batch, target_steps, 1)``, or
+            the ensemble's members.
         bundle: see :func:`make_bundle`.
         origins: ``(n,)`` where each forecast starts; None means right after the last value.
 
@@ -161,18 +200,25 @@ def forecast_series(
         ``(n, horizon)`` forecasts.
     """
     values = np.asarray(values, dtype=np.float64)
-    lookback, mean, std = bundle["lookback"], state["mean"], state["std"]
+    st = state if isinstance(state, SeriesTransform) else SeriesTransform.from_dict(dict(state))
+    lookback, horizon = bundle["lookback"], bundle["horizon"]
     starts = np.array([values.size] if origins is None else origins, dtype=np.int64)
-    # The same float operations as panel.series_windows (scale in float64, then float32) and
-    # panel.model_forecasts (yhat * std + mean), so that a served forecast equals the flow's.
-    x = np.stack([(values[o - lookback : o] - mean) / std for o in starts])[..., None].astype(np.float32)
-    return forecast_scaled(predict, x, bundle["horizon"]) * std + mean
+    members = [predict] if callable(predict) else list(predict)
+    # The same float operations as panel.series_windows (forward in float64, then float32) and
+    # panel.forecast_rows (inverse from the origin, median over members), so a served forecast equals the flow's.
+    z = np.stack([preprocessing.forward(st, values[o - lookback : o], start=int(o) - lookback) for o in starts])
+    z = z[..., None].astype(np.float32)
+    forecasts = []
+    for p in members:
+        out = preprocessing.forecast_windows(p, z, horizon, st.level, st.season_length)
+        forecasts.append(np.stack([preprocessing.inverse(st, out[i], start=int(o)) for i, o in enumerate(starts)]))
+    return preprocessing.median_forecast(forecasts)
 
 
 # ---- the served forecast ---------------------------------------------------------------------------
 
 
-def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Predict,
+def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Predicts,
                    source: str = "input") -> pd.DataFrame:
     """Forecast the next ``horizon`` steps of every series of a history, with prediction intervals.
 
@@ -180,7 +226,7 @@ def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Pr
         history: ``series_id, timestamp, value`` rows (any order; ``series_id`` may be left out for
             one series); timestamps as datetimes or text, values as numbers or text.
         bundle: see :func:`make_bundle`.
-        predict: the network (see :func:`forecast_series`).
+        predict: the network, or the ensemble's members (see :func:`forecast_series`).
         source: how error messages name the history (a file name, or ``input``).
 
     Returns:
@@ -188,14 +234,18 @@ def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Pr
         time; the timestamps continue each series' calendar.
 
     Raises:
-        InputError: the history breaks a rule (see :func:`check_history`).
+        InputError: the history breaks a rule (see :func:`check_history`), or a series does not
+            fit the model's preprocessing (a value <= 0 under ``preprocess.log``).
     """
     frame = check_history(history, bundle, source)
     q = np.asarray(bundle["interval"]["half_widths"], dtype=np.float64)
     parts = []
     for sid, part in frame.groupby("series_id", sort=True):
         values = part["value"].to_numpy(dtype=np.float64)
-        yhat = forecast_series(values, transform_state(values, bundle), predict, bundle)[0]
+        try:
+            yhat = forecast_series(values, transform_state(values, bundle), predict, bundle)[0]
+        except ValueError as exc:
+            raise InputError(f"series {str(sid)!r}: {exc}", file=source, column="value") from None
         lower, upper = intervals.bounds(yhat, q, intervals.series_scale(values, bundle["season_length"]))
         parts.append(pd.DataFrame({
             "series_id": str(sid),

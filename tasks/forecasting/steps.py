@@ -29,7 +29,19 @@ from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
 from tasks.config import flatten
-from tasks.forecasting import backtest, holdout, ingest, intervals, metrics, panel, serving, sources, windowing
+from tasks.errors import InputError
+from tasks.forecasting import (
+    backtest,
+    holdout,
+    ingest,
+    intervals,
+    metrics,
+    panel,
+    preprocessing,
+    serving,
+    sources,
+    windowing,
+)
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SineSource, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
@@ -324,17 +336,25 @@ def rank_forecasters(
 # ---- split mode horizon: every series' last window.horizon steps held out, per backtest origin ----
 
 
-def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int) -> str:
+def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
+               spec: preprocessing.TransformSpec, target_steps: int) -> str:
     return caching.content_key(
         series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
-        caching.code_fingerprint(panel, windowing, backtest),
+        dataclasses.asdict(spec), target_steps, caching.code_fingerprint(panel, windowing, backtest, preprocessing),
     )
 
 
 def _panel_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    key = _panel_key(parameters["series"], parameters["window"], parameters["split"], parameters["folds"],
-                     parameters["fold_step"])
+    key = _panel_key(*(parameters[k] for k in ("series", "window", "split", "folds", "fold_step", "spec",
+                                               "target_steps")))
     return caching.reuse_or_rebuild(f"panel-{key}", paths.intermediate_path("panel-windows", key))
+
+
+def transform_spec(cfg: ForecastConfig, season_length: int) -> preprocessing.TransformSpec:
+    """The preprocessing every series is fitted with, from the config and the data's season length."""
+    p = cfg.preprocess
+    return preprocessing.TransformSpec(log=p.log, deseasonalise=p.deseasonalise, season_length=season_length,
+                                       level=p.level)
 
 
 def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -342,15 +362,23 @@ def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]
 
 
 @task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
-def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int) -> WindowsRef:
-    """Cut every series on its own at every origin (scaled on its train part); store the windows as Parquet."""
+def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
+                 spec: preprocessing.TransformSpec, target_steps: int) -> WindowsRef:
+    """Cut every series on its own at every origin (its transform fitted on its train part); store the windows.
+
+    Raises:
+        InputError: a series does not fit the preprocessing (a value <= 0 under preprocess.log).
+    """
     arrays = {sid: values for sid, (_, values) in _series_arrays(series).items()}
-    target_steps = 1 if window.multi_step == "recursive" else window.horizon
-    table = panel.build_panel_windows(
-        arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step
-    )
+    try:
+        table = panel.build_panel_windows(
+            arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step,
+            spec,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     columns, meta = table.to_arrays()
-    key = _panel_key(series, window, split, folds, fold_step)
+    key = _panel_key(series, window, split, folds, fold_step, spec, target_steps)
     path = storage.write_arrays(columns, paths.intermediate_path("panel-windows", key), meta)
     return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
 
@@ -411,75 +439,126 @@ def _typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(backtest.SCORE_COLUMNS)].astype(types)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    """One network to train: a fold, an ensemble member, and the series it sees (None = all: global)."""
+
+    fold: int
+    member: int
+    group: int  # index of the series in sorted order (local scope); 0 for a global model
+    series_ids: tuple[str, ...] | None
+
+    def file(self, cell: str) -> str:
+        if (self.fold, self.member, self.group) == (0, 0, 0):
+            return f"{cell}.keras"  # the kept model: the latest origin's first member (first series)
+        return f"{cell}-fold{self.fold}-m{self.member}-s{self.group}.keras"
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member``: the run's seed for the first, 1000 apart after it, so
+    that runs seeded 42, 43, 44 train disjoint networks."""
+    return seed + 1000 * member
+
+
+def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[_Unit]:
+    """Every network a cell needs: folds × ensemble members × (series, when local)."""
+    ids = sorted({str(s) for s in table.series_id})
+    groups = [(k, (sid,)) for k, sid in enumerate(ids)] if cfg.model.scope == "local" else [(0, None)]
+    return [_Unit(fold, member, k, group) for fold in range(cfg.evaluate.folds)
+            for member in range(cfg.model.ensemble) for k, group in groups]
+
+
+def _unit_rows(table: panel.PanelWindows, unit: _Unit, split: str) -> np.ndarray:
+    rows = table.rows(unit.fold, split)
+    if unit.series_ids is not None:
+        rows = rows[np.isin(table.series_id[rows].astype(str), unit.series_ids)]
+    return rows
+
+
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
-    """Train one cell on the pooled windows of every series, afresh at every origin, in its own child run.
+    """Train one cell afresh at every origin, in its own child run: one network on the pooled windows
+    of every series (model.scope global) or one per series (local), model.ensemble times with seeds
+    seed, seed + 1000, ...; windows are level-normalised here when preprocess.level is on.
 
-    The latest origin's model (fold 0) is the one kept and logged; the others are saved beside it
-    for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite at any
-    origin is returned with ``failure`` set and its run FAILED.
+    The latest origin's first network is the one kept and logged; the others are saved beside it
+    for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
+    returned with ``failure`` set and its run FAILED.
     """
+    import time
+
     from tasks.forecasting.training import DivergedError, train_cell
 
     run_id = runs.start_run(
         ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
         parent_run_id=ctx.parent_run_id,
     )
-    folds = cfg.evaluate.folds
     target_steps = forecast_config.holdout_target_steps(cfg)
+    began = time.perf_counter()
     try:
         runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
         table = _read_panel(windows)
         model_dir = paths.model_dir(run_id)
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
-        for fold in range(folds):
-            prefix = "" if fold == 0 else f"fold{fold}."
-            (x_train, y_train), (x_val, y_val) = table.part(fold, "train"), table.part(fold, "validation")
-            label = cell if folds == 1 else f"{cell} · fold {fold}"
+        units = _units(table, cfg)
+        for unit in units:
+            # Per-epoch metrics of each fold's first network only: an ensemble of local models would
+            # otherwise log thousands of curves that say the same.
+            logged = unit.member == 0 and unit.group == 0
+            prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
+            x_train, y_train = table.x[_unit_rows(table, unit, "train")], table.y[_unit_rows(table, unit, "train")]
+            x_val, y_val = (table.x[_unit_rows(table, unit, "validation")],
+                            table.y[_unit_rows(table, unit, "validation")])
+            m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
+            x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
+            x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
+            label = cell if len(units) == 1 else f"{cell} · {unit.file(cell).removesuffix('.keras')}"
             epochs: list[tuple[str, float, int]] = []
-            with epoch_bar(label, cfg.train.epochs, cfg.train.progress) as bar:
+            with epoch_bar(label, cfg.train.epochs, cfg.train.progress and logged) as bar:
 
                 def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
                     bar(epoch, logs)
-                    epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
+                    if logged:
+                        epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
 
                 try:
                     model, fit = train_cell(
-                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed,
+                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, member_seed(cfg.seed, unit.member),
                         "horizon", target_steps, on_epoch_end,
                     )
                 except DivergedError as exc:
                     runs.log_entries(run_id, epochs)
-                    reason = f"fold {fold}: {exc}" if folds > 1 else str(exc)
+                    reason = f"{unit.file(cell).removesuffix('.keras')}: {exc}" if len(units) > 1 else str(exc)
                     runs.end_run(run_id, failed=True, reason=reason)
                     return TrainedModel(cell, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
             runs.log_entries(run_id, epochs)
-            model.save(model_dir / _fold_model_name(cell, fold))
-            runs.log_metrics(
-                run_id,
-                {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
-                 f"{prefix}fit_seconds": fit.seconds, f"{prefix}train_samples_per_second": fit.samples_per_second,
-                 f"{prefix}train_windows": len(x_train), f"{prefix}validation_windows": len(x_val)},
-            )
-            if fold == 0:
+            model.save(model_dir / unit.file(cell))
+            if logged:
+                runs.log_metrics(
+                    run_id,
+                    {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
+                     f"{prefix}fit_seconds": fit.seconds, f"{prefix}train_samples_per_second": fit.samples_per_second,
+                     f"{prefix}train_windows": len(x_train), f"{prefix}validation_windows": len(x_val)},
+                )
+            if first is None:
                 first = fit
+        runs.log_metrics(run_id, {"networks": len(units), "train_seconds_all_networks": time.perf_counter() - began})
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
-    return TrainedModel(cell, run_id, str(model_dir / _fold_model_name(cell, 0)), first.epochs_run, first.best_epoch,
+    return TrainedModel(cell, run_id, str(model_dir / f"{cell}.keras"), first.epochs_run, first.best_epoch,
                         first.seconds, first.samples_per_second, first.history)
-
-
-def _fold_model_name(cell: str, fold: int) -> str:
-    return f"{cell}.keras" if fold == 0 else f"{cell}-fold{fold}.keras"
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
 def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig, season_length: int) -> ModelResult:
     """Forecast every series' held-out horizon at every origin, score it with the M4 metrics, close the run.
 
-    Logs the per-fold means on the child run, its loss plot and (fold 0's) model as a pyfunc model.
+    Each series' forecast is :func:`tasks.forecasting.preprocessing.forecast_history`'s, batched
+    (:func:`tasks.forecasting.panel.forecast_rows`): every ensemble member forecasts in model units,
+    each is mapped back to series units, the median is taken. Logs the per-fold means on the child
+    run, its loss plot and (fold 0's first) model as a pyfunc model.
     """
     if trained.failure is not None:
         return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
@@ -496,21 +575,26 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         series = _series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
         parts, residuals = [], []
-        spec = serving.window_spec(cfg.model_dump(mode="json"))
+        spec = serving.window_spec(cfg.model_dump(mode="json"), season_length)
+        units = _units(table, cfg)
+        kept = None
         for fold in range(cfg.evaluate.folds):
-            model = keras.saving.load_model(model_dir / _fold_model_name(trained.cell, fold), compile=False)
-            rows = table.rows(fold, "test")
-            # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
-            yhat = panel.forecast_scaled(lambda x, m=model: np.asarray(m(x, training=False)), table.x[rows], horizon)
-            parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell))
-            # What calibrates the intervals: forecasts from inside each series' validation part.
-            for r in rows:
-                sid = str(table.series_id[r])
-                residuals.append(serving.validation_residuals(
-                    sid, series[sid][1], int(table.origin[r]), fold, lambda x, m=model: np.asarray(m(x, training=False)),
-                    spec, season_length))
-            if fold == 0:
-                kept, first_rows = model, rows
+            for group in sorted({u.group for u in units if u.fold == fold}):
+                members = [u for u in units if u.fold == fold and u.group == group]
+                models = [keras.saving.load_model(model_dir / u.file(trained.cell), compile=False) for u in members]
+                # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
+                predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in models]
+                rows = _unit_rows(table, members[0], "test")
+                yhat = panel.forecast_rows(table, rows, predicts, horizon)
+                parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell, rows))
+                # What calibrates the intervals: the same ensemble's forecasts from inside each
+                # series' validation part (serving's path, the served model's own).
+                for r in rows:
+                    sid = str(table.series_id[r])
+                    residuals.append(serving.validation_residuals(
+                        sid, series[sid][1], int(table.origin[r]), fold, predicts, spec, season_length))
+                if fold == 0 and group == 0:
+                    kept, first_rows = models[0], rows
         banded, widths = intervals.attach_intervals(
             pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
             cfg.evaluate.interval_level, horizon)
@@ -558,7 +642,7 @@ def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, sca
     (mean 0, std 1) with every series' scaler beside it in ``scalers.json``.
     """
     first = rows[0]
-    if len(rows) == 1:
+    if len(rows) == 1 and not cfg.preprocess.active:
         mean, std = [float(table.mean[first])], [float(table.std[first])]
         sid, origin = str(table.series_id[first]), int(table.origin[first])
         example = series[sid][1][origin - cfg.window.lookback : origin].reshape(1, -1, 1)
@@ -568,6 +652,16 @@ def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, sca
         scalers = {str(table.series_id[r]): {"mean": float(table.mean[r]), "std": float(table.std[r])} for r in rows}
         runs.log_dict(trained.run_id, {"inputs": "scaled per series: (raw - mean) / std; outputs likewise",
                                        "scalers": scalers}, "scalers.json")
+        # The whole series ↔ model transform of each series (deseasonalise, log, standardise, level):
+        # tasks.forecasting.preprocessing.forecast_history(history, predict, SeriesTransform.from_dict(state), ...).
+        # Every series' transform at the latest origin, also under model.scope = local, where the
+        # logged network is the first series' (the others are saved beside it in the model folder).
+        latest = table.rows(0, "test")
+        runs.log_dict(trained.run_id, {
+            "lookback": cfg.window.lookback, "horizon": cfg.window.horizon, "strategy": cfg.model.strategy,
+            "scope": cfg.model.scope, "ensemble": cfg.model.ensemble, "logged_member": 0,
+            "transforms": {str(table.series_id[r]): table.transform(int(r)).to_dict() for r in latest},
+        }, "transforms.json")
     output = raw_forecast(model, scaler_type(np.asarray(mean), np.asarray(std)), example)
     return tracked_models.log_keras_window_model(
         trained.run_id, f"{trained.cell}-{ingest.subject(cfg.source)}", Path(trained.model_path), mean, std, modules,
@@ -635,14 +729,21 @@ def compare_holdout(
     return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
 
 
+LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of networks per series; only global "
+                    "models are registered")
+
+
 @task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
 def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
                      ctx: RunContext) -> ServedModel | None:
     """Log the best model (by the ranking) as a servable forecaster on the parent run; register it as ``candidate``.
 
     The forecaster maps a history table to the forecast table with intervals
-    (:func:`tasks.forecasting.serving.forecast_frame`); its settings travel as ``bundle.json``.
-    Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
+    (:func:`tasks.forecasting.serving.forecast_frame`): it carries every ensemble member of the latest
+    origin (``keras_model_0`` .. ``keras_model_{n-1}``) and forecasts with their median, through the
+    same preprocessing as the flow; its settings travel as ``bundle.json``. A ``model.scope = local``
+    model is not served (one set of networks per series; said in the log and the parent run's tag
+    ``served_model_skipped``). Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
     was ranked, or when the series have no calendar (the sine's synthetic seconds); nothing is
     registered when ``tracking.registered_model`` is off.
     """
@@ -655,7 +756,16 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     if series.frequency not in serving.STEP_FREQUENCIES:
         _log().info("no served model: %s series have no calendar to continue", series.frequency)
         return None
+    if cfg.model.scope == "local":
+        # One network set per series: not served (a served model maps any history through one set).
+        # Said in the log and on the parent run; the per-series networks stay in the model's run.
+        reason = LOCAL_NOT_SERVED
+        _log().warning(reason)
+        runs.set_tags(ctx.parent_run_id, {"served_model": "none", "served_model_skipped": reason})
+        return None
     result = next(r for r in compared.models if r.cell == best)
+    model_dir = Path(result.model_path).parent
+    members = [model_dir / _Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
     bundle = serving.make_bundle(
         cfg.model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
         np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
@@ -664,7 +774,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
     example = first.tail(bundle["min_history"]).reset_index(drop=True)
     model_uri, model_id = tracked_models.log_forecaster_model(
-        ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", Path(result.model_path), bundle,
+        ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
         serving.__name__, [cells.__name__], example)
     runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
     name = cfg.tracking.registered_model

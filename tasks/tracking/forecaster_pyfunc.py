@@ -2,7 +2,8 @@
 
 Logged with MLflow's models-from-code (``python_model=<this file>``): the copy inside each model
 runs at load time, so no class is pickled by import path. What the model needs arrives as files:
-``keras_model`` (the network) and ``bundle`` (JSON: the window and split settings, the scaler rule,
+``keras_model_0`` .. ``keras_model_{n-1}`` (the ensemble's networks; a model logged before
+ensembles has one ``keras_model``) and ``bundle`` (JSON: the window and split settings, the scaler rule,
 the frequency, the interval half-widths and the whole flow config). The code that maps a history to
 a forecast is named in the model's ``model_config`` (``serving_module``, a module of the ``tasks``
 package that travels inside the model as its code path) and is imported by name, like the modules
@@ -38,16 +39,17 @@ class SeriesForecaster(PythonModel):
             self.bundle = json.load(f)
         self._serving = importlib.import_module(config["serving_module"])
         self._errors = importlib.import_module(config.get("errors_module", "tasks.errors"))
-        self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
-
-    def _predict_scaled(self, x):
-        return np.asarray(self._model(x, training=False))
+        names = sorted((k for k in context.artifacts if k.startswith("keras_model_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+        names = names or ["keras_model"]
+        self._models = [keras.saving.load_model(context.artifacts[k], compile=False) for k in names]
+        # One predict function per member: the serving module forecasts with each and takes the median.
+        self._predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in self._models]
 
     def predict(self, context, model_input, params=None):
         history = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         source = (params or {}).get("source", "input")
         try:
-            return self._serving.forecast_frame(history, self.bundle, self._predict_scaled, source=source)
+            return self._serving.forecast_frame(history, self.bundle, self._predicts, source=source)
         except self._errors.InputError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
 

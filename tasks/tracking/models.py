@@ -132,7 +132,7 @@ FORECASTER_CODE = Path(__file__).with_name("forecaster_pyfunc.py")
 def log_forecaster_model(
     run_id: str,
     name: str,
-    keras_path: Path,
+    keras_paths: list[Path],
     bundle: dict,
     serving_module: str,
     keras_modules: list[str],
@@ -147,9 +147,10 @@ def log_forecaster_model(
     Args:
         run_id: the run the model belongs to.
         name: the logged model's name (e.g. ``forecaster-monthly-milk``).
-        keras_path: the ``.keras`` file.
+        keras_paths: the ``.keras`` files of the ensemble's members (one or more), logged as
+            artifacts ``keras_model_0`` .. ``keras_model_{n-1}``; the model predicts with their median.
         bundle: JSON-ready dict the serving module reads.
-        serving_module: the module with ``forecast_frame(history, bundle, predict, source)``.
+        serving_module: the module with ``forecast_frame(history, bundle, predicts, source)``.
         keras_modules: modules to import before loading (they register custom layers).
         input_example: a small history table (``series_id, timestamp, value``).
 
@@ -168,7 +169,8 @@ def log_forecaster_model(
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(FORECASTER_CODE),
-                artifacts={"keras_model": str(keras_path), "bundle": str(bundle_path)},
+                artifacts={**{f"keras_model_{k}": str(p) for k, p in enumerate(keras_paths)},
+                           "bundle": str(bundle_path)},
                 model_config={"serving_module": serving_module, "keras_modules": list(keras_modules),
                               "errors_module": "tasks.errors"},
                 code_paths=[str(paths.PROJECT_ROOT / "tasks")],

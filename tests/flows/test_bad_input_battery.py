@@ -85,7 +85,7 @@ BATTERY = [
      'horizon, or use fewer folds'),
     (['--set', 'split.mode=horizon', '--set', 'window.target=shifted'],
      "window.target = 'shifted' trains on the input moved one step; a held-out horizon needs window.target = "
-     "'horizon' (use window.multi_step = 'recursive' for a one-step model fed back)"),
+     "'horizon' (use model.strategy = 'recursive' for a one-step model fed back)"),
     (['--set', 'source.resolution=0'],
      'source.resolution = 0: Input should be greater than 0'),
     (['--set', 'source.x_end=-5'],

@@ -142,3 +142,45 @@ def test_nothing_fitted_sees_the_held_out_months(first_run, tmp_path):
     np.testing.assert_allclose(a[["lower", "upper"]], b[["lower", "upper"]], rtol=1e-6)
     latest = (a["fold"] == 0).to_numpy()
     np.testing.assert_allclose(b["y"][latest], 10 * a["y"][latest], atol=0.06)  # the truth did change (to 2 decimals)
+
+
+def test_local_ensemble_with_preprocessing_and_forecast_history_reproduces_the_flow(prefect_harness, shop):
+    """model.scope=local, model.ensemble=2, every preprocessing step: one network per series and seed,
+    and a served model calling preprocessing.forecast_history with the saved networks and the logged
+    transforms gets exactly the flow's forecast."""
+    import keras
+
+    from tasks import storage
+    from tasks.forecasting.preprocessing import SeriesTransform, forecast_history
+    from tasks.tracking import store
+
+    extra = ["--set", "model.scope=local", "--set", "model.ensemble=2", "--set", "preprocess.deseasonalise=classical",
+             "--set", "preprocess.log=true", "--set", "preprocess.level=seasonal"]
+    result = _run(shop, *extra)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    model = summary["models"][0]
+    client = store.client()
+    child = client.get_run(model["run_id"])
+    assert child.data.metrics["networks"] == 2 * 2 * 2  # folds x members x series
+    # Local scope is not served (one set of networks per series); the run says so on its parent.
+    assert summary["served"] is None and summary["not_served"].startswith("no served model: model.scope = local")
+    assert "model.scope = local" in client.get_run(summary["parent_run_id"]).data.tags["served_model_skipped"]
+    transforms = json.loads(Path(client.download_artifacts(model["run_id"], "transforms.json")).read_text())
+    assert transforms["ensemble"] == 2 and set(transforms["transforms"]) == {"north", "south"}
+
+    forecasts = storage.read_frame(Path(summary["forecasts_path"]))
+    mine = forecasts[(forecasts["model"] == "gru") & (forecasts["fold"] == 0)]
+    assert len(mine) == 2 * HORIZON
+    values = pd.read_csv(shop, skipfooter=1, engine="python").dropna()
+    model_dir = Path(model["model_path"]).parent
+    for group, sid in enumerate(("north", "south")):
+        files = [f"gru-fold0-m{m}-s{group}.keras" for m in range(2)]
+        files[0] = "gru.keras" if group == 0 else files[0]
+        nets = [keras.saving.load_model(model_dir / f, compile=False) for f in files]
+        predicts = [lambda x, n=n: np.asarray(n(x, training=False)) for n in nets]
+        history = values[values["store"] == sid]["units"].to_numpy()[:-HORIZON]
+        state = SeriesTransform.from_dict(transforms["transforms"][sid])
+        served = forecast_history(history, predicts, state, lookback=12, horizon=HORIZON)
+        flow = mine[mine["series_id"] == sid].sort_values("horizon_step")["yhat"].to_numpy()
+        np.testing.assert_allclose(served, flow, rtol=1e-5)

@@ -29,6 +29,10 @@ SMALL = [
     "--set", "window.lookback=12",
     "--set", "model.units=8",
     "--set", "model.cells=gru",
+    "--set", "model.ensemble=2",
+    "--set", "preprocess.deseasonalise=classical",
+    "--set", "preprocess.log=true",
+    "--set", "preprocess.level=last",
     "--set", "train.epochs=3",
     "--set", "train.progress=false",
     "--set", "evaluate.folds=2",
@@ -108,6 +112,9 @@ def test_the_best_model_is_registered_as_candidate_and_equals_the_flows_forecast
     bundle = model.unwrap_python_model().bundle
     assert bundle["config"]["window"]["lookback"] == 12 and bundle["frequency"] == "monthly"
     assert bundle["interval"]["level"] == 0.95 and len(bundle["interval"]["half_widths"]) == HORIZON
+    # The flow's preprocessing and every ensemble member travel with the model.
+    assert bundle["preprocess"] == {"deseasonalise": "classical", "log": True, "level": "last"}
+    assert bundle["ensemble"] == 2 and len(model.unwrap_python_model()._predicts) == 2
     _assert_same_forecast(model.predict(_history_frame(history)), flow_forecast)
     assert flow_forecast["lower"].lt(flow_forecast["yhat"]).all() and flow_forecast["upper"].gt(flow_forecast["yhat"]).all()
 

@@ -124,9 +124,8 @@ def test_model_forecasts_are_unscaled_and_scored_per_series_against_the_truth():
     series = {sid: (pd.date_range("2020-01", periods=len(v), freq="MS").to_numpy(), v) for sid, v in values.items()}
     table = build_panel_windows(values, 4, 3, 3, 1, 0.2)
     rows = table.rows(0, "test")
-    # A perfect forecast, in each series' scaled units.
-    truth = np.stack([(values[table.series_id[r]][table.origin[r] : table.origin[r] + 3] - table.mean[r]) / table.std[r]
-                      for r in rows])
+    # A perfect forecast, in series units.
+    truth = np.stack([values[table.series_id[r]][table.origin[r] : table.origin[r] + 3] for r in rows])
     frame = model_forecasts(table, 0, truth, series, "perfect")
     assert list(frame.columns) == ["series_id", "model", "fold", "origin", "timestamp", "horizon_step", "yhat", "y"]
     np.testing.assert_allclose(frame["yhat"], frame["y"])

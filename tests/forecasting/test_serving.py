@@ -9,25 +9,27 @@ import pandas as pd
 import pytest
 
 from tasks.errors import InputError
-from tasks.forecasting import panel, serving
+from tasks.forecasting import panel, preprocessing, serving
 
 HORIZON, LOOKBACK = 4, 8
 
 
-def _config(multi_step="direct", level=0.9):
-    return {"window": {"lookback": LOOKBACK, "horizon": HORIZON, "stride": 1, "multi_step": multi_step},
-            "split": {"validation": 0.15}, "evaluate": {"interval_level": level}}
+def _config(multi_step="direct", level=0.9, preprocess=None, ensemble=1):
+    return {"window": {"lookback": LOOKBACK, "horizon": HORIZON, "stride": 1},
+            "split": {"validation": 0.15}, "evaluate": {"interval_level": level},
+            "preprocess": preprocess or {"deseasonalise": "off", "log": False, "level": "off"},
+            "model": {"strategy": multi_step, "ensemble": ensemble}}
 
 
-def _bundle(multi_step="direct", q=(1.0, 1.5, 2.0, 2.5)):
-    return serving.make_bundle(_config(multi_step), "gru", "monthly", 12, np.array(q), np.array([9, 9, 9, 9]),
-                               parent_run_id="p")
+def _bundle(multi_step="direct", q=(1.0, 1.5, 2.0, 2.5), preprocess=None, ensemble=1, season_length=12):
+    return serving.make_bundle(_config(multi_step, preprocess=preprocess, ensemble=ensemble), "gru", "monthly",
+                               season_length, np.array(q), np.array([9, 9, 9, 9]), parent_run_id="p")
 
 
-def _predict(target_steps):
-    """A deterministic stand-in network: the window's last value plus a slope per step."""
+def _predict(target_steps, tilt=1.0):
+    """A deterministic stand-in network: the window's last value plus a slope per step (times ``tilt``)."""
     def predict(x):
-        last, slope = x[:, -1, 0], x[:, -1, 0] - x[:, -2, 0]
+        last, slope = x[:, -1, 0], tilt * (x[:, -1, 0] - x[:, -2, 0])
         return np.stack([last + (k + 1) * slope for k in range(target_steps)], axis=1)[..., None]
     return predict
 
@@ -37,29 +39,58 @@ def _milk_like(n=60):
     return 600 + 2.0 * t + 60 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 5, n)
 
 
+PREPROCESS = [
+    {"deseasonalise": "off", "log": False, "level": "off"},
+    {"deseasonalise": "classical", "log": True, "level": "last"},
+    {"deseasonalise": "classical", "log": True, "level": "seasonal"},
+]
+
+
+@pytest.mark.parametrize("preprocess", PREPROCESS, ids=["zscore", "deseason-log-last", "deseason-log-seasonal"])
 @pytest.mark.parametrize("multi_step", ["direct", "recursive"])
-def test_a_forecast_from_the_history_equals_the_panel_path_bit_for_bit(multi_step):
-    bundle = _bundle(multi_step)
-    values = _milk_like()
+def test_a_forecast_from_the_history_equals_the_panel_path_bit_for_bit(multi_step, preprocess):
+    """The served path (transform_state + forecast_series) against the flow's (build_panel_windows +
+    forecast_rows), with preprocessing and an ensemble of three members combined by the median."""
+    lookback = 12 if preprocess["level"] == "seasonal" else LOOKBACK
+    cfg = _config(multi_step, preprocess=preprocess, ensemble=3)
+    cfg["window"]["lookback"] = lookback
+    bundle = serving.make_bundle(cfg, "gru", "monthly", 12, np.ones(HORIZON), np.full(HORIZON, 9))
+    values = _milk_like(72)
     target = bundle["target_steps"]
-    plan = panel.holdout_plan(values.size, LOOKBACK, HORIZON, target, 1, 0.15)[0]
-    cols, mean, std = panel.series_windows(values, plan, LOOKBACK, target, 1)
-    flow = panel.forecast_scaled(_predict(target), cols["x"][-1:], HORIZON) * std + mean
-    history = values[: plan.origin]
+    spec = serving.transform_spec(bundle)
+    table = panel.build_panel_windows({"a": values}, lookback, HORIZON, target, 1, 0.15, spec=spec)
+    rows = table.rows(0, "test")
+    members = [_predict(target, tilt) for tilt in (0.5, 1.0, 1.5)]
+    flow = panel.forecast_rows(table, rows, members, HORIZON)
+    origin = int(table.origin[rows[0]])
+    history = values[:origin]
     state = serving.transform_state(history, bundle)
-    assert state == {"mean": mean, "std": std}
-    np.testing.assert_array_equal(serving.forecast_series(history, state, _predict(target), bundle), flow)
+    assert state == table.transform(int(rows[0])).to_dict()
+    assert json.loads(json.dumps(state)) == state
+    served = serving.forecast_series(history, state, members, bundle)
+    np.testing.assert_array_equal(served, flow)
+    np.testing.assert_array_equal(served[0], preprocessing.forecast_history(
+        history, members, preprocessing.SeriesTransform.from_dict(state), lookback, HORIZON))
 
 
 def test_the_bundle_is_json_and_says_what_the_model_needs():
-    bundle = _bundle()
+    bundle = _bundle(preprocess=PREPROCESS[1], ensemble=3)
     assert json.loads(json.dumps(bundle)) == bundle
-    assert bundle["format"] == "seqflow-forecaster/1" and bundle["interval"]["half_widths"] == [1.0, 1.5, 2.0, 2.5]
+    assert bundle["format"] == "seqflow-forecaster/2" and bundle["interval"]["half_widths"] == [1.0, 1.5, 2.0, 2.5]
+    assert bundle["preprocess"] == PREPROCESS[1] and bundle["ensemble"] == 3 and bundle["season_length"] == 12
     n = panel.min_series_length(LOOKBACK, HORIZON, HORIZON, 1, 0.15)
     assert bundle["min_history"] == n - HORIZON
-    serving.transform_state(np.arange(bundle["min_history"], dtype=float), bundle)  # long enough
+    serving.transform_state(np.arange(1, bundle["min_history"] + 1, dtype=float), bundle)  # long enough
     with pytest.raises(ValueError):
-        serving.transform_state(np.arange(bundle["min_history"] - 1, dtype=float), bundle)
+        serving.transform_state(np.arange(1, bundle["min_history"], dtype=float), bundle)
+
+
+def test_a_history_that_does_not_fit_the_log_is_an_input_error():
+    bundle = _bundle(preprocess=PREPROCESS[1])
+    history = _history().assign(value=lambda h: h["value"].where(h.index != 3, -1.0))
+    with pytest.raises(InputError) as info:
+        serving.forecast_frame(history, bundle, _predict(HORIZON))
+    assert "series 'a'" in str(info.value) and "positive values" in str(info.value)
 
 
 def _history(n=40, start="2020-01-01", freq="MS", sid="a"):

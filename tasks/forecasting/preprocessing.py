@@ -1,0 +1,404 @@
+"""Series space ↔ model space for one series: the transforms a recurrent forecaster is trained behind.
+
+Pure NumPy, no TensorFlow: the flow and a served model call the very same functions, so a served
+model reproduces the flow's forecast exactly. The pieces, in the order they are applied:
+
+1. **Deseasonalisation** (``deseasonalise = "classical"``), as M4's benchmark code does it: the 90 %
+   autocorrelation test at lag ``m`` (:func:`seasonality_test`), then multiplicative seasonal
+   factors from a centred moving average (:func:`multiplicative_seasonal_indices`). A series that
+   fails the test, or holds a value <= 0, is left as it is (its factors are all 1).
+2. **Log** (``log = True``): ``log(value)``; needs positive values.
+3. **Standardisation**: ``(v - mean) / std`` with mean and std of the training part (always on);
+   with level normalisation (4) ``std`` is that of the one-step changes ``v[t] - v[t-1]``, the scale
+   of what a level-normalised window holds.
+4. **Per-window level normalisation** (``level = "last"``): every window (input and target) has its
+   last *input* value subtracted, so the network sees and predicts the change from the current
+   level. After the log this is dividing the window by its last input value, ES-RNN's level
+   normalisation; the level is added back to the forecast, then 3, 2 and 1 are undone.
+   ``level = "seasonal"``: the input likewise, but each target step has the input value one season
+   before it subtracted (``lookback >= season_length``), so a network that outputs zeros is the
+   seasonal naive forecast and it learns the change over the same season last year.
+
+Everything in 1–3 is fitted by :func:`fit` on the values of the training part only (steps
+``[0, train_end)`` before an origin; see :func:`train_part_end`) and kept in a frozen
+:class:`SeriesTransform`, which is JSON-serialisable (:meth:`SeriesTransform.to_dict`,
+:meth:`SeriesTransform.from_dict`). Step 4 needs no fitted state.
+
+Positions: a seasonal factor applies to step ``t`` by ``t % season_length``, where ``t`` counts from
+the first value of the series the state was fitted on (the series as stored, at index 0). Pass
+histories that start at that same first value.
+
+The API a served model needs::
+
+    state = fit(values[:train_end], log=True, deseasonalise="classical", season_length=12, level="last")
+    json.dumps(state.to_dict());  SeriesTransform.from_dict(d) == state
+    z = forward(state, values)                 # (time,) series → model units (steps 1-3)
+    values == inverse(state, z)                # and back (to float tolerance)
+    yhat = forecast_history(history, predict, state, lookback=24, horizon=12)   # (horizon,)
+
+where ``predict`` maps ``(batch, lookback, 1)`` float32 model-unit windows to ``(batch, steps, 1)``
+(``steps = horizon`` for a direct model; ``1`` for a recursive one, fed back ``horizon`` times), or
+is a sequence of such functions (an ensemble: each member forecasts, the median is taken in series
+space). :func:`forecast_windows` is the batched core the flow calls for all series at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+# z of a one-sided 95 % normal quantile: M4's "90 % autocorrelation test" is two-sided at 90 %.
+_TCRIT = 1.645
+DESEASONALISE = ("off", "classical")
+LEVELS = ("off", "last", "seasonal")
+
+
+def autocorrelation(values: np.ndarray, max_lag: int) -> np.ndarray:
+    """Compute the sample autocorrelation at lags ``1..max_lag``, as R's ``acf`` computes it.
+
+    Args:
+        values: ``(time,)`` series.
+        max_lag: the largest lag.
+
+    Returns:
+        ``(max_lag,)`` autocorrelations; NaN everywhere for a constant series.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    centred = x - x.mean()
+    denominator = float(centred @ centred)
+    if denominator == 0.0:
+        return np.full(max_lag, np.nan)
+    return np.array([centred[k:] @ centred[:-k] for k in range(1, max_lag + 1)]) / denominator
+
+
+def seasonality_test(train: np.ndarray, season_length: int) -> bool:
+    """Tell whether ``train`` is seasonal at lag ``season_length``, by M4's 90 % autocorrelation test.
+
+    Seasonal when ``|acf(m)| > 1.645 * sqrt((1 + 2 * sum_{k<m} acf(k)^2) / n)``. As in M4's R code:
+    a series shorter than three seasons is never seasonal, and neither is one where ``m`` exceeds
+    R's default ``acf`` lag limit ``floor(10 * log10(n))`` (the statistic is NA there, read as
+    False). The Python benchmark script leaves ``acf(1)`` unsquared; the R statistical benchmarks,
+    whose scores are the published ones, square it, and so does this.
+
+    Args:
+        train: ``(time,)`` training values.
+        season_length: ``m``, steps per season.
+
+    Returns:
+        True when the seasonal autocorrelation is significant.
+    """
+    x = np.asarray(train, dtype=np.float64)
+    if season_length < 1:
+        raise ValueError(f"season_length={season_length}: must be >= 1")
+    n = x.size
+    if season_length == 1 or n < 3 * season_length:
+        return False
+    lag_max = min(math.floor(10 * math.log10(n)), n - 1)
+    if season_length > lag_max:
+        return False
+    acf = autocorrelation(x, season_length)
+    if np.isnan(acf).any():
+        return False
+    limit = _TCRIT / math.sqrt(n) * math.sqrt(1.0 + 2.0 * float(np.sum(acf[:-1] ** 2)))
+    return bool(abs(acf[-1]) > limit)
+
+
+def multiplicative_seasonal_indices(train: np.ndarray, season_length: int) -> np.ndarray:
+    """Estimate seasonal indices by classical multiplicative decomposition (R's ``decompose``).
+
+    A centred moving average of order ``m`` (``2 x m`` when ``m`` is even) is the trend; the index
+    for position ``j`` is the mean of ``value / trend`` over steps ``t = j, j + m, ...``, and the
+    indices are normalised to average 1.
+
+    Args:
+        train: ``(time,)`` positive training values, at least two seasons long.
+        season_length: ``m``, steps per season (>= 2).
+
+    Returns:
+        ``(season_length,)`` indices; step ``t`` of the series (0-based, counting on past the end
+        of ``train``) has index ``indices[t % season_length]``.
+    """
+    x = np.asarray(train, dtype=np.float64)
+    m = season_length
+    if m < 2:
+        raise ValueError(f"season_length={m}: a decomposition needs at least 2 steps per season")
+    if x.size < 2 * m:
+        raise ValueError(f"train has {x.size} values; a decomposition with season_length={m} needs >= {2 * m}")
+    if m % 2 == 0:
+        weights = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    else:
+        weights = np.ones(m) / m
+    half = len(weights) // 2
+    trend = np.full(x.size, np.nan)
+    trend[half : x.size - half] = np.convolve(x, weights, mode="valid")
+    ratio = x / trend
+    figure = np.array([np.nanmean(ratio[j::m]) for j in range(m)])
+    return figure / figure.mean()
+
+
+def train_part_end(origin: int, horizon: int, validation: float) -> int:
+    """Where the training part ends before an origin: the last ``max(horizon, validation * origin)``
+    steps before it are the validation part (the flow's rule, :func:`tasks.forecasting.panel.holdout_plan`).
+
+    Args:
+        origin: the first step forecast (the length of the history).
+        horizon: steps forecast.
+        validation: fraction of the steps before the origin kept for early stopping.
+    """
+    return origin - max(horizon, int(validation * origin))
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """What to fit: the ``preprocess`` settings and the season length, before any data is seen."""
+
+    log: bool = False  # preprocess.log
+    deseasonalise: str = "off"  # preprocess.deseasonalise: off | classical
+    season_length: int = 1  # m of the decomposition
+    level: str = "off"  # preprocess.level: off | last | seasonal
+
+    def fit(self, train: np.ndarray) -> SeriesTransform:
+        """:func:`fit` with these settings."""
+        return fit(train, log=self.log, deseasonalise=self.deseasonalise, season_length=self.season_length,
+                   level=self.level)
+
+
+@dataclass(frozen=True)
+class SeriesTransform:
+    """The fitted series ↔ model transform of one series at one origin; frozen and JSON-serialisable."""
+
+    log: bool  # log after deseasonalising
+    season_length: int  # m: of the factors, and the seasonal level's lag
+    factors: tuple[float, ...]  # (season_length,) multiplicative factors; () = not deseasonalised
+    mean: float  # of the (deseasonalised, logged) training part
+    std: float  # likewise (of its one-step changes with a level); 1 for a flat training part
+    level: str  # per-window level normalisation: off | last | seasonal
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (lists and plain numbers)."""
+        out = asdict(self)
+        out["factors"] = list(self.factors)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeriesTransform:
+        """Rebuild a state from :meth:`to_dict`'s output."""
+        return cls(
+            log=bool(data["log"]), season_length=int(data["season_length"]),
+            factors=tuple(float(f) for f in data["factors"]), mean=float(data["mean"]), std=float(data["std"]),
+            level=str(data["level"]),
+        )
+
+    @property
+    def deseasonalised(self) -> bool:
+        """True when the series is divided by seasonal factors."""
+        return len(self.factors) > 0
+
+    def seasonal(self, start: int, steps: int) -> np.ndarray:
+        """``(steps,)`` factors of steps ``start .. start + steps - 1`` (ones when not deseasonalised)."""
+        if not self.factors:
+            return np.ones(steps)
+        return np.asarray(self.factors)[np.arange(start, start + steps) % self.season_length]
+
+
+def _as_series(values: np.ndarray, name: str = "values") -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name} has shape {x.shape}; must be one series of shape (time,)")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return x
+
+
+def fit(
+    train: np.ndarray, *, log: bool = False, deseasonalise: str = "off", season_length: int = 1, level: str = "off"
+) -> SeriesTransform:
+    """Fit the transform of one series on its training part only.
+
+    Args:
+        train: ``(time,)`` the training part (steps ``[0, train_end)``, nothing after).
+        log: take the log after deseasonalising (``preprocess.log``).
+        deseasonalise: ``"off"`` or ``"classical"`` (``preprocess.deseasonalise``): M4's test and
+            multiplicative factors; a non-seasonal series, or one with a value <= 0, keeps factor 1.
+        season_length: ``m``, steps per season.
+        level: per-window level normalisation (``preprocess.level``): off | last | seasonal.
+
+    Raises:
+        ValueError: ``log`` on a value <= 0, or an unknown ``deseasonalise``.
+    """
+    x = _as_series(train, "train")
+    if deseasonalise not in DESEASONALISE:
+        raise ValueError(f"preprocess.deseasonalise = {deseasonalise!r}: valid: {', '.join(DESEASONALISE)}")
+    if season_length < 1:
+        raise ValueError(f"season_length={season_length}: must be >= 1")
+    if level not in LEVELS:
+        raise ValueError(f"preprocess.level = {level!r}: valid: {', '.join(LEVELS)}")
+    factors: tuple[float, ...] = ()
+    if (deseasonalise == "classical" and season_length > 1 and np.all(x > 0)
+            and seasonality_test(x, season_length)):
+        factors = tuple(float(f) for f in multiplicative_seasonal_indices(x, season_length))
+    adjusted = x / (np.asarray(factors)[np.arange(x.size) % season_length] if factors else 1.0)
+    if log:
+        if np.any(adjusted <= 0):
+            raise ValueError(
+                f"preprocess.log = true needs positive values; the training part holds {float(np.min(x)):g}"
+            )
+        adjusted = np.log(adjusted)
+    # Level-normalised windows hold changes from the window's last value, not levels: they are scaled
+    # by the spread of one-step changes (a trending series' level spread would shrink them to ~0).
+    std = float(np.diff(adjusted).std()) if level != "off" and adjusted.size > 2 else float(adjusted.std())
+    return SeriesTransform(log=log, season_length=season_length, factors=factors,
+                           mean=float(adjusted.mean()), std=std if std > 0 else 1.0, level=level)
+
+
+def forward(state: SeriesTransform, values: np.ndarray, start: int = 0) -> np.ndarray:
+    """Map ``(time,)`` series values (step ``start`` first) to model units: deseasonalise, log, standardise.
+
+    Raises:
+        ValueError: a value <= 0 under a log transform.
+    """
+    x = np.asarray(values, dtype=np.float64) / state.seasonal(start, len(values))
+    if state.log:
+        if np.any(x <= 0):
+            raise ValueError(f"preprocess.log = true needs positive values; got {float(np.min(values)):g}")
+        x = np.log(x)
+    return (x - state.mean) / state.std
+
+
+def inverse(state: SeriesTransform, z: np.ndarray, start: int = 0) -> np.ndarray:
+    """Map model units back to series values: the inverse of :func:`forward`.
+
+    Args:
+        state: the fitted transform.
+        z: ``(..., steps)`` model units of steps ``start .. start + steps - 1`` (last axis is time).
+        start: the series position of the first step.
+    """
+    x = np.asarray(z, dtype=np.float64) * state.std + state.mean
+    if state.log:
+        x = np.exp(x)
+    return x * state.seasonal(start, np.shape(z)[-1])
+
+
+def _anchors(window: np.ndarray, steps: int, level: str, season_length: int) -> np.ndarray:
+    """``(n_windows, steps)`` values subtracted from the target steps of ``(n_windows, lookback, 1)`` windows."""
+    n, lookback = window.shape[0], window.shape[1]
+    if level == "off":
+        return np.zeros((n, steps), dtype=window.dtype)
+    if level == "last":
+        return np.repeat(window[:, -1:, 0], steps, axis=1)
+    if lookback < season_length:
+        raise ValueError(f"preprocess.level = 'seasonal' needs window.lookback >= the season length {season_length}; "
+                         f"it is {lookback}")
+    return window[:, lookback - season_length + np.arange(steps) % season_length, 0]
+
+
+def level_normalise(
+    x: np.ndarray, y: np.ndarray | None = None, level: str = "last", season_length: int = 1
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Subtract each window's level from its input (the last input value) and target (per ``level``).
+
+    Args:
+        x: ``(n_windows, lookback, 1)`` inputs in model units.
+        y: ``(n_windows, steps, 1)`` targets, or None.
+        level: ``"last"``: every target step minus the last input value; ``"seasonal"``: each target
+            step minus the input value one season before it; ``"off"``: unchanged.
+        season_length: ``m`` of ``"seasonal"``.
+
+    Returns:
+        ``(x, y)`` level-normalised.
+    """
+    if level == "off":
+        return x, y
+    last = x[:, -1:, :]
+    shifted_y = None
+    if y is not None:
+        shifted_y = y - _anchors(x, y.shape[1], level, season_length)[:, :, None].astype(y.dtype)
+    return x - last, shifted_y
+
+
+def forecast_windows(
+    predict: Predict, z: np.ndarray, horizon: int, level: str = "off", season_length: int = 1,
+    batch_size: int = 4096,
+) -> np.ndarray:
+    """Forecast ``horizon`` steps after each model-unit window: direct, or recursive for a one-step model.
+
+    A model whose output covers the horizon is called once (direct); a one-step model is fed its own
+    forecast ``horizon`` times, the window sliding one step each time and each window
+    level-normalised on its own (as the model was trained, :func:`level_normalise`).
+
+    Args:
+        predict: ``(batch, lookback, 1)`` float32 → ``(batch, steps, 1)``.
+        z: ``(n_windows, lookback)`` or ``(n_windows, lookback, 1)`` windows in model units (steps
+            1–3 applied, not level-normalised).
+        horizon: steps to forecast.
+        level: the level normalisation the model was trained with: off | last | seasonal.
+        season_length: ``m`` of ``level = "seasonal"``.
+        batch_size: windows per call.
+
+    Returns:
+        ``(n_windows, horizon)`` forecasts in model units.
+    """
+    windows = np.asarray(z, dtype=np.float32).reshape(len(z), -1, 1)
+    out = []
+    for i in range(0, len(windows), batch_size):
+        window = windows[i : i + batch_size]
+        steps: list[np.ndarray] = []
+        while sum(s.shape[1] for s in steps) < horizon:
+            last = window[:, -1:, :] if level != "off" else np.zeros_like(window[:, -1:, :])
+            raw = np.asarray(predict(window - last), dtype=np.float32)
+            raw = raw.reshape(len(window), -1)
+            if not steps and raw.shape[1] < horizon and raw.shape[1] != 1:
+                raise ValueError(f"a model with {raw.shape[1]} target steps cannot cover a horizon of {horizon}")
+            nxt = raw + _anchors(window, raw.shape[1], level, season_length)
+            steps.append(nxt)
+            window = np.concatenate([window, nxt[:, :, None]], axis=1)[:, -windows.shape[1]:]
+        out.append(np.concatenate(steps, axis=1)[:, :horizon])
+    return np.concatenate(out, axis=0).astype(np.float64)
+
+
+def median_forecast(forecasts: Sequence[np.ndarray]) -> np.ndarray:
+    """Combine the members of an ensemble by the median, step by step.
+
+    Args:
+        forecasts: one ``(..., horizon)`` array per member, in series units.
+
+    Returns:
+        The element-wise median, same shape as one member.
+    """
+    if len(forecasts) == 0:
+        raise ValueError("an ensemble needs at least one member's forecast")
+    return np.median(np.stack([np.asarray(f, dtype=np.float64) for f in forecasts]), axis=0)
+
+
+def forecast_history(
+    history: np.ndarray, predict: Predict | Sequence[Predict], state: SeriesTransform, lookback: int, horizon: int
+) -> np.ndarray:
+    """Forecast one series from its raw history: the flow's own path, step for step.
+
+    Args:
+        history: ``(n,)`` the series' values before the origin, from its first value (positions as
+            at fit time).
+        predict: one model's ``(batch, lookback, 1) → (batch, steps, 1)`` in model units, or a
+            sequence of them (an ensemble: the median of the members' forecasts, in series units).
+        state: the series' transform, fitted on its training part.
+        lookback: input steps the model reads.
+        horizon: steps to forecast.
+
+    Returns:
+        ``(horizon,)`` forecast of steps ``n .. n + horizon - 1``, in series units.
+    """
+    x = _as_series(history, "history")
+    if x.size < lookback:
+        raise ValueError(f"history has {x.size} values; the model reads lookback = {lookback}")
+    z = forward(state, x[-lookback:], start=x.size - lookback)[None]
+    members = [predict] if callable(predict) else list(predict)
+    forecasts = [inverse(state, forecast_windows(p, z, horizon, state.level, state.season_length), start=x.size)[0]
+                 for p in members]
+    return median_forecast(forecasts)

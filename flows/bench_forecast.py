@@ -56,7 +56,6 @@ OFFICIAL = {
 # Measured by a colleague on the same split (milk, last 12 months): (RMSE, MASE).
 MILK_REFERENCE = {"seasonal_naive": (13.2, 0.446), "holt_winters": (11.9, 0.483), "course recipe": (31.5, 1.30)}
 CONFIGS = PROJECT / "flows" / "configs"
-MILK_PRESETS = {"every cell": CONFIGS / "milk.toml", "course recipe": CONFIGS / "milk_course.toml"}
 SEEDS = (42, 43, 44)
 _PLAIN = ["preprocess.deseasonalise=off", "preprocess.log=false", "preprocess.level=off"]
 # label, preset, overrides, seeds: every recurrent row of the milk table (last 12 months held out).
@@ -153,30 +152,6 @@ def run_flow(preset: Path, extra: list[str] = (), sets: list[str] = ()) -> tuple
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-3000:]}")
     return json.loads(proc.stdout), wall
-
-
-def milk_flow_rows(runs: dict[str, dict]) -> list[dict]:
-    """Every cell, the course recipe and every baseline of the milk flow runs, as table rows (best MASE first).
-
-    Args:
-        runs: label (``"every cell"``, ``"course recipe"``) to the flow's summary.
-    """
-    rows = []
-    pipeline = runs.get("every cell")
-    if pipeline is not None:
-        for r in pipeline["ranking"]:
-            rows.append({"forecaster": r["forecaster"], "kind": r["kind"], "mase": r["mase"], "rmse": r["test_rmse"],
-                         "smape": r["smape"], "owa": r["owa"]})
-    course = runs.get("course recipe")
-    if course is not None:
-        for r in course["ranking"]:
-            if r["kind"] == "model":
-                rows.append({"forecaster": "course recipe", "kind": f"{r['forecaster']}, recursive",
-                             "mase": r["mase"], "rmse": r["test_rmse"], "smape": r["smape"], "owa": r["owa"]})
-            elif pipeline is None:
-                rows.append({"forecaster": r["forecaster"], "kind": r["kind"], "mase": r["mase"],
-                             "rmse": r["test_rmse"], "smape": r["smape"], "owa": r["owa"]})
-    return sorted(rows, key=lambda row: row["mase"])
 
 
 def run_forecast_bench(

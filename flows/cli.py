@@ -504,8 +504,9 @@ def bench_forecast(
                                                                          "for both; default both).")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the M4 backtests.")] = 2,
-    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Run the flow on milk, last 12 months held out: "
-                                                             "every cell and the course recipe.")] = True,
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Run the flow on milk (last 12 months held out, 3 "
+                                                             "seeds, the course recipe) and the 4-origin "
+                                                             "backtests on milk and alcohol sales.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""

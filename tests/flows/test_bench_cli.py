@@ -31,14 +31,3 @@ def test_bench_forecast_runs_the_accuracy_bench(monkeypatch):
     assert calls == [(2, ("Hourly",), False, True)]
     assert json.loads(result.stdout)["milk_flow"][0]["mase"] == 0.446
     assert "forecast" in CliRunner().invoke(app, ["bench", "--help"]).stdout
-
-
-def test_milk_flow_rows_put_the_course_recipe_beside_every_cell_and_baseline():
-    ranking = [{"forecaster": "seasonal_naive", "kind": "baseline", "mase": 0.4, "test_rmse": 13.0, "smape": 1.0,
-                "owa": 0.5},
-               {"forecaster": "rnn", "kind": "model", "mase": 0.6, "test_rmse": 15.0, "smape": 1.5, "owa": 0.8}]
-    course = [{"forecaster": "lstm", "kind": "model", "mase": 1.0, "test_rmse": 26.0, "smape": 2.6, "owa": 1.3},
-              ranking[0]]
-    rows = bench_forecast.milk_flow_rows({"every cell": {"ranking": ranking}, "course recipe": {"ranking": course}})
-    assert [(r["forecaster"], r["kind"]) for r in rows] == [
-        ("seasonal_naive", "baseline"), ("rnn", "model"), ("course recipe", "lstm, recursive")]

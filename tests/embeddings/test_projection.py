@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from google.protobuf import text_format
 from matplotlib.figure import Figure
+from tensorboard.plugins.projector import ProjectorConfig
+from tensorboard.plugins.projector.projector_plugin import _read_tensor_tsv_file
 
 from tasks.embeddings import projection
 from tasks.embeddings.evaluation import WordVectors
-
-
-def _projector_config_message():
-    """TensorBoard's ProjectorConfig message: its own package if installed, else TensorFlow's copy.
-
-    TensorFlow ships the same proto (``tensorflow/python/keras/protobuf/projector_config_pb2.py``,
-    what Keras' TensorBoard callback writes with); it is loaded from its file so that TensorFlow
-    itself is not imported.
-    """
-    try:
-        from tensorboard.plugins.projector import ProjectorConfig  # noqa: PLC0415
-
-        return ProjectorConfig()
-    except ImportError:
-        pass
-    spec = importlib.util.find_spec("tensorflow")
-    if spec is None or spec.origin is None:
-        pytest.skip("neither tensorboard nor tensorflow is installed: no ProjectorConfig proto to parse with")
-    source = Path(spec.origin).parent / "python" / "keras" / "protobuf" / "projector_config_pb2.py"
-    module_spec = importlib.util.spec_from_file_location("seqflow_test_projector_config_pb2", source)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module.ProjectorConfig()
 
 
 def test_word2vec_text_and_binary_load_back(lee_vectors, tmp_path):
@@ -56,15 +32,15 @@ def test_vectors_frame_for_parquet(lee_vectors):
 
 def test_projector_files_parse_with_tensorboards_reader(lee_vectors, tmp_path):
     files = projection.write_projector(lee_vectors, tmp_path / "projector", top_n=500)
-    config = _projector_config_message()
+    # TensorBoard (a dev dependency) reads them: its projector plugin parses the config with
+    # text_format into its own ProjectorConfig and the tensor with _read_tensor_tsv_file.
+    config = ProjectorConfig()
     text_format.Parse(files.config.read_text(encoding="utf-8"), config)  # as the projector plugin reads it
     (embedding,) = config.embeddings
     assert embedding.tensor_name == "word2vec" and list(embedding.tensor_shape) == [500, lee_vectors.vector_size]
     tensor_path = files.config.parent / embedding.tensor_path
     metadata_path = files.config.parent / embedding.metadata_path
-    # The plugin reads the tensor as tab-separated floats, one row per line.
-    rows = [[float(v) for v in line.split("\t")] for line in tensor_path.read_text(encoding="utf-8").splitlines()]
-    np.testing.assert_allclose(np.array(rows), lee_vectors.vectors[:500], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_read_tensor_tsv_file(str(tensor_path)), lee_vectors.vectors[:500], rtol=1e-5, atol=1e-6)
     metadata = metadata_path.read_text(encoding="utf-8").splitlines()
     assert metadata[0] == "word\tcount" and len(metadata) == 501
     assert metadata[1] == f"{lee_vectors.words[0]}\t{lee_vectors.counts[0]}"

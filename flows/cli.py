@@ -380,14 +380,17 @@ def config_show(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt 
     from tasks.config import describe_schema
     from tasks.forecasting.config import ForecastConfig
 
-    cfg = _load(config, set_)
-    rows = describe_schema(ForecastConfig, cfg)
+    _print_settings("forecast", describe_schema(ForecastConfig, _load(config, set_)), as_json)
+
+
+def _print_settings(flow: str, rows: list[tuple[str, str, str, str]], as_json: bool) -> None:
+    """Print ``config show``/``config embed``: every key, its value, default and meaning (JSON or a table)."""
     if as_json:
         sys.stdout.write(json.dumps([dict(zip(("key", "value", "default", "comment"), r)) for r in rows], indent=2) + "\n")
         return
     from rich.table import Table
 
-    table = Table(title="seqflow run forecast: settings (set with --set KEY=VALUE or a TOML preset)")
+    table = Table(title=f"seqflow run {flow}: settings (set with --set KEY=VALUE or a TOML preset)")
     for col in ("key", "value", "default", "meaning"):
         table.add_column(col, overflow="fold")
     for key, value, default, comment in rows:
@@ -748,18 +751,7 @@ def config_embed(config: ConfigOpt = None, set_: EmbedSetOpt = None, as_json: Js
     from tasks.config import describe_schema
     from tasks.embeddings.config import EmbedConfig
 
-    rows = describe_schema(EmbedConfig, _load_embed(config, set_))
-    if as_json:
-        sys.stdout.write(json.dumps([dict(zip(("key", "value", "default", "comment"), r)) for r in rows], indent=2) + "\n")
-        return
-    from rich.table import Table
-
-    table = Table(title="seqflow run embed: settings (set with --set KEY=VALUE or a TOML preset)")
-    for col in ("key", "value", "default", "meaning"):
-        table.add_column(col, overflow="fold")
-    for key, value, default, comment in rows:
-        table.add_row(key, value if value == default else f"[bold]{value}[/]", default, comment)
-    _console().print(table)
+    _print_settings("embed", describe_schema(EmbedConfig, _load_embed(config, set_)), as_json)
 
 
 @bench_app.command("embed")

@@ -343,15 +343,7 @@ def check_length(work: pd.DataFrame, bundle: Mapping[str, Any], source: str = "i
     Raises:
         InputError: naming the first short series, its rows and what the model needs.
     """
-    need = bundle["min_history"]
-    counts = work.groupby("series_id", sort=True)["row"].agg(["size", "min", "max"])
-    short = counts[counts["size"] < need]
-    if short.empty:
-        return
-    sid = short.index[0]
-    size, first, last = (int(x) for x in short.iloc[0])
-    raise InputError(
-        f"series {sid!r} has {size} values (rows {first}-{last}); this model needs at least {need} "
-        f"(lookback {bundle['lookback']}, horizon {bundle['horizon']}, validation {bundle['validation']:g}: the "
-        "history the flow itself needs before an origin)",
-        file=source, row=first, column="value")
+    v.check_length(
+        source, work, bundle["min_history"], "value",
+        why=(f"lookback {bundle['lookback']}, horizon {bundle['horizon']}, validation {bundle['validation']:g}: the "
+             "history the flow itself needs before an origin"))

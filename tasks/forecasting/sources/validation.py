@@ -370,8 +370,15 @@ def fill_missing(path: str | Path, work: pd.DataFrame, policy: str, column: str)
     return work.assign(value=filled.to_numpy(dtype=np.float64))
 
 
-def check_length(path: str | Path, work: pd.DataFrame, min_length: int, column: str) -> None:
+def check_length(path: str | Path, work: pd.DataFrame, min_length: int, column: str, why: str | None = None) -> None:
     """Refuse a series with fewer than ``min_length`` values.
+
+    Args:
+        path: the file (or input) named in the message.
+        work: the long frame with ``series_id`` and ``row`` (the file's row numbers).
+        min_length: the fewest values a series may have.
+        column: the values' column, named in the message.
+        why: what needs ``min_length`` values, said after it; off = the ``min_length`` setting itself.
 
     Raises:
         InputError: at the first row of the first series that is too short.
@@ -385,8 +392,9 @@ def check_length(path: str | Path, work: pd.DataFrame, min_length: int, column: 
     sid = short.index[0]
     size, first, last = (int(v) for v in short.iloc[0])
     raise InputError(
-        f"series {sid!r} has {size} values (rows {first}-{last}); min_length={min_length} needs at least "
-        f"{min_length}",
+        f"series {sid!r} has {size} values (rows {first}-{last}); "
+        + (f"min_length={min_length} needs at least {min_length}" if why is None
+           else f"this model needs at least {min_length} ({why})"),
         file=path,
         row=first,
         column=column,

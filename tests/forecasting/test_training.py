@@ -45,3 +45,42 @@ def test_same_seed_same_metrics():
     second, fit_b, _ = _train_and_score("manual_rnn")
     assert fit_a.history == fit_b.history
     assert first.metrics == second.metrics
+
+
+@pytest.mark.parametrize("cell", ["lstm", "manual_rnn"])
+def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
+    """fit_forecaster feeds repeated in-memory batches; Keras' ``fit(x, y, shuffle=True)`` must give the same bits.
+
+    The window count is not a multiple of the batch size (a partial last batch), and two cells
+    with different kernels are checked: losses of every epoch and every final weight are equal.
+    """
+    import keras
+
+    from tasks.forecasting.models import build_forecaster
+    from tasks.forecasting.training import fit_forecaster, optimizer_for, seed_everything
+
+    cfg = load_config(ForecastConfig, None, [*SMALL, "train.epochs=6", "train.batch_size=16", "train.lr_patience=1"])
+    values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
+    w = cfg.window
+    table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)
+    (xt, yt), (xv, yv) = table.part("train"), table.part("validation")
+    assert len(xt) % cfg.train.batch_size != 0 and len(xv) % cfg.train.batch_size != 0
+
+    def built():
+        seed_everything(cfg.seed)
+        return build_forecaster(cell, cfg.model, w.lookback, xt.shape[2], w.target, w.horizon, None)
+
+    ours = built()
+    fit = fit_forecaster(ours, xt, yt, xv, yv, cfg.train)
+    theirs = built()
+    theirs.compile(optimizer=optimizer_for(cfg.train), loss="mse", metrics=["mae"])
+    history = theirs.fit(
+        xt, yt, validation_data=(xv, yv), epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, shuffle=True,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience,
+                                                 restore_best_weights=True),
+                   keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5)],
+        verbose=0,
+    ).history
+    assert fit.history == {k: [float(v) for v in vals] for k, vals in history.items()}
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,13 +1,16 @@
 """``seqflow bench``: figures measured side by side in one run, printed as a table.
 
 1. ``seqflow --help`` wall time (median of N) beside ``python -c pass`` and ``import tensorflow``.
-2. The same training run bare (:mod:`flows.plain_keras`: the same functions, no Prefect, MLflow,
-   Parquet or evaluation), in a fresh process, measured before and after the flow runs.
+2. The same training run bare, in a fresh process, before and after the flows (:mod:`flows.plain_keras`:
+   the same windows, models and callbacks; no Prefect, MLflow, Parquet or evaluation), two ways:
+   **bare Keras fit**, ``model.fit(x, y, shuffle=True)`` from NumPy arrays as Keras' guides write it,
+   and **seqflow's training alone** (:func:`train_cell`, whose in-memory epoch batches give the
+   same bits faster).
 3. The whole flow in a fresh process: **cold** (fresh stores: Prefect's database and MLflow's
    schema are created) and **warm** (a second run on the same stores), each with its ratio to
-   the bare run.
+   both bare runs.
 4. The temporary Prefect server's start time on the warm store, and training samples/s per cell
-   inside the flow beside the bare run.
+   inside the flow beside both bare runs.
 
 The machine's load average is printed before and after, so a reader can judge the noise.
 """
@@ -85,11 +88,14 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     env = {**os.environ, "SEQFLOW_ARTIFACTS": str(work / "artifacts")}
     for var in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "MLFLOW_TRACKING_URI", "PREFECT_API_URL"):
         env.pop(var, None)  # private stores, cold at first: nothing cached from earlier runs
-    bare_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path)]
+    keras_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "keras"]
+    bare_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "seqflow"]
     flow_cmd = [*seqflow, "run", "forecast", "--config", str(paths.configs_dir() / "demo.toml"), "--json"]
     flow_cmd += [item for o in (*BENCH_OVERRIDES, *overrides) for item in ("--set", o)]
 
-    console.print("bare training (flows.plain_keras) ...")
+    console.print("bare Keras fit, then seqflow's training alone (flows.plain_keras) ...")
+    keras1_s, keras1 = _timed(keras_cmd, env)
+    keras_out = json.loads(_checked("bare Keras fit", keras1).stdout.strip().splitlines()[-1])
     bare1_s, bare1 = _timed(bare_cmd, env)
     bare_out = json.loads(_checked("bare training", bare1).stdout.strip().splitlines()[-1])
     console.print("the flow on cold stores ...")
@@ -98,9 +104,10 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     console.print("the flow again, warm stores ...")
     warm_s, warm = _timed(flow_cmd, env)
     summary = json.loads(_checked("warm flow", warm).stdout)
-    console.print("bare training again ...")
+    console.print("both bare runs again ...")
     bare2_s, _ = _timed(bare_cmd, env)
-    bare_s = (bare1_s + bare2_s) / 2
+    keras2_s, _ = _timed(keras_cmd, env)
+    bare_s, keras_s = (bare1_s + bare2_s) / 2, (keras1_s + keras2_s) / 2
     server_env = {**env, "PREFECT_HOME": str(work / "artifacts" / "prefect")}
     server_s = float(_checked("server start", subprocess.run(
         [sys.executable, "-c", _SERVER_START], capture_output=True, text=True, env=server_env)).stdout.split()[-1])
@@ -111,21 +118,26 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     table.add_row("`seqflow --help` (median)", f"{help_s:.2f} s", f"python -c pass {python_s:.2f} s",
                   f"{help_s / python_s:.1f}x")
     table.add_row("", "", f"import tensorflow {tf_s:.2f} s", f"{help_s / tf_s:.2f}x")
-    table.add_row("flow, cold stores (first run)", f"{cold_s:.1f} s", f"bare training {bare_s:.1f} s",
-                  f"{cold_s / bare_s:.2f}x")
-    table.add_row("flow, warm stores (second run)", f"{warm_s:.1f} s", f"bare training {bare_s:.1f} s",
-                  f"{warm_s / bare_s:.2f}x")
-    table.add_row("bare training, before / after", f"{bare1_s:.1f} s / {bare2_s:.1f} s", "", "")
+    for what, flow_s in (("cold stores (first run)", cold_s), ("warm stores (second run)", warm_s)):
+        table.add_row(f"flow, {what}", f"{flow_s:.1f} s", f"bare Keras fit {keras_s:.1f} s", f"{flow_s / keras_s:.2f}x")
+        table.add_row("", "", f"seqflow training alone {bare_s:.1f} s", f"{flow_s / bare_s:.2f}x")
+    table.add_row("bare Keras fit, before / after", f"{keras1_s:.1f} s / {keras2_s:.1f} s", "", "")
+    table.add_row("seqflow training alone, before / after", f"{bare1_s:.1f} s / {bare2_s:.1f} s", "", "")
     table.add_row("Prefect temporary server start (warm)", f"{server_s:.1f} s", "overlapped with TF import", "")
     figures = {"help_seconds": help_s, "python_seconds": python_s, "import_tensorflow_seconds": tf_s,
                "flow_cold_seconds": cold_s, "flow_warm_seconds": warm_s, "bare_seconds": [bare1_s, bare2_s],
+               "keras_fit_seconds": [keras1_s, keras2_s],
                "server_start_seconds": server_s, "cells": {}}
     for cell in cfg.model.cells:
         ours = next(m for m in summary["models"] if m["cell"] == cell)["metrics"]["train_samples_per_second"]
         theirs = bare_out["cells"][cell]["train_samples_per_second"]
-        table.add_row(f"train samples/s: {cell}", f"{ours:,.0f}", f"{theirs:,.0f}", f"{ours / theirs:.2f}x")
-        figures["cells"][cell] = {"flow_samples_per_second": ours, "plain_samples_per_second": theirs}
+        keras = keras_out["cells"][cell]["train_samples_per_second"]
+        table.add_row(f"train samples/s: {cell}", f"{ours:,.0f}", f"Keras fit {keras:,.0f}", f"{ours / keras:.2f}x")
+        table.add_row("", "", f"seqflow alone {theirs:,.0f}", f"{ours / theirs:.2f}x")
+        figures["cells"][cell] = {"flow_samples_per_second": ours, "plain_samples_per_second": theirs,
+                                  "keras_fit_samples_per_second": keras}
     console.print(table)
     console.print(f"load before {load_before}; after {_load()}. ratio = seqflow / reference; the bare figure "
-                  "is the mean of the two bare runs. The flow also evaluates, generates, plots and logs models.")
+                  "is the mean of the two bare runs of each kind. The flow also evaluates, generates, plots and logs "
+                  "models. Keras fit and seqflow's training give the same weights to the last bit.")
     return figures

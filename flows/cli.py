@@ -787,8 +787,20 @@ def bench_embed(
 
 
 def main() -> None:
-    """Entry point for ``python -m flows.cli``."""
-    app()
+    """Entry point for ``python -m flows.cli`` and the ``seqflow`` script."""
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if "tensorflow" in sys.modules:
+        # A flow ran (or TensorFlow was imported for one): everything is written and every run is
+        # closed; the interpreter's teardown of TensorFlow and MLflow would only add seconds.
+        from tasks.runtime import exit_without_teardown
+
+        exit_without_teardown(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,16 @@ It calls the same pure functions the flow's tasks call — the same series, wind
 plots. ``seqflow bench`` runs it in a fresh process beside the flow, so the difference between the
 two is what the pipeline costs.
 
-Usage: ``python -m flows.plain_keras CONFIG.json`` (a dumped ForecastConfig); prints JSON.
+Two yardsticks, chosen by the second argument:
+
+- ``seqflow`` (the default): seqflow's own training function, :func:`train_cell`, which feeds
+  ``fit`` its repeated in-memory batches (:func:`tasks.forecasting.training.epoch_datasets`);
+- ``keras``: the same model, optimizer and callbacks, fitted the way Keras' guides write it,
+  ``model.fit(x, y, validation_data=(x_val, y_val), batch_size=..., shuffle=True)`` — the bare
+  Keras ``fit`` a user would compare with. Both give the same weights to the last bit; only the
+  time differs.
+
+Usage: ``python -m flows.plain_keras CONFIG.json [seqflow|keras]`` (a dumped ForecastConfig); prints JSON.
 """
 
 from __future__ import annotations
@@ -22,11 +31,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tasks.forecasting.config import ForecastConfig  # noqa: E402
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine  # noqa: E402
-from tasks.forecasting.training import train_cell  # noqa: E402
+from tasks.forecasting.training import FitResult, fit_callbacks, optimizer_for, seed_everything, train_cell  # noqa: E402
 from tasks.forecasting.windowing import build_window_table  # noqa: E402
 
 
-def main(config_path: str) -> None:
+def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: ForecastConfig) -> FitResult:
+    """Build the cell as seqflow does and fit it from NumPy arrays with Keras' own input pipeline."""
+    from tasks.forecasting.models import build_forecaster
+
+    seed_everything(cfg.seed)
+    model = build_forecaster(cell, cfg.model, x_train.shape[1], x_train.shape[2], cfg.window.target,
+                             cfg.window.horizon, None)
+    model.compile(optimizer=optimizer_for(cfg.train), loss="mse", metrics=["mae"])
+    fit_began = time.perf_counter()
+    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.train.epochs,
+                        batch_size=cfg.train.batch_size, shuffle=True, callbacks=fit_callbacks(cfg.train), verbose=0)
+    seconds = time.perf_counter() - fit_began
+    epochs = len(history.history["loss"])
+    return FitResult({k: [float(v) for v in vals] for k, vals in history.history.items()}, epochs,
+                     0, seconds, len(x_train) * epochs / seconds)
+
+
+def main(config_path: str, how: str = "seqflow") -> None:
     """Train every configured cell and print timings as JSON."""
     cfg = ForecastConfig.model_validate_json(open(config_path).read())
     w = cfg.window
@@ -35,9 +61,12 @@ def main(config_path: str) -> None:
     (x_train, y_train), (x_val, y_val) = table.part("train"), table.part("validation")
     cells = {}
     for cell in cfg.model.cells:
-        _, fit = train_cell(
-            cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed, w.target, w.horizon
-        )
+        if how == "keras":
+            fit = keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg)
+        else:
+            _, fit = train_cell(
+                cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed, w.target, w.horizon
+            )
         cells[cell] = {
             "fit_seconds": fit.seconds,
             "epochs": fit.epochs_run,
@@ -47,4 +76,4 @@ def main(config_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

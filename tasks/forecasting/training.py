@@ -103,6 +103,21 @@ class FitResult:
     samples_per_second: float  # training windows processed per second of fit
 
 
+def fit_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
+    """The callbacks every forecaster's ``fit`` runs: a NaN stop, early stopping, learning-rate halving."""
+    callbacks: list[keras.callbacks.Callback] = [
+        _StopOnNonFinite(),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+    ]
+    if cfg.lr_patience > 0:
+        # Halving the step when validation loss stalls buys the last digits of accuracy that a
+        # generated continuation needs: its errors compound over every fed-back step.
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience, min_lr=1e-5)
+        )
+    return callbacks
+
+
 def fit_forecaster(
     model: keras.Model,
     x_train: np.ndarray,
@@ -127,16 +142,7 @@ def fit_forecaster(
             measures gradients after every epoch).
     """
     model.compile(optimizer=optimizer_for(cfg), loss="mse", metrics=["mae"])
-    callbacks: list[keras.callbacks.Callback] = [
-        _StopOnNonFinite(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
-    ]
-    if cfg.lr_patience > 0:
-        # Halving the step when validation loss stalls buys the last digits of accuracy that a
-        # generated continuation needs: its errors compound over every fed-back step.
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=cfg.lr_patience, min_lr=1e-5)
-        )
+    callbacks = fit_callbacks(cfg)
     if on_epoch_end is not None:
         callbacks.append(_EpochCallback(on_epoch_end))
     callbacks.extend(extra_callbacks)

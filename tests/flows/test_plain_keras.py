@@ -7,12 +7,16 @@ from tasks.config import load_config
 from tasks.forecasting.config import ForecastConfig
 
 
-def test_yardstick_trains_every_cell_on_the_flow_windows(tmp_path, capsys):
+import pytest
+
+
+@pytest.mark.parametrize("how", ["seqflow", "keras"])
+def test_yardstick_trains_every_cell_on_the_flow_windows(tmp_path, capsys, how):
     cfg = load_config(ForecastConfig, None, ["source.x_end=30", "window.lookback=8", "model.units=4", "train.epochs=2",
                              "train.patience=2", "model.cells=rnn,manual_rnn", "evaluate.generate_steps=10"])
     path = tmp_path / "cfg.json"
     path.write_text(cfg.model_dump_json())
-    plain_keras.main(str(path))
+    plain_keras.main(str(path), how)
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(out["cells"]) == {"rnn", "manual_rnn"}
     for cell in out["cells"].values():

@@ -81,6 +81,7 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
                    keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5)],
         verbose=0,
     ).history
+    assert fit.epochs_run == cfg.train.epochs
     assert fit.history == {k: [float(v) for v in vals] for k, vals in history.items()}
     for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

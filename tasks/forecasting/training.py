@@ -83,7 +83,7 @@ def fit_forecaster(
     on_epoch_end: EpochHook | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
-    """Compile and fit ``model`` with MSE, early stopping on ``val_loss`` and best weights restored.
+    """Compile and fit ``model`` with ``cfg.loss``, early stopping on ``val_loss`` and best weights restored.
 
     Args:
         model: from :func:`tasks.forecasting.models.build_forecaster`.
@@ -96,7 +96,7 @@ def fit_forecaster(
         extra_callbacks: more Keras callbacks, run after the built-in ones (e.g. a probe that
             measures gradients after every epoch).
     """
-    model.compile(optimizer=optimizer_for(cfg), loss="mse", metrics=["mae"])
+    model.compile(optimizer=optimizer_for(cfg), loss=cfg.loss, metrics=["mae"])
     callbacks: list[keras.callbacks.Callback] = [
         _StopOnNonFinite(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),

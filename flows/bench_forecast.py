@@ -13,7 +13,10 @@ GRU ensemble on deseasonalised, logged, level-normalised windows), the same with
 GRU without preprocessing, each over three seeds (mean and spread), and the course recipe
 (``flows/configs/milk_course.toml``), beside the baselines the flow scored on the very same months;
 then a 4-origin rolling backtest of the best configuration on milk and on alcohol sales
-(``flows/configs/sales.toml``) beside every baseline.
+(``flows/configs/sales.toml``) beside every baseline. With ``m4_flow`` (``--m4-flow``, off by default:
+minutes per set) the flow also runs the M4 presets (``flows/configs/m4_hourly.toml``,
+``m4_weekly.toml``) on the official files, its best recurrent model beside the baselines it scored on
+the same series in the same run, and the published figures.
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ MILK_RECURRENT = (
      ["model.ensemble=1", *_PLAIN], SEEDS),
     ("course recipe (milk_course.toml: lstm 100 relu, recursive)", CONFIGS / "milk_course.toml", [], (42,)),
 )
+# The M4 presets the flow runs with --m4-flow, and the published OWA it is compared with.
+M4_FLOW_PRESETS = {"Hourly": CONFIGS / "m4_hourly.toml", "Weekly": CONFIGS / "m4_weekly.toml"}
+OFFICIAL_OWA = {
+    ("Hourly", "naive2"): 1.000, ("Hourly", "seasonal_naive"): 0.627, ("Hourly", "theta"): 1.006,
+    ("Hourly", "ES-RNN"): 0.440,
+    ("Weekly", "naive2"): 1.000, ("Weekly", "seasonal_naive"): 1.000, ("Weekly", "theta"): 0.971,
+    ("Weekly", "ES-RNN"): 0.851,
+}
 BACKTESTS = (("milk", CONFIGS / "milk.toml"), ("alcohol sales", CONFIGS / "sales.toml"))
 BACKTEST_FOLDS = 4
 
@@ -161,6 +172,7 @@ def run_forecast_bench(
     models: tuple[str, ...] = M4_MODELS,
     m4: bool = True,
     flow: bool = False,
+    m4_flow: bool = False,
 ) -> dict:
     """Run the M4 and milk benchmarks and print them as Rich tables.
 
@@ -172,17 +184,21 @@ def run_forecast_bench(
             hourly series and variant, against milliseconds for Naive2).
         m4: run the M4 part (skipped when ``../shared/data/m4`` is absent).
         flow: run the forecasting flow on milk (every cell, and the course recipe).
+        m4_flow: run the forecasting flow's M4 preset of each of ``datasets`` (minutes each; skipped
+            when ``../shared/data/m4`` is absent).
 
     Returns:
-        The figures: ``{"m4": [...], "milk": [...], "milk_backtest": [...], "milk_flow": [...],
-        "milk_flow_runs": {...}}``.
+        The figures: ``{"m4": [...], "m4_flow": [...], "milk": [...], "milk_backtest": [...],
+        "milk_flow": [...], "milk_flow_runs": {...}}``.
     """
-    figures: dict = {"m4": [], "milk": [], "milk_backtest": [], "milk_flow": [], "milk_flow_runs": {}}
-    if m4 and not (SHARED_DATA / "m4").is_dir():
+    figures: dict = {"m4": [], "m4_flow": [], "milk": [], "milk_backtest": [], "milk_flow": [], "milk_flow_runs": {}}
+    if (m4 or m4_flow) and not (SHARED_DATA / "m4").is_dir():
         console.print(f"M4 part skipped: {SHARED_DATA / 'm4'} is not there (it sits beside a development checkout)")
-        m4 = False
+        m4 = m4_flow = False
     if m4:
         _m4_tables(console, workers, datasets, models, figures)
+    if m4_flow:
+        _m4_flow_table(console, datasets, figures)
     _milk_baseline_tables(console, figures)
     if flow:
         _milk_flow_table(console, figures)
@@ -214,6 +230,56 @@ def _m4_tables(console: Console, workers: int, datasets: tuple[str, ...], models
         table.add_row(name, "[italic]all models, with file reading[/]", "", "", "", "", "", "", "", "", _fmt(total, 1))
         table.add_section()
     console.print(table)
+
+
+def m4_flow_rows(name: str, summary: dict, wall: float) -> list[dict]:
+    """Every forecaster of one flow run on an M4 set: the M4 metrics, and the interval scores of models.
+
+    Args:
+        name: the M4 set (``Hourly``, ``Weekly``).
+        summary: the flow's ``--json`` summary.
+        wall: the command's wall time in seconds (put on the model rows: the baselines ran inside it).
+
+    Returns:
+        Rows in the flow's ranking order (best MASE first), each with the published OWA where there is one.
+    """
+    metrics = {m["cell"]: m["metrics"] for m in summary["models"] if m.get("failure") is None}
+    rows = []
+    for r in summary["ranking"]:
+        m = metrics.get(r["forecaster"], {}) if r["kind"] == "model" else {}
+        rows.append({"set": name, "forecaster": r["forecaster"], "kind": r["kind"], "smape": r["smape"],
+                     "mase": r["mase"], "owa": r["owa"], "coverage": m.get("coverage", float("nan")),
+                     "msis": m.get("msis", float("nan")), "official_owa": OFFICIAL_OWA.get((name, r["forecaster"])),
+                     "wall_s": wall if r["kind"] == "model" else float("nan")})
+    return rows
+
+
+def _m4_flow_table(console: Console, datasets: tuple[str, ...], figures: dict) -> None:
+    table = Table(title="M4 through the flow at the official holdout: the preset's global recurrent model beside "
+                        "the baselines scored in the same run; means over series")
+    for col in ("set", "forecaster", "kind", "sMAPE", "MASE", "OWA", "official OWA", "coverage", "MSIS", "wall s"):
+        table.add_column(col, justify="left" if col in ("set", "forecaster", "kind") else "right")
+    figures["m4_flow_runs"] = {}
+    for name in datasets:
+        preset = M4_FLOW_PRESETS[name]
+        console.print(f"the flow on M4 {name}: {preset.name} ...", style="dim")
+        summary, wall = run_flow(preset, sets=[f"source.path={SHARED_DATA / 'm4' / f'{name}-train.csv'}",
+                                               f"source.test_path={SHARED_DATA / 'm4' / f'{name}-test.csv'}"])
+        rows = m4_flow_rows(name, summary, wall)
+        figures["m4_flow"].extend(rows)
+        figures["m4_flow_runs"][name] = {"preset": preset.name, "wall_s": wall,
+                                         "parent_run_id": summary["parent_run_id"]}
+        for row in rows:
+            official = row["official_owa"]
+            table.add_row(name, row["forecaster"], row["kind"], _fmt(row["smape"]), _fmt(row["mase"]), _fmt(row["owa"]),
+                          _fmt(official) if official is not None else "", _fmt(row["coverage"], 2),
+                          _fmt(row["msis"], 2), _fmt(row["wall_s"], 1))
+        table.add_row(name, "ES-RNN (published)", "", "", "", "", _fmt(OFFICIAL_OWA[(name, "ES-RNN")]), "", "", "")
+        table.add_section()
+    console.print(table)
+    console.print("wall s: the whole flow command (Prefect server, TensorFlow import, ingest, training, the "
+                  "baselines, MLflow); coverage and MSIS: the model's split-conformal interval at "
+                  "evaluate.interval_level", style="dim")
 
 
 def _milk_baseline_tables(console: Console, figures: dict) -> None:
@@ -333,9 +399,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=list(M4_MODELS), choices=list(M4_MODELS))
     parser.add_argument("--no-m4", action="store_true", help="skip the M4 part")
     parser.add_argument("--flow", action="store_true", help="also run the forecasting flow on milk")
+    parser.add_argument("--m4-flow", action="store_true", help="also run the flow's M4 presets (minutes per set)")
     args = parser.parse_args(argv)
     run_forecast_bench(Console(width=160), workers=args.workers, datasets=tuple(args.datasets),
-                       models=tuple(args.models), m4=not args.no_m4, flow=args.flow)
+                       models=tuple(args.models), m4=not args.no_m4, flow=args.flow, m4_flow=args.m4_flow)
 
 
 if __name__ == "__main__":

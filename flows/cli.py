@@ -510,13 +510,17 @@ def bench_forecast(
     flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Run the flow on milk (last 12 months held out, 3 "
                                                              "seeds, the course recipe) and the 4-origin "
                                                              "backtests on milk and alcohol sales.")] = True,
+    m4_flow: Annotated[bool, typer.Option("--m4-flow/--no-m4-flow", help="Also run the flow's M4 presets "
+                                                                       "(flows/configs/m4_hourly.toml, m4_weekly.toml) "
+                                                                       "for each --dataset, the model beside the "
+                                                                       "baselines of the same run (minutes each).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
     from flows.bench_forecast import run_forecast_bench
 
     figures = run_forecast_bench(_console(stderr=as_json), workers=workers,
-                                 datasets=tuple(datasets or ("Hourly", "Weekly")), m4=m4, flow=flow)
+                                 datasets=tuple(datasets or ("Hourly", "Weekly")), m4=m4, flow=flow, m4_flow=m4_flow)
     if as_json:
         sys.stdout.write(json.dumps(figures, indent=2, default=str) + "\n")
 

@@ -42,7 +42,7 @@ def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: ForecastConfig) -
     seed_everything(cfg.seed)
     model = build_forecaster(cell, cfg.model, x_train.shape[1], x_train.shape[2], cfg.window.target,
                              cfg.window.horizon, None)
-    model.compile(optimizer=optimizer_for(cfg.train), loss="mse", metrics=["mae"])
+    model.compile(optimizer=optimizer_for(cfg.train), loss=cfg.train.loss, metrics=["mae"])
     fit_began = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.train.epochs,
                         batch_size=cfg.train.batch_size, shuffle=True, callbacks=fit_callbacks(cfg.train), verbose=0)

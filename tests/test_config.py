@@ -204,6 +204,11 @@ def test_strategy_scope_ensemble_and_preprocessing_keys_are_accepted():
     assert load(None, MILK).model.strategy == "direct" and load(None, MILK).model.scope == "global"
 
 
+def test_train_loss_is_mse_unless_set():
+    assert load(None, MILK).train.loss == "mse"
+    assert load(None, [*MILK, "train.loss=mae"]).train.loss == "mae"
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -212,6 +217,7 @@ def test_strategy_scope_ensemble_and_preprocessing_keys_are_accepted():
         ("model.ensemble=0", "model.ensemble = 0: Input should be greater than or equal to 1"),
         ("preprocess.deseasonalise=stl", "preprocess.deseasonalise = 'stl': Input should be 'off' or 'classical'"),
         ("preprocess.level=first", "preprocess.level = 'first': Input should be 'off', 'last' or 'seasonal'"),
+        ("train.loss=mape", "train.loss = 'mape': Input should be 'mse', 'mae' or 'huber'"),
     ],
 )
 def test_bad_strategy_scope_ensemble_and_preprocessing_values_name_the_key(override, message):

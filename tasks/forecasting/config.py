@@ -212,6 +212,9 @@ class TrainConfig(Frozen):
     learning_rate: float = Field(0.01, gt=0, le=10)  # Adam step size
     patience: int = Field(8, ge=1)  # epochs without validation improvement before stopping
     lr_patience: int = Field(4, ge=0)  # halve the learning rate after this many flat epochs (0 = never)
+    # "mse" squares the error in model units; "mae" (the median's loss) weighs big misses less, closer to
+    # what sMAPE and MASE count; "huber" is squared below 1 and absolute above.
+    loss: Literal["mse", "mae", "huber"] = "mse"  # training loss in model units: mse | mae | huber
     clipnorm: float | None = Field(1.0, gt=0)  # clip each gradient to this L2 norm (off = no clipping)
     clipvalue: float | None = Field(None, gt=0)  # clip each gradient element to ±value (off = no clipping)
     progress: bool = True  # show a progress bar per cell on stderr

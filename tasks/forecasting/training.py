@@ -128,7 +128,7 @@ def fit_forecaster(
     on_epoch_end: EpochHook | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
-    """Compile and fit ``model`` with MSE, early stopping on ``val_loss`` and best weights restored.
+    """Compile and fit ``model`` with ``cfg.loss``, early stopping on ``val_loss`` and best weights restored.
 
     Args:
         model: from :func:`tasks.forecasting.models.build_forecaster`.
@@ -141,7 +141,7 @@ def fit_forecaster(
         extra_callbacks: more Keras callbacks, run after the built-in ones (e.g. a probe that
             measures gradients after every epoch).
     """
-    model.compile(optimizer=optimizer_for(cfg), loss="mse", metrics=["mae"])
+    model.compile(optimizer=optimizer_for(cfg), loss=cfg.loss, metrics=["mae"])
     callbacks = fit_callbacks(cfg)
     if on_epoch_end is not None:
         callbacks.append(_EpochCallback(on_epoch_end))

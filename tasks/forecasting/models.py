@@ -42,10 +42,10 @@ def build_forecaster(
     x = inputs
     future = None
     if future_steps:
-        # Cropping1D, not a slice: plain layers that every Keras version saves and loads by name.
         x = keras.layers.Cropping1D((0, future_steps), name="input_steps")(inputs)
         future = keras.layers.Cropping1D((lookback, 0), name="future_steps")(inputs)
-        future = keras.layers.Flatten(name="future_covariates")(future)
+        # The future rows' covariates only: their value channel (0, unknown) is dropped, not learned on.
+        future = keras.layers.Flatten(name="future_covariates")(future[:, :, 1:])
     for layer in range(cfg.layers):
         last = layer == cfg.layers - 1
         return_sequences = (not last) or target == "shifted"

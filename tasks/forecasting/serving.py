@@ -83,7 +83,9 @@ def make_bundle(
         "min_history": int(need - spec["horizon"]),
         "preprocessing": "tasks.forecasting.preprocessing.fit(**preprocess, season_length) on the history's train "
                          "part: all but its last max(horizon, floor(validation * n)) steps (train_part_end); "
-                         "forecast_windows per member, inverse, median of the members",
+                         "forecast_windows per member (with the calendar of the history's last lookback steps "
+                         "and of the horizon after it, when the bundle names calendar features), inverse, "
+                         "median of the members",
         "interval": {"level": float(config["evaluate"]["interval_level"]),
                      "half_widths": [float(q) for q in half_widths],
                      "n_calibration": [int(n) for n in n_calibration],

@@ -339,11 +339,9 @@ def rank_forecasters(
 
 def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
                spec: preprocessing.TransformSpec, target_steps: int, calendar_features: tuple[str, ...] = ()) -> str:
-    # Without covariates the key is what it was before them, so cached panels stay valid.
-    extra = (list(calendar_features),) if calendar_features else ()
     return caching.content_key(
         series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
-        dataclasses.asdict(spec), target_steps, *extra,
+        dataclasses.asdict(spec), target_steps, list(calendar_features),
         caching.code_fingerprint(panel, windowing, backtest, preprocessing, calendar),
     )
 

@@ -6,7 +6,7 @@ from prefect import flow
 
 from flows.tracked import reconcile, run_name, tracked_run
 from tasks.forecasting import config as forecast_config
-from tasks.forecasting import ingest, steps
+from tasks.forecasting import calendar, ingest, steps
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ForecastSummary, SeriesRef
 from tasks.tracking import runs, store
@@ -57,7 +57,8 @@ def held_out_horizons(cfg: ForecastConfig, series: SeriesRef, reconciled: tuple[
     season = cfg.evaluate.season_length or series.season_length
     folds, step = cfg.evaluate.folds, cfg.fold_step
     windows = steps.window_panel(series, cfg.window, cfg.split, folds, step, steps.transform_spec(cfg, season),
-                                 forecast_config.holdout_target_steps(cfg))
+                                 forecast_config.holdout_target_steps(cfg),
+                                 calendar.resolve(cfg.preprocess.calendar, series.frequency))
     subject = ingest.subject(cfg.source)
     with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
         steps.record_inputs(windows, ctx)

@@ -235,3 +235,35 @@ def test_window_multi_step_still_means_model_strategy():
 def test_ensemble_scope_and_preprocessing_are_refused_on_the_sine_fraction_split():
     with pytest.raises(ConfigError, match=r"model.ensemble = 3, preprocess.\*: for split.mode = 'horizon'"):
         load(None, ["model.ensemble=3", "preprocess.log=true"])
+
+
+def test_calendar_covariates_are_off_by_default_and_take_auto_or_a_list():
+    assert load(None, MILK).preprocess.calendar is None
+    assert load(None, [*MILK, "preprocess.calendar=auto"]).preprocess.calendar == "auto"
+    assert load(None, [*MILK, "preprocess.calendar=day_of_week,month_of_year"]).preprocess.calendar == (
+        "day_of_week", "month_of_year")
+    assert load(None, [*MILK, "preprocess.calendar=auto", "preprocess.calendar=off"]).preprocess.calendar is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["preprocess.calendar=auto", "model.strategy=recursive"],
+         "preprocess.calendar = 'auto' needs model.strategy = 'direct'"),
+        (["preprocess.calendar=moon"], "preprocess.calendar = 'moon': unknown calendar feature 'moon'; valid: auto, off, "
+                                       "hour_of_day, day_of_week, week_of_year, month_of_year"),
+        (["source.kind=m4", "source.path=Hourly-train.csv", "preprocess.calendar=auto"],
+         "preprocess.calendar = 'auto': M4 files carry no dates"),
+    ],
+)
+def test_calendar_covariates_are_refused_at_load_where_they_cannot_work(overrides, message):
+    base = [] if overrides[0].startswith("source.kind=m4") else MILK
+    with pytest.raises(ConfigError) as info:
+        load(None, [*base, *overrides])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value).strip()
+
+
+def test_calendar_covariates_are_refused_on_the_sine():
+    with pytest.raises(ConfigError, match="preprocess.calendar = 'auto': the sine has no calendar"):
+        load(None, ["preprocess.calendar=auto"])

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from tasks.config import Frozen, RunConfig, TrackingConfig
+from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.forecasting.windowing import check_window_plan, split_bounds
 
@@ -197,11 +198,35 @@ class PreprocessConfig(Frozen):
     # "seasonal": the input likewise, each target step minus the input one season before it (a network
     # that outputs zeros is seasonal naive); needs window.lookback >= the season length.
     level: Literal["off", "last", "seasonal"] = "off"  # per-window level normalisation: off | last | seasonal
+    # Calendar covariates (tasks.forecasting.calendar): the (sin, cos) of each step's place in a cycle,
+    # read by a direct model for its input steps and every step it forecasts. "auto" by frequency:
+    # hourly → hour_of_day, day_of_week; daily → day_of_week, month_of_year; weekly → week_of_year;
+    # monthly, quarterly → month_of_year; yearly → none. CSV sources only (M4's dates are synthetic).
+    calendar: Literal["auto"] | tuple[str, ...] | None = None  # calendar covariates: off | auto | a list of hour_of_day, day_of_week, week_of_year, month_of_year
+
+    @field_validator("calendar", mode="before")
+    @classmethod
+    def _calendar_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("off", "none", "auto"):
+                return None if word != "auto" else "auto"
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError(f"name at least one feature, or off; valid: auto, off, {', '.join(CALENDAR_FEATURES)}")
+            for name in value:
+                if name not in CALENDAR_FEATURES:
+                    raise ValueError(f"unknown calendar feature {name!r}; valid: auto, off, {', '.join(CALENDAR_FEATURES)}")
+            if len(set(value)) != len(value):
+                raise ValueError(f"calendar {list(value)} names a feature twice")
+            return tuple(value)
+        return value
 
     @property
     def active(self) -> bool:
-        """True when any step beyond the standardisation is on."""
-        return self.deseasonalise != "off" or self.log or self.level != "off"
+        """True when any step beyond the standardisation is on (calendar covariates included)."""
+        return self.deseasonalise != "off" or self.log or self.level != "off" or self.calendar is not None
 
 
 class TrainConfig(Frozen):
@@ -265,7 +290,7 @@ class ForecastConfig(RunConfig):
     window: WindowConfig = WindowConfig()  # lookback, horizon, stride, target
     split: SplitConfig = SplitConfig()  # train / validation / test fractions, by time
     model: ModelConfig = ModelConfig()  # cells, their size, strategy, scope and ensemble
-    preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level (split.mode horizon)
+    preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level, calendar covariates (split.mode horizon)
     train: TrainConfig = TrainConfig()  # Keras fit settings
     evaluate: EvaluateConfig = EvaluateConfig()  # what the test part measures
     tracking: ForecastTracking = ForecastTracking()  # the MLflow experiment and what is logged
@@ -306,6 +331,8 @@ class ForecastConfig(RunConfig):
                 f"split.mode = 'fractions' is for the sine source; a {self.source.kind} source holds out the "
                 "last window.horizon steps of each series (split.mode = 'horizon')"
             )
+        if self.preprocess.calendar is not None:
+            self._calendar_fits()
         if self.holdout:
             if self.window.target != "horizon":
                 raise ValueError(
@@ -333,6 +360,22 @@ class ForecastConfig(RunConfig):
             check_series_fits(self, self.source.n_points)
         return self
 
+    def _calendar_fits(self) -> None:
+        # Refused here, not a minute into a run: calendar covariates need dates, and a model that reads
+        # the calendar of every step it forecasts at once.
+        said = f"preprocess.calendar = {_shown(self.preprocess.calendar)}"
+        if self.source.kind == "m4":
+            raise ValueError(
+                f"{said}: M4 files carry no dates (their timestamps are synthetic, counted from 2000-01-01 for "
+                "every series), so a calendar feature would be each step's position from its series' start, not "
+                "a month, weekday or hour; use preprocess.calendar = 'off' with an m4 source")
+        if self.source.kind == "sine":
+            raise ValueError(f"{said}: the sine has no calendar (dated series: source.kind = 'csv'); use 'off'")
+        if self.model.strategy != "direct":
+            raise ValueError(
+                f"{said} needs model.strategy = 'direct' (one network that reads the calendar of every step it "
+                f"forecasts); model.strategy = {self.model.strategy!r} feeds a one-step model back; set one of them")
+
     @property
     def holdout(self) -> bool:
         """True when the test part is the last ``window.horizon`` steps of each series (split mode horizon)."""
@@ -352,6 +395,10 @@ class ForecastConfig(RunConfig):
     def season_length(self) -> int:
         """Season length for the seasonal-naive baseline: configured, or one period of the source."""
         return self.evaluate.season_length or self.source.period_steps
+
+
+def _shown(value: Any) -> str:
+    return ",".join(value) if isinstance(value, tuple) else repr(value)
 
 
 def check_series_fits(cfg: ForecastConfig, n: int) -> None:

@@ -202,4 +202,6 @@ def raw_forecast(model: keras.Model, scaler: Scaler, window: np.ndarray) -> np.n
     """
     mean, std = scaler.mean.astype(np.float32), scaler.std.astype(np.float32)
     scaled = (np.asarray(window, dtype=np.float32) - mean) / std
-    return np.asarray(model(scaled, training=False)) * std + mean
+    out = np.asarray(model(scaled, training=False))
+    k = out.shape[-1]  # the output's features are the input's first k (the value before any covariates)
+    return out * std[:k] + mean[:k]

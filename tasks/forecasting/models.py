@@ -10,9 +10,17 @@ from tasks.forecasting.cells import recurrent_layer
 
 def build_forecaster(
     cell: str, cfg: ModelConfig, lookback: int, n_features: int, target: str, horizon: int,
-    n_targets: int | None = None,
+    n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
     """Build an uncompiled model mapping ``(batch, lookback, n_features)`` to its target.
+
+    With ``future_steps`` (calendar covariates, a horizon target only) the input is
+    ``(batch, lookback + future_steps, n_features)``: the window extended by the steps to forecast,
+    channel 0 the value (0 in the future rows, never read there), the others their covariates. One
+    input tensor keeps the served model, evaluation and the pyfunc as simple as without; the model
+    splits it: the recurrent layers read the ``lookback`` input steps (value and calendar), and the
+    future rows, flattened, join their last hidden state before the dense head, so each forecast step
+    sees the calendar of every step it forecasts.
 
     Args:
         cell: one of ``rnn | lstm | gru | manual_rnn | peephole_lstm``.
@@ -24,10 +32,20 @@ def build_forecaster(
         horizon: steps predicted when ``target == "horizon"``.
         n_targets: features per predicted step; ``None`` predicts every input feature. A memory task
             reads two features (value, marker) and predicts one number.
+        future_steps: rows after the ``lookback`` input steps that carry the forecast steps'
+            covariates (0: none).
     """
-    inputs = keras.Input(shape=(lookback, n_features), name="window")
+    if future_steps and target != "horizon":
+        raise ValueError(f"future_steps = {future_steps} (covariates) needs target = 'horizon'; got {target!r}")
+    inputs = keras.Input(shape=(lookback + future_steps, n_features), name="window")
     n_out = n_features if n_targets is None else n_targets
     x = inputs
+    future = None
+    if future_steps:
+        x = keras.layers.Cropping1D((0, future_steps), name="input_steps")(inputs)
+        future = keras.layers.Cropping1D((lookback, 0), name="future_steps")(inputs)
+        # The future rows' covariates only: their value channel (0, unknown) is dropped, not learned on.
+        future = keras.layers.Flatten(name="future_covariates")(future[:, :, 1:])
     for layer in range(cfg.layers):
         last = layer == cfg.layers - 1
         return_sequences = (not last) or target == "shifted"
@@ -39,6 +57,8 @@ def build_forecaster(
     if target == "shifted":
         outputs = keras.layers.Dense(n_out, name="head")(x)  # applied at every step
     else:
+        if future is not None:
+            x = keras.layers.Concatenate(name="summary_and_future")([x, future])
         outputs = keras.layers.Dense(horizon * n_out, name="head")(x)
         outputs = keras.layers.Reshape((horizon, n_out), name="horizon")(outputs)
     return keras.Model(inputs, outputs, name=f"seqflow_{cell}")

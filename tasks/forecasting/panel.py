@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tasks.forecasting import calendar as cal
 from tasks.forecasting.backtest import FORECAST_COLUMNS, SCORE_COLUMNS, fold_origins
 from tasks.forecasting.metrics import score_forecast
 from tasks.forecasting.preprocessing import (
@@ -139,6 +140,18 @@ class PanelWindows:
     mean: np.ndarray  # (n_windows,) the series' scaler at this fold, fitted on its train part
     std: np.ndarray  # (n_windows,)
     metadata: dict[str, str]
+    # (n_windows, lookback + target_steps, n_calendar) float32: the calendar of each window's input and
+    # target steps (preprocess.calendar; tasks.forecasting.calendar.encode); None without covariates.
+    calendar: np.ndarray | None = None
+
+    @property
+    def calendar_features(self) -> tuple[str, ...]:
+        """The calendar features the windows carry (``()`` without covariates)."""
+        return tuple(json.loads(self.metadata.get("calendar", "[]")))
+
+    def calendar_of(self, rows: np.ndarray) -> np.ndarray | None:
+        """``(len(rows), lookback + target_steps, n_calendar)`` the rows' calendar, or None without covariates."""
+        return None if self.calendar is None else self.calendar[rows]
 
     def part(self, fold: int, split: str) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` of one split at one fold, pooled over series."""
@@ -178,6 +191,8 @@ class PanelWindows:
             "mean": self.mean.astype(np.float64),
             "std": self.std.astype(np.float64),
         }
+        if self.calendar is not None:
+            arrays["calendar"] = self.calendar.astype(np.float32, copy=False)
         return arrays, dict(self.metadata)
 
     @classmethod
@@ -194,6 +209,7 @@ class PanelWindows:
             mean=np.asarray(arrays["mean"], dtype=np.float64),
             std=np.asarray(arrays["std"], dtype=np.float64),
             metadata=dict(metadata),
+            calendar=np.asarray(arrays["calendar"], dtype=np.float32) if "calendar" in arrays else None,
         )
 
 
@@ -248,6 +264,8 @@ def build_panel_windows(
     folds: int = 1,
     fold_step: int | None = None,
     spec: TransformSpec = TransformSpec(),
+    stamps: Mapping[str, np.ndarray] | None = None,
+    calendar_features: Sequence[str] = (),
 ) -> PanelWindows:
     """Window every series at every backtest origin, each series on its own.
 
@@ -261,10 +279,19 @@ def build_panel_windows(
         folds: backtest origins.
         fold_step: steps between origins; None means ``horizon``.
         spec: the preprocessing fitted per series and origin on its training part.
+        stamps: id to ``(time,)`` timestamps; needed with ``calendar_features``.
+        calendar_features: calendar covariates (:func:`tasks.forecasting.calendar.resolve`): each row
+            then carries the encoding of its ``lookback + target_steps`` steps; the test row's future
+            steps are read from the timestamps only (known ahead), never their values.
 
     Raises:
         ValueError: a series is too short (named in the message).
     """
+    features = tuple(calendar_features)
+    if features and stamps is None:
+        raise ValueError("calendar_features need the series' timestamps (stamps)")
+    span = np.arange(lookback + target_steps)
+    calendars: list[np.ndarray] = []
     transforms = []
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("fold", "series_id", "split", "start", "origin", "x", "y",
                                                           "mean", "std")}
@@ -273,6 +300,7 @@ def build_panel_windows(
             plans = holdout_plan(len(values), lookback, horizon, target_steps, stride, validation, folds, fold_step)
         except ValueError as exc:
             raise ValueError(f"series {sid!r}: {exc}") from None
+        encoded = cal.encode(stamps[sid], features) if features else None  # (time, n_calendar)
         for plan in plans:
             try:
                 cols, state = series_windows(values, plan, lookback, target_steps, stride, spec)
@@ -288,6 +316,11 @@ def build_panel_windows(
             parts["std"].append(np.full(rows, std))
             for name in ("split", "start", "x", "y"):
                 parts[name].append(cols[name])
+            if features:
+                if len(encoded) < plan.origin + target_steps:
+                    raise ValueError(f"series {sid!r}: {len(encoded)} timestamps; the calendar needs "
+                                     f"{plan.origin + target_steps}")
+                calendars.append(encoded[np.asarray(cols["start"], dtype=np.int64)[:, None] + span])
     joined = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     return PanelWindows(
         fold=joined["fold"],
@@ -308,7 +341,9 @@ def build_panel_windows(
             "folds": str(folds),
             "fold_step": str(horizon if fold_step is None else fold_step),
             "transforms": json.dumps(transforms),
+            "calendar": json.dumps(list(features)),
         },
+        calendar=np.concatenate(calendars).astype(np.float32) if features else None,
     )
 
 
@@ -357,7 +392,8 @@ def forecast_rows(
     level, season_length = states[0].level, states[0].season_length
     members = []
     for predict in predicts:
-        z = forecast_windows(predict, windows.x[rows], horizon, level, season_length)
+        z = forecast_windows(predict, windows.x[rows], horizon, level, season_length,
+                             calendar=windows.calendar_of(rows))
         members.append(np.stack([to_series_units(state, z[i], start=int(windows.origin[r]))
                                  for i, (r, state) in enumerate(zip(rows, states))]))
     return median_forecast(members)

@@ -323,9 +323,34 @@ def level_normalise(
     return x - last, shifted_y
 
 
+def with_calendar(x: np.ndarray, calendar: np.ndarray | None) -> np.ndarray:
+    """Join (level-normalised) windows and their calendar into a covariate model's one input tensor.
+
+    The window is extended by the future steps the calendar covers: their value channel is 0 (unknown,
+    and the network ignores it: :func:`tasks.forecasting.models.build_forecaster` reads only their
+    calendar), their calendar channels are the future's.
+
+    Args:
+        x: ``(n_windows, lookback, 1)`` model-unit windows.
+        calendar: ``(n_windows, lookback + steps, n_calendar)`` encodings of every input and future
+            step (:func:`tasks.forecasting.calendar.encode`), or None (no covariates: ``x`` unchanged).
+
+    Returns:
+        ``(n_windows, lookback + steps, 1 + n_calendar)`` float32, or ``x`` when ``calendar`` is None.
+    """
+    if calendar is None:
+        return x
+    n, lookback = x.shape[0], x.shape[1]
+    if calendar.shape[0] != n or calendar.shape[1] < lookback:
+        raise ValueError(f"calendar has shape {calendar.shape}; windows {x.shape} need (n_windows, >= lookback, channels)")
+    values = np.zeros((n, calendar.shape[1], 1), dtype=np.float32)
+    values[:, :lookback] = x
+    return np.concatenate([values, calendar.astype(np.float32, copy=False)], axis=2)
+
+
 def forecast_windows(
     predict: Predict, z: np.ndarray, horizon: int, level: str = "off", season_length: int = 1,
-    batch_size: int = 4096,
+    batch_size: int = 4096, calendar: np.ndarray | None = None,
 ) -> np.ndarray:
     """Forecast ``horizon`` steps after each model-unit window: direct, or recursive for a one-step model.
 
@@ -341,6 +366,9 @@ def forecast_windows(
         level: the level normalisation the model was trained with: off | last | seasonal.
         season_length: ``m`` of ``level = "seasonal"``.
         batch_size: windows per call.
+        calendar: ``(n_windows, lookback + horizon, n_calendar)`` the calendar of each window's input
+            and forecast steps, for a model trained with covariates (:func:`with_calendar`; direct
+            only: its output must cover the horizon), or None.
 
     Returns:
         ``(n_windows, horizon)`` forecasts in model units.
@@ -349,6 +377,15 @@ def forecast_windows(
     out = []
     for i in range(0, len(windows), batch_size):
         window = windows[i : i + batch_size]
+        if calendar is not None:
+            last = window[:, -1:, :] if level != "off" else np.zeros_like(window[:, -1:, :])
+            cal = np.asarray(calendar[i : i + batch_size], dtype=np.float32)[:, : windows.shape[1] + horizon]
+            raw = np.asarray(predict(with_calendar(window - last, cal)), dtype=np.float32).reshape(len(window), -1)
+            if raw.shape[1] < horizon:
+                raise ValueError(f"a model with calendar covariates forecasts {raw.shape[1]} steps at once; the "
+                                 f"horizon is {horizon} (covariates need model.strategy = 'direct')")
+            out.append((raw + _anchors(window, raw.shape[1], level, season_length))[:, :horizon])
+            continue
         steps: list[np.ndarray] = []
         while sum(s.shape[1] for s in steps) < horizon:
             last = window[:, -1:, :] if level != "off" else np.zeros_like(window[:, -1:, :])
@@ -378,7 +415,8 @@ def median_forecast(forecasts: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def forecast_history(
-    history: np.ndarray, predict: Predict | Sequence[Predict], state: SeriesTransform, lookback: int, horizon: int
+    history: np.ndarray, predict: Predict | Sequence[Predict], state: SeriesTransform, lookback: int, horizon: int,
+    calendar: np.ndarray | None = None,
 ) -> np.ndarray:
     """Forecast one series from its raw history: the flow's own path, step for step.
 
@@ -390,6 +428,8 @@ def forecast_history(
         state: the series' transform, fitted on its training part.
         lookback: input steps the model reads.
         horizon: steps to forecast.
+        calendar: ``(lookback + horizon, n_calendar)`` the calendar of the last ``lookback`` steps and
+            the ``horizon`` after them, for a model trained with covariates; None without.
 
     Returns:
         ``(horizon,)`` forecast of steps ``n .. n + horizon - 1``, in series units.
@@ -399,6 +439,8 @@ def forecast_history(
         raise ValueError(f"history has {x.size} values; the model reads lookback = {lookback}")
     z = forward(state, x[-lookback:], start=x.size - lookback)[None]
     members = [predict] if callable(predict) else list(predict)
-    forecasts = [inverse(state, forecast_windows(p, z, horizon, state.level, state.season_length), start=x.size)[0]
+    cal = None if calendar is None else np.asarray(calendar, dtype=np.float32)[None]
+    forecasts = [inverse(state, forecast_windows(p, z, horizon, state.level, state.season_length, calendar=cal),
+                         start=x.size)[0]
                  for p in members]
     return median_forecast(forecasts)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError
-from tasks.forecasting import intervals, preprocessing
+from tasks.forecasting import calendar, intervals, preprocessing
 from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.forecasting.preprocessing import SeriesTransform, TransformSpec
 from tasks.forecasting.sources import validation as v
@@ -67,7 +67,8 @@ def make_bundle(
         n_calibration: ``(horizon,)`` residuals each was taken from.
         provenance: strings saying where the model comes from (run ids, the data's hash).
     """
-    spec = window_spec(config, season_length)
+    spec = window_spec(config, season_length,
+                       calendar.resolve((config.get("preprocess") or {}).get("calendar"), frequency))
     need = min_series_length(spec["lookback"], spec["horizon"], spec["target_steps"], spec["stride"],
                              spec["validation"])
     return {
@@ -82,7 +83,9 @@ def make_bundle(
         "min_history": int(need - spec["horizon"]),
         "preprocessing": "tasks.forecasting.preprocessing.fit(**preprocess, season_length) on the history's train "
                          "part: all but its last max(horizon, floor(validation * n)) steps (train_part_end); "
-                         "forecast_windows per member, inverse, median of the members",
+                         "forecast_windows per member (with the calendar of the history's last lookback steps "
+                         "and of the horizon after it, when the bundle names calendar features), inverse, "
+                         "median of the members",
         "interval": {"level": float(config["evaluate"]["interval_level"]),
                      "half_widths": [float(q) for q in half_widths],
                      "n_calibration": [int(n) for n in n_calibration],
@@ -98,25 +101,28 @@ def _strategy(config: Mapping[str, Any]) -> str:
     return str(model.get("strategy") or config["window"].get("multi_step", "direct"))
 
 
-def window_spec(config: Mapping[str, Any], season_length: int) -> dict[str, Any]:
+def window_spec(config: Mapping[str, Any], season_length: int,
+                calendar_features: Sequence[str] = ()) -> dict[str, Any]:
     """The window, split and preprocess settings a forecast from a history needs, from the flow's config as JSON.
 
     ``season_length`` is the flow's (``evaluate.season_length`` or the data's): the decomposition's
-    and the seasonal level's ``m``, and the intervals' scale lag.
+    and the seasonal level's ``m``, and the intervals' scale lag. ``calendar_features`` are the
+    covariates the model reads (``preprocess.calendar`` resolved for the series' frequency,
+    :func:`tasks.forecasting.calendar.resolve`); a bundle without the key has none.
     """
     window = config["window"]
     target_steps = 1 if _strategy(config) == "recursive" else window["horizon"]
     pre = config.get("preprocess") or {}
     return {"lookback": int(window["lookback"]), "horizon": int(window["horizon"]), "target_steps": int(target_steps),
             "stride": int(window["stride"]), "validation": float(config["split"]["validation"]),
-            "season_length": int(season_length),
+            "season_length": int(season_length), "calendar": list(calendar_features),
             "preprocess": {"deseasonalise": str(pre.get("deseasonalise", "off")), "log": bool(pre.get("log", False)),
                            "level": str(pre.get("level", "off"))}}
 
 
 def validation_residuals(
     series_id: str, values: np.ndarray, origin: int, fold: int, predict: Predicts, spec: Mapping[str, Any],
-    season_length: int,
+    season_length: int, stamps: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Forecast from every step of one series' validation part at one fold and score the errors.
 
@@ -128,6 +134,7 @@ def validation_residuals(
     Args:
         spec: :func:`window_spec` (or a bundle).
         season_length: the intervals' scale lag.
+        stamps: ``(time,)`` the series' timestamps, for a model with calendar covariates.
     """
     values = np.asarray(values, dtype=np.float64)
     plan = holdout_plan(origin + spec["horizon"], spec["lookback"], spec["horizon"], spec["target_steps"],
@@ -136,7 +143,7 @@ def validation_residuals(
     if origins.size == 0:
         return pd.DataFrame(columns=list(intervals.RESIDUAL_COLUMNS))
     state = transform_state(values[:origin], spec)
-    yhat = forecast_series(values[:origin], state, predict, spec, origins)
+    yhat = forecast_series(values[:origin], state, predict, spec, origins, stamps)
     y = np.stack([values[o : o + spec["horizon"]] for o in origins])
     scales = np.array([intervals.series_scale(values[:o], season_length) for o in origins])
     return intervals.residual_rows(series_id, fold, "validation", origins, y, yhat, scales)
@@ -179,7 +186,7 @@ def transform_state(history: np.ndarray, bundle: Mapping[str, Any]) -> dict[str,
 
 def forecast_series(
     values: np.ndarray, state: Mapping[str, Any] | SeriesTransform, predict: Predicts, bundle: Mapping[str, Any],
-    origins: np.ndarray | None = None,
+    origins: np.ndarray | None = None, stamps: np.ndarray | pd.DatetimeIndex | None = None,
 ) -> np.ndarray:
     """Forecast one series' next ``horizon`` steps from its raw values, in its own units.
 
@@ -195,6 +202,9 @@ def forecast_series(
             the ensemble's members.
         bundle: see :func:`make_bundle`.
         origins: ``(n,)`` where each forecast starts; None means right after the last value.
+        stamps: ``(time',)`` timestamps of the values and on, through the last origin's horizon
+            (history and :func:`future_timestamps`): a model with calendar covariates
+            (``bundle["calendar"]``) reads the calendar of each window's input and forecast steps.
 
     Returns:
         ``(n, horizon)`` forecasts.
@@ -208,9 +218,17 @@ def forecast_series(
     # panel.forecast_rows (inverse from the origin, median over members), so a served forecast equals the flow's.
     z = np.stack([preprocessing.forward(st, values[o - lookback : o], start=int(o) - lookback) for o in starts])
     z = z[..., None].astype(np.float32)
+    cal = None
+    features = tuple(bundle.get("calendar") or ())
+    if features:
+        if stamps is None or len(stamps) < int(starts.max()) + horizon:
+            raise ValueError(f"a model with calendar covariates ({', '.join(features)}) needs the timestamps of "
+                             "the history and the horizon after it")
+        encoded = calendar.encode(stamps, features)
+        cal = np.stack([encoded[o - lookback : o + horizon] for o in starts])
     forecasts = []
     for p in members:
-        out = preprocessing.forecast_windows(p, z, horizon, st.level, st.season_length)
+        out = preprocessing.forecast_windows(p, z, horizon, st.level, st.season_length, calendar=cal)
         forecasts.append(np.stack([preprocessing.inverse(st, out[i], start=int(o)) for i, o in enumerate(starts)]))
     return preprocessing.median_forecast(forecasts)
 
@@ -242,14 +260,16 @@ def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Pr
     parts = []
     for sid, part in frame.groupby("series_id", sort=True):
         values = part["value"].to_numpy(dtype=np.float64)
+        future = future_timestamps(part["timestamp"], bundle["horizon"], bundle["frequency"])
+        stamps = pd.DatetimeIndex(part["timestamp"]).append(pd.DatetimeIndex(future))
         try:
-            yhat = forecast_series(values, transform_state(values, bundle), predict, bundle)[0]
+            yhat = forecast_series(values, transform_state(values, bundle), predict, bundle, stamps=stamps)[0]
         except ValueError as exc:
             raise InputError(f"series {str(sid)!r}: {exc}", file=source, column="value") from None
         lower, upper = intervals.bounds(yhat, q, intervals.series_scale(values, bundle["season_length"]))
         parts.append(pd.DataFrame({
             "series_id": str(sid),
-            "timestamp": future_timestamps(part["timestamp"], bundle["horizon"], bundle["frequency"]),
+            "timestamp": future,
             "yhat": yhat, "lower": lower, "upper": upper,
         }))
     return pd.concat(parts, ignore_index=True)[list(FORECAST_COLUMNS)]

@@ -32,6 +32,7 @@ from tasks.config import flatten
 from tasks.errors import InputError
 from tasks.forecasting import (
     backtest,
+    calendar,
     holdout,
     ingest,
     intervals,
@@ -337,16 +338,17 @@ def rank_forecasters(
 
 
 def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
-               spec: preprocessing.TransformSpec, target_steps: int) -> str:
+               spec: preprocessing.TransformSpec, target_steps: int, calendar_features: tuple[str, ...] = ()) -> str:
     return caching.content_key(
         series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
-        dataclasses.asdict(spec), target_steps, caching.code_fingerprint(panel, windowing, backtest, preprocessing),
+        dataclasses.asdict(spec), target_steps, list(calendar_features),
+        caching.code_fingerprint(panel, windowing, backtest, preprocessing, calendar),
     )
 
 
 def _panel_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     key = _panel_key(*(parameters[k] for k in ("series", "window", "split", "folds", "fold_step", "spec",
-                                               "target_steps")))
+                                               "target_steps")), parameters.get("calendar_features", ()))
     return caching.reuse_or_rebuild(f"panel-{key}", paths.intermediate_path("panel-windows", key))
 
 
@@ -363,22 +365,28 @@ def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]
 
 @task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
 def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
-                 spec: preprocessing.TransformSpec, target_steps: int) -> WindowsRef:
+                 spec: preprocessing.TransformSpec, target_steps: int,
+                 calendar_features: tuple[str, ...] = ()) -> WindowsRef:
     """Cut every series on its own at every origin (its transform fitted on its train part); store the windows.
+
+    With ``calendar_features`` (:func:`tasks.forecasting.calendar.resolve`) every window carries the
+    calendar of its input and target steps.
 
     Raises:
         InputError: a series does not fit the preprocessing (a value <= 0 under preprocess.log).
     """
-    arrays = {sid: values for sid, (_, values) in _series_arrays(series).items()}
+    both = _series_arrays(series)
+    arrays = {sid: values for sid, (_, values) in both.items()}
+    stamps = {sid: stamps for sid, (stamps, _) in both.items()}
     try:
         table = panel.build_panel_windows(
             arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step,
-            spec,
+            spec, stamps, calendar_features,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
     columns, meta = table.to_arrays()
-    key = _panel_key(series, window, split, folds, fold_step, spec, target_steps)
+    key = _panel_key(series, window, split, folds, fold_step, spec, target_steps, calendar_features)
     path = storage.write_arrays(columns, paths.intermediate_path("panel-windows", key), meta)
     return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
 
@@ -502,17 +510,23 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
         units = _units(table, cfg)
+        # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
+        future_steps = target_steps if table.calendar is not None else 0
+        if table.calendar_features:
+            runs.set_tags(run_id, {"calendar_features": ",".join(table.calendar_features)})
         for unit in units:
             # Per-epoch metrics of each fold's first network only: an ensemble of local models would
             # otherwise log thousands of curves that say the same.
             logged = unit.member == 0 and unit.group == 0
             prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
-            x_train, y_train = table.x[_unit_rows(table, unit, "train")], table.y[_unit_rows(table, unit, "train")]
-            x_val, y_val = (table.x[_unit_rows(table, unit, "validation")],
-                            table.y[_unit_rows(table, unit, "validation")])
+            train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
+            x_train, y_train = table.x[train_rows], table.y[train_rows]
+            x_val, y_val = table.x[val_rows], table.y[val_rows]
             m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
             x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
             x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
+            x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
+            x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
             label = cell if len(units) == 1 else f"{cell} · {unit.file(cell).removesuffix('.keras')}"
             epochs: list[tuple[str, float, int]] = []
             with epoch_bar(label, cfg.train.epochs, cfg.train.progress and logged) as bar:
@@ -525,7 +539,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                 try:
                     model, fit = train_cell(
                         cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, member_seed(cfg.seed, unit.member),
-                        "horizon", target_steps, on_epoch_end,
+                        "horizon", target_steps, on_epoch_end, n_targets=1, future_steps=future_steps,
                     )
                 except DivergedError as exc:
                     runs.log_entries(run_id, epochs)
@@ -575,7 +589,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         series = _series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
         parts, residuals = [], []
-        spec = serving.window_spec(cfg.model_dump(mode="json"), season_length)
+        spec = serving.window_spec(cfg.model_dump(mode="json"), season_length, table.calendar_features)
         units = _units(table, cfg)
         kept = None
         for fold in range(cfg.evaluate.folds):
@@ -596,7 +610,8 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
                 for r in rows:
                     sid = str(table.series_id[r])
                     residuals.append(serving.validation_residuals(
-                        sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length))
+                        sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length,
+                        stamps=series[sid][0]))
                 if fold == 0 and group == 0:
                     kept, first_rows = models[0], rows
         banded, widths = intervals.attach_intervals(
@@ -646,13 +661,20 @@ def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, sca
     (mean 0, std 1) with every series' scaler beside it in ``scalers.json``.
     """
     first = rows[0]
-    if len(rows) == 1 and not cfg.preprocess.active:
+    if table.calendar is not None:
+        # Covariates: the network's own input, the window extended by the forecast steps' calendar
+        # (preprocessing.with_calendar), logged on model units; the scaler is the identity per channel.
+        example = preprocessing.with_calendar(table.x[first][None], table.calendar_of(np.array([first])))
+        example = example.astype(np.float64)
+        mean, std = [0.0] * example.shape[-1], [1.0] * example.shape[-1]
+    elif len(rows) == 1 and not cfg.preprocess.active:
         mean, std = [float(table.mean[first])], [float(table.std[first])]
         sid, origin = str(table.series_id[first]), int(table.origin[first])
         example = series[sid][1][origin - cfg.window.lookback : origin].reshape(1, -1, 1)
     else:
         mean, std = [0.0], [1.0]
         example = table.x[first][None].astype(np.float64)
+    if len(rows) > 1 or cfg.preprocess.active:
         scalers = {str(table.series_id[r]): {"mean": float(table.mean[r]), "std": float(table.std[r])} for r in rows}
         runs.log_dict(trained.run_id, {"inputs": "scaled per series: (raw - mean) / std; outputs likewise",
                                        "scalers": scalers}, "scalers.json")
@@ -664,6 +686,7 @@ def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, sca
         runs.log_dict(trained.run_id, {
             "lookback": cfg.window.lookback, "horizon": cfg.window.horizon, "strategy": cfg.model.strategy,
             "scope": cfg.model.scope, "ensemble": cfg.model.ensemble, "logged_member": 0,
+            "calendar_features": list(table.calendar_features),
             "transforms": {str(table.series_id[r]): table.transform(int(r)).to_dict() for r in latest},
         }, "transforms.json")
     output = raw_forecast(model, scaler_type(np.asarray(mean), np.asarray(std)), example)

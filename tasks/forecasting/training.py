@@ -190,6 +190,7 @@ def train_cell(
     on_epoch_end: EpochHook | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     n_targets: int | None = None,
+    future_steps: int = 0,
 ) -> tuple[keras.Model, FitResult]:
     """Seed, build and fit one cell; sizes (lookback, n_features) are read from ``x_train``.
 
@@ -198,8 +199,11 @@ def train_cell(
         x_val: validation windows, same layout; ``y_val`` their targets.
         extra_callbacks: more Keras callbacks, passed to :func:`fit_forecaster`.
         n_targets: features per predicted step (see :func:`build_forecaster`); ``None``: every input feature.
+        future_steps: the last rows of each window that carry the forecast steps' covariates
+            (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
     """
     seed_everything(seed)
-    _, lookback, n_features = x_train.shape
-    model = build_forecaster(cell, model_cfg, lookback, n_features, target, horizon, n_targets)
+    _, steps, n_features = x_train.shape
+    model = build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
+                             future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks)

@@ -37,7 +37,9 @@ class KerasWindowModel(PythonModel):
                 f"model input has shape {x.shape}; expected (batch, lookback, {self._mean.shape[0]})"
             )
         scaled = (x - self._mean) / self._std
-        return np.asarray(self._model(scaled, training=False)) * self._std + self._mean
+        out = np.asarray(self._model(scaled, training=False))
+        k = out.shape[-1]  # outputs are the first k input features (the value; covariates are inputs only)
+        return out * self._std[:k] + self._mean[:k]
 
 
 mlflow.models.set_model(KerasWindowModel())

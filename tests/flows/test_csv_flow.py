@@ -184,3 +184,40 @@ def test_local_ensemble_with_preprocessing_and_forecast_history_reproduces_the_f
         served = forecast_history(history, predicts, state, lookback=12, horizon=HORIZON)
         flow = mine[mine["series_id"] == sid].sort_values("horizon_step")["yhat"].to_numpy()
         np.testing.assert_allclose(served, flow, rtol=1e-5)
+
+
+def test_local_ensemble_with_calendar_covariates_reproduces_the_flow(prefect_harness, shop):
+    """model.scope=local, model.ensemble=2, preprocess.calendar=auto: each series' networks read the month of
+    every input and forecast step, and forecast_history with that calendar gets exactly the flow's forecast."""
+    import keras
+
+    from tasks import storage
+    from tasks.forecasting import calendar
+    from tasks.forecasting.preprocessing import SeriesTransform, forecast_history
+    from tasks.tracking import store
+
+    result = _run(shop, "--set", "model.scope=local", "--set", "model.ensemble=2", "--set", "preprocess.calendar=auto",
+                  "--set", "preprocess.level=last")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    model = summary["models"][0]
+    client = store.client()
+    assert client.get_run(model["run_id"]).data.metrics["networks"] == 2 * 2 * 2  # folds x members x series
+    transforms = json.loads(Path(client.download_artifacts(model["run_id"], "transforms.json")).read_text())
+    assert transforms["calendar_features"] == ["month_of_year"]
+    forecasts = storage.read_frame(Path(summary["forecasts_path"]))
+    mine = forecasts[(forecasts["model"] == "gru") & (forecasts["fold"] == 0)]
+    frame = pd.read_csv(shop, skipfooter=1, engine="python").dropna()
+    model_dir = Path(model["model_path"]).parent
+    for group, sid in enumerate(("north", "south")):
+        files = ["gru.keras" if group == 0 else f"gru-fold0-m0-s{group}.keras", f"gru-fold0-m1-s{group}.keras"]
+        nets = [keras.saving.load_model(model_dir / f, compile=False) for f in files]
+        predicts = [lambda x, n=n: np.asarray(n(x, training=False)) for n in nets]
+        rows = frame[frame["store"] == sid]
+        history = rows["units"].to_numpy()[:-HORIZON]
+        months = pd.to_datetime(rows["month"])[-HORIZON - 12:]  # the lookback's months and the horizon's
+        state = SeriesTransform.from_dict(transforms["transforms"][sid])
+        served = forecast_history(history, predicts, state, lookback=12, horizon=HORIZON,
+                                  calendar=calendar.encode(months, ("month_of_year",)))
+        flow = mine[mine["series_id"] == sid].sort_values("horizon_step")["yhat"].to_numpy()
+        np.testing.assert_allclose(served, flow, rtol=1e-5)

@@ -171,6 +171,46 @@ def test_seqflow_predict_names_a_missing_model(history):
     assert "error: --model = 'models:/no-such-model@candidate': cannot load the model" in result.stderr
 
 
+CALENDAR_NAME = "test-forecaster-calendar"
+
+
+@pytest.fixture(scope="module")
+def calendar_run(run):
+    """The same run with calendar covariates on (monthly: month_of_year), registered under its own name."""
+    _, shop = run
+    extra = ["--set", "preprocess.calendar=auto", "--set", f"tracking.registered_model={CALENDAR_NAME}"]
+    result = CliRunner().invoke(app, ["run", "forecast", "--source", "csv", "--path", str(shop), *SMALL, *extra,
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_with_calendar_covariates_the_served_model_and_seqflow_predict_equal_the_flows_forecast(
+        calendar_run, history, tmp_path):
+    """Global scope, an ensemble of two, two folds, intervals: the registered model reads the calendar of
+    the history and of the months it continues it with, and forecasts what the flow forecast."""
+    from tasks import storage
+    from tasks.tracking import models, store
+
+    summary = calendar_run
+    out = storage.read_frame(Path(summary["forecasts_path"]))
+    flow = out[(out["model"] == summary["served"]["cell"]) & (out["fold"] == 0)].sort_values(
+        ["series_id", "horizon_step"], ignore_index=True)
+    assert summary["served"]["uri"] == f"models:/{CALENDAR_NAME}@candidate"
+    child = store.client().get_run(summary["models"][0]["run_id"])
+    assert child.data.tags["calendar_features"] == "month_of_year"
+    assert child.data.params["preprocess.calendar"] == "auto"
+    model = models.load_model(summary["served"]["uri"])
+    bundle = model.unwrap_python_model().bundle
+    assert bundle["calendar"] == ["month_of_year"] and bundle["ensemble"] == 2
+    assert model.unwrap_python_model()._models[0].input_shape == (None, 12 + HORIZON, 3)
+    _assert_same_forecast(model.predict(_history_frame(history)), flow)
+    written = CliRunner().invoke(app, ["predict", "--model", summary["served"]["uri"], "--input", str(history),
+                                       "--output", str(tmp_path / "f.parquet")])
+    assert written.exit_code == 0, written.output
+    _assert_same_forecast(storage.read_frame(tmp_path / "f.parquet"), flow)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -139,3 +139,51 @@ def test_a_bad_history_is_one_line_naming_row_column_and_rule(change, message):
         serving.forecast_frame(change(_history()), _bundle(), _predict(HORIZON))
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def _calendar_predict(tilt):
+    """A stand-in direct network with covariates: the last input value plus ``tilt`` times each future step's sine."""
+    def predict(x):
+        assert x.shape[1:] == (LOOKBACK + HORIZON, 3), x.shape
+        return (x[:, LOOKBACK - 1 : LOOKBACK, :1] + tilt * x[:, LOOKBACK:, 1:2]).astype(np.float32)
+    return predict
+
+
+@pytest.mark.parametrize("preprocess", PREPROCESS[:2], ids=["zscore", "deseason-log-last"])
+def test_with_calendar_covariates_the_served_forecast_is_the_panel_paths_bit_for_bit(preprocess):
+    """preprocess.calendar = auto (monthly: month_of_year): the flow's panel rows and the served frame, whose
+    future months come from the calendar continued past the history, give the same forecast and residuals."""
+    cfg = _config(preprocess={**preprocess, "calendar": "auto"}, ensemble=3)
+    bundle = serving.make_bundle(cfg, "gru", "monthly", 12, np.ones(HORIZON), np.full(HORIZON, 9))
+    assert bundle["calendar"] == ["month_of_year"] and bundle["preprocess"] == preprocess
+    values = _milk_like(72)
+    stamps = pd.date_range("2015-03-01", periods=72, freq="MS")
+    table = panel.build_panel_windows({"a": values}, LOOKBACK, HORIZON, HORIZON, 1, 0.15,
+                                      spec=serving.transform_spec(bundle), stamps={"a": stamps.to_numpy()},
+                                      calendar_features=tuple(bundle["calendar"]))
+    rows = table.rows(0, "test")
+    members = [_calendar_predict(tilt) for tilt in (0.5, 1.0, 1.5)]
+    flow = panel.forecast_rows(table, rows, members, HORIZON)
+    origin = int(table.origin[rows[0]])
+    history = pd.DataFrame({"series_id": "a", "timestamp": stamps[:origin], "value": values[:origin]})
+    served = serving.forecast_frame(history, bundle, members)
+    np.testing.assert_array_equal(served["yhat"].to_numpy(), flow[0])
+    assert pd.DatetimeIndex(served["timestamp"]).equals(pd.DatetimeIndex(stamps[origin:]).astype("datetime64[s]"))
+    state = preprocessing.SeriesTransform.from_dict(serving.transform_state(values[:origin], bundle))
+    cal = table.calendar[rows[0]]
+    np.testing.assert_array_equal(preprocessing.forecast_history(values[:origin], members, state, LOOKBACK, HORIZON,
+                                                                 calendar=cal), flow[0])
+    # the calendar matters: the same history a month later in the year forecasts differently
+    shifted = history.assign(timestamp=pd.date_range("2015-04-01", periods=origin, freq="MS"))
+    assert not np.allclose(serving.forecast_frame(shifted, bundle, members)["yhat"], flow[0])
+    residuals = serving.validation_residuals("a", values, origin, 0, members, bundle, 12, stamps=stamps.to_numpy())
+    assert len(residuals) > 0 and np.isfinite(residuals["score"].to_numpy(dtype=float)).all()
+    with pytest.raises(ValueError, match="needs the timestamps"):
+        serving.forecast_series(values[:origin], state, members, bundle)
+
+
+def test_a_bundle_without_a_calendar_key_has_no_covariates():
+    bundle = _bundle()
+    old = {k: v for k, v in bundle.items() if k != "calendar"}
+    np.testing.assert_array_equal(serving.forecast_frame(_history(), old, _predict(HORIZON))["yhat"],
+                                  serving.forecast_frame(_history(), bundle, _predict(HORIZON))["yhat"])

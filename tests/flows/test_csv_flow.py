@@ -221,3 +221,44 @@ def test_local_ensemble_with_calendar_covariates_reproduces_the_flow(prefect_har
                                   calendar=calendar.encode(months, ("month_of_year",)))
         flow = mine[mine["series_id"] == sid].sort_values("horizon_step")["yhat"].to_numpy()
         np.testing.assert_allclose(served, flow, rtol=1e-5)
+
+
+def _write_m4(folder: Path, test_scale: float) -> tuple[Path, Path]:
+    """Three weekly M4-format series (wide rows, ragged lengths) and their 4-step test file, scaled by ``test_scale``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lengths, train_rows, test_rows = (70, 64, 58), [], []
+    for k, n in enumerate(lengths):
+        values = 100.0 + 20 * k + np.cumsum(rng.normal(0.5, 2.0, n + 4))
+        train_rows.append([f"W{k + 1}", *(f"{v:.2f}" for v in values[:n])])
+        test_rows.append([f"W{k + 1}", *(f"{v * test_scale:.2f}" for v in values[n:])])
+    width = max(lengths)
+    train = folder / "Weekly-train.csv"
+    train.write_text("\n".join([",".join(["V1", *(f"V{i}" for i in range(2, width + 2))])]
+                               + [",".join(r + [""] * (width + 1 - len(r))) for r in train_rows]) + "\n")
+    test = folder / "Weekly-test.csv"
+    test.write_text("\n".join([",".join(["V1", *(f"V{i}" for i in range(2, 6))])] + [",".join(r) for r in test_rows]) + "\n")
+    return train, test
+
+
+def test_an_m4_test_file_is_scored_never_fitted(prefect_harness, tmp_path):
+    """Leakage, at the flow level, for M4 files: another test file changes the truth and the scores, no forecast."""
+    from tasks import storage
+
+    out = []
+    for scale in (1.0, 3.0):
+        train, test = _write_m4(tmp_path / f"x{scale:g}", scale)
+        result = CliRunner().invoke(app, [
+            "run", "forecast", "--source", "m4", "--path", str(train), "--test", str(test), "--horizon", "4",
+            "--set", "window.lookback=8", "--set", "model.units=4", "--set", "model.cells=gru",
+            "--set", "train.epochs=2", "--set", "train.progress=false", "--set", "preprocess.log=true",
+            "--set", "preprocess.level=last", "--set", "evaluate.baselines=naive2",
+            "--set", "tracking.experiment=e2e-m4", "--json"])
+        assert result.exit_code == 0, result.output
+        out.append(json.loads(result.stdout))
+    keys = ["series_id", "model", "fold", "horizon_step"]
+    a, b = (storage.read_frame(Path(o["forecasts_path"])).sort_values(keys, ignore_index=True) for o in out)
+    pd.testing.assert_frame_equal(a[keys], b[keys])
+    np.testing.assert_allclose(a[["yhat", "lower", "upper"]], b[["yhat", "lower", "upper"]], rtol=1e-6)
+    np.testing.assert_allclose(b["y"], 3 * a["y"], rtol=1e-3)  # the truth did change
+    assert out[0]["models"][0]["metrics"]["mase"] != out[1]["models"][0]["metrics"]["mase"]

@@ -31,25 +31,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tasks.forecasting.config import ForecastConfig  # noqa: E402
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine  # noqa: E402
-from tasks.forecasting.training import FitResult, fit_callbacks, optimizer_for, seed_everything, train_cell  # noqa: E402
+from tasks.forecasting.training import (  # noqa: E402
+    FitResult,
+    fit_callbacks,
+    optimizer_for,
+    seeded_forecaster,
+    train_cell,
+)
 from tasks.forecasting.windowing import build_window_table  # noqa: E402
 
 
 def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: ForecastConfig) -> FitResult:
     """Build the cell as seqflow does and fit it from NumPy arrays with Keras' own input pipeline."""
-    from tasks.forecasting.models import build_forecaster
-
-    seed_everything(cfg.seed)
-    model = build_forecaster(cell, cfg.model, x_train.shape[1], x_train.shape[2], cfg.window.target,
-                             cfg.window.horizon, None)
+    model = seeded_forecaster(cell, x_train, cfg.model, cfg.seed, cfg.window.target, cfg.window.horizon)
     model.compile(optimizer=optimizer_for(cfg.train), loss=cfg.train.loss, metrics=["mae"])
     fit_began = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.train.epochs,
                         batch_size=cfg.train.batch_size, shuffle=True, callbacks=fit_callbacks(cfg.train), verbose=0)
-    seconds = time.perf_counter() - fit_began
-    epochs = len(history.history["loss"])
-    return FitResult({k: [float(v) for v in vals] for k, vals in history.history.items()}, epochs,
-                     0, seconds, len(x_train) * epochs / seconds)
+    return FitResult.from_history(history.history, len(x_train), time.perf_counter() - fit_began)
 
 
 def main(config_path: str, how: str = "seqflow") -> None:

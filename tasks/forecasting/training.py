@@ -102,6 +102,19 @@ class FitResult:
     seconds: float
     samples_per_second: float  # training windows processed per second of fit
 
+    @classmethod
+    def from_history(cls, history: dict[str, list], n_windows: int, seconds: float) -> FitResult:
+        """What ``fit`` returned (Keras' ``History.history``) over ``n_windows`` training windows in ``seconds``."""
+        hist = {k: [float(v) for v in vals] for k, vals in history.items()}
+        epochs_run = len(hist.get("loss", []))
+        return cls(
+            history=hist,
+            epochs_run=epochs_run,
+            best_epoch=int(np.argmin(hist["val_loss"])) + 1 if hist.get("val_loss") else 0,
+            seconds=seconds,
+            samples_per_second=n_windows * epochs_run / seconds if seconds > 0 else float("nan"),
+        )
+
 
 def fit_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
     """The callbacks every forecaster's ``fit`` runs: a NaN stop, early stopping, learning-rate halving."""
@@ -158,22 +171,26 @@ def fit_forecaster(
         callbacks=callbacks,
         verbose=0,
     )
-    seconds = time.perf_counter() - began
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    epochs_run = len(hist.get("loss", []))
+    fit = FitResult.from_history(history.history, len(x_train), time.perf_counter() - began)
+    hist, epochs_run = fit.history, fit.epochs_run
     if epochs_run == 0 or not np.isfinite(hist["loss"][-1]) or not np.all(np.isfinite(hist.get("val_loss", [0.0]))):
         losses = hist.get("loss", [])
         raise DivergedError(
             f"training diverged: loss {losses[-1] if losses else 'nan'} at epoch {epochs_run} "
             f"(learning_rate {cfg.learning_rate}); lower train.learning_rate or set train.clipnorm"
         )
-    return FitResult(
-        history=hist,
-        epochs_run=epochs_run,
-        best_epoch=int(np.argmin(hist["val_loss"])) + 1,
-        seconds=seconds,
-        samples_per_second=len(x_train) * epochs_run / seconds if seconds > 0 else float("nan"),
-    )
+    return fit
+
+
+def seeded_forecaster(
+    cell: str, x_train: np.ndarray, model_cfg: ModelConfig, seed: int, target: str, horizon: int,
+    n_targets: int | None = None, future_steps: int = 0,
+) -> keras.Model:
+    """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`)."""
+    seed_everything(seed)
+    _, steps, n_features = x_train.shape
+    return build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
+                            future_steps)
 
 
 def train_cell(
@@ -202,8 +219,5 @@ def train_cell(
         future_steps: the last rows of each window that carry the forecast steps' covariates
             (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
     """
-    seed_everything(seed)
-    _, steps, n_features = x_train.shape
-    model = build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
-                             future_steps)
+    model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks)

@@ -5,7 +5,8 @@
    the same windows, models and callbacks; no Prefect, MLflow, Parquet or evaluation), two ways:
    **bare Keras fit**, ``model.fit(x, y, shuffle=True)`` from NumPy arrays as Keras' guides write it,
    and **seqflow's training alone** (:func:`train_cell`, whose in-memory epoch batches give the
-   same bits faster).
+   same bits faster). When the preset sets ``train.threads``, the bare Keras fit is also run once
+   with that setting, so the thread count's share of the difference is shown on its own.
 3. The whole flow in a fresh process: **cold** (fresh stores: Prefect's database and MLflow's
    schema are created) and **warm** (a second run on the same stores), each with its ratio to
    both bare runs.
@@ -90,6 +91,7 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
         env.pop(var, None)  # private stores, cold at first: nothing cached from earlier runs
     keras_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "keras"]
     bare_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "seqflow"]
+    threads_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "keras-threads"]
     flow_cmd = [*seqflow, "run", "forecast", "--config", str(paths.configs_dir() / "demo.toml"), "--json"]
     flow_cmd += [item for o in (*BENCH_OVERRIDES, *overrides) for item in ("--set", o)]
 
@@ -108,6 +110,11 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     bare2_s, _ = _timed(bare_cmd, env)
     keras2_s, _ = _timed(keras_cmd, env)
     bare_s, keras_s = (bare1_s + bare2_s) / 2, (keras1_s + keras2_s) / 2
+    threads_s = threads_out = None
+    if cfg.train.threads:
+        console.print(f"bare Keras fit with train.threads = {cfg.train.threads} ...")
+        threads_s, threads = _timed(threads_cmd, env)
+        threads_out = json.loads(_checked("bare Keras fit with threads", threads).stdout.strip().splitlines()[-1])
     server_env = {**env, "PREFECT_HOME": str(work / "artifacts" / "prefect")}
     server_s = float(_checked("server start", subprocess.run(
         [sys.executable, "-c", _SERVER_START], capture_output=True, text=True, env=server_env)).stdout.split()[-1])
@@ -120,24 +127,35 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     table.add_row("", "", f"import tensorflow {tf_s:.2f} s", f"{help_s / tf_s:.2f}x")
     for what, flow_s in (("cold stores (first run)", cold_s), ("warm stores (second run)", warm_s)):
         table.add_row(f"flow, {what}", f"{flow_s:.1f} s", f"bare Keras fit {keras_s:.1f} s", f"{flow_s / keras_s:.2f}x")
+        if threads_s:
+            table.add_row("", "", f"Keras fit, {cfg.train.threads} thread(s) {threads_s:.1f} s",
+                          f"{flow_s / threads_s:.2f}x")
         table.add_row("", "", f"seqflow training alone {bare_s:.1f} s", f"{flow_s / bare_s:.2f}x")
     table.add_row("bare Keras fit, before / after", f"{keras1_s:.1f} s / {keras2_s:.1f} s", "", "")
     table.add_row("seqflow training alone, before / after", f"{bare1_s:.1f} s / {bare2_s:.1f} s", "", "")
     table.add_row("Prefect temporary server start (warm)", f"{server_s:.1f} s", "overlapped with TF import", "")
     figures = {"help_seconds": help_s, "python_seconds": python_s, "import_tensorflow_seconds": tf_s,
                "flow_cold_seconds": cold_s, "flow_warm_seconds": warm_s, "bare_seconds": [bare1_s, bare2_s],
-               "keras_fit_seconds": [keras1_s, keras2_s],
+               "keras_fit_seconds": [keras1_s, keras2_s], "keras_fit_threads_seconds": threads_s,
+               "train_threads": cfg.train.threads,
                "server_start_seconds": server_s, "cells": {}}
     for cell in cfg.model.cells:
         ours = next(m for m in summary["models"] if m["cell"] == cell)["metrics"]["train_samples_per_second"]
         theirs = bare_out["cells"][cell]["train_samples_per_second"]
         keras = keras_out["cells"][cell]["train_samples_per_second"]
         table.add_row(f"train samples/s: {cell}", f"{ours:,.0f}", f"Keras fit {keras:,.0f}", f"{ours / keras:.2f}x")
+        if threads_out:
+            threaded = threads_out["cells"][cell]["train_samples_per_second"]
+            table.add_row("", "", f"Keras fit, {cfg.train.threads} thread(s) {threaded:,.0f}", f"{ours / threaded:.2f}x")
         table.add_row("", "", f"seqflow alone {theirs:,.0f}", f"{ours / theirs:.2f}x")
         figures["cells"][cell] = {"flow_samples_per_second": ours, "plain_samples_per_second": theirs,
                                   "keras_fit_samples_per_second": keras}
+        if threads_out:
+            figures["cells"][cell]["keras_fit_threads_samples_per_second"] = threaded
     console.print(table)
     console.print(f"load before {load_before}; after {_load()}. ratio = seqflow / reference; the bare figure "
                   "is the mean of the two bare runs of each kind. The flow also evaluates, generates, plots and logs "
-                  "models. Keras fit and seqflow's training give the same weights to the last bit.")
+                  "models. Keras fit and seqflow's training give the same weights to the last bit. "
+                  f"train.threads = {cfg.train.threads or 'TensorFlow default'} in the flow and seqflow alone; "
+                  "the bare Keras fit uses TensorFlow's default threads unless its row says otherwise.")
     return figures

@@ -34,12 +34,13 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     with tracked_run(cfg, "forecast", cfg.source.kind, {"data_content_hash": series.content_hash}) as ctx:
         steps.record_inputs(windows, ctx)
         baselines = steps.score_baselines(windows, cfg, ctx)
-        published = []
-        for cell in cfg.model.cells:
-            evaluated = steps.evaluate_model(steps.train_model(windows, cfg, cell, ctx), windows, cfg)
-            # Plots and model logging run in a worker thread while the next cell trains.
-            published.append(steps.publish_model.submit(evaluated, cfg))
-        results = [future.result() for future in published]
+        # One cell after another, its plots and model logged before the next trains: any Python
+        # work on a second thread of this process (plots, MLflow) slowed the next cell's training
+        # two- to fourfold, more than the work itself costs (README, "Speed").
+        results = [
+            steps.publish_model(steps.evaluate_model(steps.train_model(windows, cfg, cell, ctx), windows, cfg), cfg)
+            for cell in cfg.model.cells
+        ]
         ranking = steps.rank_forecasters(results, baselines, ctx)
         _all_failed(results)
     return _summary(

@@ -11,10 +11,13 @@ Two yardsticks, chosen by the second argument:
   ``fit`` its repeated in-memory batches (:func:`tasks.forecasting.training.epoch_datasets`);
 - ``keras``: the same model, optimizer and callbacks, fitted the way Keras' guides write it,
   ``model.fit(x, y, validation_data=(x_val, y_val), batch_size=..., shuffle=True)`` — the bare
-  Keras ``fit`` a user would compare with. Both give the same weights to the last bit; only the
-  time differs.
+  Keras ``fit`` a user would compare with, on TensorFlow's default threads;
+- ``keras-threads``: that same bare ``fit`` with the config's ``train.threads`` applied first, so a
+  reader can tell what the thread setting alone buys.
 
-Usage: ``python -m flows.plain_keras CONFIG.json [seqflow|keras]`` (a dumped ForecastConfig); prints JSON.
+All three give the same weights to the last bit; only the time differs.
+
+Usage: ``python -m flows.plain_keras CONFIG.json [seqflow|keras|keras-threads]`` (a dumped ForecastConfig); prints JSON.
 """
 
 from __future__ import annotations
@@ -58,9 +61,15 @@ def main(config_path: str, how: str = "seqflow") -> None:
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
     table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)
     (x_train, y_train), (x_val, y_val) = table.part("train"), table.part("validation")
+    if how not in ("seqflow", "keras", "keras-threads"):
+        raise SystemExit(f"plain_keras: {how!r} is not one of seqflow, keras, keras-threads")
+    if how == "keras-threads":
+        from tasks.runtime import configure_tf_threads
+
+        configure_tf_threads(cfg.train.threads)
     cells = {}
     for cell in cfg.model.cells:
-        if how == "keras":
+        if how.startswith("keras"):
             fit = keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg)
         else:
             _, fit = train_cell(

@@ -86,6 +86,26 @@ def import_tensorflow(verbose: bool = False) -> None:
         import tensorflow  # noqa: F401
 
 
+def configure_tf_threads(threads: int) -> bool:
+    """Give TensorFlow ``threads`` intra-op and inter-op threads (0: leave TensorFlow's default, one per core).
+
+    TensorFlow fixes its thread pools when its first op runs; after that the setting can only be
+    read. Returns ``False`` when the runtime had already started with another count, which the
+    process then keeps (the caller warns; results are the same, only the speed differs).
+    """
+    if threads <= 0:
+        return True
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        return (tf.config.threading.get_intra_op_parallelism_threads() == threads
+                and tf.config.threading.get_inter_op_parallelism_threads() == threads)
+    return True
+
+
 def exit_without_teardown(code: int | str | None) -> None:
     """End the process with ``code`` once exit handlers have run, skipping the interpreter's teardown.
 

@@ -58,22 +58,9 @@ from tasks.embeddings import skipgram
 from tasks.embeddings.config import ModelConfig
 from tasks.embeddings.evaluation import WordVectors
 from tasks.embeddings.gensim_w2v import EpochReport, TrainedWord2Vec
+from tasks.runtime import configure_tf_threads
 
 EpochHook = Callable[[int, dict[str, float]], None]
-
-
-def configure_threads(threads: int) -> bool:
-    """Give TensorFlow ``threads`` intra-op and inter-op threads; ``False`` when its runtime already started.
-
-    TensorFlow fixes its thread pools when its first op runs; after that the setting can only be
-    read, so a process that used TensorFlow before keeps what it had (a warning, not an error).
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        return tf.config.threading.get_intra_op_parallelism_threads() == threads
-    return True
 
 
 @dataclass
@@ -294,7 +281,7 @@ def train_skipgram(
     """
     if len(vocabulary) == 0:
         raise ValueError("train_skipgram: the vocabulary is empty")
-    configure_threads(cfg.workers)
+    configure_tf_threads(cfg.workers)
     if cfg.deterministic:
         enable_determinism()
     began = time.perf_counter()

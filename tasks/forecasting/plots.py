@@ -14,6 +14,16 @@ def _axes(figsize: tuple[float, float]):
     return fig, fig.subplots()
 
 
+def _margins(fig: Figure) -> None:
+    """Fixed margins in inches, room for a title, tick labels and axis labels.
+
+    ``tight_layout`` measures every text first: a third of a figure's cost, 0.1 s each, paid four
+    times per model while the flow waits.
+    """
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.95 / width, right=1 - 0.2 / width, bottom=0.6 / height, top=1 - 0.4 / height)
+
+
 def forecast_figure(t: np.ndarray, truth: np.ndarray, forecast: np.ndarray, title: str) -> Figure:
     """One-step-ahead forecasts over the test range; ``truth``/``forecast`` are ``(n_points,)``."""
     fig, ax = _axes((9, 3.5))
@@ -21,7 +31,7 @@ def forecast_figure(t: np.ndarray, truth: np.ndarray, forecast: np.ndarray, titl
     ax.plot(t, forecast, label="one-step forecast", color="tab:orange", linestyle="--")
     ax.set(title=title, xlabel="t", ylabel="value")
     ax.legend(loc="upper right")
-    fig.tight_layout()
+    _margins(fig)
     return fig
 
 
@@ -36,7 +46,7 @@ def generation_figure(
     ax.axvline(t_gen[0], color="grey", linewidth=0.8)
     ax.set(title=title, xlabel="t", ylabel="value")
     ax.legend(loc="upper right")
-    fig.tight_layout()
+    _margins(fig)
     return fig
 
 
@@ -48,7 +58,7 @@ def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
     ax.set(title=title, xlabel="epoch", ylabel="MSE (scaled units)", yscale="log")
     ax.legend()
-    fig.tight_layout()
+    _margins(fig)
     return fig
 
 
@@ -66,7 +76,7 @@ def gradient_figure(norms: dict[str, np.ndarray], title: str) -> Figure:
         yscale="log",
     )
     ax.legend()
-    fig.tight_layout()
+    _margins(fig)
     return fig
 
 

@@ -269,10 +269,7 @@ def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConf
 
 @task(name="publish-model", cache_policy=NO_CACHE, persist_result=False)
 def publish_model(evaluated: EvaluatedModel, cfg: ForecastConfig) -> ModelResult:
-    """Log a scored model's plots and pyfunc model, then close its run.
-
-    No TensorFlow here: the flow submits it to a worker thread and trains the next model meanwhile.
-    """
+    """Log a scored model's plots and pyfunc model, then close its run (no TensorFlow here)."""
     from tasks.forecasting import cells, plots
 
     trained, ev = evaluated.trained, evaluated.evaluation

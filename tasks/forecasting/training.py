@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import tensorflow as tf
 
 from tasks.forecasting.config import ModelConfig, TrainConfig
 from tasks.forecasting.models import build_forecaster
+
+logger = logging.getLogger(__name__)
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
@@ -193,6 +196,20 @@ def seeded_forecaster(
                             future_steps)
 
 
+def _configure_threads(threads: int) -> None:
+    """Apply ``train.threads`` before the first TensorFlow op; once started, the process keeps its pools."""
+    from tasks.runtime import configure_tf_threads
+
+    if not configure_tf_threads(threads) and threads not in _THREADS_WARNED:
+        _THREADS_WARNED.add(threads)
+        logger.warning("train.threads = %d not applied: TensorFlow already runs with %d threads in this process "
+                       "(same results, only the speed differs)", threads,
+                       tf.config.threading.get_intra_op_parallelism_threads())
+
+
+_THREADS_WARNED: set[int] = set()
+
+
 def train_cell(
     cell: str,
     x_train: np.ndarray,
@@ -219,5 +236,6 @@ def train_cell(
         future_steps: the last rows of each window that carry the forecast steps' covariates
             (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
     """
+    _configure_threads(train_cfg.threads)
     model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks)

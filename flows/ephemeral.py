@@ -1,23 +1,39 @@
-"""Prefect's temporary local server, started off the critical path and stopped without a wait.
+"""Prefect's local server, found or started off the critical path, never waited for at the end.
 
 With no ``PREFECT_API_URL``, Prefect starts a temporary server the first time a flow needs its API:
 seconds of start-up (a fresh database is migrated first) that the user waits for after TensorFlow's
-import. :func:`start_in_background` starts that same server in a thread while the caller imports
-TensorFlow; Prefect then finds it running and uses it. With ``PREFECT_API_URL`` set, nothing starts.
+import. :func:`start_in_background` does that work in a thread while the caller imports TensorFlow.
+
+By default it reuses a **standing** local server (:mod:`flows.local_server`): the first run on a
+Prefect home starts it in its own session, later runs find it through ``standing-server.json``
+and skip its start and its CPU; it stops itself after ``SEQFLOW_SERVER_IDLE_SECONDS`` (300) without
+a request. ``SEQFLOW_SERVER_IDLE_SECONDS=0`` gives each run Prefect's own temporary server instead,
+stopped as the run ends. With ``PREFECT_API_URL`` set (environment or Prefect profile), nothing starts.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from tasks.locks import exclusive
 from tasks.runtime import prepare_prefect_home
 
+IDLE_ENV = "SEQFLOW_SERVER_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 300.0
+
 _started: threading.Thread | None = None
 _error: list[BaseException] = []
-_ours: list = []  # the server this process started, the only one it may stop
+_ours: list = []  # the temporary server this process started, the only one it may stop
+_standing_url: list[str] = []  # the standing server's API URL this process put in PREFECT_API_URL
 
 
 def uses_temporary_server() -> bool:
@@ -29,18 +45,132 @@ def uses_temporary_server() -> bool:
     return not PREFECT_API_URL.value()
 
 
+def idle_seconds() -> float:
+    """``SEQFLOW_SERVER_IDLE_SECONDS``: how long a standing server waits for a request (0: none stands)."""
+    raw = os.environ.get(IDLE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_IDLE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        from tasks.errors import InputError
+
+        raise InputError("expected seconds >= 0 (0 = a temporary server per run)", key=IDLE_ENV, value=raw)
+    return value
+
+
+def _healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def standing_server(home: str | os.PathLike) -> dict | None:
+    """The standing server recorded in ``home`` (``{"pid", "port", "url"}``) when it answers, else ``None``."""
+    from flows.local_server import state_path
+
+    try:
+        state = json.loads(state_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not _alive(int(state.get("pid", 0))) or not _healthy(str(state.get("url"))):
+        return None
+    return state
+
+
+def stop_standing_server(home: str | os.PathLike, timeout: float = 10.0) -> bool:
+    """Stop the standing server of ``home``, if one runs; ``True`` when one was stopped."""
+    from flows.local_server import state_path
+
+    state = standing_server(home)
+    if state is None:
+        return False
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    state_path(home).unlink(missing_ok=True)
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _spawn_standing(home: Path, idle: float) -> str:
+    """Start a standing server for ``home`` in its own session; return its API URL once it answers."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
+
+    from flows.local_server import state_path
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    # The environment Prefect gives its own temporary server (no UI, ephemeral services only).
+    env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
+           "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    log_path = home / "standing-server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.local_server", str(port), str(idle)], env=env,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+    deadline = time.monotonic() + float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    while not _healthy(url, timeout=1.0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                process.kill()
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the local Prefect server did not start (log {log_path}):\n{tail}")
+        time.sleep(0.1)
+    state_path(home).write_text(json.dumps({"pid": process.pid, "port": port, "url": url}))
+    return url
+
+
 def _start() -> None:
     if not uses_temporary_server():
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
+    idle = idle_seconds()
+    home = Path(os.environ["PREFECT_HOME"])
     # Two first runs at once would both migrate the same SQLite database; one at a time.
-    with exclusive(Path(os.environ["PREFECT_HOME"]) / "server-start.lock"):
-        server = SubprocessASGIServer()
-        already = server.running
-        server.start()
-    if not already:
-        _ours.append(server)
+    with exclusive(home / "server-start.lock"):
+        if idle > 0:
+            state = standing_server(home)
+            url = state["url"] if state else _spawn_standing(home, idle)
+        else:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            server = SubprocessASGIServer()
+            already = server.running
+            server.start()
+            if not already:
+                _ours.append(server)
+            return
+    # Prefect's documented hook for settings changed by the environment after its import.
+    from prefect.context import refresh_global_settings_context
+
+    os.environ["PREFECT_API_URL"] = url
+    _standing_url[:] = [url]
+    refresh_global_settings_context()
 
 
 def _start_safely() -> None:
@@ -54,7 +184,19 @@ def start_in_background() -> None:
     """Begin starting the temporary server in a thread (no-op with ``PREFECT_API_URL`` set)."""
     global _started
     prepare_prefect_home()
+    if _standing_url and os.environ.get("PREFECT_API_URL") == _standing_url[0]:
+        if _healthy(_standing_url[0]):
+            return  # this process's earlier run found it; it still answers
+        # It stopped while this process was idle: find or start another, as a new process would.
+        os.environ.pop("PREFECT_API_URL")
+        _standing_url.clear()
+        _started = None
     if os.environ.get("PREFECT_API_URL") or _started is not None:
+        return
+    try:
+        idle_seconds()
+    except ValueError as exc:  # refused by wait(), where callers report bad input
+        _error.append(exc)
         return
     _started = threading.Thread(target=_start_safely, name="prefect-server-start", daemon=True)
     _started.start()
@@ -69,12 +211,12 @@ def wait() -> None:
 
 
 def stop_without_waiting() -> None:
-    """Flush Prefect's log and event queues, then ask the temporary server to stop, without waiting.
+    """Flush Prefect's log and event queues, then ask a temporary server to stop, without waiting.
 
     Prefect's own exit hook waits up to 5 s for the server process. Stopping it before the queues
     are flushed is worse: their at-exit flush then retries against a dead server for about a
     minute ("All connection attempts failed"). So: drain first, then terminate and return; the
-    operating system reaps the server.
+    operating system reaps the server. A standing server is left standing.
     """
     if not _ours:
         return

@@ -10,6 +10,9 @@ _ARTIFACTS = tempfile.mkdtemp(prefix="seqflow-tests-")
 os.environ["SEQFLOW_ARTIFACTS"] = _ARTIFACTS
 for _var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH"):
     os.environ.pop(_var, None)
+# A CLI run in a test's subprocess gets Prefect's temporary server, stopped with it, rather than a
+# standing one left behind for minutes; tests/flows/test_local_server.py covers the standing server.
+os.environ["SEQFLOW_SERVER_IDLE_SECONDS"] = "0"
 
 from tasks.runtime import apply_defaults  # noqa: E402
 

@@ -1,0 +1,110 @@
+"""The standing local Prefect server: started once per Prefect home, reused, stopped when idle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows import ephemeral
+from flows.local_server import state_path
+from tasks import paths
+from tasks.errors import InputError
+
+# One process = one `seqflow run`: find or start the server, run a tiny flow, report where it ran.
+RUN = """
+import json, os
+from flows import ephemeral
+ephemeral.start_in_background()
+from prefect import flow
+ephemeral.wait()
+
+@flow
+def tiny():
+    return 1
+
+state = tiny(return_state=True)
+from prefect.client.orchestration import get_client
+with get_client(sync_client=True) as client:
+    stored = client.read_flow_run(state.state_details.flow_run_id)
+print(json.dumps({"url": os.environ.get("PREFECT_API_URL"), "api": str(client.api_url),
+                  "stored": str(stored.state.type.value), "temporary": len(ephemeral._ours)}))
+ephemeral.stop_without_waiting()
+"""
+
+
+def _run(home: Path, idle: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env.update(PREFECT_HOME=str(home), SEQFLOW_SERVER_IDLE_SECONDS=idle, PYTHONPATH=str(paths.PROJECT_ROOT))
+    proc = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=paths.PROJECT_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A stopped child of this test's process would linger as a zombie: count it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_standing_server_is_started_once_reused_and_stops_when_idle(tmp_path):
+    home = tmp_path / "prefect"
+    first = _run(home, "6")
+    state = json.loads(state_path(home).read_text())
+    try:
+        assert first["url"] == state["url"] and first["api"].rstrip("/") == state["url"]
+        assert first["stored"] == "COMPLETED" and first["temporary"] == 0
+        assert _alive(state["pid"])
+        second = _run(home, "6")  # a second run finds the same server: same URL, same process
+        assert second["url"] == state["url"] and second["stored"] == "COMPLETED"
+        assert json.loads(state_path(home).read_text())["pid"] == state["pid"]
+        deadline = time.monotonic() + 60
+        while _alive(state["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _alive(state["pid"]), "the standing server did not stop after 6 s idle"
+        assert not state_path(home).exists()
+    finally:
+        ephemeral.stop_standing_server(home)
+
+
+@pytest.mark.slow
+def test_idle_zero_gives_each_run_a_temporary_server(tmp_path):
+    home = tmp_path / "prefect"
+    out = _run(home, "0")
+    assert out["url"] is None and out["temporary"] == 1 and out["stored"] == "COMPLETED"
+    assert not state_path(home).exists()
+
+
+def test_a_stopped_server_is_stopped_and_forgotten(tmp_path):
+    home = tmp_path / "prefect"
+    home.mkdir()
+    assert ephemeral.stop_standing_server(home) is False  # none recorded
+    state_path(home).write_text(json.dumps({"pid": 2**22 + 17, "port": 1, "url": "http://127.0.0.1:1/api"}))
+    assert ephemeral.standing_server(home) is None  # recorded, but its process is gone
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "nan"])
+def test_a_bad_idle_value_is_refused_naming_the_variable(monkeypatch, raw):
+    monkeypatch.setenv(ephemeral.IDLE_ENV, raw)
+    with pytest.raises(InputError, match=f"{ephemeral.IDLE_ENV} = '{raw}'.*seconds >= 0"):
+        ephemeral.idle_seconds()
+
+
+def test_idle_defaults_to_five_minutes(monkeypatch):
+    monkeypatch.delenv(ephemeral.IDLE_ENV, raising=False)
+    assert ephemeral.idle_seconds() == 300.0
+    monkeypatch.setenv(ephemeral.IDLE_ENV, "42.5")
+    assert ephemeral.idle_seconds() == 42.5

@@ -63,8 +63,10 @@ app = typer.Typer(
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
         "  seqflow bench                         speed figures, side by side\n"
         "  seqflow bench forecast                M4 baselines vs the official scores; milk, every cell\n"
+        "  seqflow server stop                   stop the local Prefect server runs leave standing\n"
         "\b\nMLFLOW_TRACKING_URI and PREFECT_API_URL point seqflow at real servers;\n"
-        "SEQFLOW_ARTIFACTS moves everything it writes (default: ./artifacts)."
+        "SEQFLOW_ARTIFACTS moves everything it writes (default: ./artifacts);\n"
+        "SEQFLOW_SERVER_IDLE_SECONDS: how long the local Prefect server waits for the next run (300; 0 = none)."
     ),
 )
 
@@ -396,6 +398,44 @@ def _print_settings(flow: str, rows: list[tuple[str, str, str, str]], as_json: b
     for key, value, default, comment in rows:
         table.add_row(key, value if value == default else f"[bold]{value}[/]", default, comment)
     _console().print(table)
+
+
+server_app = typer.Typer(
+    help="The local Prefect server that runs share: started by the first run, stopped after "
+    "SEQFLOW_SERVER_IDLE_SECONDS (300) without a request.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(server_app, name="server")
+
+
+def _prefect_home() -> Path:
+    from tasks.runtime import apply_defaults
+
+    apply_defaults()
+    return Path(os.environ["PREFECT_HOME"])
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say whether a local Prefect server stands for this project, and where."""
+    from flows import ephemeral
+
+    home = _prefect_home()
+    state = ephemeral.standing_server(home)
+    if state is None:
+        typer.echo(f"no local Prefect server stands for {home}; the next run starts one")
+    else:
+        typer.echo(f"local Prefect server at {state['url']} (pid {state['pid']}) for {home}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop this project's local Prefect server now (runs start another when they need one)."""
+    from flows import ephemeral
+
+    home = _prefect_home()
+    stopped = ephemeral.stop_standing_server(home)
+    typer.echo(f"stopped the local Prefect server for {home}" if stopped else f"no local Prefect server stands for {home}")
 
 
 @app.command("ui")

@@ -108,3 +108,25 @@ def test_idle_defaults_to_five_minutes(monkeypatch):
     assert ephemeral.idle_seconds() == 300.0
     monkeypatch.setenv(ephemeral.IDLE_ENV, "42.5")
     assert ephemeral.idle_seconds() == 42.5
+
+
+@pytest.mark.slow
+def test_seqflow_server_status_and_stop(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = tmp_path / "prefect"
+    _run(home, "300")
+    pid = json.loads(state_path(home).read_text())["pid"]
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    try:
+        status = CliRunner().invoke(app, ["server", "status"])
+        assert status.exit_code == 0 and f"(pid {pid})" in status.output
+        stopped = CliRunner().invoke(app, ["server", "stop"])
+        assert stopped.exit_code == 0 and "stopped the local Prefect server" in stopped.output
+        assert not _alive(pid) and not state_path(home).exists()
+        again = CliRunner().invoke(app, ["server", "status"])
+        assert "no local Prefect server stands" in again.output
+    finally:
+        ephemeral.stop_standing_server(home)

@@ -243,10 +243,9 @@ class TrainConfig(Frozen):
     clipnorm: float | None = Field(1.0, gt=0)  # clip each gradient to this L2 norm (off = no clipping)
     clipvalue: float | None = Field(None, gt=0)  # clip each gradient element to ±value (off = no clipping)
     progress: bool = True  # show a progress bar per cell on stderr
-    # TensorFlow's intra- and inter-op threads for the process (0 = TensorFlow's default, one per core).
-    # Small recurrent nets train faster on one: their ops are too small to split, and handing them
-    # between threads costs more than it saves. The same weights to the last bit either way.
-    threads: int = Field(0, ge=0, le=1024)
+    # Small recurrent nets train faster on one thread: their ops are too small to split, and handing
+    # them between threads costs more than it saves. The same weights to the last bit either way.
+    threads: int = Field(0, ge=0, le=1024)  # TensorFlow's intra- and inter-op threads for the process (0 = TensorFlow's default, one per core)
 
 
 class EvaluateConfig(Frozen):

@@ -169,6 +169,9 @@ def _start() -> None:
     from prefect.context import refresh_global_settings_context
 
     os.environ["PREFECT_API_URL"] = url
+    # Prefect would infer a UI address from the API's and print "View at <url>" for every run, but
+    # this server, like Prefect's temporary one, serves no UI: no link (a user's own UI URL stays).
+    os.environ.setdefault("PREFECT_UI_URL", "")
     _standing_url[:] = [url]
     refresh_global_settings_context()
 
@@ -181,15 +184,19 @@ def _start_safely() -> None:
 
 
 def start_in_background() -> None:
-    """Begin starting the temporary server in a thread (no-op with ``PREFECT_API_URL`` set)."""
+    """Begin finding or starting the local server in a thread (no-op with ``PREFECT_API_URL`` set)."""
     global _started
     prepare_prefect_home()
     if _standing_url and os.environ.get("PREFECT_API_URL") == _standing_url[0]:
         if _healthy(_standing_url[0]):
             return  # this process's earlier run found it; it still answers
         # It stopped while this process was idle: find or start another, as a new process would.
+        from prefect.context import refresh_global_settings_context
+
         os.environ.pop("PREFECT_API_URL")
+        refresh_global_settings_context()
         _standing_url.clear()
+        _error.clear()
         _started = None
     if os.environ.get("PREFECT_API_URL") or _started is not None:
         return

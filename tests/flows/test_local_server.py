@@ -44,6 +44,7 @@ def _run(home: Path, idle: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=300,
                           cwd=paths.PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "View at" not in proc.stderr  # no link to a UI this server does not serve
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -130,3 +131,39 @@ def test_seqflow_server_status_and_stop(tmp_path, monkeypatch):
         assert "no local Prefect server stands" in again.output
     finally:
         ephemeral.stop_standing_server(home)
+
+
+RESTART = """
+import json, os
+from flows import ephemeral
+from prefect import flow
+
+@flow
+def tiny():
+    return 1
+
+ephemeral.start_in_background(); ephemeral.wait()
+first = os.environ["PREFECT_API_URL"]
+tiny()
+ephemeral.stop_standing_server(os.environ["PREFECT_HOME"])  # as if it had stopped while this process idled
+ephemeral.start_in_background(); ephemeral.wait()
+second = os.environ["PREFECT_API_URL"]
+state = tiny(return_state=True)
+print(json.dumps({"first": first, "second": second, "ok": state.is_completed()}))
+ephemeral.stop_standing_server(os.environ["PREFECT_HOME"])
+"""
+
+
+@pytest.mark.slow
+def test_a_process_whose_standing_server_stopped_finds_a_new_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), SEQFLOW_SERVER_IDLE_SECONDS="300",
+               PYTHONPATH=str(paths.PROJECT_ROOT))
+    proc = subprocess.run([sys.executable, "-c", RESTART], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=paths.PROJECT_ROOT)
+    try:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["ok"] and out["first"] != out["second"]
+    finally:
+        ephemeral.stop_standing_server(tmp_path / "prefect")

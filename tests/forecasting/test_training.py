@@ -85,3 +85,46 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
     assert fit.history == {k: [float(v) for v in vals] for k, vals in history.items()}
     for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+_THREADS_SCRIPT = """
+import hashlib, json, sys
+import numpy as np
+import tensorflow as tf
+from tasks.config import load_config
+from tasks.forecasting.config import ForecastConfig
+from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
+from tasks.forecasting.training import train_cell
+from tasks.forecasting.windowing import build_window_table
+cfg = load_config(ForecastConfig, None, ["source.x_end=60", "window.lookback=16", "train.epochs=3", "train.progress=false",
+                                         "model.units=8", f"train.threads={sys.argv[1]}"])
+w = cfg.window
+table = build_window_table(series_matrix(synthesize_sine(cfg.source, cfg.seed)), w.lookback, w.horizon, w.stride,
+                           w.target, cfg.split.train, cfg.split.validation)
+(xt, yt), (xv, yv) = table.part("train"), table.part("validation")
+model, fit = train_cell("gru", xt, yt, xv, yv, cfg.model, cfg.train, cfg.seed, w.target, w.horizon)
+digest = hashlib.sha256(b"".join(np.ascontiguousarray(v.numpy()).tobytes() for v in model.weights)).hexdigest()
+print(json.dumps({"weights": digest, "loss": fit.history["loss"],
+                  "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+                  "inter": tf.config.threading.get_inter_op_parallelism_threads()}))
+"""
+
+
+@pytest.mark.slow
+def test_train_threads_sets_tensorflows_pools_and_changes_no_bit():
+    """One thread or TensorFlow's default: the same weights and losses (each in a fresh process)."""
+    import json
+    import subprocess
+    import sys
+
+    from tasks import paths
+
+    runs = {}
+    for threads in ("0", "1"):
+        proc = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, threads], capture_output=True, text=True,
+                              cwd=paths.PROJECT_ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[threads] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert runs["1"]["intra"] == runs["1"]["inter"] == 1
+    assert runs["0"]["intra"] == runs["0"]["inter"] == 0  # TensorFlow's default: one per core
+    assert runs["0"]["weights"] == runs["1"]["weights"] and runs["0"]["loss"] == runs["1"]["loss"]

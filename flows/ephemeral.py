@@ -24,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from flows.local_server import state_path
+from tasks import processes
 from tasks.locks import exclusive
 from tasks.runtime import prepare_prefect_home
 
@@ -69,42 +71,30 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def standing_server(home: str | os.PathLike) -> dict | None:
-    """The standing server recorded in ``home`` (``{"pid", "port", "url"}``) when it answers, else ``None``."""
-    from flows.local_server import state_path
-
+    """The standing server recorded in ``home`` (``{"pid", "started", "url"}``) when it answers, else ``None``."""
     try:
         state = json.loads(state_path(home).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(state, dict) or not _alive(int(state.get("pid", 0))) or not _healthy(str(state.get("url"))):
+    if not isinstance(state, dict) or not processes.alive(int(state.get("pid", 0)), str(state.get("started", ""))):
+        return None
+    if not _healthy(str(state.get("url"))):
         return None
     return state
 
 
 def stop_standing_server(home: str | os.PathLike, timeout: float = 10.0) -> bool:
     """Stop the standing server of ``home``, if one runs; ``True`` when one was stopped."""
-    from flows.local_server import state_path
-
     state = standing_server(home)
     if state is None:
         return False
-    pid = int(state["pid"])
+    pid, started = int(state["pid"]), str(state.get("started", ""))
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while processes.alive(pid, started) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if processes.alive(pid, started):
         os.kill(pid, signal.SIGKILL)
     state_path(home).unlink(missing_ok=True)
     return True
@@ -119,8 +109,6 @@ def _free_port() -> int:
 def _spawn_standing(home: Path, idle: float) -> str:
     """Start a standing server for ``home`` in its own session; return its API URL once it answers."""
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
-
-    from flows.local_server import state_path
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -142,7 +130,8 @@ def _spawn_standing(home: Path, idle: float) -> str:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the local Prefect server did not start (log {log_path}):\n{tail}")
         time.sleep(0.1)
-    state_path(home).write_text(json.dumps({"pid": process.pid, "port": port, "url": url}))
+    state_path(home).write_text(json.dumps({"pid": process.pid, "started": processes.start_time(process.pid),
+                                            "port": port, "url": url}))
     return url
 
 

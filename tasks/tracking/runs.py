@@ -22,7 +22,7 @@ import numpy as np
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_SOURCE_NAME
 
-from tasks import paths
+from tasks import paths, processes
 from tasks.tracking.store import client
 
 _MAX_BATCH = 500  # MLflow's log_batch limit is 1000 metrics / 100 params per call
@@ -61,36 +61,16 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
-def _process_start(pid: int) -> str:
-    """The kernel's start time of process ``pid`` (clock ticks since boot), "" where unknown.
-
-    With the pid it identifies a process uniquely: a recycled pid has another start time.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of proc(5), counted after the command name
-
-
 def owner_tags() -> dict[str, str]:
     """Tags naming the process that owns a run."""
-    return {OWNER_HOST: socket.gethostname(), OWNER_PID: str(os.getpid()), OWNER_START: _process_start(os.getpid())}
+    return {OWNER_HOST: socket.gethostname(), OWNER_PID: str(os.getpid()), OWNER_START: processes.start_time(os.getpid())}
 
 
 def owner_alive(tags: dict[str, str]) -> bool | None:
     """Whether the process that owns a run still runs; None when it cannot be told from here."""
     if tags.get(OWNER_HOST) != socket.gethostname() or not tags.get(OWNER_PID, "").isdigit():
         return None
-    pid = int(tags[OWNER_PID])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    started = tags.get(OWNER_START, "")
-    return not started or _process_start(pid) == started
+    return processes.alive(int(tags[OWNER_PID]), tags.get(OWNER_START, ""))
 
 
 def start_run(experiment_id: str, name: str, tags: dict[str, str], parent_run_id: str | None = None) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from flows import ephemeral
 from flows.local_server import state_path
-from tasks import paths
+from tasks import paths, processes
 from tasks.errors import InputError
 
 # One process = one `seqflow run`: find or start the server, run a tiny flow, report where it ran.
@@ -48,18 +48,6 @@ def _run(home: Path, idle: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A stopped child of this test's process would linger as a zombie: count it as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_a_standing_server_is_started_once_reused_and_stops_when_idle(tmp_path):
     home = tmp_path / "prefect"
@@ -68,14 +56,14 @@ def test_a_standing_server_is_started_once_reused_and_stops_when_idle(tmp_path):
     try:
         assert first["url"] == state["url"] and first["api"].rstrip("/") == state["url"]
         assert first["stored"] == "COMPLETED" and first["temporary"] == 0
-        assert _alive(state["pid"])
+        assert processes.alive(state["pid"])
         second = _run(home, "6")  # a second run finds the same server: same URL, same process
         assert second["url"] == state["url"] and second["stored"] == "COMPLETED"
         assert json.loads(state_path(home).read_text())["pid"] == state["pid"]
         deadline = time.monotonic() + 60
-        while _alive(state["pid"]) and time.monotonic() < deadline:
+        while processes.alive(state["pid"]) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert not _alive(state["pid"]), "the standing server did not stop after 6 s idle"
+        assert not processes.alive(state["pid"]), "the standing server did not stop after 6 s idle"
         assert not state_path(home).exists()
     finally:
         ephemeral.stop_standing_server(home)
@@ -95,6 +83,12 @@ def test_a_stopped_server_is_stopped_and_forgotten(tmp_path):
     assert ephemeral.stop_standing_server(home) is False  # none recorded
     state_path(home).write_text(json.dumps({"pid": 2**22 + 17, "port": 1, "url": "http://127.0.0.1:1/api"}))
     assert ephemeral.standing_server(home) is None  # recorded, but its process is gone
+    # A recorded pid now used by another process (here: this test's) is not that server, and is not stopped.
+    me = os.getpid()
+    state_path(home).write_text(json.dumps({"pid": me, "started": str(int(processes.start_time(me)) + 1),
+                                            "port": 1, "url": "http://127.0.0.1:1/api"}))
+    assert ephemeral.standing_server(home) is None
+    assert ephemeral.stop_standing_server(home) is False and processes.alive(me)
 
 
 @pytest.mark.parametrize("raw", ["soon", "-1", "nan"])
@@ -126,7 +120,7 @@ def test_seqflow_server_status_and_stop(tmp_path, monkeypatch):
         assert status.exit_code == 0 and f"(pid {pid})" in status.output
         stopped = CliRunner().invoke(app, ["server", "stop"])
         assert stopped.exit_code == 0 and "stopped the local Prefect server" in stopped.output
-        assert not _alive(pid) and not state_path(home).exists()
+        assert not processes.alive(pid) and not state_path(home).exists()
         again = CliRunner().invoke(app, ["server", "status"])
         assert "no local Prefect server stands" in again.output
     finally:

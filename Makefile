@@ -11,11 +11,13 @@ STAMP  := $(VENV)/.synced
 setup: $(STAMP)
 
 # uv is bootstrapped with the interpreter's own pip into a private folder, then installs the exact
-# versions pinned in uv.lock (--frozen: the lock is never re-resolved on a user's machine).
+# versions pinned in uv.lock (--frozen: the lock is never re-resolved on a user's machine). Then the
+# empty Prefect and MLflow databases are made once (flows/templates.py): each new store is a copy.
 $(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "seqflow needs Python >= 3.11"'
 	@test -x $(UV) || { $(PYTHON) -m venv $(BOOT) && $(BOOT)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"; }
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	$(PY) -m flows.templates
 	@touch $(STAMP)
 
 # The sine (all five cells), a real series (US alcohol sales, last 12 months held out: sales.toml),

@@ -142,6 +142,9 @@ def _start() -> None:
     home = Path(os.environ["PREFECT_HOME"])
     # Two first runs at once would both migrate the same SQLite database; one at a time.
     with exclusive(home / "server-start.lock"):
+        from flows.templates import seed_prefect_database
+
+        seed_prefect_database()  # a new database as a copy of the installation's template
         if idle > 0:
             state = standing_server(home)
             url = state["url"] if state else _spawn_standing(home, idle)

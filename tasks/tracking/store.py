@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from tasks import paths
+from tasks import paths, templates
 from tasks.locks import exclusive
 
 # The experiment tag MLflow 3's UI reads to open an experiment on its training runs rather than on
@@ -74,11 +74,49 @@ def client() -> MlflowClient:
 @functools.lru_cache(maxsize=4)
 def _client_for(uri: str) -> MlflowClient:
     # One client per store for the process (every epoch logs through here). The first query
-    # creates or migrates the schema, so it runs under the creation lock.
+    # creates or migrates the schema, so it runs under the creation lock. A new local store starts
+    # as a copy of the installation's template (tasks.templates); without one, the schema is
+    # created here and the template made from it.
+    db = sqlite_path(uri)
     with creation_lock(uri):
+        new = db is not None and not db.exists()
+        seeded = new and templates.seed(db, template_path())
         c = MlflowClient(tracking_uri=uri)
         c.search_experiments(max_results=1)
+        if new and not seeded:
+            templates.save(template_path(), lambda target: _template_from(db, target))
     return c
+
+
+def template_path() -> Path | None:
+    """The MLflow database template of the installed MLflow (``None`` when templates are off)."""
+    import mlflow
+
+    return templates.path("mlflow", mlflow.__version__)
+
+
+def new_store_template(target: Path) -> None:
+    """Create MLflow's schema in a scratch store and keep it as a template at ``target``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Path(scratch) / "mlflow.db"
+        MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments(max_results=1)
+        _template_from(db, target)
+
+
+def _template_from(db: Path, target: Path) -> None:
+    """A template from a store just created: its schema, without the default experiment.
+
+    MLflow creates experiment 0 whenever a store lacks it, with the artifact location of the
+    store that opens it; the template's would name another store's folder.
+    """
+    import sqlite3
+
+    templates.copy_database(db, target)
+    with contextlib.closing(sqlite3.connect(target)) as connection, connection:
+        connection.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
+        connection.execute("DELETE FROM experiments WHERE experiment_id = 0")
 
 
 def ensure_experiment(name: str) -> str:

@@ -161,3 +161,28 @@ def test_a_process_whose_standing_server_stopped_finds_a_new_one(tmp_path):
         assert out["ok"] and out["first"] != out["second"]
     finally:
         ephemeral.stop_standing_server(tmp_path / "prefect")
+
+
+@pytest.mark.slow
+def test_a_new_prefect_home_starts_as_a_copy_of_the_installations_template(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("SEQFLOW_TEMPLATES", str(tmp_path / "templates"))
+    first = _run(tmp_path / "one", "0")  # no template yet: made (migrated once), then copied
+    (template,) = (tmp_path / "templates").iterdir()
+    assert template.name.startswith("prefect-")
+    made = template.stat().st_mtime_ns
+    second = _run(tmp_path / "two", "0")  # the same template, copied again
+    assert first["stored"] == second["stored"] == "COMPLETED"
+    assert template.stat().st_mtime_ns == made
+
+    def read(db: Path, query: str):
+        with sqlite3.connect(db) as connection:
+            return connection.execute(query).fetchone()[0]
+
+    revision = read(template, "SELECT version_num FROM alembic_version")
+    assert read(template, "SELECT count(*) FROM flow_run") == 0
+    for home in ("one", "two"):  # each home its own database, at the template's revision, with its own run
+        db = tmp_path / home / "prefect.db"
+        assert read(db, "SELECT version_num FROM alembic_version") == revision
+        assert read(db, "SELECT count(*) FROM flow_run") == 1

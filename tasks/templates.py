@@ -59,6 +59,8 @@ def seed(database: Path, template: Path | None) -> bool:
     """
     if template is None or database.exists() or not template.is_file():
         return False
+    for orphan in _sidecars(database):  # a deleted database's log would be replayed into the copy
+        orphan.unlink(missing_ok=True)
     copy_database(template, database)
     return True
 

@@ -55,6 +55,13 @@ def test_seed_copies_only_into_a_store_that_does_not_exist(tmp_path):
     _wal_database(existing, 7).close()
     assert templates.seed(new, template) and _rows(new) == 3
     assert not templates.seed(existing, template) and _rows(existing) == 7
+    gone = tmp_path / "home" / "gone.db"  # a database deleted without its write-ahead log
+    live = _wal_database(gone, 99)
+    log = (tmp_path / "home" / "gone.db-wal").read_bytes()
+    live.close()
+    gone.unlink()
+    (tmp_path / "home" / "gone.db-wal").write_bytes(log)
+    assert templates.seed(gone, template) and _rows(gone) == 3  # the old log is not replayed into the copy
     assert not templates.seed(tmp_path / "other.db", tmp_path / "missing.db")
     assert not templates.seed(tmp_path / "other.db", None)
     assert not (tmp_path / "other.db").exists()

@@ -29,6 +29,8 @@ def prefect_database() -> Path | None:
     from sqlalchemy.engine import make_url
 
     url = get_current_settings().server.database.connection_url
+    if url is None:
+        return None
     url = make_url(url.get_secret_value() if hasattr(url, "get_secret_value") else str(url))
     if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
         return None

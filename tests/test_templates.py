@@ -131,3 +131,18 @@ def test_mlflow_stores_start_from_the_template_with_their_own_default_experiment
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     with contextlib.closing(sqlite3.connect(tmp_path / "two" / "mlflow.db")) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone()[0] == revision
+
+
+def test_make_templates_reports_what_it_found_made_or_could_not_make(monkeypatch, tmp_path, capsys):
+    from flows import templates as flow_templates
+    from tasks.tracking import store
+
+    monkeypatch.setenv(templates.ENV, str(tmp_path))
+    for template in (flow_templates.prefect_template(), store.template_path()):
+        _wal_database(template, 1).close()  # both there already: nothing to make
+    assert flow_templates.make_templates() == {"prefect": 0.0, "mlflow": 0.0}
+    assert flow_templates.main([]) == 0
+    assert capsys.readouterr().out.count("already there") == 2
+    assert flow_templates.main(["--bogus"]) == 2
+    monkeypatch.setenv(templates.ENV, "off")
+    assert flow_templates.make_templates() == {"prefect": None, "mlflow": None}

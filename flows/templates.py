@@ -51,10 +51,10 @@ def seed_prefect_database() -> bool:
 
     Called before a local server starts, under the lock that serializes server starts.
     """
-    database = prefect_database()
-    if database is None or database.exists() or not templates.save(prefect_template(), _migrate):
+    database, template = prefect_database(), prefect_template()
+    if database is None or database.exists() or not templates.save(template, _migrate):
         return False
-    return templates.seed(database, prefect_template())
+    return templates.seed(database, template)
 
 
 def make_templates() -> dict[str, float | None]:

@@ -20,10 +20,8 @@ from tasks.config import Frozen, RunConfig, TrackingConfig
 from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.forecasting.windowing import check_window_plan, split_bounds
+from tasks.nets.config import CELLS, NetConfig, TrainConfig
 
-# The closed set of cells, by name; tasks.forecasting.cells builds exactly these (checked on import).
-CELLS: tuple[str, ...] = ("rnn", "lstm", "gru", "manual_rnn", "peephole_lstm")
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "leaky_relu", "elu")
 SOURCE_KINDS: tuple[str, ...] = ("sine", "csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
@@ -135,15 +133,9 @@ class SplitConfig(Frozen):
         return self
 
 
-class ModelConfig(Frozen):
-    """The recurrent network; the same settings apply to every cell in ``cells``."""
+class ModelConfig(NetConfig):
+    """The recurrent network (the same settings for every cell in ``cells``) and how it covers the horizon."""
 
-    cells: tuple[str, ...] = CELLS  # cells to train, by name: rnn | lstm | gru | manual_rnn | peephole_lstm
-    units: int = Field(32, gt=0, le=4096)  # hidden units per recurrent layer
-    layers: int = Field(1, ge=1, le=8)  # stacked recurrent layers
-    activation: str = "tanh"  # candidate/state activation: tanh | relu | leaky_relu | elu
-    dropout: float = Field(0.0, ge=0, lt=1)  # dropout between recurrent layers and before the head
-    layer_norm: bool = False  # LayerNormalization after each recurrent layer
     # How a model covers a horizon held out at the end of each series (split.mode = "horizon"):
     # "direct": one network outputs all `horizon` steps at once (the horizon head; errors do not compound);
     # "recursive": a one-step network is fed its own forecasts `horizon` times (the course recipe).
@@ -154,33 +146,6 @@ class ModelConfig(Frozen):
     # N networks per cell differing only in their seed (seed, seed + 1000, ...), their forecasts combined
     # by the median in series units; costs N times the training time.
     ensemble: int = Field(1, ge=1, le=50)  # seeds per cell, forecasts combined by the median
-
-    @field_validator("cells", mode="before")
-    @classmethod
-    def _split_names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return tuple(value) if isinstance(value, list) else value
-
-    @field_validator("cells")
-    @classmethod
-    def _known_cells(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError(f"at least one cell is needed; valid cells: {', '.join(CELLS)}")
-        for name in value:
-            if name not in CELLS:
-                raise ValueError(f"unknown cell {name!r}; valid cells: {', '.join(CELLS)}")
-        if len(set(value)) != len(value):
-            raise ValueError(f"cells {list(value)} name a cell twice")
-        return value
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, value: str) -> str:
-        if value not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {value!r}; valid activations: {', '.join(ACTIVATIONS)}")
-        return value
-
 
 class PreprocessConfig(Frozen):
     """Series space → model space of each series (split.mode horizon); every step is undone on the forecast.
@@ -228,24 +193,6 @@ class PreprocessConfig(Frozen):
         """True when any step beyond the standardisation is on (calendar covariates included)."""
         return self.deseasonalise != "off" or self.log or self.level != "off" or self.calendar is not None
 
-
-class TrainConfig(Frozen):
-    """Keras ``fit`` settings."""
-
-    epochs: int = Field(40, gt=0, le=100_000)  # upper bound; early stopping usually ends sooner
-    batch_size: int = Field(64, gt=0)  # windows per gradient step
-    learning_rate: float = Field(0.01, gt=0, le=10)  # Adam step size
-    patience: int = Field(8, ge=1)  # epochs without validation improvement before stopping
-    lr_patience: int = Field(4, ge=0)  # halve the learning rate after this many flat epochs (0 = never)
-    # "mse" squares the error in model units; "mae" (the median's loss) weighs big misses less, closer to
-    # what sMAPE and MASE count; "huber" is squared below 1 and absolute above.
-    loss: Literal["mse", "mae", "huber"] = "mse"  # training loss in model units: mse | mae | huber
-    clipnorm: float | None = Field(1.0, gt=0)  # clip each gradient to this L2 norm (off = no clipping)
-    clipvalue: float | None = Field(None, gt=0)  # clip each gradient element to ±value (off = no clipping)
-    progress: bool = True  # show a progress bar per cell on stderr
-    # Small recurrent nets train faster on one thread: their ops are too small to split, and handing
-    # them between threads costs more than it saves. The same weights to the last bit either way.
-    threads: int = Field(0, ge=0, le=1024)  # TensorFlow's intra- and inter-op threads for the process (0 = TensorFlow's default, one per core)
 
 
 class EvaluateConfig(Frozen):

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting.windowing import Scaler, WindowTable, forecast_step
+from tasks.forecasting.windowing import Scaler, WindowTable
+from tasks.nets.gradients import gradient_ratio, input_gradient_norms
+from tasks.nets.models import forecast_step
 
 
 def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:
@@ -88,36 +90,6 @@ def generate_continuation(
     """Generate ``n_steps`` after a raw-units ``(lookback, n_features)`` seed; returns raw units."""
     scaled = scaler.transform(seed_window).astype(np.float32)
     return scaler.inverse(generate(model_step_fn(forward, target), scaled, n_steps))
-
-
-def input_gradient_norms(model: keras.Model, x: np.ndarray, y: np.ndarray, target: str) -> np.ndarray:
-    """How strongly the one-step forecast's loss depends on each input step.
-
-    For a batch of windows, the squared error of the one-step-ahead forecast is differentiated with
-    respect to the inputs; the L2 norm over batch and features is taken per input step. A cell
-    that forgets early inputs (vanishing gradients) shows norms that fall off steeply to the left.
-
-    Args:
-        x: ``(n_windows, lookback, n_features)`` scaled inputs.
-        y: ``(n_windows, target_steps, n_features)`` scaled targets.
-
-    Returns:
-        ``(lookback,)`` gradient norms, oldest input step first.
-    """
-    k = forecast_step(target, x.shape[1])
-    inputs = tf.convert_to_tensor(x, dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        out = model(inputs, training=False)
-        loss = tf.reduce_mean(tf.square(out[:, k] - y[:, k]))
-    grads = tape.gradient(loss, inputs).numpy()  # (n_windows, lookback, n_features)
-    return np.sqrt(np.sum(grads**2, axis=(0, 2)))
-
-
-def gradient_ratio(norms: np.ndarray) -> float:
-    """First input step's gradient norm over the last's, from ``(lookback,)`` norms: near 0 means early inputs are forgotten."""
-    last = float(norms[-1])
-    return float(norms[0]) / last if last > 0 else float("nan")
 
 
 def forecast_points(start: np.ndarray, lookback: int) -> np.ndarray:

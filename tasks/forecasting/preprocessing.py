@@ -327,7 +327,7 @@ def with_calendar(x: np.ndarray, calendar: np.ndarray | None) -> np.ndarray:
     """Join (level-normalised) windows and their calendar into a covariate model's one input tensor.
 
     The window is extended by the future steps the calendar covers: their value channel is 0 (unknown,
-    and the network ignores it: :func:`tasks.forecasting.models.build_forecaster` reads only their
+    and the network ignores it: :func:`tasks.nets.models.build_forecaster` reads only their
     calendar), their calendar channels are the future's.
 
     Args:

@@ -193,7 +193,7 @@ def train_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunCon
     A model whose loss turns NaN or infinite is returned with ``failure`` set and its run FAILED;
     any other error fails the run and propagates.
     """
-    from tasks.forecasting.training import DivergedError, train_cell
+    from tasks.nets.training import DivergedError, train_cell
 
     run_id = runs.start_run(
         ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
@@ -270,7 +270,8 @@ def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConf
 @task(name="publish-model", cache_policy=NO_CACHE, persist_result=False)
 def publish_model(evaluated: EvaluatedModel, cfg: ForecastConfig) -> ModelResult:
     """Log a scored model's plots and pyfunc model, then close its run (no TensorFlow here)."""
-    from tasks.forecasting import cells, plots
+    from tasks.forecasting import plots
+    from tasks.nets import cells
 
     trained, ev = evaluated.trained, evaluated.evaluation
     if trained.failure is not None:
@@ -492,7 +493,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     """
     import time
 
-    from tasks.forecasting.training import DivergedError, train_cell
+    from tasks.nets.training import DivergedError, train_cell
 
     run_id = runs.start_run(
         ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
@@ -575,7 +576,8 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
     import keras
 
-    from tasks.forecasting import cells, plots
+    from tasks.forecasting import plots
+    from tasks.nets import cells
     from tasks.forecasting.evaluation import raw_forecast
     from tasks.forecasting.windowing import Scaler
 
@@ -771,7 +773,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     was ranked, or when the series have no calendar (the sine's synthetic seconds); nothing is
     registered when ``tracking.registered_model`` is off.
     """
-    from tasks.forecasting import cells
+    from tasks.nets import cells
     from tasks.tracking import registry
 
     best = next((row.forecaster for row in compared.ranking if row.kind == "model"), None)

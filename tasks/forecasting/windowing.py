@@ -185,11 +185,6 @@ def assign_splits(windows: Windows, bounds: SplitBounds) -> np.ndarray:
     return labels
 
 
-def forecast_step(target: str, lookback: int) -> int:
-    """Index into a window's ``y`` of the one-step-ahead forecast (the first step after the input)."""
-    return lookback - 1 if target == "shifted" else 0
-
-
 @dataclass(frozen=True)
 class WindowTable:
     """Windows of every split as stored in Parquet, in model (scaled) units."""

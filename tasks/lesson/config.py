@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tasks.config import Frozen, RunConfig, TrackingConfig
-from tasks.forecasting.config import ModelConfig, TrainConfig
+from tasks.nets.config import NetConfig, TrainConfig
 
 TASKS: tuple[str, ...] = ("adding", "copy")
 MAX_STEPS = 50_000_000  # sequences × steps held in memory at once (about 400 MB of float32 inputs)
@@ -112,7 +112,7 @@ class LessonConfig(RunConfig):
     seed: int = Field(42, ge=0)  # drives the data: the same sequences for every cell and training seed
     task: MemoryTask = MemoryTask()  # which memory task and how many sequences
     sweep: SweepConfig = SweepConfig()  # lengths × cells × seeds
-    model: ModelConfig = ModelConfig()  # cells and their size (the same for every cell)
+    model: NetConfig = NetConfig()  # cells and their size (the same for every cell)
     train: LessonTrain = LessonTrain()  # the one training budget
     gradients: GradientConfig = GradientConfig()  # the gradient-norm measurements
     tracking: LessonTracking = LessonTracking()  # the MLflow experiment and what is logged

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from tasks.forecasting.evaluation import gradient_ratio, input_gradient_norms
+from tasks.nets.gradients import gradient_ratio, input_gradient_norms
 
 TARGET = "horizon"  # a memory task's model predicts one step from the last state: horizon 1
 

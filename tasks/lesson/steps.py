@@ -75,7 +75,7 @@ def train_trial(data: TaskDataRef, cfg: LessonConfig, cell: str, seed: int, ctx:
     A model whose loss turns NaN or infinite is returned with ``failure`` set and its run FAILED;
     any other error fails the run and propagates.
     """
-    from tasks.forecasting.training import DivergedError
+    from tasks.nets.training import DivergedError
     from tasks.lesson import plots
     from tasks.lesson.trials import run_trial
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from tasks.forecasting.config import ModelConfig, TrainConfig
-from tasks.forecasting.evaluation import gradient_ratio
-from tasks.forecasting.training import EpochHook, FitResult, train_cell
+from tasks.nets.config import NetConfig, TrainConfig
+from tasks.nets.gradients import gradient_ratio
+from tasks.nets.training import EpochHook, FitResult, train_cell
 from tasks.lesson.gradients import TARGET, GradientProbe, sequence_gradient_norms
 from tasks.lesson.memory import MemoryData, mse
 
@@ -45,7 +45,7 @@ class TrialMeasures:
 def run_trial(
     cell: str,
     data: MemoryData,
-    model_cfg: ModelConfig,
+    model_cfg: NetConfig,
     train_cfg: TrainConfig,
     seed: int,
     gradient_batch: int,
@@ -65,7 +65,7 @@ def run_trial(
         on_epoch_end: called with ``(epoch, logs)`` after every epoch.
 
     Raises:
-        tasks.forecasting.training.DivergedError: the loss turned NaN or infinite.
+        tasks.nets.training.DivergedError: the loss turned NaN or infinite.
     """
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (data.part(s) for s in ("train", "validation", "test"))
     x_probe, y_probe = x_test[:gradient_batch], y_test[:gradient_batch]

@@ -94,7 +94,7 @@ def test_logged_model_predicts_exactly_the_models_own_forecast(first_run):
     import keras
 
     from tasks import storage
-    from tasks.forecasting import cells  # noqa: F401  registers the hand-built cells
+    from tasks.nets import cells  # noqa: F401  registers the hand-built cells
     from tasks.forecasting.evaluation import raw_forecast
     from tasks.forecasting.windowing import WindowTable
     from tasks.tracking import models

@@ -111,7 +111,7 @@ def test_the_direct_model_reads_the_calendar_of_the_steps_it_forecasts(tmp_path)
     import keras
 
     from tasks.forecasting.config import ModelConfig
-    from tasks.forecasting.models import build_forecaster
+    from tasks.nets.models import build_forecaster
 
     model = build_forecaster("gru", ModelConfig(units=4), 8, 3, "horizon", 4, n_targets=1, future_steps=4)
     assert model.input_shape == (None, 12, 3) and model.output_shape == (None, 4, 1)

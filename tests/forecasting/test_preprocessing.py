@@ -176,7 +176,7 @@ def test_a_small_gru_on_a_deseasonalised_clean_series_forecasts_close_to_the_tru
     """Deterministic end to end with a real network: panel windows → GRU → forecast_history."""
     from tasks.config import load_config
     from tasks.forecasting.config import ForecastConfig
-    from tasks.forecasting.training import train_cell
+    from tasks.nets.training import train_cell
 
     values = _seasonal(168)
     cfg = load_config(ForecastConfig, None, [

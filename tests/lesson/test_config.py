@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from tasks.config import ConfigError, field_comments, load_config
 from tasks.errors import InputError
-from tasks.forecasting.config import CELLS
+from tasks.nets.config import CELLS
 from tasks.lesson.config import LessonConfig
 from tasks.paths import configs_dir
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tasks.config import load_config
-from tasks.forecasting.config import CELLS
+from tasks.nets.config import CELLS
 from tasks.lesson.config import LessonConfig
 from tasks.lesson.gradients import GradientProbe, sequence_gradient_norms
 from tasks.lesson.memory import synthesize

@@ -8,7 +8,7 @@ from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.baselines import naive
 from tasks.forecasting.evaluation import evaluate_cell
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
-from tasks.forecasting.training import train_cell
+from tasks.nets.training import train_cell
 from tasks.forecasting.windowing import build_window_table
 
 pytestmark = pytest.mark.slow
@@ -56,8 +56,8 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
     """
     import keras
 
-    from tasks.forecasting.models import build_forecaster
-    from tasks.forecasting.training import fit_forecaster, optimizer_for, seed_everything
+    from tasks.nets.models import build_forecaster
+    from tasks.nets.training import fit_forecaster, optimizer_for, seed_everything
 
     cfg = load_config(ForecastConfig, None, [*SMALL, "train.epochs=6", "train.batch_size=16", "train.lr_patience=1"])
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
@@ -94,7 +94,7 @@ import tensorflow as tf
 from tasks.config import load_config
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
-from tasks.forecasting.training import train_cell
+from tasks.nets.training import train_cell
 from tasks.forecasting.windowing import build_window_table
 cfg = load_config(ForecastConfig, None, ["source.x_end=60", "window.lookback=16", "train.epochs=3", "train.progress=false",
                                          "model.units=8", f"train.threads={sys.argv[1]}"])

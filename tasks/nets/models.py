@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from tasks.forecasting.config import ModelConfig
-from tasks.forecasting.cells import recurrent_layer
+from tasks.nets.cells import recurrent_layer
+from tasks.nets.config import NetConfig
 
 
 def build_forecaster(
-    cell: str, cfg: ModelConfig, lookback: int, n_features: int, target: str, horizon: int,
+    cell: str, cfg: NetConfig, lookback: int, n_features: int, target: str, horizon: int,
     n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
     """Build an uncompiled model mapping ``(batch, lookback, n_features)`` to its target.
@@ -62,3 +62,8 @@ def build_forecaster(
         outputs = keras.layers.Dense(horizon * n_out, name="head")(x)
         outputs = keras.layers.Reshape((horizon, n_out), name="horizon")(outputs)
     return keras.Model(inputs, outputs, name=f"seqflow_{cell}")
+
+
+def forecast_step(target: str, lookback: int) -> int:
+    """Index into a window's ``y`` of the one-step-ahead forecast (the first step after the input)."""
+    return lookback - 1 if target == "shifted" else 0

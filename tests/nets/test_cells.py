@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from tasks.forecasting.config import CELLS, ModelConfig
-from tasks.forecasting.cells import ManualRNNCell, PeepholeLSTMCell, recurrent_layer
-from tasks.forecasting.models import build_forecaster
+from tasks.nets.config import CELLS, NetConfig
+from tasks.nets.cells import ManualRNNCell, PeepholeLSTMCell, recurrent_layer
+from tasks.nets.models import build_forecaster
 
 RNG = np.random.default_rng(1234)
 
@@ -14,7 +14,7 @@ RNG = np.random.default_rng(1234)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize(("target", "horizon"), [("shifted", 1), ("horizon", 3)])
 def test_every_cell_builds_trains_a_step_and_round_trips(cell, target, horizon, tmp_path):
-    cfg = ModelConfig(units=6, layers=2, dropout=0.1, layer_norm=True, activation="elu")
+    cfg = NetConfig(units=6, layers=2, dropout=0.1, layer_norm=True, activation="elu")
     model = build_forecaster(cell, cfg, lookback=5, n_features=2, target=target, horizon=horizon)
     x = RNG.normal(size=(4, 5, 2)).astype("float32")
     expected_shape = (4, 5, 2) if target == "shifted" else (4, horizon, 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tasks.forecasting.config import ACTIVATIONS, CELLS
+from tasks.nets.config import ACTIVATIONS, CELLS
 
 
 def _activation(name: str):
@@ -140,7 +140,7 @@ def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bo
     """Build the Keras layer that runs cell ``cell`` over a ``(batch, time, features)`` sequence.
 
     Raises:
-        ValueError: ``cell`` is not one of :data:`tasks.forecasting.config.CELLS`; the message lists them.
+        ValueError: ``cell`` is not one of :data:`tasks.nets.config.CELLS`; the message lists them.
     """
     _activation(activation)  # fail on a bad name before building; the layers take it as a string
     if cell not in _LAYERS:

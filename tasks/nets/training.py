@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting.config import ModelConfig, TrainConfig
-from tasks.forecasting.models import build_forecaster
+from tasks.nets.config import NetConfig, TrainConfig
+from tasks.nets.models import build_forecaster
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def fit_forecaster(
     """Compile and fit ``model`` with ``cfg.loss``, early stopping on ``val_loss`` and best weights restored.
 
     Args:
-        model: from :func:`tasks.forecasting.models.build_forecaster`.
+        model: from :func:`tasks.nets.models.build_forecaster`.
         x_train: ``(n_windows, lookback, n_features)`` scaled inputs.
         y_train: ``(n_windows, target_steps, n_features)`` scaled targets.
         x_val: validation inputs, same layout.
@@ -186,7 +186,7 @@ def fit_forecaster(
 
 
 def seeded_forecaster(
-    cell: str, x_train: np.ndarray, model_cfg: ModelConfig, seed: int, target: str, horizon: int,
+    cell: str, x_train: np.ndarray, model_cfg: NetConfig, seed: int, target: str, horizon: int,
     n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
     """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`)."""
@@ -216,7 +216,7 @@ def train_cell(
     y_train: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
-    model_cfg: ModelConfig,
+    model_cfg: NetConfig,
     train_cfg: TrainConfig,
     seed: int,
     target: str,

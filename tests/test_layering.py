@@ -2,7 +2,9 @@
 
 - One home per dependency: mlflow only in tasks/tracking/, pyarrow only in tasks/storage.py,
   prefect only in flows/ and steps.py files.
-- The generic floor (tasks/*.py, tasks/tracking/) imports no domain package.
+- The generic floor (tasks/*.py, tasks/tracking/) and the shared network package (tasks/nets/)
+  import no domain package.
+- No domain imports another domain: what two stories share lives on the floor or in tasks/nets/.
 - Pure domain modules import neither prefect, mlflow, storage nor paths; steps.py is where they meet.
 """
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.operations", "tasks.lesson")
+DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.lesson", "tasks.study")
 
 # module prefix -> the files allowed to import it (relative to the project root)
 HOMES = {
@@ -43,7 +45,11 @@ def _sources():
 
 def _is_generic(rel: str) -> bool:
     parts = rel.split("/")
-    return (len(parts) == 2 and parts[0] == "tasks") or rel.startswith("tasks/tracking/")
+    return (len(parts) == 2 and parts[0] == "tasks") or rel.startswith(("tasks/tracking/", "tasks/nets/"))
+
+
+def _domain_of(rel: str) -> str | None:
+    return next((d for d in DOMAINS if rel.startswith(d.replace(".", "/") + "/")), None)
 
 
 def _is_pure_domain(rel: str) -> bool:
@@ -64,7 +70,11 @@ def layering_offences(files: dict[str, str]) -> list[str]:
             if allowed is not None and not allowed(rel):
                 offences.append(f"{rel} imports {module}")
             if _is_generic(rel) and any(_matches(module, d) for d in DOMAINS):
-                offences.append(f"{rel} (generic) imports the domain module {module}")
+                kind = "shared network code" if rel.startswith("tasks/nets/") else "generic"
+                offences.append(f"{rel} ({kind}) imports the domain module {module}")
+            own = _domain_of(rel)
+            if own is not None and any(_matches(module, d) for d in DOMAINS if d != own):
+                offences.append(f"{rel} ({own}) imports another domain's module {module}")
             if _is_pure_domain(rel) and any(_matches(module, f) for f in PURE_FORBIDDEN):
                 offences.append(f"{rel} (pure domain) imports {module}")
     return sorted(set(offences))
@@ -85,10 +95,16 @@ def test_the_tree_keeps_the_layering():
          "tasks/storage.py (generic) imports the domain module tasks.forecasting.windowing"),
         ("tasks/tracking/runs.py", "import tasks.embeddings.text",
          "tasks/tracking/runs.py (generic) imports the domain module tasks.embeddings.text"),
-        ("tasks/forecasting/training.py", "from tasks import storage",
-         "tasks/forecasting/training.py (pure domain) imports tasks.storage"),
+        ("tasks/forecasting/panel.py", "from tasks import storage",
+         "tasks/forecasting/panel.py (pure domain) imports tasks.storage"),
         ("tasks/forecasting/plots.py", "import mlflow", "tasks/forecasting/plots.py imports mlflow"),
         ("tasks/config.py", "import prefect", "tasks/config.py imports prefect"),
+        ("tasks/lesson/trials.py", "from tasks.forecasting.metrics import mase",
+         "tasks/lesson/trials.py (tasks.lesson) imports another domain's module tasks.forecasting.metrics"),
+        ("tasks/study/steps.py", "import tasks.embeddings.text",
+         "tasks/study/steps.py (tasks.study) imports another domain's module tasks.embeddings.text"),
+        ("tasks/nets/training.py", "from tasks.study.config import StudyConfig",
+         "tasks/nets/training.py (shared network code) imports the domain module tasks.study.config"),
     ],
 )
 def test_a_deliberate_bad_import_is_caught(rel, source, offence):

@@ -5,13 +5,13 @@ baselines' lags and seasons against the splits) is checked here, so a bad settin
 message naming its key before any run opens. A file source's length is only known once it is read:
 :func:`check_holdout_fits` is the rule, run right after ingest and before any run opens.
 
-``source`` is a union chosen by ``kind`` (``sine | csv | m4``); a source without a ``kind`` is the
-sine, so presets and ``--set source.x_end=40`` written before the union keep their meaning.
+``source`` is a union chosen by ``kind`` (``csv | m4``); a source without a ``kind`` is a CSV file.
+The default source is the US alcohol sales series shipped in ``data/`` (a path relative to the
+working directory, so it is found from a checkout).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -19,45 +19,12 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from tasks.config import Frozen, RunConfig, TrackingConfig
 from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
-from tasks.forecasting.windowing import check_window_plan, split_bounds
 from tasks.nets.config import CELLS, NetConfig, TrainConfig
 
-SOURCE_KINDS: tuple[str, ...] = ("sine", "csv", "m4")
+SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
 BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
-
-
-class SineSource(Frozen):
-    """``amplitude * sin(frequency * x + phase) + noise`` sampled on ``[x_start, x_end)``."""
-
-    kind: Literal["sine"] = "sine"  # the source type: sine | csv | m4
-    series_id: str = Field("sine", min_length=1, max_length=200)  # the id written to the series_id column (data, never a path)
-    amplitude: float = Field(1.0, gt=0)  # peak height of the wave
-    frequency: float = Field(1.0, gt=0)  # angular frequency in radians per unit of x
-    phase: float = 0.0  # shift in radians
-    noise_std: float = Field(0.0, ge=0)  # std of Gaussian noise added to each point (0 = clean)
-    x_start: float = 0.0  # first x sampled
-    x_end: float = 100.0  # x is sampled up to, not including, this value
-    resolution: float = Field(0.1, gt=0)  # step between two samples of x
-
-    @model_validator(mode="after")
-    def _range_is_forward(self) -> SineSource:
-        if self.x_end <= self.x_start:
-            raise ValueError(f"source.x_end = {self.x_end} must be greater than source.x_start = {self.x_start}")
-        if self.n_points > 5_000_000:
-            raise ValueError(f"source: (x_end - x_start) / resolution = {self.n_points} points; at most 5,000,000")
-        return self
-
-    @property
-    def n_points(self) -> int:
-        """Number of samples the source produces."""
-        return int(math.ceil(round((self.x_end - self.x_start) / self.resolution, 9)))
-
-    @property
-    def period_steps(self) -> int:
-        """One full period of the wave, in samples (rounded to the nearest whole step)."""
-        return max(1, round(2 * math.pi / (self.frequency * self.resolution)))
 
 
 Frequency = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
@@ -66,7 +33,7 @@ Frequency = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly
 class CsvSource(Frozen):
     """A CSV file of one series (``date,value``) or many in long format (``series_id,date,value``)."""
 
-    kind: Literal["csv"] = "csv"  # the source type: sine | csv | m4
+    kind: Literal["csv"] = "csv"  # the source type: csv | m4
     path: str = Field(min_length=1)  # the CSV file (required); --path on the command line
     date_column: str | None = None  # the dates' column; off = inferred from the header
     value_column: str | None = None  # the values' column; off = inferred from the header
@@ -79,64 +46,48 @@ class CsvSource(Frozen):
 class M4Source(Frozen):
     """An M4 competition wide file (``V1`` = id, then left-aligned values), and optionally its test file."""
 
-    kind: Literal["m4"] = "m4"  # the source type: sine | csv | m4
+    kind: Literal["m4"] = "m4"  # the source type: csv | m4
     path: str = Field(min_length=1)  # the train file, e.g. Hourly-train.csv (required); --path
     test_path: str | None = None  # its test file (each row: the horizon after the train row); --test
     frequency: Frequency | None = None  # off = read from the ids' first letter (H1 is hourly)
 
 
 def _source_kind(value: Any) -> str | None:
-    # A source written without a kind is the sine: the default, and every preset before the union.
+    # A source written without a kind is a CSV file: the default.
     if isinstance(value, dict):
-        return value.get("kind", "sine")
+        return value.get("kind", "csv")
     return getattr(value, "kind", None)
 
 
 Source = Annotated[
-    Union[Annotated[SineSource, Tag("sine")], Annotated[CsvSource, Tag("csv")], Annotated[M4Source, Tag("m4")]],
+    Union[Annotated[CsvSource, Tag("csv")], Annotated[M4Source, Tag("m4")]],
     Discriminator(_source_kind),
 ]
 
 
 class WindowConfig(Frozen):
-    """How a series is cut into training windows."""
+    """How each series is cut into training windows; the last ``horizon`` steps are held out."""
 
     lookback: int = Field(32, gt=0)  # input steps the model sees per window
-    horizon: int = Field(1, gt=0)  # future steps predicted when target = "horizon"
+    horizon: int = Field(1, gt=0)  # steps held out at the end of each series and forecast at once
     stride: int = Field(1, gt=0)  # steps between the starts of two consecutive windows
-    # "horizon": the target is the next `horizon` steps after the input (the default: every unit of
-    # loss is spent on the forecast itself, which is what generation feeds back);
-    # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson),
-    # whose loss is dominated by early steps that have seen almost no context.
-    target: Literal["horizon", "shifted"] = "horizon"  # what a window's target is: horizon | shifted
 
 
 class SplitConfig(Frozen):
-    """Chronological split of each series into train, validation and test parts.
+    """How the part of each series before its held-out horizon is split for training.
 
-    ``fractions`` (the sine's): the test part is what is left after train and validation.
-    ``horizon`` (real series): the test part is the last ``window.horizon`` steps of each series (per
-    backtest origin); the validation part is the last ``validation`` fraction of what comes before it
-    (at least ``window.horizon`` steps); the train part is the rest.
+    The test part is the last ``window.horizon`` steps of each series (per backtest origin); the
+    validation part is the last ``validation`` fraction of what comes before it (at least
+    ``window.horizon`` steps); the train part is the rest.
     """
 
-    mode: Literal["auto", "fractions", "horizon"] = "auto"  # test part: fractions | horizon (last window.horizon steps); auto = fractions for sine, horizon for files
-    train: float = Field(0.7, gt=0, lt=1)  # fraction of the series used to fit models and scalers (mode fractions)
-    validation: float = Field(0.15, gt=0, lt=1)  # fraction used for early stopping (of the part before the test part in mode horizon)
-
-    @model_validator(mode="after")
-    def _leaves_a_test_part(self) -> SplitConfig:
-        if self.train + self.validation >= 1:
-            raise ValueError(
-                f"split.train + split.validation = {self.train + self.validation:g} must be < 1 to leave a test part"
-            )
-        return self
+    validation: float = Field(0.15, gt=0, lt=1)  # fraction before the test part used for early stopping
 
 
 class ModelConfig(NetConfig):
     """The recurrent network (the same settings for every cell in ``cells``) and how it covers the horizon."""
 
-    # How a model covers a horizon held out at the end of each series (split.mode = "horizon"):
+    # How a model covers the horizon held out at the end of each series:
     # "direct": one network outputs all `horizon` steps at once (the horizon head; errors do not compound);
     # "recursive": a one-step network is fed its own forecasts `horizon` times (the course recipe).
     strategy: Literal["direct", "recursive"] = "direct"  # horizon forecasts: direct | recursive
@@ -148,7 +99,7 @@ class ModelConfig(NetConfig):
     ensemble: int = Field(1, ge=1, le=50)  # seeds per cell, forecasts combined by the median
 
 class PreprocessConfig(Frozen):
-    """Series space → model space of each series (split.mode horizon); every step is undone on the forecast.
+    """Series space → model space of each series; every step is undone on the forecast.
 
     Fitted per series and origin on the training part only (tasks.forecasting.preprocessing). Then
     each series is standardised on its training part, as without any of these.
@@ -198,15 +149,12 @@ class PreprocessConfig(Frozen):
 class EvaluateConfig(Frozen):
     """What is measured on the test part."""
 
-    generate_steps: int | None = Field(None, gt=0)  # steps to generate from a seed (mode fractions); off = one period
-    season_length: int | None = Field(None, gt=0)  # seasonal baselines and MASE; off = the data's: sine period, calendar (CSV), M4's
-    ar_lags: int = Field(8, gt=0)  # lags of the statsmodels AutoReg baseline (mode fractions)
-    gradient_windows: int = Field(64, gt=0)  # test windows used for the vanishing-gradient diagnostic (mode fractions)
-    folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest (mode horizon); everything is refit per origin
+    season_length: int | None = Field(None, gt=0)  # seasonal baselines and MASE; off = the data's: the calendar's (CSV), M4's
+    folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest; everything is refit per origin
     fold_step: int | None = Field(None, gt=0)  # steps between two origins; off = window.horizon
-    baselines: tuple[str, ...] = BASELINES  # multi-step baselines (mode horizon): naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
-    plot_series: int = Field(3, ge=0, le=50)  # series plotted (mode horizon): this many first and this many worst by MASE
-    interval_level: float = Field(0.95, ge=0.5, lt=1)  # nominal coverage of the models' prediction intervals (mode horizon; split-conformal on residuals before each origin)
+    baselines: tuple[str, ...] = BASELINES  # multi-step baselines: naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
+    plot_series: int = Field(3, ge=0, le=50)  # series plotted: this many first and this many worst by MASE
+    interval_level: float = Field(0.95, ge=0.5, lt=1)  # nominal coverage of the models' prediction intervals (split-conformal on residuals before each origin)
 
     @field_validator("baselines", mode="before")
     @classmethod
@@ -230,17 +178,17 @@ class ForecastTracking(TrackingConfig):
     """MLflow settings of the forecasting flow."""
 
     experiment: str = Field("seqflow-forecast", min_length=1)  # MLflow experiment the flow's runs go to
-    registered_model: str | None = Field("seqflow-forecaster", min_length=1, max_length=200)  # Model Registry name the best model is registered under, alias candidate (mode horizon); off = not registered
+    registered_model: str | None = Field("seqflow-forecaster", min_length=1, max_length=200)  # Model Registry name the best model is registered under, alias candidate; off = not registered
 
 
 class ForecastConfig(RunConfig):
     """Everything ``train_forecasters`` needs; this object is the flow's only parameter."""
 
-    source: Source = SineSource()  # where the series comes from: [source] kind = sine | csv | m4
-    window: WindowConfig = WindowConfig()  # lookback, horizon, stride, target
-    split: SplitConfig = SplitConfig()  # train / validation / test fractions, by time
+    source: Source = CsvSource(path="data/alcohol-sales.csv")  # where the series comes from: [source] kind = csv | m4
+    window: WindowConfig = WindowConfig()  # lookback, horizon (held out), stride
+    split: SplitConfig = SplitConfig()  # the validation fraction before the held-out horizon
     model: ModelConfig = ModelConfig()  # cells, their size, strategy, scope and ensemble
-    preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level, calendar covariates (split.mode horizon)
+    preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level, calendar covariates
     train: TrainConfig = TrainConfig()  # Keras fit settings
     evaluate: EvaluateConfig = EvaluateConfig()  # what the test part measures
     tracking: ForecastTracking = ForecastTracking()  # the MLflow experiment and what is logged
@@ -250,8 +198,18 @@ class ForecastConfig(RunConfig):
     def _known_source_kind(cls, data: Any) -> Any:
         # Said here, by key and value: the union's own message would dump the whole section.
         source = data.get("source") if isinstance(data, dict) else None
+        if isinstance(source, dict) and source.get("kind") == "sine":
+            raise ValueError("source.kind = 'sine': the sine wave is the sine study's source (seqflow run study); "
+                             f"the forecasting flow reads files: {', '.join(SOURCE_KINDS)}")
         if isinstance(source, dict) and "kind" in source and source["kind"] not in SOURCE_KINDS:
             raise ValueError(f"source.kind = {source['kind']!r}: unknown source; valid kinds: {', '.join(SOURCE_KINDS)}")
+        split = data.get("split") if isinstance(data, dict) else None
+        fraction_keys = [k for k in ("mode", "train") if isinstance(split, dict) and k in split]
+        if fraction_keys:
+            raise ValueError(
+                f"split.{fraction_keys[0]}: the forecasting flow always holds out the last window.horizon steps of "
+                "each series (split.validation is its only split setting); the fraction split is the sine study's "
+                "(seqflow run study)")
         return data
 
     @model_validator(mode="before")
@@ -276,38 +234,8 @@ class ForecastConfig(RunConfig):
 
     @model_validator(mode="after")
     def _fits_the_series(self) -> ForecastConfig:
-        if self.source.kind != "sine" and self.split.mode == "fractions":
-            raise ValueError(
-                f"split.mode = 'fractions' is for the sine source; a {self.source.kind} source holds out the "
-                "last window.horizon steps of each series (split.mode = 'horizon')"
-            )
         if self.preprocess.calendar is not None:
             self._calendar_fits()
-        if self.holdout:
-            if self.window.target != "horizon":
-                raise ValueError(
-                    "window.target = 'shifted' trains on the input moved one step; a held-out horizon needs "
-                    "window.target = 'horizon' (use model.strategy = 'recursive' for a one-step model fed back)"
-                )
-            if isinstance(self.source, SineSource):
-                check_holdout_fits(self, self.source.n_points)
-        else:
-            held_out_only = [key for key, on in (
-                ("model.scope = 'local'", self.model.scope == "local"),
-                (f"model.ensemble = {self.model.ensemble}", self.model.ensemble > 1),
-                ("preprocess.*", self.preprocess.active),
-            ) if on]
-            if held_out_only:
-                raise ValueError(
-                    f"{', '.join(held_out_only)}: for split.mode = 'horizon' (series with a held-out horizon); "
-                    "the sine's fraction split trains one global model per cell on standardised windows"
-                )
-            if self.evaluate.folds != 1 or self.evaluate.fold_step is not None:
-                raise ValueError(
-                    "evaluate.folds and evaluate.fold_step are for split.mode = 'horizon' (rolling origins at "
-                    "the end of each series); the sine's fraction split has one test part"
-                )
-            check_series_fits(self, self.source.n_points)
         return self
 
     def _calendar_fits(self) -> None:
@@ -319,66 +247,19 @@ class ForecastConfig(RunConfig):
                 f"{said}: M4 files carry no dates (their timestamps are synthetic, counted from 2000-01-01 for "
                 "every series), so a calendar feature would be each step's position from its series' start, not "
                 "a month, weekday or hour; use preprocess.calendar = 'off' with an m4 source")
-        if self.source.kind == "sine":
-            raise ValueError(f"{said}: the sine has no calendar (dated series: source.kind = 'csv'); use 'off'")
         if self.model.strategy != "direct":
             raise ValueError(
                 f"{said} needs model.strategy = 'direct' (one network that reads the calendar of every step it "
                 f"forecasts); model.strategy = {self.model.strategy!r} feeds a one-step model back; set one of them")
 
     @property
-    def holdout(self) -> bool:
-        """True when the test part is the last ``window.horizon`` steps of each series (split mode horizon)."""
-        return self.split.mode == "horizon" or (self.split.mode == "auto" and self.source.kind != "sine")
-
-    @property
     def fold_step(self) -> int:
         """Steps between two backtest origins: configured, or the horizon (test parts that tile the end)."""
         return self.evaluate.fold_step or self.window.horizon
 
-    @property
-    def generate_steps(self) -> int:
-        """Steps generated from the seed window: configured, or one period of the source."""
-        return self.evaluate.generate_steps or self.source.period_steps
-
-    @property
-    def season_length(self) -> int:
-        """Season length for the seasonal-naive baseline: configured, or one period of the source."""
-        return self.evaluate.season_length or self.source.period_steps
-
 
 def _shown(value: Any) -> str:
     return ",".join(value) if isinstance(value, tuple) else repr(value)
-
-
-def check_series_fits(cfg: ForecastConfig, n: int) -> None:
-    """Check every size rule that depends on the series length ``n``; message names the key.
-
-    Raises:
-        ValueError: a window, a split, the generated continuation or a baseline does not fit.
-    """
-    w = cfg.window
-    bounds = split_bounds(n, cfg.split.train, cfg.split.validation)
-    check_window_plan(n, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)
-    test_len = bounds.n - bounds.validation_end
-    if cfg.generate_steps > test_len:
-        raise ValueError(
-            f"evaluate.generate_steps = {cfg.generate_steps} is longer than the test part ({test_len} points)"
-        )
-    if cfg.generate_steps > 100_000:
-        raise ValueError(f"evaluate.generate_steps = {cfg.generate_steps}: at most 100,000")
-    first_scored = bounds.validation_end  # the earliest step a test window can forecast
-    if cfg.season_length > first_scored:
-        raise ValueError(
-            f"evaluate.season_length = {cfg.season_length} reaches before the series start for the first test "
-            f"step ({first_scored}); it must be at most {first_scored}"
-        )
-    # AutoReg(p) with a constant fits p + 1 coefficients on train_end - p rows; it needs more rows.
-    if cfg.evaluate.ar_lags >= (bounds.train_end - 1) // 2:
-        raise ValueError(
-            f"evaluate.ar_lags = {cfg.evaluate.ar_lags} needs a training part of more than "
-            f"{2 * cfg.evaluate.ar_lags + 1} points; it has {bounds.train_end}"
-        )
 
 
 def holdout_target_steps(cfg: ForecastConfig) -> int:

@@ -1,6 +1,6 @@
 """Every source kind into the one long layout (``series_id, timestamp, value``), and the size rules.
 
-:func:`load_source` reads a sine, CSV or M4 source, validating the file at the edge
+:func:`load_source` reads a CSV or M4 source, validating the file at the edge
 (:class:`tasks.errors.InputError`, one line naming the file, row, column and rule); :func:`check_sizes`
 then checks what only the data's size can tell (a series too short for the window, the horizon and
 the backtest folds). Both are pure, so the CLI runs them before Prefect or MLflow start, and the
@@ -19,10 +19,9 @@ from tasks.forecasting.config import (
     CsvSource,
     ForecastConfig,
     M4Source,
-    SineSource,
     check_holdout_fits,
 )
-from tasks.forecasting.sources import m4, sine, tabular
+from tasks.forecasting.sources import m4, tabular
 
 SERIES_COLUMNS = tabular.SERIES_COLUMNS
 
@@ -32,8 +31,8 @@ class LoadedSeries:
     """A source read into the long layout, with what the rest of the flow needs to know about it."""
 
     frame: pd.DataFrame  # series_id (str), timestamp (datetime64[s]), value (float64); by series, then time
-    frequency: str  # hourly ... yearly, or "synthetic" for the sine
-    season_length: int  # steps per season: the calendar's (CSV), M4's (M4) or one period (sine)
+    frequency: str  # hourly ... yearly
+    season_length: int  # steps per season: the calendar's (CSV) or M4's (M4)
     skipped: tuple[str, ...] = ()  # rows of the file not read as data: "file, row N: reason: text"
     test_steps: int = 0  # steps per series that came from a separate test file (M4 --test), else 0
     inputs: tuple[str, ...] = ()  # the files read
@@ -48,20 +47,17 @@ class LoadedSeries:
         return self.frame.groupby("series_id", sort=True).size()
 
 
-def load_source(source: SineSource | CsvSource | M4Source, seed: int) -> LoadedSeries:
-    """Read or synthesize a source into the long layout.
+def load_source(source: CsvSource | M4Source) -> LoadedSeries:
+    """Read a source into the long layout.
 
     Args:
         source: the config's ``source`` section.
-        seed: seeds the sine's noise.
 
     Raises:
         InputError: a file breaks a rule (missing, empty, binary, no header, an unknown column,
             unparseable dates or values, duplicates, gaps, missing values, non-finite values, a
             frequency that cannot be inferred).
     """
-    if isinstance(source, SineSource):
-        return LoadedSeries(sine.synthesize_sine(source, seed), "synthetic", source.period_steps)
     if isinstance(source, CsvSource):
         table = tabular.read_series_csv(
             source.path, date_column=source.date_column, value_column=source.value_column,
@@ -84,7 +80,7 @@ def load_source(source: SineSource | CsvSource | M4Source, seed: int) -> LoadedS
 def check_sizes(
     cfg: ForecastConfig, shortest_series: str, shortest_length: int, test_steps: int = 0, inputs: tuple[str, ...] = ()
 ) -> None:
-    """Check the rules that need the data's size, for a held-out horizon (split mode horizon).
+    """Check the rules that need the data's size, for the held-out horizon.
 
     Args:
         cfg: the config.
@@ -97,8 +93,6 @@ def check_sizes(
             the window, the horizon, the validation part and the backtest folds (the message names
             the file, the series and every setting involved).
     """
-    if not cfg.holdout:
-        return
     if test_steps and test_steps != cfg.window.horizon:
         raise InputError(
             f"holds {test_steps} steps per series but window.horizon = {cfg.window.horizon}; the test file is "
@@ -119,13 +113,11 @@ def check_loaded(cfg: ForecastConfig, loaded: LoadedSeries) -> None:
     check_sizes(cfg, shortest, int(lengths[shortest]), loaded.test_steps, loaded.inputs)
 
 
-def subject(source: SineSource | CsvSource | M4Source) -> str:
-    """A short name for what is forecast, for run and model names: ``sine``, or the file's stem.
+def subject(source: CsvSource | M4Source) -> str:
+    """A short name for what is forecast, for run and model names: the file's stem.
 
     Only letters, digits, ``_``, ``.`` and ``-`` are kept (at most 60), so it is safe in a logged
     model's name; it is never used as a path.
     """
-    if isinstance(source, SineSource):
-        return "sine"
     stem = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in Path(source.path).stem).strip("-.")
     return stem[:60] or source.kind

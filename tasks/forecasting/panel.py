@@ -34,7 +34,7 @@ from tasks.forecasting.preprocessing import (
 )
 from tasks.forecasting.preprocessing import forward as to_model_units
 from tasks.forecasting.preprocessing import inverse as to_series_units
-from tasks.forecasting.windowing import SplitBounds, assign_splits, make_windows
+from tasks.nets.windowing import SplitBounds, assign_splits, make_windows
 
 PANEL_SPLITS = ("train", "validation", "test")
 

@@ -7,7 +7,6 @@ cell trained in one flow run; a *baseline* is a statistical forecaster; a *forec
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +18,15 @@ class SeriesRef:
     path: str
     content_hash: str
     n_points: int  # rows: steps summed over every series
-    n_series: int = 1
-    frequency: str = "synthetic"  # hourly ... yearly, or synthetic (the sine)
-    season_length: int = 1  # steps per season of the data (the calendar's, M4's, or the sine's period)
-    skipped_rows: tuple[str, ...] = ()  # rows of the input file not read as data, with the reason
-    source_content_hash: str = ""  # SHA-256 of the input file(s) read, "" for the sine
-    shortest_series: str = ""  # the id of the shortest series, and its length: what the size rules check
-    shortest_length: int = 0
-    test_steps: int = 0  # steps per series read from a separate test file (M4 --test), else 0
-    inputs: tuple[str, ...] = ()  # the files read
+    n_series: int
+    frequency: str  # hourly ... yearly
+    season_length: int  # steps per season of the data (the calendar's or M4's)
+    skipped_rows: tuple[str, ...]  # rows of the input file not read as data, with the reason
+    source_content_hash: str  # SHA-256 of the input file(s) read
+    shortest_series: str  # the id of the shortest series, and its length: what the size rules check
+    shortest_length: int
+    test_steps: int  # steps per series read from a separate test file (M4 --test), else 0
+    inputs: tuple[str, ...]  # the files read
 
 
 @dataclass(frozen=True)
@@ -59,23 +58,6 @@ class TrainedModel:
 
 
 @dataclass(frozen=True)
-class EvaluatedModel:
-    """A trained model after scoring, before its plots and pyfunc model are logged.
-
-    Everything the publishing step needs travels here as NumPy arrays, so publishing needs no
-    TensorFlow and can run in a worker thread while the next model trains.
-    """
-
-    trained: TrainedModel
-    evaluation: Any = field(hash=False, compare=False)  # tasks.forecasting.evaluation.CellEvaluation
-    t: Any = field(hash=False, compare=False)  # (time,) the series' time axis, for plots
-    example_input: Any = field(hash=False, compare=False)  # (1, lookback, n_features) raw-unit window
-    example_output: Any = field(hash=False, compare=False)  # the model's raw-unit output for it
-    scaler_mean: tuple[float, ...] = ()  # (n_features,) the training scaler
-    scaler_std: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
 class ModelResult:
     """A trained model's scores and where to find it."""
 
@@ -85,12 +67,11 @@ class ModelResult:
     model_id: str | None
     model_path: str | None
     metrics: dict[str, float] = field(hash=False)
-    gradient_norms: tuple[float, ...] = ()  # (lookback,) ‖∂loss/∂x_t‖, oldest step first
     failure: str | None = None
-    forecasts_path: str | None = None  # split mode horizon: its forecasts at every origin (Parquet)
-    scores_path: str | None = None  # split mode horizon: its M4 metrics per series and origin (Parquet)
-    # split mode horizon: fold 0's conformal half-widths per horizon step (in units of each series'
-    # MASE scale) and the residuals each was taken from; what a served model's intervals use
+    forecasts_path: str | None = None  # its forecasts at every origin (Parquet)
+    scores_path: str | None = None  # its M4 metrics per series and origin (Parquet)
+    # fold 0's conformal half-widths per horizon step (in units of each series' MASE scale) and the
+    # residuals each was taken from; what a served model's intervals use
     half_widths: tuple[float, ...] = ()
     n_calibration: tuple[int, ...] = ()
 
@@ -117,10 +98,10 @@ class RankedForecaster:
     kind: str  # "model" | "baseline"
     test_rmse: float
     test_mae: float
-    # M4 metrics, means over series at the latest origin (split mode horizon; NaN for the sine's split)
-    mase: float = math.nan
-    smape: float = math.nan
-    owa: float = math.nan
+    # M4 metrics, means over series at the latest origin (OWA is NaN without the naive2 baseline)
+    mase: float
+    smape: float
+    owa: float
 
 
 @dataclass(frozen=True)
@@ -189,22 +170,20 @@ class ForecastSummary:
     models: tuple[ModelResult, ...]
     baselines: tuple[BaselineScore, ...]
     ranking: tuple[RankedForecaster, ...]
-    reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
-    # What was forecast and how it was split; the sine's defaults keep older readers working.
-    source_kind: str = "sine"
-    split_mode: str = "fractions"  # "fractions" (one-step test metrics) | "horizon" (M4 metrics)
-    ranked_by: str = "test_rmse"  # "test_rmse" | "mase"
-    horizon: int = 1
-    n_series: int = 1
-    frequency: str = "synthetic"
-    season_length: int = 1
-    folds: int = 1
-    skipped_rows: tuple[str, ...] = ()
-    forecasts_path: str | None = None  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y
-    scores_path: str | None = None  # Parquet: per series, forecaster and fold, the M4 metrics
-    backtest: tuple[FoldScore, ...] = ()  # one row per forecaster and fold
-    served: ServedModel | None = None  # split mode horizon: the best model as a servable forecaster
-    not_served: str | None = None  # why no model was served (model.scope = local)
+    reconciled_runs: tuple[str, ...]  # runs of killed processes closed as KILLED at start
+    source_kind: str  # csv | m4
+    ranked_by: str  # the metric the ranking orders by: mase
+    horizon: int
+    n_series: int
+    frequency: str
+    season_length: int
+    folds: int
+    skipped_rows: tuple[str, ...]
+    forecasts_path: str  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y
+    scores_path: str  # Parquet: per series, forecaster and fold, the M4 metrics
+    backtest: tuple[FoldScore, ...]  # one row per forecaster and fold
+    served: ServedModel | None  # the best model as a servable forecaster (None: not logged or not servable)
+    not_served: str | None  # why no model was served (model.scope = local)
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

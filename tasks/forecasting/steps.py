@@ -7,10 +7,8 @@ every flow run opens fresh MLflow runs and trains (deterministically, given the 
 after ingest and windowing neither cache nor persist their results (``NO_CACHE``): their inputs hold
 arrays that would only be hashed and pickled for nothing.
 
-Two evaluations share ingest: the sine's fraction split (one-step test errors, a generated
-continuation, the gradient diagnostic) and the held-out horizon of real series (``split.mode =
-horizon``: every series' last ``window.horizon`` steps per backtest origin, the M4 metrics, the
-multi-step baselines), which the ``*_panel_*`` and ``*holdout*`` steps below carry out.
+Every series' last ``window.horizon`` steps are held out per backtest origin and scored with the M4
+metrics beside the multi-step baselines.
 """
 
 from __future__ import annotations
@@ -41,23 +39,20 @@ from tasks.forecasting import (
     preprocessing,
     serving,
     sources,
-    windowing,
 )
 from tasks.forecasting import config as forecast_config
-from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SineSource, SplitConfig, WindowConfig
+from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SplitConfig, WindowConfig
 from tasks.forecasting.records import (
     BaselineScore,
-    EvaluatedModel,
     HoldoutComparison,
     ModelResult,
-    RankedForecaster,
     ScoredForecasts,
     SeriesRef,
     ServedModel,
     TrainedModel,
     WindowsRef,
 )
-from tasks.forecasting.sources import sine
+from tasks.nets import windowing
 from tasks.progress import epoch_bar
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
@@ -66,13 +61,11 @@ from tasks.tracking.runs import RunContext
 logger = logging.getLogger("seqflow")
 
 
-def _inputs_hash(source: SineSource | CsvSource | M4Source) -> str:
-    """SHA-256 over the input files' contents ("" for the sine); a missing file hashes as such."""
-    files = [] if isinstance(source, SineSource) else [source.path]
+def _inputs_hash(source: CsvSource | M4Source) -> str:
+    """SHA-256 over the input files' contents; a missing file hashes as such."""
+    files = [source.path]
     if isinstance(source, M4Source) and source.test_path:
         files.append(source.test_path)
-    if not files:
-        return ""
     digest = hashlib.sha256()
     for file in files:
         exists = Path(file).is_file()
@@ -80,29 +73,29 @@ def _inputs_hash(source: SineSource | CsvSource | M4Source) -> str:
     return digest.hexdigest()
 
 
-def _series_key(source: SineSource | CsvSource | M4Source, seed: int) -> str:
-    # Everything that shapes the series: the input files' content, the source settings, the seed,
-    # the sources package and the modules that read them.
+def _series_key(source: CsvSource | M4Source) -> str:
+    # Everything that shapes the series: the input files' content, the source settings, the sources
+    # package and the modules that read them.
     return caching.content_key(
-        source.model_dump(mode="json"), seed, _inputs_hash(source),
+        source.model_dump(mode="json"), _inputs_hash(source),
         caching.code_fingerprint(sources, forecast_config, ingest),
     )
 
 
 def _series_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    key = _series_key(parameters["source"], parameters["seed"])
+    key = _series_key(parameters["source"])
     return caching.reuse_or_rebuild(f"series-{key}", paths.intermediate_path("series", key))
 
 
 @task(name="ingest-series", cache_key_fn=_series_cache_key, persist_result=True)
-def ingest_series(source: SineSource | CsvSource | M4Source, seed: int) -> SeriesRef:
-    """Read (or synthesize) the source, validated at the edge, and store it as long-format Parquet.
+def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
+    """Read the source, validated at the edge, and store it as long-format Parquet.
 
     Raises:
         InputError: the file breaks a rule (one line naming the file, row, column and rule).
     """
-    loaded = ingest.load_source(source, seed)
-    path = storage.write_frame(loaded.frame, paths.intermediate_path("series", _series_key(source, seed)))
+    loaded = ingest.load_source(source)
+    path = storage.write_frame(loaded.frame, paths.intermediate_path("series", _series_key(source)))
     lengths = loaded.lengths()
     shortest = str(lengths.idxmin())
     return SeriesRef(
@@ -110,40 +103,6 @@ def ingest_series(source: SineSource | CsvSource | M4Source, seed: int) -> Serie
         loaded.season_length, loaded.skipped, _inputs_hash(source), shortest, int(lengths[shortest]),
         loaded.test_steps, loaded.inputs,
     )
-
-
-def _windows_key(series: SeriesRef, window: WindowConfig, split: SplitConfig) -> str:
-    return caching.content_key(
-        series.content_hash, window.model_dump(mode="json"), split.model_dump(mode="json"),
-        caching.code_fingerprint(windowing, sine),
-    )
-
-
-def _windows_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    key = _windows_key(parameters["series"], parameters["window"], parameters["split"])
-    return caching.reuse_or_rebuild(f"windows-{key}", paths.intermediate_path("windows", key))
-
-
-@task(name="window-series", cache_key_fn=_windows_cache_key, persist_result=True)
-def window_series(series: SeriesRef, window: WindowConfig, split: SplitConfig) -> WindowsRef:
-    """Split by time, scale on train, cut windows; store them as Parquet."""
-    values = sine.series_matrix(storage.read_frame(Path(series.path)))
-    table = windowing.build_window_table(
-        values, window.lookback, window.horizon, window.stride, window.target, split.train, split.validation
-    )
-    arrays, meta = table.to_arrays()
-    path = storage.write_arrays(arrays, paths.intermediate_path("windows", _windows_key(series, window, split)), meta)
-    counts = tuple((name, int(np.sum(table.split == name))) for name in windowing.SPLITS)
-    return WindowsRef(str(path), storage.content_hash(path), series, counts)
-
-
-def _read_windows(windows: WindowsRef) -> windowing.WindowTable:
-    stored = storage.read_arrays(Path(windows.path))
-    return windowing.WindowTable.from_arrays(stored.arrays, stored.metadata)
-
-
-def _read_series(windows: WindowsRef) -> np.ndarray:
-    return sine.series_matrix(storage.read_frame(Path(windows.series.path)))
 
 
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
@@ -170,169 +129,6 @@ def _log() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except Exception:  # outside a task run (a direct call in a test)
         return logger
-
-
-@task(name="score-baselines", cache_policy=NO_CACHE, persist_result=False)
-def score_baselines(windows: WindowsRef, cfg: ForecastConfig, ctx: RunContext) -> tuple[BaselineScore, ...]:
-    """Score naive, seasonal-naive and AutoReg on the test points the models are scored on."""
-    from tasks.forecasting.baselines import score_baselines as score
-    from tasks.forecasting.evaluation import forecast_points
-
-    values = _read_series(windows)
-    table = _read_windows(windows)
-    points = forecast_points(table.start[table.split == "test"], table.x.shape[1])
-    scores = score(values, points, table.bounds.train_end, cfg.season_length, cfg.evaluate.ar_lags)
-    runs.log_metrics(ctx.parent_run_id, {f"{name}.{k}": v for name, m in scores.items() for k, v in m.items()})
-    return tuple(BaselineScore(name, m) for name, m in scores.items())
-
-
-@task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
-def train_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
-    """Train one cell in its own MLflow child run; the run stays open for evaluation.
-
-    A model whose loss turns NaN or infinite is returned with ``failure`` set and its run FAILED;
-    any other error fails the run and propagates.
-    """
-    from tasks.nets.training import DivergedError, train_cell
-
-    run_id = runs.start_run(
-        ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
-        parent_run_id=ctx.parent_run_id,
-    )
-    try:
-        runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
-        table = _read_windows(windows)
-        (x_train, y_train), (x_val, y_val) = table.part("train"), table.part("validation")
-        with epoch_bar(cell, cfg.train.epochs, cfg.train.progress) as bar:
-            epochs: list[tuple[str, float, int]] = []
-
-            def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
-                bar(epoch, logs)
-                epochs.extend((k, v, epoch) for k, v in logs.items())
-
-            try:
-                model, fit = train_cell(
-                    cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, cfg.seed,
-                    cfg.window.target, cfg.window.horizon, on_epoch_end,
-                )
-            except DivergedError as exc:
-                runs.log_entries(run_id, epochs)
-                runs.end_run(run_id, failed=True, reason=str(exc))
-                return TrainedModel(cell, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=str(exc))
-        # Per-epoch metrics go to MLflow in one batch after fit: logging inside fit cost 15 ms an epoch.
-        runs.log_entries(run_id, epochs)
-        model_path = paths.model_dir(run_id) / f"{cell}.keras"
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(model_path)
-        runs.log_metrics(
-            run_id,
-            {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "fit_seconds": fit.seconds,
-             "train_samples_per_second": fit.samples_per_second},
-        )
-    except BaseException as exc:
-        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
-        raise
-    return TrainedModel(cell, run_id, str(model_path), fit.epochs_run, fit.best_epoch, fit.seconds,
-                        fit.samples_per_second, fit.history)
-
-
-@task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
-def evaluate_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig) -> EvaluatedModel:
-    """Score a trained model on the test part and log its metrics; plots and model come next.
-
-    All TensorFlow work of the evaluation happens here, in the flow's thread, so it never races the
-    next model's seeded training.
-    """
-    if trained.failure is not None:
-        return EvaluatedModel(trained, None, None, None, None)
-    import keras
-
-    from tasks.forecasting.evaluation import evaluate_cell, raw_forecast
-
-    try:
-        t, values = sine.x_axis(cfg.source), _read_series(windows)
-        table = _read_windows(windows)
-        model = keras.saving.load_model(trained.model_path, compile=False)
-        ev = evaluate_cell(model, values, table, cfg.generate_steps, cfg.evaluate.gradient_windows)
-        bad = runs.log_metrics(trained.run_id, ev.metrics)
-        runs.log_series(trained.run_id, "gradient_norm_by_step", ev.gradient_norms)
-        if bad:
-            raise ValueError(f"{trained.cell}: metrics {bad} are not finite")
-        example = values[ev.seed_points][None]  # (1, lookback, n_features), raw units
-        output = raw_forecast(model, table.scaler, example)
-    except BaseException as exc:
-        runs.end_run(trained.run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
-        raise
-    return EvaluatedModel(trained, ev, t, example, output, tuple(table.scaler.mean.tolist()),
-                          tuple(table.scaler.std.tolist()))
-
-
-@task(name="publish-model", cache_policy=NO_CACHE, persist_result=False)
-def publish_model(evaluated: EvaluatedModel, cfg: ForecastConfig) -> ModelResult:
-    """Log a scored model's plots and pyfunc model, then close its run (no TensorFlow here)."""
-    from tasks.forecasting import plots
-    from tasks.nets import cells
-
-    trained, ev = evaluated.trained, evaluated.evaluation
-    if trained.failure is not None:
-        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
-    run_id = trained.run_id
-    try:
-        for name, fig in plots.model_figures(trained.cell, evaluated.t, ev, trained.history).items():
-            runs.log_figure(run_id, fig, name)
-            plots.close(fig)
-        model_uri = model_id = None
-        if cfg.tracking.log_models:
-            model_uri, model_id = tracked_models.log_keras_window_model(
-                run_id, f"{trained.cell}-{cfg.source.kind}", Path(trained.model_path),
-                list(evaluated.scaler_mean), list(evaluated.scaler_std), [cells.__name__],
-                evaluated.example_input, evaluated.example_output,
-            )
-    except BaseException as exc:
-        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
-        raise
-    runs.end_run(run_id)
-    metrics = {**ev.metrics, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
-               "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
-    return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, metrics,
-                       tuple(float(v) for v in ev.gradient_norms))
-
-
-@task(name="rank-forecasters", cache_policy=NO_CACHE, persist_result=False)
-def rank_forecasters(
-    results: list[ModelResult], baselines: tuple[BaselineScore, ...], ctx: RunContext
-) -> tuple[RankedForecaster, ...]:
-    """Rank models and baselines by test RMSE; log the table, the best model and the gradient plot."""
-    from tasks.forecasting import plots
-    from tasks.forecasting.ranking import rank_forecasters as rank
-
-    ranking = rank(results, baselines)
-    runs.log_dict(ctx.parent_run_id, {"ranking": [r.__dict__ for r in ranking]}, "ranking.json")
-    ok = [r for r in results if r.ok]
-    runs.log_metrics(
-        ctx.parent_run_id,
-        {f"{r.cell}.{k}": r.metrics[k] for r in ok for k in ("test_rmse", "test_mae", "generated_rmse", "gradient_first_to_last")},
-    )
-    failed = [r for r in results if not r.ok]
-    if failed:
-        runs.set_tags(ctx.parent_run_id, {f"failed.{r.cell}": r.failure or "" for r in failed})
-    best = next((row for row in ranking if row.kind == "model"), None)
-    if best is not None:
-        best_result = next(r for r in ok if r.cell == best.forecaster)
-        runs.set_tags(ctx.parent_run_id, {"best_model": best.forecaster, "best_model_run_id": best_result.run_id})
-        if best_result.model_id:
-            tracked_models.link_model(ctx.parent_run_id, best_result.model_id)
-    if ok:
-        fig = plots.gradient_figure(
-            {r.cell: np.asarray(r.gradient_norms) for r in ok},
-            "Vanishing gradients: forecast-loss gradient by input step",
-        )
-        runs.log_figure(ctx.parent_run_id, fig, "plots/gradient_norms_by_cell.png")
-        plots.close(fig)
-    return ranking
-
-
-# ---- split mode horizon: every series' last window.horizon steps held out, per backtest origin ----
 
 
 def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
@@ -573,13 +369,13 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     run, its loss plot and (fold 0's first) model as a pyfunc model.
     """
     if trained.failure is not None:
-        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, (), trained.failure)
+        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, trained.failure)
     import keras
 
     from tasks.forecasting import plots
     from tasks.nets import cells
-    from tasks.forecasting.evaluation import raw_forecast
-    from tasks.forecasting.windowing import Scaler
+    from tasks.nets.models import raw_forecast
+    from tasks.nets.windowing import Scaler
 
     run_id = trained.run_id
     horizon = cfg.window.horizon
@@ -648,7 +444,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     result = {**found, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
               "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
     q0, n0 = widths[0]
-    return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, result, (), None,
+    return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, result, None,
                        str(forecasts_path), str(scores_path), tuple(float(q) for q in q0), tuple(int(n) for n in n0))
 
 
@@ -724,7 +520,7 @@ def compare_holdout(
         for r in results
     )
     base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in cfg.evaluate.baselines)
-    ranking = rank(models, base, metric="mase")
+    ranking = rank(models, base)
 
     parent = ctx.parent_run_id
     out_path = storage.write_frame(holdout.output_frame(forecasts), paths.intermediate_path("forecasts", parent))

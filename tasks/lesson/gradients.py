@@ -1,7 +1,7 @@
 """The vanishing-gradient story, measured: ‖∂loss/∂x_t‖ per input step, at initialisation and as training goes.
 
 For a fixed batch of sequences, the loss of the sequence's one target is differentiated with
-respect to every input step (:func:`tasks.forecasting.evaluation.input_gradient_norms`, whose
+respect to every input step (:func:`tasks.nets.gradients.input_gradient_norms`, whose
 horizon-1 form is exactly a sequence-to-one target). The *first-to-last ratio* divides the norm at
 the first step by the norm at the last: near 1, the first input still shapes the loss as strongly as
 the last; many orders of magnitude below 1, the gradient that would teach the model to remember the

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from tasks.nets.cells import recurrent_layer
 from tasks.nets.config import NetConfig
+from tasks.nets.windowing import Scaler
 
 
 def build_forecaster(
@@ -67,3 +69,16 @@ def build_forecaster(
 def forecast_step(target: str, lookback: int) -> int:
     """Index into a window's ``y`` of the one-step-ahead forecast (the first step after the input)."""
     return lookback - 1 if target == "shifted" else 0
+
+
+def raw_forecast(model: keras.Model, scaler: Scaler, window: np.ndarray) -> np.ndarray:
+    """The model's output for raw-unit windows ``(batch, lookback, n_features)``, in raw units.
+
+    The arithmetic is the logged pyfunc model's, step for step in float32 (see
+    ``tasks/tracking/keras_pyfunc.py``), so the two agree exactly and this is its output example.
+    """
+    mean, std = scaler.mean.astype(np.float32), scaler.std.astype(np.float32)
+    scaled = (np.asarray(window, dtype=np.float32) - mean) / std
+    out = np.asarray(model(scaled, training=False))
+    k = out.shape[-1]  # the output's features are the input's first k (the value before any covariates)
+    return out * std[:k] + mean[:k]

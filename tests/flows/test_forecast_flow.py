@@ -95,8 +95,8 @@ def test_logged_model_predicts_exactly_the_models_own_forecast(first_run):
 
     from tasks import storage
     from tasks.nets import cells  # noqa: F401  registers the hand-built cells
-    from tasks.forecasting.evaluation import raw_forecast
-    from tasks.forecasting.windowing import WindowTable
+    from tasks.study.evaluation import raw_forecast
+    from tasks.nets.windowing import WindowTable
     from tasks.tracking import models
 
     result = _model(first_run, "manual_rnn")

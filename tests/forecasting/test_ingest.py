@@ -27,18 +27,19 @@ def _monthly_csv(path: Path, n: int, footer: bool = False) -> Path:
 
 
 def test_every_source_lands_in_the_same_long_layout(tmp_path):
-    sine = load_source(_cfg().source, 42)
-    csv = load_source(_cfg("source.kind=csv", f"source.path={str(_monthly_csv(tmp_path / 'shop.csv', 30))!r}").source, 0)
-    for loaded in (sine, csv):
+    csv = load_source(_cfg("source.kind=csv", f"source.path={str(_monthly_csv(tmp_path / 'shop.csv', 30))!r}").source)
+    (tmp_path / "train.csv").write_text('"V1","V2","V3","V4"\n"M1",1,2,3\n')
+    m4 = load_source(_cfg("source.kind=m4", f"source.path={str(tmp_path / 'train.csv')!r}").source)
+    for loaded in (csv, m4):
         assert list(loaded.frame.columns) == ["series_id", "timestamp", "value"]
         assert str(loaded.frame["timestamp"].dtype) == "datetime64[s]"
-    assert (sine.frequency, sine.season_length, sine.n_series) == ("synthetic", 63, 1)
     assert (csv.frequency, csv.season_length, csv.frame["series_id"].iloc[0]) == ("monthly", 12, "shop")
+    assert (m4.frequency, m4.season_length, m4.n_series) == ("monthly", 12, 1)
 
 
 def test_trailing_junk_is_skipped_and_said(tmp_path):
     path = _monthly_csv(tmp_path / "shop.csv", 30, footer=True)
-    loaded = load_source(_cfg("source.kind=csv", f"source.path={str(path)!r}").source, 0)
+    loaded = load_source(_cfg("source.kind=csv", f"source.path={str(path)!r}").source)
     assert len(loaded.frame) == 30
     assert loaded.skipped == (f"{path}, row 32: empty row: ''",
                               f"{path}, row 33: text after the last data row (a footer): 'Source: a made-up shop'")
@@ -49,7 +50,7 @@ def test_m4_train_and_test_files_join_into_one_series_per_id(tmp_path):
     (tmp_path / "test.csv").write_text('"V1","V2","V3"\n"W1",5,6\n"W2",8,9\n')
     cfg = _cfg("source.kind=m4", f"source.path={str(tmp_path / 'train.csv')!r}",
                f"source.test_path={str(tmp_path / 'test.csv')!r}")
-    loaded = load_source(cfg.source, 0)
+    loaded = load_source(cfg.source)
     assert loaded.test_steps == 2 and loaded.frequency == "weekly"
     assert loaded.frame.groupby("series_id")["value"].apply(list).to_dict() == {
         "W1": [1, 2, 3, 4, 5, 6], "W2": [5, 6, 7, 8, 9]}
@@ -61,7 +62,7 @@ def test_a_test_file_of_another_width_than_the_horizon_is_refused(tmp_path):
     cfg = _cfg("source.kind=m4", f"source.path={str(tmp_path / 'train.csv')!r}",
                f"source.test_path={str(tmp_path / 'test.csv')!r}", "window.horizon=3")
     with pytest.raises(InputError) as info:
-        check_loaded(cfg, load_source(cfg.source, 0))
+        check_loaded(cfg, load_source(cfg.source))
     assert str(info.value) == (f"{tmp_path / 'test.csv'}: holds 2 steps per series but window.horizon = 3; the test "
                                "file is the held-out horizon: pass --horizon 2")
 
@@ -73,7 +74,7 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
     path.write_text("\n".join(rows) + "\n")
     cfg = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
                "evaluate.folds=2")
-    loaded = load_source(cfg.source, 0)
+    loaded = load_source(cfg.source)
     assert loaded.n_series == 2
     with pytest.raises(InputError) as info:
         check_loaded(cfg, loaded)
@@ -85,7 +86,7 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
 
 
 def test_subject_is_a_safe_short_name():
-    assert subject(_cfg().source) == "sine"
+    assert subject(_cfg().source) == "alcohol-sales"  # the default source: the shipped sales series
     assert subject(_cfg("source.kind=csv", 'source.path="data/My Sales (2020).csv"').source) == "My-Sales--2020"
     assert subject(_cfg("source.kind=m4", 'source.path="../x/Hourly-train.csv"').source) == "Hourly-train"
 
@@ -96,6 +97,6 @@ def test_shipped_file_presets_read_and_fit_their_data(preset, monkeypatch):
 
     monkeypatch.chdir(paths.PROJECT_ROOT)  # presets name data/ relative to the project's root
     cfg = load_config(ForecastConfig, paths.configs_dir() / preset)
-    loaded = load_source(cfg.source, cfg.seed)
+    loaded = load_source(cfg.source)
     check_loaded(cfg, loaded)
-    assert cfg.holdout and cfg.window.horizon == 12 and loaded.frequency == "monthly" and loaded.n_series == 1
+    assert cfg.window.horizon == 12 and loaded.frequency == "monthly" and loaded.n_series == 1

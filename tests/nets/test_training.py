@@ -5,11 +5,11 @@ import pytest
 
 from tasks.config import load_config
 from tasks.forecasting.config import ForecastConfig
-from tasks.forecasting.baselines import naive
-from tasks.forecasting.evaluation import evaluate_cell
-from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
+from tasks.study.baselines import naive
+from tasks.study.evaluation import evaluate_cell
+from tasks.study.sine import series_matrix, synthesize_sine
 from tasks.nets.training import train_cell
-from tasks.forecasting.windowing import build_window_table
+from tasks.nets.windowing import build_window_table
 
 pytestmark = pytest.mark.slow
 
@@ -93,9 +93,9 @@ import numpy as np
 import tensorflow as tf
 from tasks.config import load_config
 from tasks.forecasting.config import ForecastConfig
-from tasks.forecasting.sources.sine import series_matrix, synthesize_sine
+from tasks.study.sine import series_matrix, synthesize_sine
 from tasks.nets.training import train_cell
-from tasks.forecasting.windowing import build_window_table
+from tasks.nets.windowing import build_window_table
 cfg = load_config(ForecastConfig, None, ["source.x_end=60", "window.lookback=16", "train.epochs=3", "train.progress=false",
                                          "model.units=8", f"train.threads={sys.argv[1]}"])
 w = cfg.window

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.forecasting.config import SineSource
+from tasks.study.config import SineSource
 
 SERIES_COLUMNS = ("series_id", "timestamp", "value")
 # A sine has no calendar: step i is this epoch plus i seconds. The timestamps carry order and spacing

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.forecasting.config import SineSource
-from tasks.forecasting.sources.sine import series_matrix, synthesize_sine, x_axis
+from tasks.study.config import SineSource
+from tasks.study.sine import series_matrix, synthesize_sine, x_axis
 
 
 def test_sine_matches_the_formula_in_the_long_layout():

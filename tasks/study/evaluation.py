@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting.windowing import Scaler, WindowTable
+from tasks.nets.windowing import Scaler, WindowTable
 from tasks.nets.gradients import gradient_ratio, input_gradient_norms
 from tasks.nets.models import forecast_step
 
@@ -125,7 +125,7 @@ def evaluate_cell(
     Args:
         model: trained on ``table``'s train part.
         values: ``(time, n_features)`` raw series the windows were cut from.
-        table: a :class:`tasks.forecasting.windowing.WindowTable`.
+        table: a :class:`tasks.nets.windowing.WindowTable`.
         generate_steps: steps to generate, seeded with the ``lookback`` steps before the test part.
         gradient_windows: test windows used for :func:`input_gradient_norms`.
     """
@@ -164,16 +164,3 @@ def evaluate_cell(
         generated=generated,
         gradient_norms=norms,
     )
-
-
-def raw_forecast(model: keras.Model, scaler: Scaler, window: np.ndarray) -> np.ndarray:
-    """The model's output for raw-unit windows ``(batch, lookback, n_features)``, in raw units.
-
-    The arithmetic is the logged pyfunc model's, step for step in float32 (see
-    ``tasks/tracking/keras_pyfunc.py``), so the two agree exactly and this is its output example.
-    """
-    mean, std = scaler.mean.astype(np.float32), scaler.std.astype(np.float32)
-    scaled = (np.asarray(window, dtype=np.float32) - mean) / std
-    out = np.asarray(model(scaled, training=False))
-    k = out.shape[-1]  # the output's features are the input's first k (the value before any covariates)
-    return out * std[:k] + mean[:k]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tasks.forecasting.windowing import (
+from tasks.nets.windowing import (
     WindowTable,
     assign_splits,
     build_window_table,

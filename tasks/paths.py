@@ -12,11 +12,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def data_dir() -> Path:
-    """Small real datasets shipped with the project; code never writes here."""
-    return PROJECT_ROOT / "data"
-
-
 def configs_dir() -> Path:
     """TOML presets shipped with the flows."""
     return PROJECT_ROOT / "flows" / "configs"

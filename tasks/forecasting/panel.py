@@ -28,12 +28,10 @@ from tasks.forecasting.preprocessing import (
     Predict,
     SeriesTransform,
     TransformSpec,
-    forecast_windows,
-    median_forecast,
+    forecast_model_units,
     train_part_end,
 )
 from tasks.forecasting.preprocessing import forward as to_model_units
-from tasks.forecasting.preprocessing import inverse as to_series_units
 from tasks.nets.windowing import SplitBounds, assign_splits, make_windows
 
 PANEL_SPLITS = ("train", "validation", "test")
@@ -347,35 +345,13 @@ def build_panel_windows(
     )
 
 
-def forecast_scaled(
-    forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray, horizon: int, batch_size: int = 1024
-) -> np.ndarray:
-    """Forecast ``horizon`` steps after each input window, in scaled units.
-
-    A model whose output covers the horizon is called once (direct); a one-step model is fed its own
-    forecast ``horizon`` times (recursive), the window sliding one step each time.
-
-    Args:
-        forward: maps ``(batch, lookback, 1)`` to ``(batch, target_steps, 1)``.
-        x: ``(n_windows, lookback, 1)`` scaled input windows.
-        horizon: steps to forecast.
-        batch_size: windows per call.
-
-    Returns:
-        ``(n_windows, horizon)`` forecasts.
-    """
-    return forecast_windows(forward, x, horizon, batch_size=batch_size)
-
-
 def forecast_rows(
     windows: PanelWindows, rows: np.ndarray, predicts: Sequence[Predict], horizon: int
 ) -> np.ndarray:
     """Forecast the test rows of a panel in series units: every member, then their median.
 
-    The batched form of :func:`tasks.forecasting.preprocessing.forecast_history`, step for step:
-    each member forecasts every row's window in model units (level-normalised per window when the
-    series' transform says so), each row is mapped back with its series' transform from the origin
-    on, and the members are combined by the median.
+    The rows' windows were cut in model units when the panel was built; the forecast itself is
+    :func:`tasks.forecasting.preprocessing.forecast_model_units`, the one path every forecast takes.
 
     Args:
         windows: the panel.
@@ -389,14 +365,8 @@ def forecast_rows(
     if len(rows) == 0:
         return np.zeros((0, horizon))
     states = [windows.transform(int(r)) for r in rows]
-    level, season_length = states[0].level, states[0].season_length
-    members = []
-    for predict in predicts:
-        z = forecast_windows(predict, windows.x[rows], horizon, level, season_length,
-                             calendar=windows.calendar_of(rows))
-        members.append(np.stack([to_series_units(state, z[i], start=int(windows.origin[r]))
-                                 for i, (r, state) in enumerate(zip(rows, states))]))
-    return median_forecast(members)
+    return forecast_model_units(windows.x[rows], states, windows.origin[rows], predicts, horizon,
+                                windows.calendar_of(rows))
 
 
 def model_forecasts(

@@ -414,11 +414,74 @@ def median_forecast(forecasts: Sequence[np.ndarray]) -> np.ndarray:
     return np.median(np.stack([np.asarray(f, dtype=np.float64) for f in forecasts]), axis=0)
 
 
+def forecast_model_units(
+    z: np.ndarray, states: SeriesTransform | Sequence[SeriesTransform], origins: np.ndarray,
+    predict: Predict | Sequence[Predict], horizon: int, calendar: np.ndarray | None = None,
+) -> np.ndarray:
+    """Forecast after each model-unit window and map it back to its series' units: the one forecast path.
+
+    The backtest's test rows (:func:`tasks.forecasting.panel.forecast_rows`), the intervals'
+    validation forecasts and the served model (:func:`tasks.forecasting.serving.forecast_series`) all
+    end here, so a served forecast equals the flow's to the last bit: every member forecasts every
+    window (:func:`forecast_windows`), each window is mapped back with its series' transform from
+    its origin on (:func:`inverse`), and the members are combined by the median.
+
+    Args:
+        z: ``(n_windows, lookback)`` or ``(n_windows, lookback, 1)`` windows in model units (steps 1–3
+            applied, not level-normalised).
+        states: each window's series transform, or one for every window.
+        origins: ``(n_windows,)`` the series position of each window's first forecast step.
+        predict: one model's ``(batch, lookback, 1) → (batch, steps, 1)`` in model units, or a
+            sequence of them (an ensemble).
+        horizon: steps to forecast.
+        calendar: ``(n_windows, lookback + horizon, n_calendar)`` for a model trained with covariates.
+
+    Returns:
+        ``(n_windows, horizon)`` forecasts in series units.
+    """
+    starts = np.asarray(origins, dtype=np.int64).reshape(-1)
+    per_window = [states] * len(starts) if isinstance(states, SeriesTransform) else list(states)
+    members = [predict] if callable(predict) else list(predict)
+    level, season_length = per_window[0].level, per_window[0].season_length
+    forecasts = []
+    for p in members:
+        out = forecast_windows(p, z, horizon, level, season_length, calendar=calendar)
+        forecasts.append(np.stack([inverse(state, out[i], start=int(o))
+                                   for i, (state, o) in enumerate(zip(per_window, starts))]))
+    return median_forecast(forecasts)
+
+
+def forecast_origins(
+    values: np.ndarray, predict: Predict | Sequence[Predict], state: SeriesTransform, lookback: int, horizon: int,
+    origins: np.ndarray, calendar: np.ndarray | None = None,
+) -> np.ndarray:
+    """Forecast one series from its raw values at each origin (the ``lookback`` values before it).
+
+    Args:
+        values: ``(time,)`` the series' raw values from its first value; only those before each
+            origin are read.
+        predict: a model, or an ensemble's members (see :func:`forecast_model_units`).
+        state: the series' transform, fitted on its training part.
+        lookback: input steps the model reads.
+        horizon: steps to forecast.
+        origins: ``(n,)`` where each forecast starts, each at least ``lookback``.
+        calendar: ``(n, lookback + horizon, n_calendar)`` for a model trained with covariates.
+
+    Returns:
+        ``(n, horizon)`` forecasts in series units.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    starts = np.asarray(origins, dtype=np.int64).reshape(-1)
+    # forward in float64, then float32: the float operations of tasks.forecasting.panel.series_windows.
+    z = np.stack([forward(state, x[o - lookback : o], start=int(o) - lookback) for o in starts])
+    return forecast_model_units(z[..., None].astype(np.float32), state, starts, predict, horizon, calendar)
+
+
 def forecast_history(
     history: np.ndarray, predict: Predict | Sequence[Predict], state: SeriesTransform, lookback: int, horizon: int,
     calendar: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Forecast one series from its raw history: the flow's own path, step for step.
+    """Forecast one series right after its raw history: :func:`forecast_origins` at one origin.
 
     Args:
         history: ``(n,)`` the series' values before the origin, from its first value (positions as
@@ -437,10 +500,5 @@ def forecast_history(
     x = _as_series(history, "history")
     if x.size < lookback:
         raise ValueError(f"history has {x.size} values; the model reads lookback = {lookback}")
-    z = forward(state, x[-lookback:], start=x.size - lookback)[None]
-    members = [predict] if callable(predict) else list(predict)
     cal = None if calendar is None else np.asarray(calendar, dtype=np.float32)[None]
-    forecasts = [inverse(state, forecast_windows(p, z, horizon, state.level, state.season_length, calendar=cal),
-                         start=x.size)[0]
-                 for p in members]
-    return median_forecast(forecasts)
+    return forecast_origins(x, predict, state, lookback, horizon, np.array([x.size]), cal)[0]

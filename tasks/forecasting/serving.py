@@ -11,11 +11,11 @@ written once, in the section "series space ↔ model space" below: :func:`transf
 series' :class:`~tasks.forecasting.preprocessing.SeriesTransform`, fitted on the history's training
 part by the flow's rule, as its JSON ``to_dict()``) and :func:`forecast_series` (one series'
 forecasts from its raw history, given that state and the ensemble's predict functions). Both are
-thin calls into :mod:`tasks.forecasting.preprocessing` (``fit``, ``forward``, ``forecast_windows``,
-``inverse``, ``median_forecast``), the very functions the flow's panel path
-(:func:`tasks.forecasting.panel.forecast_rows`) calls: deseasonalisation, log, standardisation,
-per-window level, the median of the members in series space. :func:`forecast_frame` (serving) and
-the flow's interval calibration (:func:`validation_residuals`) call only them.
+thin calls into :mod:`tasks.forecasting.preprocessing` (``fit``, then ``forecast_origins``), whose
+:func:`~tasks.forecasting.preprocessing.forecast_model_units` is the one forecast path the flow's
+backtest (:func:`tasks.forecasting.panel.forecast_rows`) takes too: deseasonalisation, log,
+standardisation, per-window level, the median of the members in series space. :func:`forecast_frame`
+(serving) and the flow's interval calibration (:func:`validation_residuals`) call only them.
 
 Pure: NumPy and pandas, no Keras (the predict function is passed in), no MLflow.
 """
@@ -190,10 +190,8 @@ def forecast_series(
 ) -> np.ndarray:
     """Forecast one series' next ``horizon`` steps from its raw values, in its own units.
 
-    The flow's path (:func:`tasks.forecasting.panel.forecast_rows`), step for step: each origin's
-    ``lookback`` values mapped forward, every member's :func:`~tasks.forecasting.preprocessing.forecast_windows`,
-    mapped back from the origin on, the median of the members. For one origin this is
-    :func:`tasks.forecasting.preprocessing.forecast_history`.
+    The bundle's settings and calendar around :func:`tasks.forecasting.preprocessing.forecast_origins`,
+    which ends in the flow's own forecast path (:func:`~tasks.forecasting.preprocessing.forecast_model_units`).
 
     Args:
         values: ``(time,)`` the series' raw values from its first value; only those before each origin are read.
@@ -213,11 +211,6 @@ def forecast_series(
     st = state if isinstance(state, SeriesTransform) else SeriesTransform.from_dict(dict(state))
     lookback, horizon = bundle["lookback"], bundle["horizon"]
     starts = np.array([values.size] if origins is None else origins, dtype=np.int64)
-    members = [predict] if callable(predict) else list(predict)
-    # The same float operations as panel.series_windows (forward in float64, then float32) and
-    # panel.forecast_rows (inverse from the origin, median over members), so a served forecast equals the flow's.
-    z = np.stack([preprocessing.forward(st, values[o - lookback : o], start=int(o) - lookback) for o in starts])
-    z = z[..., None].astype(np.float32)
     cal = None
     features = tuple(bundle.get("calendar") or ())
     if features:
@@ -226,11 +219,7 @@ def forecast_series(
                              "the history and the horizon after it")
         encoded = calendar.encode(stamps, features)
         cal = np.stack([encoded[o - lookback : o + horizon] for o in starts])
-    forecasts = []
-    for p in members:
-        out = preprocessing.forecast_windows(p, z, horizon, st.level, st.season_length, calendar=cal)
-        forecasts.append(np.stack([preprocessing.inverse(st, out[i], start=int(o)) for i, o in enumerate(starts)]))
-    return preprocessing.median_forecast(forecasts)
+    return preprocessing.forecast_origins(values, predict, st, lookback, horizon, starts, cal)
 
 
 # ---- the served forecast ---------------------------------------------------------------------------

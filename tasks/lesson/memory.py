@@ -29,7 +29,6 @@ SPLITS = ("train", "validation", "test")
 
 # Closed form: the targets' variance, which is the mean squared error of predicting their mean.
 NO_MEMORY_MSE = {"adding": 2.0 / 12.0, "copy": 1.0 / 12.0}
-TARGET_MEAN = {"adding": 1.0, "copy": 0.5}
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.forecasting.preprocessing import forecast_windows
 from tasks.forecasting.panel import (
     FoldPlan,
     build_panel_windows,
-    forecast_scaled,
     holdout_plan,
     min_series_length,
     model_forecasts,
@@ -109,14 +109,14 @@ def test_direct_and_recursive_forecasts():
     def next_is_last_plus_one(window):  # a one-step model
         return window[:, -1:, :] + 1
 
-    np.testing.assert_array_equal(forecast_scaled(next_is_last_plus_one, x, 4), [[6, 7, 8, 9], [12, 13, 14, 15]])
+    np.testing.assert_array_equal(forecast_windows(next_is_last_plus_one, x, 4), [[6, 7, 8, 9], [12, 13, 14, 15]])
 
     def direct(window):  # a horizon head that outputs 5 steps
         return np.repeat(window[:, -1:, :], 5, axis=1) * 2
 
-    np.testing.assert_array_equal(forecast_scaled(direct, x, 3), [[10, 10, 10], [22, 22, 22]])
+    np.testing.assert_array_equal(forecast_windows(direct, x, 3), [[10, 10, 10], [22, 22, 22]])
     with pytest.raises(ValueError, match="a model with 2 target steps cannot cover a horizon of 4"):
-        forecast_scaled(lambda w: w[:, -2:, :], x, 4)
+        forecast_windows(lambda w: w[:, -2:, :], x, 4)
 
 
 def test_model_forecasts_are_unscaled_and_scored_per_series_against_the_truth():

@@ -120,3 +120,53 @@ def test_steps_may_meet_storage_and_prefect():
 
 def test_no_grab_bag_module_names():
     assert [p for p in _sources() if p.name in BANNED_NAMES] == []
+
+
+# Keras' and TensorFlow's internals: no promise holds across their minor releases.
+PRIVATE_FRAMEWORK = ("keras.src", "tf_keras.src", "tensorflow.python", "tensorflow.core", "tensorflow.tsl",
+                     "tensorflow.compiler")
+
+
+def private_framework_imports(files: dict[str, str]) -> list[str]:
+    """Every import of Keras' or TensorFlow's private modules in ``{relative path: source}``, dynamic ones too."""
+    offences = []
+    for rel, source in files.items():
+        modules = set(imports_of(source))
+        for node in ast.walk(ast.parse(source)):
+            if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and (getattr(node.func, "attr", None) == "import_module"
+                         or getattr(node.func, "id", None) in ("import_module", "__import__"))):
+                modules.add(node.args[0].value)
+        for module in modules:
+            top, _, rest = module.partition(".")
+            if (any(_matches(module, p) for p in PRIVATE_FRAMEWORK)
+                    or (top in ("keras", "tensorflow", "tf_keras") and rest.startswith("_"))):
+                offences.append(f"{rel} imports the private module {module}")
+    return sorted(set(offences))
+
+
+def test_keras_and_tensorflow_only_through_their_public_api():
+    assert private_framework_imports(_tree()) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "module"),
+    [
+        ("from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter",
+         "keras.src.trainers.data_adapters.array_data_adapter"),
+        ("import keras.src.backend", "keras.src.backend"),
+        ("from keras import src", "keras.src"),
+        ("from tensorflow.python.framework import ops", "tensorflow.python.framework"),
+        ("importlib.import_module('keras.src.utils')", "keras.src.utils"),
+        ("from keras._tf_keras import keras", "keras._tf_keras"),
+    ],
+)
+def test_a_private_framework_import_is_caught(source, module):
+    files = {"tasks/nets/training.py": f"import importlib\n\n\ndef f():\n    {source}\n"}
+    assert f"tasks/nets/training.py imports the private module {module}" in private_framework_imports(files)
+
+
+def test_public_framework_imports_pass():
+    source = "import keras\nimport tensorflow as tf\nfrom keras import layers\nfrom tensorflow import data\n"
+    assert private_framework_imports({"tasks/nets/cells.py": source}) == []

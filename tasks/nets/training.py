@@ -63,23 +63,23 @@ def epoch_datasets(
 
     ``model.fit(x, y, shuffle=True)`` feeds arrays through Keras' array adapter, which builds a
     fresh ``tf.data`` iterator every epoch (a shuffle, a flat_map and a parallel gather: about 12 ms
-    each time, for training and for validation). With a global seed set, as
-    :func:`seed_everything` does, that shuffle draws the **same** permutation every epoch (it is a
-    seeded op inside a dataset function, re-created per iterator). So the permutation is drawn once,
-    from that same adapter, the windows are gathered in that order once, and both datasets repeat
-    from memory: one iterator for the whole ``fit``, the same batches in the same order, and the
-    same weights and losses to the last bit (``tests/forecasting/test_training.py`` checks it).
+    each time, for training and for validation). Its order is ``tf.random.shuffle(tf.range(n))``
+    inside a ``Dataset.range(1).map``; with a global seed set, as :func:`seed_everything` does, that
+    op is seeded by the global seed and by its position in the traced map function, so every epoch
+    (a fresh iterator, a fresh kernel) draws the **same** permutation. The same public ops, traced the
+    same way, draw it here once; the windows are gathered in that order once, and both datasets
+    repeat from memory: one iterator for the whole ``fit``, the same batches in the same order, and
+    the same weights and losses to the last bit (``tests/forecasting/test_training.py`` checks it).
 
     Returns:
         ``(train, steps_per_epoch, validation, validation_steps)``.
     """
-    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-
     n = len(x_train)
-    adapter = ArrayDataAdapter(np.arange(n), None, batch_size=batch_size, shuffle=True)
-    order = np.concatenate([
-        (batch[0] if isinstance(batch, tuple) else batch).numpy().ravel() for batch in adapter.get_tf_dataset()
-    ]).astype(np.int64)
+    # Keep this map function exactly as Keras' adapter writes its ``permutation``: one more op traced
+    # before the shuffle would move its implicit op seed and draw another order (still seeded, but
+    # no longer ``fit``'s).
+    keras_order = tf.data.Dataset.range(1).map(lambda _: tf.random.shuffle(tf.range(n, dtype=tf.int64)))
+    order = next(iter(keras_order)).numpy()
     train = tf.data.Dataset.from_tensor_slices((x_train[order], y_train[order])).batch(batch_size)
     validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)
     steps, validation_steps = -(-n // batch_size), -(-len(x_val) // batch_size)

@@ -15,7 +15,7 @@ frequency. As ``k`` grows NCE's gradient approaches the full softmax's; negative
 For word similarity the two score alike (Mikolov et al. found negative sampling slightly better on
 analogies), and ``tf.nn.nce_loss`` computes the same NCE loss (checked in the tests).
 
-How it is made fast on a CPU (the brief was ≥ 0.25x gensim's words/s; see the README's figures):
+How it is made fast on a CPU (the brief was ≥ 0.25x gensim's words/s; see docs/results/2026-11-27-embeddings.md):
 
 * The pairs come vectorised from :mod:`tasks.embeddings.skipgram`, made by a background thread
   while TensorFlow trains on the previous block.

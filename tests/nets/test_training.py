@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tasks.config import load_config
-from tasks.forecasting.config import ForecastConfig
+from tasks.study.config import StudyConfig
 from tasks.study.baselines import naive
 from tasks.study.evaluation import evaluate_cell
 from tasks.study.sine import series_matrix, synthesize_sine
@@ -20,7 +20,7 @@ SMALL = [
 
 
 def _train_and_score(cell: str):
-    cfg = load_config(ForecastConfig, None, SMALL)
+    cfg = load_config(StudyConfig, None, SMALL)
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
     w = cfg.window
     table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)
@@ -59,7 +59,7 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
     from tasks.nets.models import build_forecaster
     from tasks.nets.training import fit_forecaster, optimizer_for, seed_everything
 
-    cfg = load_config(ForecastConfig, None, [*SMALL, "train.epochs=6", "train.batch_size=16", "train.lr_patience=1"])
+    cfg = load_config(StudyConfig, None, [*SMALL, "train.epochs=6", "train.batch_size=16", "train.lr_patience=1"])
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
     w = cfg.window
     table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)
@@ -92,11 +92,11 @@ import hashlib, json, sys
 import numpy as np
 import tensorflow as tf
 from tasks.config import load_config
-from tasks.forecasting.config import ForecastConfig
+from tasks.study.config import StudyConfig
 from tasks.study.sine import series_matrix, synthesize_sine
 from tasks.nets.training import train_cell
 from tasks.nets.windowing import build_window_table
-cfg = load_config(ForecastConfig, None, ["source.x_end=60", "window.lookback=16", "train.epochs=3", "train.progress=false",
+cfg = load_config(StudyConfig, None, ["source.x_end=60", "window.lookback=16", "train.epochs=3", "train.progress=false",
                                          "model.units=8", f"train.threads={sys.argv[1]}"])
 w = cfg.window
 table = build_window_table(series_matrix(synthesize_sine(cfg.source, cfg.seed)), w.lookback, w.horizon, w.stride,

@@ -1,4 +1,4 @@
-"""End to end: the CLI runs the flow under a temporary Prefect server and MLflow store."""
+"""End to end: the CLI runs the sine study under a temporary Prefect server and MLflow store."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _task_states(flow_run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def first_run(prefect_harness):
-    result = _run(["run", "forecast", "--source", "sine", *SMALL, "--set", "model.cells=lstm,manual_rnn", "--json"])
+    result = _run(["run", "study", *SMALL, "--set", "model.cells=lstm,manual_rnn", "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -57,7 +57,8 @@ def test_summary_names_runs_artifacts_and_metrics(first_run):
         assert model["model_uri"].startswith("models:/")
     assert [b["name"] for b in first_run["baselines"]] == ["naive", "seasonal_naive", "autoreg"]
     assert [row["rank"] for row in first_run["ranking"]] == [1, 2, 3, 4, 5]
-    assert first_run["parent_run_name"].startswith("forecast · sine · ")
+    assert first_run["parent_run_name"].startswith("study · sine · ")
+    assert first_run["flow"] == "sine-study"
 
 
 def test_mlflow_holds_parent_and_children_with_params_tags_plots_and_named_models(first_run, artifacts_root):
@@ -95,7 +96,7 @@ def test_logged_model_predicts_exactly_the_models_own_forecast(first_run):
 
     from tasks import storage
     from tasks.nets import cells  # noqa: F401  registers the hand-built cells
-    from tasks.study.evaluation import raw_forecast
+    from tasks.nets.models import raw_forecast
     from tasks.nets.windowing import WindowTable
     from tasks.tracking import models
 
@@ -113,37 +114,37 @@ def test_logged_model_predicts_exactly_the_models_own_forecast(first_run):
 
 
 def test_rerun_reuses_ingest_and_windowing(first_run):
-    again = _run(["run", "forecast", *SMALL, "--set", "model.cells=gru", "--json"])
+    again = _run(["run", "study", *SMALL, "--set", "model.cells=gru", "--json"])
     assert again.exit_code == 0, again.output
     summary = json.loads(again.stdout)
     assert summary["windows_path"] == first_run["windows_path"]
     states = _task_states(summary["flow_run_id"])
-    assert states["ingest-series"] == "Cached"
-    assert states["window-series"] == "Cached"
-    assert states["train-model"] == "Completed"
+    assert states["synthesize-wave"] == "Cached"
+    assert states["window-wave"] == "Cached"
+    assert states["train-cell"] == "Completed"
 
 
 def test_a_deleted_intermediate_is_rebuilt_by_the_next_run(first_run):
     windows = Path(first_run["windows_path"])
     windows.unlink()
-    again = _run(["run", "forecast", *SMALL, "--set", "model.cells=rnn", "--json"])
+    again = _run(["run", "study", *SMALL, "--set", "model.cells=rnn", "--json"])
     assert again.exit_code == 0, again.output
     summary = json.loads(again.stdout)
     assert summary["windows_path"] == str(windows) and windows.exists()
     states = _task_states(summary["flow_run_id"])
-    assert states["ingest-series"] == "Cached"
-    assert states["window-series"] == "Completed"
+    assert states["synthesize-wave"] == "Cached"
+    assert states["window-wave"] == "Completed"
 
 
 def test_a_crash_mid_flow_exits_1_with_a_traceback_and_leaves_no_run_running(prefect_harness, monkeypatch):
-    from tasks.forecasting import training
+    from tasks.nets import training
     from tasks.tracking import store
 
     def explode(*args, **kwargs):
         raise ZeroDivisionError("training blew up on purpose")
 
     monkeypatch.setattr(training, "fit_forecaster", explode)
-    result = _run(["run", "forecast", *SMALL, "--set", "model.cells=rnn", "--set", "tracking.experiment=e2e-fail"])
+    result = _run(["run", "study", *SMALL, "--set", "model.cells=rnn", "--set", "tracking.experiment=e2e-fail"])
     assert result.exit_code == 1
     assert isinstance(result.exception, ZeroDivisionError)  # not turned into a one-line "bad input"
     client = store.client()
@@ -157,7 +158,7 @@ def test_a_crash_mid_flow_exits_1_with_a_traceback_and_leaves_no_run_running(pre
 def test_a_diverged_model_fails_alone_and_is_never_ranked(prefect_harness, monkeypatch):
     import keras
 
-    from tasks.forecasting import training
+    from tasks.nets import training
     from tasks.tracking import store
 
     build = training.build_forecaster
@@ -170,7 +171,7 @@ def test_a_diverged_model_fails_alone_and_is_never_ranked(prefect_harness, monke
         return keras.Model(model.input, poisoned)
 
     monkeypatch.setattr(training, "build_forecaster", nan_for_rnn)
-    args = ["run", "forecast", *SMALL, "--set", "train.epochs=2", "--set", "tracking.experiment=e2e-nan"]
+    args = ["run", "study", *SMALL, "--set", "train.epochs=2", "--set", "tracking.experiment=e2e-nan"]
     result = _run([*args, "--set", "model.cells=rnn,gru", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

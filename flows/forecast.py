@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.tracked import reconcile, run_name, tracked_run
-from tasks.forecasting import config as forecast_config
 from tasks.forecasting import calendar, ingest, steps
+from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.ranking import RANKED_BY
 from tasks.forecasting.records import ForecastSummary

@@ -1,7 +1,7 @@
 """The house rules of DESIGN.md, checked by scanning imports, so the layering cannot silently erode.
 
 - One home per dependency: mlflow only in tasks/tracking/, pyarrow only in tasks/storage.py,
-  prefect only in flows/ and steps.py files.
+  prefect only in flows/ and steps.py files (or a domain's steps/ package).
 - The generic floor (tasks/*.py, tasks/tracking/) and the shared network package (tasks/nets/)
   import no domain package.
 - No domain imports another domain: what two stories share lives on the floor or in tasks/nets/.
@@ -19,7 +19,7 @@ DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.lesson", "tasks.study
 # module prefix -> the files allowed to import it (relative to the project root)
 HOMES = {
     "mlflow": lambda rel: rel.startswith("tasks/tracking/"),
-    "prefect": lambda rel: rel.startswith("flows/") or rel.endswith("/steps.py"),
+    "prefect": lambda rel: rel.startswith("flows/") or _is_steps(rel),
     "pyarrow": lambda rel: rel == "tasks/storage.py",
 }
 BANNED_NAMES = {"utils.py", "helpers.py", "io.py", "logging.py"}
@@ -52,8 +52,13 @@ def _domain_of(rel: str) -> str | None:
     return next((d for d in DOMAINS if rel.startswith(d.replace(".", "/") + "/")), None)
 
 
+def _is_steps(rel: str) -> bool:
+    """A domain's meeting place of Prefect, storage and tracking: its steps.py, or a steps/ package."""
+    return rel.endswith("/steps.py") or "/steps/" in rel
+
+
 def _is_pure_domain(rel: str) -> bool:
-    return any(rel.startswith(d.replace(".", "/") + "/") for d in DOMAINS) and not rel.endswith("/steps.py")
+    return any(rel.startswith(d.replace(".", "/") + "/") for d in DOMAINS) and not _is_steps(rel)
 
 
 def _matches(module: str, prefix: str) -> bool:
@@ -114,8 +119,10 @@ def test_a_deliberate_bad_import_is_caught(rel, source, offence):
 
 
 def test_steps_may_meet_storage_and_prefect():
-    tree = {"tasks/forecasting/steps.py": "from prefect import task\nfrom tasks import storage, paths\n"}
+    meeting = "from prefect import task\nfrom tasks import storage, paths\n"
+    tree = {"tasks/forecasting/steps.py": meeting, "tasks/forecasting/steps/data.py": meeting}
     assert layering_offences(tree) == []
+    assert layering_offences({"tasks/forecasting/stepsish.py": meeting}) != []
 
 
 def test_no_grab_bag_module_names():

@@ -302,7 +302,6 @@ def train_skipgram(
         while True:
             t0 = time.perf_counter()
             part = next(cut, None)  # waits for the background thread when it is behind
-            t1 = time.perf_counter()
             if part is None:
                 break
             lrs = skipgram.learning_rates(part.progress, epoch, cfg.epochs, cfg.learning_rate, cfg.min_learning_rate)

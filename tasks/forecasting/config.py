@@ -19,7 +19,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from tasks.config import Frozen, RunConfig, TrackingConfig
 from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
-from tasks.nets.config import CELLS, NetConfig, TrainConfig
+from tasks.nets.config import NetConfig, TrainConfig
 
 SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")

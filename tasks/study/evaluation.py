@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.nets.windowing import Scaler, WindowTable
 from tasks.nets.gradients import gradient_ratio, input_gradient_norms
 from tasks.nets.models import forecast_step
+from tasks.nets.windowing import Scaler, WindowTable
 
 
 def rmse(truth: np.ndarray, prediction: np.ndarray) -> float:

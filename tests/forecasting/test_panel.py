@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.forecasting.preprocessing import forecast_windows
 from tasks.forecasting.panel import (
     FoldPlan,
     build_panel_windows,
@@ -15,6 +14,7 @@ from tasks.forecasting.panel import (
     model_forecasts,
     score_forecasts,
 )
+from tasks.forecasting.preprocessing import forecast_windows
 
 
 def _series() -> dict[str, np.ndarray]:

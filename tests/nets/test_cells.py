@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from tasks.nets.config import CELLS, NetConfig
 from tasks.nets.cells import ManualRNNCell, PeepholeLSTMCell, recurrent_layer
+from tasks.nets.config import CELLS, NetConfig
 from tasks.nets.models import build_forecaster
 
 RNG = np.random.default_rng(1234)

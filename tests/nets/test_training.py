@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from tasks.config import load_config
-from tasks.study.config import StudyConfig
-from tasks.study.baselines import naive
-from tasks.study.evaluation import evaluate_cell
-from tasks.study.sine import series_matrix, synthesize_sine
 from tasks.nets.training import train_cell
 from tasks.nets.windowing import build_window_table
+from tasks.study.baselines import naive
+from tasks.study.config import StudyConfig
+from tasks.study.evaluation import evaluate_cell
+from tasks.study.sine import series_matrix, synthesize_sine
 
 pytestmark = pytest.mark.slow
 

@@ -78,8 +78,8 @@ def test_input_gradient_norms_see_only_what_the_model_uses():
 def test_a_model_that_repeats_its_last_input_scores_exactly_the_naive_baseline(target):
     """Pins the forecast points, the forecast step and the seed points together: an off-by-one in
     any of them would score this model far from naive."""
-    from tasks.study.evaluation import evaluate_cell
     from tasks.nets.windowing import build_window_table
+    from tasks.study.evaluation import evaluate_cell
 
     rng = np.random.default_rng(3)
     values = np.cumsum(rng.normal(size=400)).reshape(-1, 1)  # a random walk: naive is its best guess

@@ -12,7 +12,6 @@ spacing, so calendar checks and windowing work, but no real date: do not read ca
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -1,0 +1,186 @@
+"""Prefect tasks of the forecasting flow's verdict: every forecaster compared on the same held-out
+horizons, the tables and plots logged, and the best model served and registered.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import paths, storage
+from tasks.forecasting import (
+    holdout,
+    ingest,
+    intervals,
+    serving,
+)
+from tasks.forecasting.config import ForecastConfig
+from tasks.forecasting.records import (
+    BaselineScore,
+    HoldoutComparison,
+    ModelResult,
+    ScoredForecasts,
+    SeriesRef,
+    ServedModel,
+)
+from tasks.forecasting.steps.data import _log, _series_arrays
+from tasks.forecasting.steps.models import _Unit
+from tasks.tracking import models as tracked_models
+from tasks.tracking import runs
+from tasks.tracking.runs import RunContext
+
+
+@task(name="compare-forecasters", cache_policy=NO_CACHE, persist_result=False)
+def compare_holdout(
+    results: list[ModelResult],
+    baselines: ScoredForecasts,
+    series: SeriesRef,
+    cfg: ForecastConfig,
+    ctx: RunContext,
+) -> HoldoutComparison:
+    """Aggregate every forecaster as M4 does, rank by MASE, and log the tables, forecasts and plots.
+
+    On the parent run: each forecaster's metrics at the latest origin (and means over origins), one
+    table per forecaster and fold (``tables/<forecaster>/fold-<k>.md``), ``backtest.json``,
+    ``ranking.json``, the forecast output (``forecasts/<run id>.parquet``), the per-series scores
+    (``scores/<run id>.parquet``) and the per-series plots.
+    """
+    from tasks.forecasting.ranking import rank_forecasters as rank
+
+    ok = [r for r in results if r.ok]
+    frames = [storage.read_frame(Path(baselines.forecasts_path))] + [storage.read_frame(Path(r.forecasts_path)) for r in ok]
+    score_frames = [storage.read_frame(Path(baselines.scores_path))] + [storage.read_frame(Path(r.scores_path)) for r in ok]
+    forecasts = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    scores = pd.concat([f for f in score_frames if len(f)], ignore_index=True)
+    kinds = {**{name: "baseline" for name in cfg.evaluate.baselines}, **{r.cell: "model" for r in ok}}
+    fold_table = holdout.fold_scores(scores, kinds)
+    models = tuple(
+        dataclasses.replace(r, metrics={**r.metrics, **holdout.headline_metrics(fold_table, r.cell)}) if r.ok else r
+        for r in results
+    )
+    base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in cfg.evaluate.baselines)
+    ranking = rank(models, base)
+
+    parent = ctx.parent_run_id
+    out_path = storage.write_frame(holdout.output_frame(forecasts), paths.intermediate_path("forecasts", parent))
+    scores_path = storage.write_frame(scores, paths.intermediate_path("scores", parent))
+    runs.log_file(parent, out_path, "forecasts")
+    runs.log_file(parent, scores_path, "scores")
+    runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
+    named = [(r.cell, r.metrics) for r in models if r.ok] + [(b.name, b.metrics) for b in base]
+    runs.log_metrics(parent, {f"{name}.{k}": v for name, m in named for k, v in m.items()
+                              if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")})
+    for name in kinds:
+        for fold in range(cfg.evaluate.folds):
+            _, text = holdout.score_table(scores, name, fold)
+            runs.log_text(parent, text, f"tables/{name}/fold-{fold}.md")
+    runs.log_dict(parent, {"backtest": [dataclasses.asdict(f) for f in fold_table]}, "backtest.json")
+    runs.log_dict(parent, {"ranked_by": "mase", "ranking": [dataclasses.asdict(r) for r in ranking]}, "ranking.json")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
+    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
+    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
+    if best_model is not None:
+        best = next(r for r in ok if r.cell == best_model)
+        runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
+        if best.model_id:
+            tracked_models.link_model(parent, best.model_id)
+    _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
+    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
+
+
+LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of networks per series; only global "
+                    "models are registered")
+
+
+@task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
+def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
+                     ctx: RunContext) -> ServedModel | None:
+    """Log the best model (by the ranking) as a servable forecaster on the parent run; register it as ``candidate``.
+
+    The forecaster maps a history table to the forecast table with intervals
+    (:func:`tasks.forecasting.serving.forecast_frame`): it carries every ensemble member of the latest
+    origin (``keras_model_0`` .. ``keras_model_{n-1}``) and forecasts with their median, through the
+    same preprocessing as the flow; its settings travel as ``bundle.json``. A ``model.scope = local``
+    model is not served (one set of networks per series; said in the log and the parent run's tag
+    ``served_model_skipped``). Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
+    was ranked, or when the series have no calendar (the sine's synthetic seconds); nothing is
+    registered when ``tracking.registered_model`` is off.
+    """
+    from tasks.nets import cells
+    from tasks.tracking import registry
+
+    best = next((row.forecaster for row in compared.ranking if row.kind == "model"), None)
+    if not cfg.tracking.log_models or best is None:
+        return None
+    if series.frequency not in serving.STEP_FREQUENCIES:
+        _log().info("no served model: %s series have no calendar to continue", series.frequency)
+        return None
+    if cfg.model.scope == "local":
+        # One network set per series: not served (a served model maps any history through one set).
+        # Said in the log and on the parent run; the per-series networks stay in the model's run.
+        reason = LOCAL_NOT_SERVED
+        _log().warning(reason)
+        runs.set_tags(ctx.parent_run_id, {"served_model": "none", "served_model_skipped": reason})
+        return None
+    result = next(r for r in compared.models if r.cell == best)
+    model_dir = Path(result.model_path).parent
+    members = [model_dir / _Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
+    bundle = serving.make_bundle(
+        cfg.model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
+        np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
+        data_content_hash=series.content_hash)
+    frame = storage.read_frame(Path(series.path))
+    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
+    example = first.tail(bundle["min_history"]).reset_index(drop=True)
+    model_uri, model_id = tracked_models.log_forecaster_model(
+        ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
+        serving.__name__, [cells.__name__], example)
+    runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
+    name = cfg.tracking.registered_model
+    if name is None:
+        return ServedModel(best, model_uri, model_id)
+    alias = "candidate"
+    version = registry.register(model_uri, name, alias)
+    runs.set_tags(ctx.parent_run_id, {"registered_model": name, "registered_version": version})
+    return ServedModel(best, model_uri, model_id, name, version, alias, registry.model_version_uri(name, alias))
+
+
+def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame, series: SeriesRef,
+                      best_model: str | None, best_baseline: str | None, cfg: ForecastConfig) -> None:
+    """One plot per picked series at the latest origin: history, truth, best model, best baseline."""
+    from tasks.forecasting import plots
+
+    lead = best_model or best_baseline
+    if lead is None or cfg.evaluate.plot_series == 0:
+        return
+    arrays = _series_arrays(series)
+    picked = holdout.series_to_plot(scores, lead, cfg.evaluate.plot_series)
+    latest = forecasts[forecasts["fold"] == 0]
+    season = cfg.evaluate.season_length or series.season_length
+    for label, sid in picked:
+        stamps, values = arrays[sid]
+        part = latest[latest["series_id"] == sid]
+        origin = int(part["origin"].iloc[0])
+        shown = holdout.history_window(origin, season, cfg.window.horizon)
+        lines = {}
+        for name, kind in ((best_model, "best model"), (best_baseline, "best baseline")):
+            rows = part[part["model"] == name].sort_values("horizon_step")
+            if name is not None and len(rows):
+                lines[f"{name} ({kind})"] = rows["yhat"].to_numpy()
+        latest_scores = scores[(scores["fold"] == 0) & (scores["series_id"] == sid)].set_index("model")["mase"]
+        said = "; ".join(f"{name} MASE {float(latest_scores[name]):.3f}"
+                         for name in (best_model, best_baseline) if name in latest_scores.index)
+        title = f"{sid}: last {cfg.window.horizon} steps held out; {said}"
+        fig = plots.series_forecast_figure(
+            stamps[origin - shown : origin], values[origin - shown : origin],
+            stamps[origin : origin + cfg.window.horizon], values[origin : origin + cfg.window.horizon], lines, title,
+        )
+        runs.log_figure(parent, fig, f"plots/series/{label}.png")
+        plots.close(fig)
+    runs.log_dict(parent, {label: sid for label, sid in picked}, "plots/series/index.json")

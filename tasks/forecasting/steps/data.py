@@ -1,0 +1,223 @@
+"""Prefect tasks of the forecasting flow's data: ingest, windows per origin, the baselines' backtest.
+
+Ingest, windowing and the baselines' backtest are cached on the content of their inputs plus their
+config and code, so a re-run with an unchanged config reuses their Parquet files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from tasks import caching, paths, storage
+from tasks.errors import InputError
+from tasks.forecasting import (
+    backtest,
+    calendar,
+    ingest,
+    intervals,
+    metrics,
+    panel,
+    preprocessing,
+    sources,
+)
+from tasks.forecasting import config as forecast_config
+from tasks.forecasting.config import CsvSource, ForecastConfig, M4Source, SplitConfig, WindowConfig
+from tasks.forecasting.records import (
+    ScoredForecasts,
+    SeriesRef,
+    WindowsRef,
+)
+from tasks.nets import windowing
+from tasks.tracking import runs
+from tasks.tracking.runs import RunContext
+
+logger = logging.getLogger("seqflow")
+
+
+def _inputs_hash(source: CsvSource | M4Source) -> str:
+    """SHA-256 over the input files' contents; a missing file hashes as such."""
+    files = [source.path]
+    if isinstance(source, M4Source) and source.test_path:
+        files.append(source.test_path)
+    digest = hashlib.sha256()
+    for file in files:
+        exists = Path(file).is_file()
+        digest.update((storage.content_hash(Path(file)) if exists else f"missing:{file}").encode())
+    return digest.hexdigest()
+
+
+def _series_key(source: CsvSource | M4Source) -> str:
+    # Everything that shapes the series: the input files' content, the source settings, the sources
+    # package and the modules that read them.
+    return caching.content_key(
+        source.model_dump(mode="json"), _inputs_hash(source),
+        caching.code_fingerprint(sources, forecast_config, ingest),
+    )
+
+
+def _series_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _series_key(parameters["source"])
+    return caching.reuse_or_rebuild(f"series-{key}", paths.intermediate_path("series", key))
+
+
+@task(name="ingest-series", cache_key_fn=_series_cache_key, persist_result=True)
+def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
+    """Read the source, validated at the edge, and store it as long-format Parquet.
+
+    Raises:
+        InputError: the file breaks a rule (one line naming the file, row, column and rule).
+    """
+    loaded = ingest.load_source(source)
+    path = storage.write_frame(loaded.frame, paths.intermediate_path("series", _series_key(source)))
+    lengths = loaded.lengths()
+    shortest = str(lengths.idxmin())
+    return SeriesRef(
+        str(path), storage.content_hash(path), len(loaded.frame), loaded.n_series, loaded.frequency,
+        loaded.season_length, loaded.skipped, _inputs_hash(source), shortest, int(lengths[shortest]),
+        loaded.test_steps, loaded.inputs,
+    )
+
+
+@task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
+def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
+    """Log where the intermediates are, how many windows each split holds and the rows skipped on ingest."""
+    series = windows.series
+    tags = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path,
+            "n_series": str(series.n_series), "frequency": series.frequency}
+    if series.source_content_hash:
+        tags["source_content_hash"] = series.source_content_hash
+    runs.set_tags(ctx.parent_run_id, tags)
+    runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
+    if series.skipped_rows:
+        # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.
+        for line in series.skipped_rows:
+            _log().warning("skipped %s", line)
+        runs.log_text(ctx.parent_run_id, "\n".join(series.skipped_rows) + "\n", "skipped_rows.txt")
+
+
+def _log() -> logging.Logger | logging.LoggerAdapter:
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except Exception:  # outside a task run (a direct call in a test)
+        return logger
+
+
+def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
+               spec: preprocessing.TransformSpec, target_steps: int, calendar_features: tuple[str, ...] = ()) -> str:
+    return caching.content_key(
+        series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
+        dataclasses.asdict(spec), target_steps, list(calendar_features),
+        caching.code_fingerprint(panel, windowing, backtest, preprocessing, calendar),
+    )
+
+
+def _panel_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _panel_key(*(parameters[k] for k in ("series", "window", "split", "folds", "fold_step", "spec",
+                                               "target_steps")), parameters.get("calendar_features", ()))
+    return caching.reuse_or_rebuild(f"panel-{key}", paths.intermediate_path("panel-windows", key))
+
+
+def transform_spec(cfg: ForecastConfig, season_length: int) -> preprocessing.TransformSpec:
+    """The preprocessing every series is fitted with, from the config and the data's season length."""
+    p = cfg.preprocess
+    return preprocessing.TransformSpec(log=p.log, deseasonalise=p.deseasonalise, season_length=season_length,
+                                       level=p.level)
+
+
+def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return backtest.series_arrays(storage.read_frame(Path(series.path)))
+
+
+@task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
+def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
+                 spec: preprocessing.TransformSpec, target_steps: int,
+                 calendar_features: tuple[str, ...] = ()) -> WindowsRef:
+    """Cut every series on its own at every origin (its transform fitted on its train part); store the windows.
+
+    With ``calendar_features`` (:func:`tasks.forecasting.calendar.resolve`) every window carries the
+    calendar of its input and target steps.
+
+    Raises:
+        InputError: a series does not fit the preprocessing (a value <= 0 under preprocess.log).
+    """
+    both = _series_arrays(series)
+    arrays = {sid: values for sid, (_, values) in both.items()}
+    stamps = {sid: stamps for sid, (stamps, _) in both.items()}
+    try:
+        table = panel.build_panel_windows(
+            arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step,
+            spec, stamps, calendar_features,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    columns, meta = table.to_arrays()
+    key = _panel_key(series, window, split, folds, fold_step, spec, target_steps, calendar_features)
+    path = storage.write_arrays(columns, paths.intermediate_path("panel-windows", key), meta)
+    return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
+
+
+def _read_panel(windows: WindowsRef) -> panel.PanelWindows:
+    stored = storage.read_arrays(Path(windows.path))
+    return panel.PanelWindows.from_arrays(stored.arrays, stored.metadata)
+
+
+def _baselines_key(series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int,
+                   names: tuple[str, ...]) -> str:
+    # statsmodels is imported here, at run time, never with this module: the CLI imports the flow's
+    # modules in a thread while TensorFlow imports in another, and statsmodels (through formulaic)
+    # and Keras (through scikit-learn) both import narwhals, whose import cycle can deadlock two threads.
+    from tasks.forecasting import statistical
+
+    return caching.content_key(
+        series.content_hash, horizon, season_length, folds, fold_step, list(names),
+        caching.code_fingerprint(statistical, backtest, metrics),
+    )
+
+
+def _baselines_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    key = _baselines_key(*(parameters[k] for k in ("series", "horizon", "season_length", "folds", "fold_step", "names")))
+    return caching.reuse_or_rebuild(f"baselines-{key}", paths.intermediate_path("baseline-scores", key))
+
+
+@task(name="score-baselines", cache_key_fn=_baselines_cache_key, persist_result=True)
+def backtest_baselines(
+    series: SeriesRef, horizon: int, season_length: int, folds: int, fold_step: int, names: tuple[str, ...]
+) -> ScoredForecasts:
+    """Refit every baseline per series and origin on the values before it; forecast and score the horizon."""
+    from tasks.forecasting import statistical  # at run time: see _baselines_key
+
+    every = statistical.baseline_forecasters(season_length)
+    frame = storage.read_frame(Path(series.path))
+    result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step)
+    key = _baselines_key(series, horizon, season_length, folds, fold_step, names)
+    forecasts = storage.write_frame(_typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))
+    scores = storage.write_frame(_typed_scores(result.scores), paths.intermediate_path("baseline-scores", key))
+    return ScoredForecasts(str(forecasts), str(scores))
+
+
+def _typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+    # Fixed column types, so that an empty frame (no baselines) stores and concatenates like a full one.
+    types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64, "horizon_step": np.int64,
+             "yhat": np.float64, "y": np.float64}
+    out = frame[list(backtest.FORECAST_COLUMNS)].astype(types)
+    # A model's prediction interval (tasks.forecasting.intervals); NaN where there is none (baselines).
+    bands = {c: frame[c].to_numpy(dtype=np.float64) if c in frame.columns else np.full(len(frame), np.nan)
+             for c in intervals.INTERVAL_COLUMNS}
+    return out.assign(timestamp=pd.to_datetime(out["timestamp"]).astype("datetime64[s]"), **bands)
+
+
+def _typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64,
+             **{m: np.float64 for m in metrics.METRICS}}
+    return frame[list(backtest.SCORE_COLUMNS)].astype(types)

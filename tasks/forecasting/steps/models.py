@@ -1,0 +1,288 @@
+"""Prefect tasks of the forecasting flow's networks: train every unit of a cell, forecast and score it.
+
+Training is not cached: every flow run opens fresh MLflow runs and trains (deterministically, given
+the seed); these tasks neither cache nor persist their results (``NO_CACHE``): their inputs hold
+arrays that would only be hashed and pickled for nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import paths, storage
+from tasks.config import flatten
+from tasks.forecasting import config as forecast_config
+from tasks.forecasting import (
+    ingest,
+    intervals,
+    metrics,
+    panel,
+    preprocessing,
+    serving,
+)
+from tasks.forecasting.config import ForecastConfig
+from tasks.forecasting.records import (
+    ModelResult,
+    TrainedModel,
+    WindowsRef,
+)
+from tasks.forecasting.steps.data import _read_panel, _series_arrays, _typed_forecasts, _typed_scores
+from tasks.progress import epoch_bar
+from tasks.tracking import models as tracked_models
+from tasks.tracking import runs
+from tasks.tracking.runs import RunContext
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    """One network to train: a fold, an ensemble member, and the series it sees (None = all: global)."""
+
+    fold: int
+    member: int
+    group: int  # index of the series in sorted order (local scope); 0 for a global model
+    series_ids: tuple[str, ...] | None
+
+    def file(self, cell: str) -> str:
+        if (self.fold, self.member, self.group) == (0, 0, 0):
+            return f"{cell}.keras"  # the kept model: the latest origin's first member (first series)
+        return f"{cell}-fold{self.fold}-m{self.member}-s{self.group}.keras"
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member``: the run's seed for the first, 1000 apart after it, so
+    that runs seeded 42, 43, 44 train disjoint networks."""
+    return seed + 1000 * member
+
+
+def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[_Unit]:
+    """Every network a cell needs: folds × ensemble members × (series, when local)."""
+    ids = sorted({str(s) for s in table.series_id})
+    groups = [(k, (sid,)) for k, sid in enumerate(ids)] if cfg.model.scope == "local" else [(0, None)]
+    return [_Unit(fold, member, k, group) for fold in range(cfg.evaluate.folds)
+            for member in range(cfg.model.ensemble) for k, group in groups]
+
+
+def _unit_rows(table: panel.PanelWindows, unit: _Unit, split: str) -> np.ndarray:
+    rows = table.rows(unit.fold, split)
+    if unit.series_ids is not None:
+        rows = rows[np.isin(table.series_id[rows].astype(str), unit.series_ids)]
+    return rows
+
+
+@task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
+def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
+    """Train one cell afresh at every origin, in its own child run: one network on the pooled windows
+    of every series (model.scope global) or one per series (local), model.ensemble times with seeds
+    seed, seed + 1000, ...; windows are level-normalised here when preprocess.level is on.
+
+    The latest origin's first network is the one kept and logged; the others are saved beside it
+    for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
+    returned with ``failure`` set and its run FAILED.
+    """
+    import time
+
+    from tasks.nets.training import DivergedError, train_cell
+
+    run_id = runs.start_run(
+        ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
+        parent_run_id=ctx.parent_run_id,
+    )
+    target_steps = forecast_config.holdout_target_steps(cfg)
+    began = time.perf_counter()
+    try:
+        runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
+        table = _read_panel(windows)
+        model_dir = paths.model_dir(run_id)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        first = None
+        units = _units(table, cfg)
+        # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
+        future_steps = target_steps if table.calendar is not None else 0
+        if table.calendar_features:
+            runs.set_tags(run_id, {"calendar_features": ",".join(table.calendar_features)})
+        for unit in units:
+            # Per-epoch metrics of each fold's first network only: an ensemble of local models would
+            # otherwise log thousands of curves that say the same.
+            logged = unit.member == 0 and unit.group == 0
+            prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
+            train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
+            x_train, y_train = table.x[train_rows], table.y[train_rows]
+            x_val, y_val = table.x[val_rows], table.y[val_rows]
+            m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
+            x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
+            x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
+            x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
+            x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
+            label = cell if len(units) == 1 else f"{cell} · {unit.file(cell).removesuffix('.keras')}"
+            epochs: list[tuple[str, float, int]] = []
+            with epoch_bar(label, cfg.train.epochs, cfg.train.progress and logged) as bar:
+
+                def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+                    bar(epoch, logs)
+                    if logged:
+                        epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
+
+                try:
+                    model, fit = train_cell(
+                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, member_seed(cfg.seed, unit.member),
+                        "horizon", target_steps, on_epoch_end, n_targets=1, future_steps=future_steps,
+                    )
+                except DivergedError as exc:
+                    runs.log_entries(run_id, epochs)
+                    reason = f"{unit.file(cell).removesuffix('.keras')}: {exc}" if len(units) > 1 else str(exc)
+                    runs.end_run(run_id, failed=True, reason=reason)
+                    return TrainedModel(cell, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
+            runs.log_entries(run_id, epochs)
+            model.save(model_dir / unit.file(cell))
+            if logged:
+                runs.log_metrics(
+                    run_id,
+                    {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
+                     f"{prefix}fit_seconds": fit.seconds, f"{prefix}train_samples_per_second": fit.samples_per_second,
+                     f"{prefix}train_windows": len(x_train), f"{prefix}validation_windows": len(x_val)},
+                )
+            if first is None:
+                first = fit
+        runs.log_metrics(run_id, {"networks": len(units), "train_seconds_all_networks": time.perf_counter() - began})
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    return TrainedModel(cell, run_id, str(model_dir / f"{cell}.keras"), first.epochs_run, first.best_epoch,
+                        first.seconds, first.samples_per_second, first.history)
+
+
+@task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
+def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig, season_length: int) -> ModelResult:
+    """Forecast every series' held-out horizon at every origin, score it with the M4 metrics, close the run.
+
+    Each series' forecast is :func:`tasks.forecasting.preprocessing.forecast_history`'s, batched
+    (:func:`tasks.forecasting.panel.forecast_rows`): every ensemble member forecasts in model units,
+    each is mapped back to series units, the median is taken. Logs the per-fold means on the child
+    run, its loss plot and (fold 0's first) model as a pyfunc model.
+    """
+    if trained.failure is not None:
+        return ModelResult(trained.cell, trained.run_id, None, None, None, {}, trained.failure)
+    import keras
+
+    from tasks.forecasting import plots
+    from tasks.nets import cells
+    from tasks.nets.models import raw_forecast
+    from tasks.nets.windowing import Scaler
+
+    run_id = trained.run_id
+    horizon = cfg.window.horizon
+    try:
+        table = _read_panel(windows)
+        series = _series_arrays(windows.series)
+        model_dir = Path(trained.model_path).parent
+        parts, residuals = [], []
+        spec = serving.window_spec(cfg.model_dump(mode="json"), season_length, table.calendar_features)
+        units = _units(table, cfg)
+        kept = None
+        for fold in range(cfg.evaluate.folds):
+            for group in sorted({u.group for u in units if u.fold == fold}):
+                members = [u for u in units if u.fold == fold and u.group == group]
+                models = [keras.saving.load_model(model_dir / u.file(trained.cell), compile=False) for u in members]
+                # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
+                predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in models]
+                rows = _unit_rows(table, members[0], "test")
+                yhat = panel.forecast_rows(table, rows, predicts, horizon)
+                parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell, rows))
+                # What calibrates the intervals: the same ensemble's forecasts from inside each
+                # series' validation part (serving's path, the served model's own). One call per
+                # series and member: a traced predict function (predict_on_batch), since an eager
+                # recurrent call runs its time loop op by op (0.5 s per M4 Hourly series for a GRU
+                # over 168 steps, against ~10 ms traced; the same numbers).
+                traced = [lambda x, m=m: np.asarray(m.predict_on_batch(x)) for m in models]
+                for r in rows:
+                    sid = str(table.series_id[r])
+                    residuals.append(serving.validation_residuals(
+                        sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length,
+                        stamps=series[sid][0]))
+                if fold == 0 and group == 0:
+                    kept, first_rows = models[0], rows
+        banded, widths = intervals.attach_intervals(
+            pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
+            cfg.evaluate.interval_level, horizon)
+        forecasts = _typed_forecasts(banded)
+        scores = _typed_scores(panel.score_forecasts(forecasts, series, season_length))
+        forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
+        scores_path = storage.write_frame(scores, paths.intermediate_path("model-scores", run_id))
+        means = scores.groupby("fold")[list(metrics.METRICS)].mean()
+        found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
+                 for fold, row in means.iterrows() for k, v in row.items()}
+        found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
+        banded_scores = intervals.interval_scores(forecasts, series, season_length, cfg.evaluate.interval_level)
+        found.update({("" if fold == 0 else f"fold{fold}.") + k: v
+                      for fold, row in banded_scores.items() for k, v in row.items()})
+        if cfg.evaluate.folds > 1:
+            found.update({f"backtest_{k}": float(np.mean([row[k] for row in banded_scores.values()]))
+                          for k in intervals.METRICS})
+        runs.log_metrics(run_id, found)
+        runs.log_dict(run_id, {"level": cfg.evaluate.interval_level, "scale": "in-sample seasonal-naive MAE",
+                               "folds": {str(f): {"half_widths": q.tolist(), "n_calibration": n.tolist()}
+                                         for f, (q, n) in widths.items()}}, "intervals.json")
+        fig = plots.loss_figure(trained.history, f"{trained.cell}: loss per epoch (latest origin)")
+        runs.log_figure(run_id, fig, "plots/loss.png")
+        plots.close(fig)
+        model_uri = model_id = None
+        if cfg.tracking.log_models:
+            model_uri, model_id = _log_panel_model(trained, table, first_rows, series, kept, cfg, raw_forecast, Scaler,
+                                                   [cells.__name__])
+    except BaseException as exc:
+        runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    runs.end_run(run_id)
+    result = {**found, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
+              "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
+    q0, n0 = widths[0]
+    return ModelResult(trained.cell, run_id, model_uri, model_id, trained.model_path, result, None,
+                       str(forecasts_path), str(scores_path), tuple(float(q) for q in q0), tuple(int(n) for n in n0))
+
+
+def _log_panel_model(trained, table, rows, series, model, cfg, raw_forecast, scaler_type, modules) -> tuple[str, str]:
+    """Log fold 0's model as a pyfunc model that takes raw windows of the series it was trained on.
+
+    With one series the series' own scaler travels inside the model, so it reads and returns raw
+    units. A global model of many series scales each on its own: it is logged on scaled units
+    (mean 0, std 1) with every series' scaler beside it in ``scalers.json``.
+    """
+    first = rows[0]
+    if table.calendar is not None:
+        # Covariates: the network's own input, the window extended by the forecast steps' calendar
+        # (preprocessing.with_calendar), logged on model units; the scaler is the identity per channel.
+        example = preprocessing.with_calendar(table.x[first][None], table.calendar_of(np.array([first])))
+        example = example.astype(np.float64)
+        mean, std = [0.0] * example.shape[-1], [1.0] * example.shape[-1]
+    elif len(rows) == 1 and not cfg.preprocess.active:
+        mean, std = [float(table.mean[first])], [float(table.std[first])]
+        sid, origin = str(table.series_id[first]), int(table.origin[first])
+        example = series[sid][1][origin - cfg.window.lookback : origin].reshape(1, -1, 1)
+    else:
+        mean, std = [0.0], [1.0]
+        example = table.x[first][None].astype(np.float64)
+    if len(rows) > 1 or cfg.preprocess.active:
+        scalers = {str(table.series_id[r]): {"mean": float(table.mean[r]), "std": float(table.std[r])} for r in rows}
+        runs.log_dict(trained.run_id, {"inputs": "scaled per series: (raw - mean) / std; outputs likewise",
+                                       "scalers": scalers}, "scalers.json")
+        # The whole series ↔ model transform of each series (deseasonalise, log, standardise, level):
+        # tasks.forecasting.preprocessing.forecast_history(history, predict, SeriesTransform.from_dict(state), ...).
+        # Every series' transform at the latest origin, also under model.scope = local, where the
+        # logged network is the first series' (the others are saved beside it in the model folder).
+        latest = table.rows(0, "test")
+        runs.log_dict(trained.run_id, {
+            "lookback": cfg.window.lookback, "horizon": cfg.window.horizon, "strategy": cfg.model.strategy,
+            "scope": cfg.model.scope, "ensemble": cfg.model.ensemble, "logged_member": 0,
+            "calendar_features": list(table.calendar_features),
+            "transforms": {str(table.series_id[r]): table.transform(int(r)).to_dict() for r in latest},
+        }, "transforms.json")
+    output = raw_forecast(model, scaler_type(np.asarray(mean), np.asarray(std)), example)
+    return tracked_models.log_keras_window_model(
+        trained.run_id, f"{trained.cell}-{ingest.subject(cfg.source)}", Path(trained.model_path), mean, std, modules,
+        example, output,
+    )

@@ -103,11 +103,11 @@ def test_non_finite_metrics_become_tags_not_silence(monkeypatch):
 def test_user_supplied_names_never_become_path_parts():
     import pytest
 
-    from tasks.forecasting import steps
-    from tasks.forecasting.config import SineSource
+    from tasks.study import steps
+    from tasks.study.config import SineSource
 
     escape = "../../../../outside/escape"
-    key = steps._series_key(SineSource(series_id=escape), 0)
+    key = steps._wave_key(SineSource(series_id=escape), 0)
     path = paths.intermediate_path("series", key)
     assert path.resolve().is_relative_to(paths.artifacts_dir()) and escape not in str(path)
     for bad in (escape, "..", "a/b", "", ".hidden"):

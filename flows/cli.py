@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tasks.embeddings.records import EmbedSummary
     from tasks.forecasting.config import ForecastConfig
     from tasks.forecasting.records import ForecastSummary
+    from tasks.lesson.config import LessonConfig
 
 EXIT_BAD_INPUT = 2
 # MLflow 3's UI opens experiments on its GenAI view unless asked for the training view; it remembers
@@ -59,7 +60,7 @@ app = typer.Typer(
         "  seqflow run forecast --source csv --path data/monthly-milk.csv --horizon 12\n"
         "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
         "  seqflow predict --model models:/seqflow-forecaster@candidate --input history.csv\n"
-        "  seqflow config show                   every setting with its value, default and meaning\n"
+        "  seqflow config show embed             every setting of a flow with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
         "  seqflow bench                         speed figures, side by side\n"
         "  seqflow bench forecast                M4 baselines vs the official scores; milk, every cell\n"
@@ -96,6 +97,19 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, width=None if stream.isatty() else 110)
 
 
+class Flow(str, Enum):
+    """The flows whose settings ``seqflow config show FLOW`` lists."""
+
+    forecast = "forecast"
+    embed = "embed"
+    lesson = "lesson"
+
+
+def _listing(flow: Flow) -> str:
+    """The command that lists ``flow``'s settings: the one its config errors name."""
+    return f"seqflow config show {flow.value}"
+
+
 class Source(str, Enum):
     """Series sources ``run forecast`` knows."""
 
@@ -113,10 +127,16 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", metavar="KEY=VALUE",
                  help="Override one setting, e.g. --set window.lookback=24 --set model.cells=lstm,gru "
-                      "--set train.clipnorm=off. Every key: `seqflow config show`."),
+                      "--set train.clipnorm=off. Every key: `seqflow config show forecast`."),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable summary (run ids, artifact paths, metrics) on stdout.")
+]
+LessonSetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="KEY=VALUE",
+                 help="Override one setting, e.g. --set sweep.lengths=10,50 --set model.cells=rnn,lstm "
+                      "--set train.epochs=5. Every key: `seqflow config show lesson`."),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's start-up messages too.")]
 
@@ -132,7 +152,7 @@ def _load(config: Path | None, overrides: list[str] | None, extra: list[str] = (
     from tasks.forecasting.config import ForecastConfig
 
     try:
-        return load_config(ForecastConfig, config, [*extra, *(overrides or [])])
+        return load_config(ForecastConfig, config, [*extra, *(overrides or [])], listing=_listing(Flow.forecast))
     except InputError as exc:
         _fail(f"config: {exc}")
 
@@ -341,7 +361,7 @@ def run_forecast(
 
     A CSV or M4 source holds out the last --horizon steps of every series and scores every model and
     baseline on them with the M4 metrics (sMAPE, MASE, OWA). Every setting, its default and its
-    meaning: `seqflow config show`.
+    meaning: `seqflow config show forecast`.
     """
     cfg = _load(config, set_, _shorthands(config, source, path, test, horizon))
     _run_forecast(cfg, as_json, verbose)
@@ -355,21 +375,19 @@ def run_demo(set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt 
 
 
 @run_app.command("lesson")
-def run_lesson(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+def run_lesson(
+    config: ConfigOpt = None, set_: LessonSetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False
+) -> None:
     """The vanishing-gradient lesson: every cell on a long-memory task at several lengths, one budget.
 
-    Settings: tasks/lesson/config.py (one comment each); presets flows/configs/lesson.toml (the full
-    sweep, also the defaults) and flows/configs/lesson_demo.toml (about a minute).
+    Every setting, its default and its meaning: `seqflow config show lesson`; presets
+    flows/configs/lesson.toml (the full sweep, also the defaults) and flows/configs/lesson_demo.toml
+    (about a minute).
     """
     from flows import ephemeral
-    from tasks.config import load_config
     from tasks.errors import InputError
-    from tasks.lesson.config import LessonConfig
 
-    try:
-        cfg = load_config(LessonConfig, config, set_ or [])
-    except InputError as exc:
-        _fail(f"config: {exc}")
+    cfg = _load_lesson(config, set_)
     _start_tensorflow_flow("flows.lesson", verbose)
     from flows.lesson import AllTrialsFailed, memory_lesson
     from flows.lesson_report import print_lesson
@@ -388,13 +406,33 @@ def run_lesson(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt =
     ephemeral.stop_without_waiting()
 
 
-@config_app.command("show")
-def config_show(config: ConfigOpt = None, set_: SetOpt = None, as_json: JsonOpt = False) -> None:
-    """Print the resolved config: every key with its value, its default and what it means."""
-    from tasks.config import describe_schema
-    from tasks.forecasting.config import ForecastConfig
+def _load_lesson(config: Path | None, overrides: list[str] | None) -> LessonConfig:
+    from tasks.config import load_config
+    from tasks.errors import InputError
+    from tasks.lesson.config import LessonConfig
 
-    _print_settings("forecast", describe_schema(ForecastConfig, _load(config, set_)), as_json)
+    try:
+        return load_config(LessonConfig, config, overrides or [], listing=_listing(Flow.lesson))
+    except InputError as exc:
+        _fail(f"config: {exc}")
+
+
+@config_app.command("show")
+def config_show(
+    flow: Annotated[Flow, typer.Argument(metavar="FLOW", help="The flow whose settings to list.")] = Flow.forecast,
+    config: ConfigOpt = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override one setting as the flow's run command "
+                                                               "would, to see the value it resolves to."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON: key, value, default, comment.")] = False,
+) -> None:
+    """Print a flow's resolved config (forecast, embed or lesson): every key, its value, default and meaning."""
+    from tasks.config import describe_schema
+
+    cfg = {Flow.forecast: _load, Flow.embed: _load_embed, Flow.lesson: _load_lesson}[flow](config, set_)
+    _print_settings(flow.value, describe_schema(type(cfg), cfg), as_json)
 
 
 def _print_settings(flow: str, rows: list[tuple[str, str, str, str]], as_json: bool) -> None:
@@ -584,7 +622,7 @@ EmbedSetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", metavar="KEY=VALUE",
                  help="Override one setting, e.g. --set model.architecture=cbow --set tokenize.min_count=2 "
-                      "--set evaluate.probe_words=king,queen. Every key: `seqflow config embed`."),
+                      "--set evaluate.probe_words=king,queen. Every key: `seqflow config show embed`."),
 ]
 
 
@@ -594,10 +632,9 @@ def _load_embed(config: Path | None, overrides: list[str] | None, extra: list[st
     from tasks.errors import InputError
 
     try:
-        return load_config(EmbedConfig, config, [*extra, *(overrides or [])])
+        return load_config(EmbedConfig, config, [*extra, *(overrides or [])], listing=_listing(Flow.embed))
     except InputError as exc:
-        # The shared loader points at the forecasting settings; these are listed by `config embed`.
-        _fail(f"config: {exc}".replace("`seqflow config show`", "`seqflow config embed`"))
+        _fail(f"config: {exc}")
 
 
 def _preflight_embed(cfg: EmbedConfig) -> None:
@@ -792,7 +829,7 @@ def run_embed(
 ) -> None:
     """Train word2vec on a corpus, score analogies and word similarity, export vectors, projector files and t-SNE.
 
-    Every setting, its default and its meaning: `seqflow config embed`.
+    Every setting, its default and its meaning: `seqflow config show embed`.
     """
     # A JSON string is a TOML string: a path such as 2020.txt or true stays text.
     extra = [f"corpus.path={json.dumps(os.path.abspath(corpus), ensure_ascii=False)}"] if corpus else []
@@ -803,7 +840,7 @@ def run_embed(
 
 @config_app.command("embed")
 def config_embed(config: ConfigOpt = None, set_: EmbedSetOpt = None, as_json: JsonOpt = False) -> None:
-    """Print the embeddings flow's resolved config: every key with its value, its default and what it means."""
+    """The same as `seqflow config show embed` (this spelling came first)."""
     from tasks.config import describe_schema
     from tasks.embeddings.config import EmbedConfig
 

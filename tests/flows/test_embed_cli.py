@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -12,13 +13,14 @@ from flows.cli import app
 def test_help_names_the_embeddings_commands():
     assert "embed" in CliRunner().invoke(app, ["bench", "--help"]).stdout
     run_help = CliRunner().invoke(app, ["run", "embed", "--help"]).stdout
-    for text in ("--corpus", "--set", "--json", "seqflow config embed"):
+    for text in ("--corpus", "--set", "--json", "seqflow config show embed"):
         assert text in run_help
     assert "embed" in CliRunner().invoke(app, ["config", "--help"]).stdout
 
 
-def test_config_embed_lists_every_setting_with_its_meaning():
-    shown = CliRunner().invoke(app, ["config", "embed", "--set", "model.architecture=cbow", "--json"])
+@pytest.mark.parametrize("command", [["config", "show", "embed"], ["config", "embed"]])
+def test_config_show_embed_lists_every_setting_with_its_meaning(command):
+    shown = CliRunner().invoke(app, [*command, "--set", "model.architecture=cbow", "--json"])
     assert shown.exit_code == 0, shown.output
     rows = {row["key"]: row for row in json.loads(shown.stdout)}
     assert rows["model.architecture"] == {
@@ -32,7 +34,8 @@ def test_a_bad_setting_is_one_line_naming_the_embeddings_settings_list():
     result = CliRunner().invoke(app, ["run", "embed", "--set", "model.window=5"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: config: model.window: unknown key (not a setting of this config; `seqflow config embed` lists them)")
+        "error: config: model.window: unknown key (not a setting of this config; `seqflow config show embed` lists "
+        "them)")
     result = CliRunner().invoke(app, ["run", "embed", "--set", "model.architecture=glove"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (

@@ -40,3 +40,35 @@ def test_a_bad_setting_is_one_line_naming_the_embeddings_settings_list():
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: config: model.architecture = 'glove': Input should be 'skipgram' or 'cbow'")
+
+
+def test_prefects_console_drops_a_refused_inputs_records_and_only_those():
+    import io
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from flows.cli import embed
+    from tasks.errors import InputError
+
+    root = logging.getLogger()
+    console, other = PrefectConsoleHandler(stream=io.StringIO()), logging.StreamHandler(io.StringIO())
+    root.addHandler(console)
+    root.addHandler(other)
+    try:
+        embed.hide_input_errors_from_prefect_console()
+        embed.hide_input_errors_from_prefect_console()  # a second run in the same process adds nothing
+        assert [type(f) for f in console.filters] == [embed.HideInputErrors] and other.filters == []
+
+        def passes(message: str, exc: BaseException | None = None) -> bool:
+            info = (type(exc), exc, None) if exc is not None else None
+            return bool(console.filter(logging.LogRecord("prefect.task_runs", logging.ERROR, __file__, 1, message,
+                                                         None, info)))
+
+        assert not passes("Task run failed with exception", InputError("b.txt: byte 0xff is not valid utf-8"))
+        assert not passes("Finished in state Failed('Task run encountered an exception InputError: b.txt')")
+        assert passes("Task run failed with exception", ZeroDivisionError("a crash keeps its traceback"))
+        assert passes("Finished in state Completed()")
+    finally:
+        root.removeHandler(console)
+        root.removeHandler(other)

@@ -129,7 +129,10 @@ def merge_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
 
 
 def load_config(
-    schema: type[Schema], preset: Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+    schema: type[Schema],
+    preset: Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    listing: str | None = None,
 ) -> Schema:
     """Build a frozen ``schema`` from its defaults, an optional TOML preset, then ``--set`` overrides.
 
@@ -137,6 +140,8 @@ def load_config(
         schema: the flow's config class, a :class:`RunConfig`.
         preset: a TOML file; its keys mirror the schema's sections.
         overrides: ``KEY=VALUE`` strings, applied in order after the preset.
+        listing: the command that lists ``schema``'s settings (the caller's, e.g. a CLI's), named in
+            an unknown key's message; None names none. This module knows no command of its own.
 
     Raises:
         ConfigError: the preset is missing or not TOML, or a key or value breaks a rule; the message
@@ -147,7 +152,7 @@ def load_config(
     try:
         return schema.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, data, schema)) from None
+        raise ConfigError(describe_validation_error(exc, data, schema, listing)) from None
 
 
 def _union_tags(annotation: Any) -> dict[str, type[BaseModel]] | None:
@@ -192,8 +197,14 @@ def config_location(schema: type[BaseModel] | None, loc: tuple[Any, ...]) -> tup
     return tuple(out)
 
 
-def describe_validation_error(exc: ValidationError, data: dict[str, Any], schema: type[BaseModel] | None = None) -> str:
-    """Turn pydantic's report into one line: ``key = value: rule`` per problem, ``; ``-joined."""
+def describe_validation_error(
+    exc: ValidationError, data: dict[str, Any], schema: type[BaseModel] | None = None, listing: str | None = None
+) -> str:
+    """Turn pydantic's report into one line: ``key = value: rule`` per problem, ``; ``-joined.
+
+    ``listing``, the command that lists the settings, is named after an unknown key.
+    """
+    unknown = f"not a setting of this config; `{listing}` lists them" if listing else "not a setting of this config"
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -201,7 +212,7 @@ def describe_validation_error(exc: ValidationError, data: dict[str, Any], schema
         key = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key (not a setting of this config; `seqflow config show` lists them)")
+            lines.append(f"{key}: unknown key ({unknown})")
         elif err["type"] == "missing":
             lines.append(f"{key}: required (it has no default)")
         elif key and not (err["type"] == "value_error" and isinstance(_lookup(data, loc), dict)):
@@ -225,8 +236,8 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
 def describe_schema(schema: type[BaseModel], config: BaseModel | None = None) -> list[tuple[str, str, str, str]]:
     """Every key of ``schema`` as ``(key, value, default, comment)``, the comment taken from the source.
 
-    The one-line comment after each field is the setting's documentation, so ``seqflow config show``
-    and the code cannot drift apart.
+    The one-line comment after each field is the setting's documentation, so a listing of the
+    settings and the code cannot drift apart.
     """
     rows: list[tuple[str, str, str, str]] = []
     _describe_into(rows, schema, config, "")

@@ -64,6 +64,21 @@ def test_bad_settings_name_key_value_and_rule(override, message):
     assert isinstance(info.value, InputError)
 
 
+def test_an_unknown_key_names_the_listing_the_caller_gives_and_no_command_otherwise():
+    with pytest.raises(ConfigError) as named:
+        load_config(ForecastConfig, None, ["window.lookbak=3"], listing="tool settings forecast")
+    assert str(named.value) == ("window.lookbak: unknown key (not a setting of this config; "
+                                "`tool settings forecast` lists them)")
+    with pytest.raises(ConfigError) as bare:
+        load(None, ["window.lookbak=3"])
+    assert str(bare.value) == "window.lookbak: unknown key (not a setting of this config)"
+
+
+def test_the_generic_loader_names_no_product_command():
+    # Each flow's CLI names its own listing; the shared loader cannot know which flow it loads.
+    assert "seqflow config" not in Path(load_config.__code__.co_filename).read_text()
+
+
 def test_override_needs_key_and_value():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         load(None, ["window.lookback"])

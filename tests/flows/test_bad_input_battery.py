@@ -19,7 +19,7 @@ BATTERY = [
     (['--set', 'window.horizon=5000'],
      'window.horizon: lookback 32 + horizon 5000 = 5032 steps is longer than the training part (700 of 1000 points); shorten the window or lengthen the series'),
     (['--set', 'train.epoch=3'],
-     'train.epoch: unknown key (not a setting of this config; `seqflow config show` lists them)'),
+     'train.epoch: unknown key (not a setting of this config; `seqflow config show forecast` lists them)'),
     (['--set', 'window.stride=900'],
      'window.stride = 900: the validation part (steps 700..849) holds no whole window of lookback 32 + horizon 1 with windows starting every 900 steps; use a smaller stride or window'),
     (['--set', 'window.horizon=200'],
@@ -59,7 +59,7 @@ BATTERY = [
     (['--source', 'csv'],
      'source.path: required (it has no default)'),
     (['--source', 'csv', '--path', 'x.csv', '--set', 'source.amplitude=2'],
-     'source.amplitude: unknown key (not a setting of this config; `seqflow config show` lists them)'),
+     'source.amplitude: unknown key (not a setting of this config; `seqflow config show forecast` lists them)'),
     (['--source', 'csv', '--path', 'x.csv', '--set', 'split.mode=fractions'],
      "split.mode = 'fractions' is for the sine source; a csv source holds out the last window.horizon steps of "
      "each series (split.mode = 'horizon')"),

@@ -1,13 +1,61 @@
-"""The lesson's table on the terminal, read from its typed summary."""
+"""``seqflow run lesson``: the vanishing-gradient lesson once, and its table."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
+from flows.cli.options import (
+    EXIT_FAILED,
+    TRAINING_VIEW,
+    ConfigOpt,
+    Flow,
+    JsonOpt,
+    VerboseOpt,
+    console,
+    fail,
+    load,
+    print_json,
+    set_option,
+)
+from flows.cli.startup import start_tensorflow_flow
 
-from tasks.lesson.records import LessonSummary
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasks.lesson.records import LessonSummary
+
+LessonSetOpt = set_option("--set sweep.lengths=10,50 --set model.cells=rnn,lstm --set train.epochs=5", Flow.lesson)
+
+
+def run_lesson(
+    config: ConfigOpt = None, set_: LessonSetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False
+) -> None:
+    """The vanishing-gradient lesson: every cell on a long-memory task at several lengths, one budget.
+
+    Every setting, its default and its meaning: `seqflow config show lesson`; presets
+    flows/configs/lesson.toml (the full sweep, also the defaults) and flows/configs/lesson_demo.toml
+    (about a minute).
+    """
+    from flows import ephemeral
+    from tasks.errors import InputError
+
+    cfg = load(Flow.lesson, config, set_)
+    start_tensorflow_flow("flows.lesson", verbose)
+    from flows.lesson import AllTrialsFailed, memory_lesson
+
+    try:
+        ephemeral.wait()
+        summary = memory_lesson(cfg)
+    except InputError as exc:
+        fail(str(exc))
+    except AllTrialsFailed as exc:
+        fail(str(exc), EXIT_FAILED)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_lesson(summary, console())
+    ephemeral.stop_without_waiting()
 
 
 def _mse(value: float) -> str:
@@ -19,8 +67,10 @@ def _ratio(value: float) -> str:
     return "underflow" if value == 0 else "n/a" if not math.isfinite(value) else f"{value:.1e}"
 
 
-def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> None:
+def print_lesson(summary: LessonSummary, out: Console) -> None:
     """Print one row per length and cell: test MSE per seed, how many seeds solved it, gradient ratios."""
+    from rich.table import Table
+
     closed = summary.baselines[0].closed_form
     table = Table(
         title=f"{summary.task} problem: test MSE and first-to-last gradient ratio ‖∂loss/∂x_first‖ / ‖∂loss/∂x_last‖",
@@ -49,4 +99,4 @@ def print_lesson(summary: LessonSummary, out: Console, training_view: str) -> No
     out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
               f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
     out.print("review with `seqflow ui`, then open "
-              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{training_view}", highlight=False)
+              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)

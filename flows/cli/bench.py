@@ -1,0 +1,88 @@
+"""``seqflow bench``: speed, forecast accuracy and word2vec figures, measured side by side."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flows.cli.options import JsonOpt, SetOpt, console, fail, print_json
+
+app = typer.Typer(
+    help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy.",
+    invoke_without_command=True, rich_markup_mode=None,
+)
+
+@app.callback()
+def speed(
+    ctx: typer.Context,
+    set_: SetOpt = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timings of `seqflow --help` to take the median of.")] = 5,
+) -> None:
+    """Measure: `seqflow --help` time, the flow (cold and warm) vs the same training bare, samples/s per cell.
+
+    `seqflow bench forecast` measures forecast accuracy instead (M4 baselines, milk through the flow).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from flows.bench import run_bench
+
+    run_bench(list(set_ or []), repeats, console())
+
+
+@app.command("forecast")
+def forecast(
+    m4: Annotated[bool, typer.Option("--m4/--no-m4", help="Backtest the baselines on M4 Hourly and Weekly "
+                                                         "(../shared/data/m4; minutes).")] = True,
+    datasets: Annotated[
+        list[str] | None, typer.Option("--dataset", metavar="NAME", help="An M4 set to run: Hourly or Weekly (repeat "
+                                                                         "for both; default both).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for the M4 backtests.")] = 2,
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Run the flow on milk (last 12 months held out, 3 "
+                                                             "seeds, the course recipe) and the 4-origin "
+                                                             "backtests on milk and alcohol sales.")] = True,
+    m4_flow: Annotated[bool, typer.Option("--m4-flow/--no-m4-flow", help="Also run the flow's M4 presets "
+                                                                       "(flows/configs/m4_hourly.toml, m4_weekly.toml) "
+                                                                       "for each --dataset, the model beside the "
+                                                                       "baselines of the same run (minutes each).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
+    from flows.bench_forecast import run_forecast_bench
+
+    figures = run_forecast_bench(console(stderr=as_json), workers=workers,
+                                 datasets=tuple(datasets or ("Hourly", "Weekly")), m4=m4, flow=flow, m4_flow=m4_flow)
+    if as_json:
+        print_json(figures)
+
+
+@app.command("embed")
+def embed(
+    max_docs: Annotated[int | None, typer.Option(min=1, help="Read only the first N IMDB reviews (a smoke run).")] = None,
+    skip_corpus_file: Annotated[bool, typer.Option(help="Leave out gensim's corpus_file mode.")] = False,
+    flow: Annotated[bool, typer.Option(help="Also run the train-embeddings flow with the same settings.")] = True,
+    architectures: Annotated[str, typer.Option(help="Comma list of skipgram, cbow.")] = "skipgram,cbow",
+    tf_loss: Annotated[str, typer.Option(
+        help="The TF backend's objectives measured beside skip-gram: negative_sampling, nce, a comma list, or off.",
+    )] = "negative_sampling",
+) -> None:
+    """Measure word2vec on IMDB: plain gensim beside seqflow's training and beside the whole flow, in one run.
+
+    Reads ../shared/data/text/imdb-reviews.tsv.gz. Full size it takes tens of minutes on 2 cores.
+    """
+    from flows import bench_embed as plain_bench
+
+    if not plain_bench.IMDB.is_file():
+        fail(f"{plain_bench.IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
+    archs = plain_bench.split_names(architectures)
+    unknown = [a for a in archs if a not in ("skipgram", "cbow")] or [
+        loss for loss in plain_bench.split_names(tf_loss) if loss not in ("negative_sampling", "nce")]
+    if unknown or not archs:
+        fail(f"bench embed: {unknown[0] if unknown else architectures!r} is not one of skipgram, cbow "
+             "(--architectures) or negative_sampling, nce, off (--tf-loss)")
+    figures = plain_bench.run(max_docs, skip_corpus_file, archs, plain_bench.split_names(tf_loss))
+    if flow:
+        from flows.bench_embed_flow import run_flow_bench
+
+        run_flow_bench(max_docs, figures, console(), archs)

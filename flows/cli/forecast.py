@@ -1,0 +1,224 @@
+"""``seqflow run forecast`` and ``seqflow run demo``: the forecasting flow once, and its tables."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flows.cli.options import (
+    EXIT_FAILED,
+    TRAINING_VIEW,
+    ConfigOpt,
+    Flow,
+    JsonOpt,
+    SetOpt,
+    VerboseOpt,
+    console,
+    fail,
+    load,
+    print_json,
+)
+from flows.cli.startup import start_tensorflow_flow
+from tasks import paths
+
+if TYPE_CHECKING:
+    from tasks.forecasting.config import ForecastConfig
+    from tasks.forecasting.records import ForecastSummary
+
+
+class Source(str, Enum):
+    """Series sources ``run forecast`` knows."""
+
+    sine = "sine"
+    csv = "csv"
+    m4 = "m4"
+
+
+def run_forecast(
+    source: Annotated[
+        Source | None, typer.Option(help="Where the series comes from (default: the preset's, else sine).")
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", metavar="FILE", help="The CSV or M4 train file (source.path).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", metavar="FILE", help="An M4 test file: the held-out horizon (source.test_path).")
+    ] = None,
+    horizon: Annotated[
+        int | None, typer.Option("--horizon", help="Steps held out at the end of each series and forecast "
+                                                         "(window.horizon).")
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train every configured cell on the source's series, score it beside baselines, log all to MLflow.
+
+    A CSV or M4 source holds out the last --horizon steps of every series and scores every model and
+    baseline on them with the M4 metrics (sMAPE, MASE, OWA). Every setting, its default and its
+    meaning: `seqflow config show forecast`.
+    """
+    cfg = load(Flow.forecast, config, set_, _shorthands(config, source, path, test, horizon))
+    _run(cfg, as_json, verbose)
+
+
+def run_demo(set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """The main job on embedded defaults: all five cells on a sine wave (flows/configs/demo.toml)."""
+    _run(load(Flow.forecast, paths.configs_dir() / "demo.toml", set_), as_json, verbose)
+
+
+def _shorthands(
+    config: Path | None, source: Source | None, path: str | None, test: str | None, horizon: int | None
+) -> list[str]:
+    """``--source/--path/--test/--horizon`` as the config overrides they stand for (before any --set)."""
+    extra = []
+    kind = source.value if source is not None else None
+    if kind is None and (path is not None or test is not None):
+        from tasks.config import read_preset
+        from tasks.errors import InputError
+
+        try:
+            preset = read_preset(config) if config is not None else {}
+        except InputError as exc:
+            fail(f"config: {exc}")
+        section = preset.get("source")
+        if not (isinstance(section, dict) and section.get("kind") in ("csv", "m4")):
+            fail("config: --path FILE: say what the file is with --source csv or --source m4")
+    if kind is not None:
+        extra.append(f"source.kind={kind}")
+    if test is not None and kind not in (None, "m4"):
+        fail(f"config: --test {test}: a test file goes with --source m4 (M4's wide files); a CSV holds out its "
+             "last --horizon steps")
+    # JSON strings are TOML strings: a path such as 2020.csv or true stays text.
+    if path is not None:
+        extra.append(f"source.path={json.dumps(path)}")
+    if test is not None:
+        extra.append(f"source.test_path={json.dumps(test)}")
+    if horizon is not None:
+        extra.append(f"window.horizon={horizon}")
+    return extra
+
+
+def _preflight(cfg: ForecastConfig) -> None:
+    """Read and check a file source before Prefect or MLflow start, so bad input writes nothing.
+
+    The flow's own ingest reads it again (the flow can be called without the CLI); the files this
+    is for are small next to training.
+    """
+    if cfg.source.kind == "sine" and not cfg.holdout:
+        return
+    from tasks.errors import InputError
+    from tasks.forecasting.ingest import check_loaded, load_source
+
+    try:
+        check_loaded(cfg, load_source(cfg.source, cfg.seed))
+    except InputError as exc:
+        fail(str(exc))
+
+
+def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
+    from flows import ephemeral
+    from tasks.errors import InputError
+
+    _preflight(cfg)
+    start_tensorflow_flow("flows.forecast", verbose)
+    from flows.forecast import AllModelsFailed, train_forecasters
+
+    try:
+        ephemeral.wait()
+        summary = train_forecasters(cfg)
+    except InputError as exc:
+        fail(str(exc))
+    except AllModelsFailed as exc:
+        fail(str(exc), EXIT_FAILED)
+    if as_json:
+        print_json(summary.to_dict())
+    elif summary.split_mode == "horizon":
+        _report_horizon(summary)
+    else:
+        _report_shifted(summary)
+    ephemeral.stop_without_waiting()
+
+
+def _report_shifted(summary: ForecastSummary) -> None:
+    """The sine's one-step table: test errors, the generated continuation's, the gradient ratio."""
+    from rich.table import Table
+
+    table = Table(title="test-set one-step forecasts, best first", show_lines=False)
+    for col in ("#", "forecaster", "kind", "test RMSE", "test MAE", "gen. RMSE", "grad 1st/last"):
+        table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
+    models = {m.cell: m for m in summary.models if m.ok}
+    for row in summary.ranking:
+        m = models[row.forecaster].metrics if row.kind == "model" else None
+        table.add_row(
+            str(row.rank), row.forecaster, row.kind, f"{row.test_rmse:.4f}", f"{row.test_mae:.4f}",
+            f"{m['generated_rmse']:.4f}" if m else "", f"{m['gradient_first_to_last']:.2e}" if m else "",
+        )
+    out = console()
+    out.print(table)
+    for failed in summary.failed:
+        out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
+    _print_where(out, summary)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _report_horizon(summary: ForecastSummary) -> None:
+    """The held-out horizon's tables: M4 metrics and intervals, the backtest's folds, what was served."""
+    from rich.table import Table
+
+    out = console()
+    series = "1 series" if summary.n_series == 1 else f"{summary.n_series} series"
+    table = Table(title=f"last {summary.horizon} steps of {series} held out ({summary.frequency}, season "
+                        f"{summary.season_length}); means over series, best MASE first")
+    for col in ("#", "forecaster", "kind", "MASE", "sMAPE", "OWA", "RMSE", "MAE", "coverage", "MSIS"):
+        table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
+    models = {m.cell: m.metrics for m in summary.models if m.ok}
+    for row in summary.ranking:
+        m = models.get(row.forecaster, {}) if row.kind == "model" else {}
+        table.add_row(str(row.rank), row.forecaster, row.kind, _fmt(row.mase), _fmt(row.smape), _fmt(row.owa),
+                      _fmt(row.test_rmse, 2), _fmt(row.test_mae, 2), _fmt(m.get("coverage"), 2), _fmt(m.get("msis"), 2))
+    out.print(table)
+    if models:
+        out.print("coverage: share of held-out values inside the models' prediction intervals (split-conformal, "
+                  "nominal evaluate.interval_level); MSIS: M4's scaled interval score", highlight=False, style="dim")
+    if summary.folds > 1:
+        folds = Table(title=f"rolling-origin backtest: {summary.folds} origins, everything refit per origin (MASE)")
+        folds.add_column("forecaster", no_wrap=True)
+        for k in range(summary.folds):
+            folds.add_column(f"fold {k}", justify="right")
+        folds.add_column("mean", justify="right")
+        for row in summary.ranking:
+            values = [f.mase for f in sorted(summary.backtest, key=lambda f: f.fold) if f.forecaster == row.forecaster]
+            folds.add_row(row.forecaster, *(_fmt(v) for v in values), _fmt(sum(values) / len(values)))
+        out.print(folds)
+    for failed in summary.failed:
+        out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
+    for line in summary.skipped_rows:
+        out.print(f"skipped {line}", highlight=False, style="dim")
+    out.print(f"forecasts: {summary.forecasts_path}", highlight=False)
+    served = summary.served
+    if served is not None and served.uri:
+        out.print(f"served: {served.cell} registered as {served.registered_model} version {served.version}, alias "
+                  f"{served.alias}: seqflow predict --model {served.uri} --input HISTORY.csv", highlight=False)
+    elif served is not None:
+        out.print(f"served: {served.cell} logged as {served.model_uri} (not registered: tracking.registered_model "
+                  "is off)", highlight=False)
+    elif summary.not_served:
+        out.print(summary.not_served, highlight=False)
+    _print_where(out, summary)
+
+
+def _print_where(out, summary: ForecastSummary) -> None:
+    out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
+              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
+    out.print("review with `seqflow ui`, then open "
+              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)

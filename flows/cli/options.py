@@ -1,0 +1,115 @@
+"""What every ``seqflow`` command shares: exit codes, the consoles, the one-line error, the options.
+
+Only Typer and the standard library are imported here: ``seqflow --help`` imports every command
+module, so anything heavy (Rich's consoles, the config schemas) is imported on use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasks.config import RunConfig
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+# MLflow 3's UI opens experiments on its GenAI view unless asked for the training view; it remembers
+# the choice after the first visit. (The experiment tag mlflow.experimentKind alone does not switch it.)
+TRAINING_VIEW = "workflowType=machine_learning"
+
+
+class Flow(str, Enum):
+    """The flows whose settings ``seqflow config show FLOW`` lists."""
+
+    forecast = "forecast"
+    embed = "embed"
+    lesson = "lesson"
+
+
+# Each flow's config class, imported only when a command loads it (pydantic schemas import the domain).
+SCHEMAS = {
+    Flow.forecast: ("tasks.forecasting.config", "ForecastConfig"),
+    Flow.embed: ("tasks.embeddings.config", "EmbedConfig"),
+    Flow.lesson: ("tasks.lesson.config", "LessonConfig"),
+}
+
+
+def listing(flow: Flow) -> str:
+    """The command that lists ``flow``'s settings: the one its config errors name."""
+    return f"seqflow config show {flow.value}"
+
+
+def schema(flow: Flow) -> type[RunConfig]:
+    """``flow``'s config class."""
+    module, name = SCHEMAS[flow]
+    return getattr(importlib.import_module(module), name)
+
+
+def console(stderr: bool = False) -> Console:
+    """A Rich console on stdout (or stderr), as wide as the terminal, 110 columns when piped."""
+    from rich.console import Console  # imported on use: --help never needs it
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, `| tee`) gets Rich's 80 columns by default, which crushes the table.
+    return Console(stderr=stderr, width=None if stream.isatty() else 110)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Say ``error: message`` in one line on stderr and exit with ``code`` (2: bad input)."""
+    console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any, **dumps: Any) -> None:
+    """Write ``data`` to stdout as indented JSON (what ``--json`` prints); ``dumps`` go to :func:`json.dumps`."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, **dumps) + "\n")
+
+
+def load(flow: Flow, preset: Path | None, overrides: list[str] | None, extra: list[str] = ()) -> RunConfig:
+    """``flow``'s config from its defaults, a preset, ``extra`` then ``--set`` overrides; exit 2 if refused.
+
+    Args:
+        flow: whose config to load; its errors name ``seqflow config show FLOW``.
+        preset: the ``--config`` TOML file, if any.
+        overrides: the ``--set`` strings, applied last.
+        extra: overrides that a command's shorthand options stand for (applied before ``--set``).
+    """
+    from tasks.config import load_config
+    from tasks.errors import InputError
+
+    try:
+        return load_config(schema(flow), preset, [*extra, *(overrides or [])], listing=listing(flow))
+    except InputError as exc:
+        fail(f"config: {exc}")
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", metavar="PRESET.toml",
+                 help="TOML preset (see flows/configs/); defaults apply where it is silent."),
+]
+
+
+def set_option(examples: str, flow: Flow) -> Any:
+    """A ``--set KEY=VALUE`` option whose help shows ``examples`` and names ``flow``'s listing."""
+    return Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", metavar="KEY=VALUE",
+                     help=f"Override one setting, e.g. {examples}. Every key: `{listing(flow)}`."),
+    ]
+
+
+SetOpt = set_option("--set window.lookback=24 --set model.cells=lstm,gru --set train.clipnorm=off", Flow.forecast)
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print a machine-readable summary (run ids, artifact paths, metrics) on stdout.")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's start-up messages too.")]

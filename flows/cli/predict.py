@@ -1,0 +1,74 @@
+"""``seqflow predict``: a registered forecaster, a history file in, the forecast table out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flows.cli.options import console, fail
+
+if TYPE_CHECKING:
+    from flows.predict import Prediction
+
+
+def predict(
+    model: Annotated[str, typer.Option(
+        "--model", "-m", metavar="MODEL_URI",
+        help="The forecaster: models:/NAME@ALIAS (e.g. models:/seqflow-forecaster@candidate, registered by "
+             "`seqflow run forecast` on a CSV or M4 source) or a logged model's models:/m-... URI.")],
+    input_: Annotated[Path, typer.Option(
+        "--input", "-i", metavar="HISTORY.csv",
+        help="The history: a CSV of series_id,timestamp,value (or date,value for one series), checked as "
+             "`run forecast` checks its files; at least as long as the model's lookback needs, no gaps.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FORECAST.parquet|.csv",
+        help="Write the forecast there (Parquet or CSV, by the suffix) instead of printing a table.")] = None,
+) -> None:
+    """Forecast the next horizon of every series in a history with a registered model, with prediction intervals.
+
+    Prints (or writes) series_id, timestamp, yhat, lower, upper: the timestamps continue each series'
+    calendar; lower/upper is the model's split-conformal interval at the level it was trained with
+    (evaluate.interval_level). A bad history is one line naming the file, row, column and rule, exit
+    code 2. The store is this project's (MLFLOW_TRACKING_URI, else artifacts/mlflow); the same model
+    serves over HTTP with `mlflow models serve -m MODEL_URI --env-manager local`.
+    """
+    from flows.predict import check_output, predict as forecast, read_history, write_forecast
+    from tasks.errors import InputError
+
+    try:
+        check_output(output)
+        read_history(input_)  # a bad file is refused before MLflow and TensorFlow load
+        from tasks.runtime import import_tensorflow
+
+        import_tensorflow(False)
+        made = forecast(model, input_)
+        if output is not None:
+            write_forecast(made.forecast, output)
+    except InputError as exc:
+        fail(str(exc))
+    if output is not None:
+        console(stderr=True).print(f"wrote {len(made.forecast)} rows to {output}", highlight=False)
+        return
+    _print_forecast(made, model)
+
+
+def _print_forecast(made: Prediction, model: str) -> None:
+    """The forecast as a table: one row per series and step, the interval beside the point forecast."""
+    from rich.table import Table
+
+    bundle = made.bundle
+    n_series = made.forecast["series_id"].nunique()
+    level = bundle["interval"]["level"]
+    series = "1 series" if n_series == 1 else f"{n_series} series"
+    table = Table(title=f"{bundle['cell']}: next {bundle['horizon']} {bundle['frequency']} steps, {level:.0%} interval",
+                  caption=f"{series}; {model}")
+    for col in ("series_id", "timestamp", "yhat", "lower", "upper"):
+        table.add_column(col, justify="left" if col in ("series_id", "timestamp") else "right", no_wrap=True)
+    stamps = made.forecast["timestamp"].dt
+    fmt = "%Y-%m-%d" if ((stamps.hour == 0) & (stamps.minute == 0)).all() else "%Y-%m-%d %H:%M"
+    for row in made.forecast.itertuples(index=False):
+        table.add_row(str(row.series_id), row.timestamp.strftime(fmt), f"{row.yhat:.2f}", f"{row.lower:.2f}",
+                      f"{row.upper:.2f}")
+    console().print(table)

@@ -1,0 +1,30 @@
+"""``seqflow ui``: the MLflow UI on this project's tracking store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.options import TRAINING_VIEW, console
+
+
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes (one answers fastest on a small machine).")] = 1,
+) -> None:
+    """Open the MLflow UI on this project's tracking store."""
+    from tasks.tracking import store
+
+    cmd = store.ui_command(host, port, workers)
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    if mlflow_bin.exists():
+        cmd[0] = str(mlflow_bin)
+    console(stderr=True).print(
+        f"MLflow UI on http://{host}:{port}/#/experiments?{TRAINING_VIEW}  (store: {store.tracking_uri()}); "
+        "Ctrl+C stops it", highlight=False)
+    os.execvp(cmd[0], cmd)

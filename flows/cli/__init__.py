@@ -1,7 +1,7 @@
 """``seqflow``: run flows once, show the resolved config, open the MLflow UI, measure speed.
 
 One module per command group, each with the renderer of what it prints: ``forecast`` (``run
-forecast``, ``run demo``), ``embed`` (``run embed``), ``lesson`` (``run lesson``), ``predict``,
+forecast``), ``study`` (``run study``, ``run demo``), ``embed`` (``run embed``), ``lesson`` (``run lesson``), ``predict``,
 ``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
 wires them into one app.
 
@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import bench, config, embed, forecast, lesson, predict, server, ui
+from flows.cli import bench, config, embed, forecast, lesson, predict, server, study, ui
 
 
 def _version(value: bool) -> None:
@@ -42,8 +42,8 @@ app = typer.Typer(
     epilog=(
         "\b\nExamples:\n"
         "  seqflow run demo                      all five cells on a clean sine wave\n"
-        "  seqflow run forecast --config flows/configs/sine.toml --set model.cells=lstm,gru --json\n"
-        "  seqflow run forecast --source csv --path data/monthly-milk.csv --horizon 12\n"
+        "  seqflow run study --config flows/configs/sine.toml --set model.cells=lstm,gru --json\n"
+        "  seqflow run forecast --path data/monthly-milk.csv --horizon 12\n"
         "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
         "  seqflow predict --model models:/seqflow-forecaster@candidate --input history.csv\n"
         "  seqflow config show embed             every setting of a flow with its value, default and meaning\n"
@@ -70,8 +70,9 @@ def _main(
 run_app = typer.Typer(
     help="Run a flow once, now, and print what it produced.", no_args_is_help=True, rich_markup_mode=None
 )
+run_app.command("demo")(study.run_demo)
 run_app.command("forecast")(forecast.run_forecast)
-run_app.command("demo")(forecast.run_demo)
+run_app.command("study")(study.run_study)
 run_app.command("lesson")(lesson.run_lesson)
 run_app.command("embed")(embed.run_embed)
 

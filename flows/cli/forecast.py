@@ -1,4 +1,4 @@
-"""``seqflow run forecast`` and ``seqflow run demo``: the forecasting flow once, and its tables."""
+"""``seqflow run forecast``: the forecasting flow once (the last horizon of every series held out), and its tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import typer
 
 from flows.cli.options import (
     EXIT_FAILED,
-    TRAINING_VIEW,
     ConfigOpt,
     Flow,
     JsonOpt,
@@ -22,9 +21,9 @@ from flows.cli.options import (
     fail,
     load,
     print_json,
+    print_where,
 )
 from flows.cli.startup import start_tensorflow_flow
-from tasks import paths
 
 if TYPE_CHECKING:
     from tasks.forecasting.config import ForecastConfig
@@ -34,14 +33,14 @@ if TYPE_CHECKING:
 class Source(str, Enum):
     """Series sources ``run forecast`` knows."""
 
-    sine = "sine"
     csv = "csv"
     m4 = "m4"
 
 
 def run_forecast(
     source: Annotated[
-        Source | None, typer.Option(help="Where the series comes from (default: the preset's, else sine).")
+        Source | None, typer.Option(help="What the file is: csv (one series, or many in long format) or m4 (M4's wide "
+                                        "files); default: the preset's, else csv.")
     ] = None,
     path: Annotated[
         str | None, typer.Option("--path", metavar="FILE", help="The CSV or M4 train file (source.path).")
@@ -58,19 +57,15 @@ def run_forecast(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Train every configured cell on the source's series, score it beside baselines, log all to MLflow.
+    """Train every configured cell on a file's series, score it beside baselines, log all to MLflow.
 
-    A CSV or M4 source holds out the last --horizon steps of every series and scores every model and
-    baseline on them with the M4 metrics (sMAPE, MASE, OWA). Every setting, its default and its
-    meaning: `seqflow config show forecast`.
+    Holds out the last --horizon steps of every series and scores every model and baseline on them
+    with the M4 metrics (sMAPE, MASE, OWA); the best model is registered as a servable forecaster.
+    Without --path the shipped US alcohol sales series (data/alcohol-sales.csv) is forecast. Every
+    setting, its default and its meaning: `seqflow config show forecast`.
     """
     cfg = load(Flow.forecast, config, set_, _shorthands(config, source, path, test, horizon))
     _run(cfg, as_json, verbose)
-
-
-def run_demo(set_: SetOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
-    """The main job on embedded defaults: all five cells on a sine wave (flows/configs/demo.toml)."""
-    _run(load(Flow.forecast, paths.configs_dir() / "demo.toml", set_), as_json, verbose)
 
 
 def _shorthands(
@@ -79,17 +74,6 @@ def _shorthands(
     """``--source/--path/--test/--horizon`` as the config overrides they stand for (before any --set)."""
     extra = []
     kind = source.value if source is not None else None
-    if kind is None and (path is not None or test is not None):
-        from tasks.config import read_preset
-        from tasks.errors import InputError
-
-        try:
-            preset = read_preset(config) if config is not None else {}
-        except InputError as exc:
-            fail(f"config: {exc}")
-        section = preset.get("source")
-        if not (isinstance(section, dict) and section.get("kind") in ("csv", "m4")):
-            fail("config: --path FILE: say what the file is with --source csv or --source m4")
     if kind is not None:
         extra.append(f"source.kind={kind}")
     if test is not None and kind not in (None, "m4"):
@@ -111,13 +95,11 @@ def _preflight(cfg: ForecastConfig) -> None:
     The flow's own ingest reads it again (the flow can be called without the CLI); the files this
     is for are small next to training.
     """
-    if cfg.source.kind == "sine" and not cfg.holdout:
-        return
     from tasks.errors import InputError
     from tasks.forecasting.ingest import check_loaded, load_source
 
     try:
-        check_loaded(cfg, load_source(cfg.source, cfg.seed))
+        check_loaded(cfg, load_source(cfg.source))
     except InputError as exc:
         fail(str(exc))
 
@@ -139,39 +121,16 @@ def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
         fail(str(exc), EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())
-    elif summary.split_mode == "horizon":
-        _report_horizon(summary)
     else:
-        _report_shifted(summary)
+        _report(summary)
     ephemeral.stop_without_waiting()
-
-
-def _report_shifted(summary: ForecastSummary) -> None:
-    """The sine's one-step table: test errors, the generated continuation's, the gradient ratio."""
-    from rich.table import Table
-
-    table = Table(title="test-set one-step forecasts, best first", show_lines=False)
-    for col in ("#", "forecaster", "kind", "test RMSE", "test MAE", "gen. RMSE", "grad 1st/last"):
-        table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
-    models = {m.cell: m for m in summary.models if m.ok}
-    for row in summary.ranking:
-        m = models[row.forecaster].metrics if row.kind == "model" else None
-        table.add_row(
-            str(row.rank), row.forecaster, row.kind, f"{row.test_rmse:.4f}", f"{row.test_mae:.4f}",
-            f"{m['generated_rmse']:.4f}" if m else "", f"{m['gradient_first_to_last']:.2e}" if m else "",
-        )
-    out = console()
-    out.print(table)
-    for failed in summary.failed:
-        out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
-    _print_where(out, summary)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _report_horizon(summary: ForecastSummary) -> None:
+def _report(summary: ForecastSummary) -> None:
     """The held-out horizon's tables: M4 metrics and intervals, the backtest's folds, what was served."""
     from rich.table import Table
 
@@ -214,11 +173,4 @@ def _report_horizon(summary: ForecastSummary) -> None:
                   "is off)", highlight=False)
     elif summary.not_served:
         out.print(summary.not_served, highlight=False)
-    _print_where(out, summary)
-
-
-def _print_where(out, summary: ForecastSummary) -> None:
-    out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
-              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
-    out.print("review with `seqflow ui`, then open "
-              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
+    print_where(out, summary)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from flows.cli.options import (
     EXIT_FAILED,
-    TRAINING_VIEW,
     ConfigOpt,
     Flow,
     JsonOpt,
@@ -16,6 +15,7 @@ from flows.cli.options import (
     fail,
     load,
     print_json,
+    print_where,
     set_option,
 )
 from flows.cli.startup import start_tensorflow_flow
@@ -96,7 +96,4 @@ def print_lesson(summary: LessonSummary, out: Console) -> None:
         out.print(f"[bold red]failed:[/] {trial.cell} L{trial.length} seed {trial.seed}: {trial.failure}", highlight=False)
     out.print(f"{len(summary.trials)} models in {summary.seconds:.0f} s; figures on the parent run: "
               f"{', '.join(summary.figures)}", highlight=False)
-    out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
-              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
-    out.print("review with `seqflow ui`, then open "
-              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
+    print_where(out, summary)

@@ -31,6 +31,7 @@ class Flow(str, Enum):
     """The flows whose settings ``seqflow config show FLOW`` lists."""
 
     forecast = "forecast"
+    study = "study"
     embed = "embed"
     lesson = "lesson"
 
@@ -38,6 +39,7 @@ class Flow(str, Enum):
 # Each flow's config class, imported only when a command loads it (pydantic schemas import the domain).
 SCHEMAS = {
     Flow.forecast: ("tasks.forecasting.config", "ForecastConfig"),
+    Flow.study: ("tasks.study.config", "StudyConfig"),
     Flow.embed: ("tasks.embeddings.config", "EmbedConfig"),
     Flow.lesson: ("tasks.lesson.config", "LessonConfig"),
 }
@@ -67,6 +69,14 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Say ``error: message`` in one line on stderr and exit with ``code`` (2: bad input)."""
     console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
+
+
+def print_where(out: Console, summary: Any) -> None:
+    """Say where a flow's run is recorded and how to open it in the MLflow UI's training view."""
+    out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
+              f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
+    out.print("review with `seqflow ui`, then open "
+              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
 
 
 def print_json(data: Any, **dumps: Any) -> None:

@@ -33,16 +33,19 @@ def test_help_lists_the_commands():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "model.cells=lstm,bogus"], "unknown cell 'bogus'; valid cells: rnn, lstm, gru, manual_rnn"),
-        (["--set", "window.lookback=0"], "window.lookback = 0: Input should be greater than 0"),
-        (["--set", "window.target=horizon", "--set", "window.horizon=5000"], "window.horizon: lookback 32 + horizon 5000"),
-        (["--set", "train.epoch=3"], "train.epoch: unknown key"),
+        (["forecast", "--set", "model.cells=lstm,bogus"], "unknown cell 'bogus'; valid cells: rnn, lstm, gru, manual_rnn"),
+        (["forecast", "--set", "window.lookback=0"], "window.lookback = 0: Input should be greater than 0"),
+        (["forecast", "--set", "split.validation=2"], "split.validation = 2: Input should be less than 1"),
+        (["study", "--set", "window.horizon=5000"], "window.horizon: lookback 32 + horizon 5000"),
+        (["study", "--set", "train.epoch=3"], "train.epoch: unknown key (not a setting of this config; "
+                                              "`seqflow config show study` lists them)"),
+        (["forecast", "--set", "train.epoch=3"], "`seqflow config show forecast` lists them"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_starts_no_run(args, message, artifacts_root):
     from pathlib import Path
 
-    result = CliRunner().invoke(app, ["run", "forecast", *args])
+    result = CliRunner().invoke(app, ["run", *args])
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr

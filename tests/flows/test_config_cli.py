@@ -12,7 +12,7 @@ from flows.cli import app
 
 @pytest.mark.parametrize(
     ("command", "flow"),
-    [(["run", "forecast"], "forecast"), (["run", "demo"], "forecast"), (["run", "embed"], "embed"),
+    [(["run", "forecast"], "forecast"), (["run", "demo"], "study"), (["run", "study"], "study"), (["run", "embed"], "embed"),
      (["run", "lesson"], "lesson"), (["config", "show"], "forecast"), (["config", "show", "lesson"], "lesson"),
      (["config", "embed"], "embed")],
 )
@@ -26,7 +26,7 @@ def test_an_unknown_key_names_the_flows_own_listing(command, flow):
 
 @pytest.mark.parametrize(
     ("flow", "key", "default"),
-    [("forecast", "window.lookback", "32"), ("embed", "model.architecture", "skipgram"),
+    [("forecast", "window.lookback", "32"), ("study", "evaluate.ar_lags", "8"), ("embed", "model.architecture", "skipgram"),
      ("lesson", "sweep.lengths", "10,25,50,100")],
 )
 def test_config_show_lists_the_named_flows_settings(flow, key, default):
@@ -44,6 +44,6 @@ def test_config_show_without_a_flow_is_the_forecast_listing():
 
 
 def test_config_show_refuses_an_unknown_flow():
-    result = CliRunner().invoke(app, ["config", "show", "study"])
+    result = CliRunner().invoke(app, ["config", "show", "sine"])
     assert result.exit_code == 2
-    assert "'study' is not one of 'forecast', 'embed', 'lesson'" in result.output
+    assert "'sine' is not one of 'forecast', 'study', 'embed', 'lesson'" in result.output

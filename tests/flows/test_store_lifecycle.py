@@ -48,7 +48,7 @@ def _runs(root: Path) -> list:
 
 def test_a_killed_run_is_closed_as_killed_and_crashed_by_the_next_run(tmp_path):
     root = tmp_path / "artifacts"
-    victim = _seqflow(root, "run", "forecast", *SMALL, "--set", "model.cells=gru",
+    victim = _seqflow(root, "run", "study", *SMALL, "--set", "model.cells=gru",
                       "--set", "train.epochs=5000", "--set", "train.patience=5000", start_new_session=True)
     try:
         deadline = time.monotonic() + 240
@@ -67,7 +67,7 @@ def test_a_killed_run_is_closed_as_killed_and_crashed_by_the_next_run(tmp_path):
     assert {r.info.status for r in before.values()} == {"RUNNING"}  # parent and gru, left open
     flow_run_id = next(iter(before.values())).data.tags["prefect_flow_run_id"]
 
-    nxt = _seqflow(root, "run", "forecast", *SMALL, "--set", "model.cells=rnn", "--set", "train.epochs=1", "--json")
+    nxt = _seqflow(root, "run", "study", *SMALL, "--set", "model.cells=rnn", "--set", "train.epochs=1", "--json")
     out, err = nxt.communicate(timeout=400)
     assert nxt.returncode == 0, err
     assert sorted(json.loads(out)["reconciled_runs"]) == sorted(before)
@@ -93,7 +93,7 @@ def test_a_killed_run_is_closed_as_killed_and_crashed_by_the_next_run(tmp_path):
 
 def test_two_first_runs_at_once_on_a_cold_store_both_succeed(tmp_path):
     root = tmp_path / "cold"
-    args = ["run", "forecast", *SMALL, "--set", "model.cells=rnn", "--set", "train.epochs=1", "--json"]
+    args = ["run", "study", *SMALL, "--set", "model.cells=rnn", "--set", "train.epochs=1", "--json"]
     procs = [_seqflow(root, *args), _seqflow(root, *args)]
     outcomes = [p.communicate(timeout=500) for p in procs]
     for proc, (out, err) in zip(procs, outcomes):

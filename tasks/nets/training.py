@@ -69,7 +69,7 @@ def epoch_datasets(
     (a fresh iterator, a fresh kernel) draws the **same** permutation. The same public ops, traced the
     same way, draw it here once; the windows are gathered in that order once, and both datasets
     repeat from memory: one iterator for the whole ``fit``, the same batches in the same order, and
-    the same weights and losses to the last bit (``tests/forecasting/test_training.py`` checks it).
+    the same weights and losses to the last bit (``tests/nets/test_training.py`` checks it).
 
     Returns:
         ``(train, steps_per_epoch, validation, validation_steps)``.

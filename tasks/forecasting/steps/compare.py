@@ -109,7 +109,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     same preprocessing as the flow; its settings travel as ``bundle.json``. A ``model.scope = local``
     model is not served (one set of networks per series; said in the log and the parent run's tag
     ``served_model_skipped``). Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
-    was ranked, or when the series have no calendar (the sine's synthetic seconds); nothing is
+    was ranked, or when the series have no calendar to continue (M4's synthetic steps); nothing is
     registered when ``tracking.registered_model`` is off.
     """
     from tasks.nets import cells

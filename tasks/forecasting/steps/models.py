@@ -160,9 +160,9 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
 def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: ForecastConfig, season_length: int) -> ModelResult:
     """Forecast every series' held-out horizon at every origin, score it with the M4 metrics, close the run.
 
-    Each series' forecast is :func:`tasks.forecasting.preprocessing.forecast_history`'s, batched
-    (:func:`tasks.forecasting.panel.forecast_rows`): every ensemble member forecasts in model units,
-    each is mapped back to series units, the median is taken. Logs the per-fold means on the child
+    Every test row is forecast by :func:`tasks.forecasting.panel.forecast_rows`, which ends in the one
+    forecast path (:func:`tasks.forecasting.preprocessing.forecast_model_units`): every ensemble
+    member forecasts in model units, each is mapped back to series units, the median is taken. Logs the per-fold means on the child
     run, its loss plot and (fold 0's first) model as a pyfunc model.
     """
     if trained.failure is not None:

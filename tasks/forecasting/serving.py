@@ -41,8 +41,6 @@ FORECAST_COLUMNS = ("series_id", "timestamp", "yhat", "lower", "upper")
 _STEP = {"hourly": pd.DateOffset(hours=1), "daily": pd.DateOffset(days=1), "weekly": pd.DateOffset(weeks=1),
          "monthly": pd.DateOffset(months=1), "quarterly": pd.DateOffset(months=3), "yearly": pd.DateOffset(years=1)}
 
-STEP_FREQUENCIES = tuple(_STEP)  # the calendars a served model can continue
-
 Predict = Callable[[np.ndarray], np.ndarray]  # (batch, lookback, 1) float32 -> (batch, target_steps, 1)
 Predicts = Predict | Sequence[Predict]  # one network, or an ensemble's members (median in series space)
 

@@ -108,18 +108,14 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     origin (``keras_model_0`` .. ``keras_model_{n-1}``) and forecasts with their median, through the
     same preprocessing as the flow; its settings travel as ``bundle.json``. A ``model.scope = local``
     model is not served (one set of networks per series; said in the log and the parent run's tag
-    ``served_model_skipped``). Nothing is logged when models are not logged (``tracking.log_models = false``), when no model
-    was ranked, or when the series have no calendar to continue (M4's synthetic steps); nothing is
-    registered when ``tracking.registered_model`` is off.
+    ``served_model_skipped``). Nothing is logged when models are not logged (``tracking.log_models =
+    false``) or when no model was ranked; nothing is registered when ``tracking.registered_model`` is off.
     """
     from tasks.nets import cells
     from tasks.tracking import registry
 
     best = next((row.forecaster for row in compared.ranking if row.kind == "model"), None)
     if not cfg.tracking.log_models or best is None:
-        return None
-    if series.frequency not in serving.STEP_FREQUENCIES:
-        _log().info("no served model: %s series have no calendar to continue", series.frequency)
         return None
     if cfg.model.scope == "local":
         # One network set per series: not served (a served model maps any history through one set).

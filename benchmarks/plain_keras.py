@@ -17,7 +17,7 @@ Two yardsticks, chosen by the second argument:
 
 All three give the same weights to the last bit; only the time differs.
 
-Usage: ``python -m flows.plain_keras CONFIG.json [seqflow|keras|keras-threads]`` (a dumped ForecastConfig); prints JSON.
+Usage: ``python -m benchmarks.plain_keras CONFIG.json [seqflow|keras|keras-threads]`` (a dumped ForecastConfig); prints JSON.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import json
 
-from flows import plain_keras
+from benchmarks import plain_keras
 from tasks.config import load_config
 from tasks.forecasting.config import ForecastConfig
 

@@ -6,7 +6,7 @@ UV     := $(BOOT)/bin/uv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.synced
 
-.PHONY: demo test test-fast bench bench-forecast ui setup clean
+.PHONY: demo test test-fast bench bench-forecast docs ui setup clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: $(STAMP)
 
 bench-forecast: $(STAMP)
 	$(VENV)/bin/seqflow bench forecast
+
+# docs/cli.md: every command's --help and every flow's settings, from the CLI itself (a test checks it).
+docs: $(STAMP)
+	$(PY) -m flows.cli.reference docs/cli.md
 
 ui: $(STAMP)
 	$(VENV)/bin/seqflow ui

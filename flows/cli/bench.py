@@ -1,7 +1,13 @@
-"""``seqflow bench``: speed, forecast accuracy and word2vec figures, measured side by side."""
+"""``seqflow bench``: speed, forecast accuracy and word2vec figures, measured side by side.
+
+The benchmarks live in the top-level ``benchmarks`` package of a source checkout, not in the
+installed product; each command imports it when it runs, and says so in one line where it is absent.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,6 +18,21 @@ app = typer.Typer(
     help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy.",
     invoke_without_command=True, rich_markup_mode=None,
 )
+
+NOT_IN_A_CHECKOUT = ("seqflow bench: the benchmarks run from a source checkout (the benchmarks/ folder beside flows/ "
+                     "and tasks/); an installed seqflow does not include them")
+
+
+@contextmanager
+def _from_a_checkout() -> Iterator[None]:
+    """Turn a missing ``benchmarks`` package into one line and exit code 2; re-raise any other missing module."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks" and not (exc.name or "").startswith("benchmarks."):
+            raise
+        fail(NOT_IN_A_CHECKOUT)
+
 
 @app.callback()
 def speed(
@@ -25,7 +46,8 @@ def speed(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from flows.bench import run_bench
+    with _from_a_checkout():
+        from benchmarks.speed import run_bench
 
     run_bench(list(set_ or []), repeats, console())
 
@@ -49,7 +71,8 @@ def forecast(
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
-    from flows.bench_forecast import run_forecast_bench
+    with _from_a_checkout():
+        from benchmarks.forecast import run_forecast_bench
 
     figures = run_forecast_bench(console(stderr=as_json), workers=workers,
                                  datasets=tuple(datasets or ("Hourly", "Weekly")), m4=m4, flow=flow, m4_flow=m4_flow)
@@ -71,7 +94,8 @@ def embed(
 
     Reads ../shared/data/text/imdb-reviews.tsv.gz. Full size it takes tens of minutes on 2 cores.
     """
-    from flows import bench_embed as plain_bench
+    with _from_a_checkout():
+        from benchmarks import embed as plain_bench
 
     if not plain_bench.IMDB.is_file():
         fail(f"{plain_bench.IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
@@ -83,6 +107,6 @@ def embed(
              "(--architectures) or negative_sampling, nce, off (--tf-loss)")
     figures = plain_bench.run(max_docs, skip_corpus_file, archs, plain_bench.split_names(tf_loss))
     if flow:
-        from flows.bench_embed_flow import run_flow_bench
+        from benchmarks.embed_flow import run_flow_bench
 
         run_flow_bench(max_docs, figures, console(), archs)

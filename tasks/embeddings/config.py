@@ -7,7 +7,7 @@ that names the key. Loading is strict, so the few fields a preset or ``--set`` c
 (a path, a comma-separated list of words) are converted before they are checked. Rules that can be
 checked from the config alone live here as validators; rules that need the data (the file exists, the
 column is there) are checked when the corpus is read and raise :class:`tasks.errors.InputError`. The
-trailing comment of each field is its documentation (``seqflow config embed`` prints it).
+trailing comment of each field is its documentation (``seqflow config show embed`` prints it).
 """
 
 from __future__ import annotations

@@ -250,7 +250,7 @@ def baseline_forecasters(season_length: int) -> dict[str, Forecaster]:
         "naive2": partial(naive2, season_length=season_length),
         "holt_winters": partial(holt_winters, season_length=season_length),
         # An undamped additive trend overshoots over long horizons: on M4 Hourly (48 steps) sMAPE
-        # 28.9 / MASE 3.60 undamped against 16.8 / 1.47 damped (flows.bench_forecast).
+        # 28.9 / MASE 3.60 undamped against 16.8 / 1.47 damped (benchmarks/forecast.py).
         "holt_winters_damped": partial(holt_winters, season_length=season_length, damped_trend=True),
         "theta": partial(theta, season_length=season_length),
     }

@@ -78,3 +78,24 @@ def test_config_on_a_directory_says_so(tmp_path):
     result = CliRunner().invoke(app, ["run", "forecast", "--config", str(tmp_path)])
     assert result.exit_code == 2
     assert f"error: config: --config {tmp_path}: is a directory" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["bench"], ["bench", "forecast"], ["bench", "embed"]])
+def test_bench_outside_a_source_checkout_is_one_line_exit_2(command, monkeypatch):
+    # An installed wheel has no benchmarks package: None in sys.modules makes every import of it fail.
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")] + ["benchmarks"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: seqflow bench: the benchmarks run from a source checkout (the benchmarks/ folder beside flows/ and "
+        "tasks/); an installed seqflow does not include them")
+
+
+def test_the_wheel_packages_the_product_without_the_benchmarks():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["flows", "tasks"]
+    assert project["project"]["scripts"]["seqflow"] == "flows.cli:main"

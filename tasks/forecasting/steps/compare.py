@@ -27,8 +27,8 @@ from tasks.forecasting.records import (
     SeriesRef,
     ServedModel,
 )
-from tasks.forecasting.steps.data import _log, _series_arrays
-from tasks.forecasting.steps.models import _Unit
+from tasks.forecasting.steps.data import run_logger, series_arrays
+from tasks.forecasting.steps.models import Unit
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
@@ -121,12 +121,12 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
         # One network set per series: not served (a served model maps any history through one set).
         # Said in the log and on the parent run; the per-series networks stay in the model's run.
         reason = LOCAL_NOT_SERVED
-        _log().warning(reason)
+        run_logger().warning(reason)
         runs.set_tags(ctx.parent_run_id, {"served_model": "none", "served_model_skipped": reason})
         return None
     result = next(r for r in compared.models if r.cell == best)
     model_dir = Path(result.model_path).parent
-    members = [model_dir / _Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
+    members = [model_dir / Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
     bundle = serving.make_bundle(
         cfg.model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
         np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
@@ -155,7 +155,7 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
     lead = best_model or best_baseline
     if lead is None or cfg.evaluate.plot_series == 0:
         return
-    arrays = _series_arrays(series)
+    arrays = series_arrays(series)
     picked = holdout.series_to_plot(scores, lead, cfg.evaluate.plot_series)
     latest = forecasts[forecasts["fold"] == 0]
     season = cfg.evaluate.season_length or series.season_length

@@ -100,11 +100,12 @@ def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
     if series.skipped_rows:
         # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.
         for line in series.skipped_rows:
-            _log().warning("skipped %s", line)
+            run_logger().warning("skipped %s", line)
         runs.log_text(ctx.parent_run_id, "\n".join(series.skipped_rows) + "\n", "skipped_rows.txt")
 
 
-def _log() -> logging.Logger | logging.LoggerAdapter:
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The running task's Prefect logger, or seqflow's own outside a task run."""
     from prefect.logging import get_run_logger
 
     try:
@@ -135,7 +136,8 @@ def transform_spec(cfg: ForecastConfig, season_length: int) -> preprocessing.Tra
                                        level=p.level)
 
 
-def _series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every stored series as id → ``(timestamps (time,), values (time,))``."""
     return backtest.series_arrays(storage.read_frame(Path(series.path)))
 
 
@@ -151,7 +153,7 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     Raises:
         InputError: a series does not fit the preprocessing (a value <= 0 under preprocess.log).
     """
-    both = _series_arrays(series)
+    both = series_arrays(series)
     arrays = {sid: values for sid, (_, values) in both.items()}
     stamps = {sid: stamps for sid, (stamps, _) in both.items()}
     try:
@@ -167,7 +169,8 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
 
 
-def _read_panel(windows: WindowsRef) -> panel.PanelWindows:
+def read_panel(windows: WindowsRef) -> panel.PanelWindows:
+    """The stored panel windows, as the table they were written from."""
     stored = storage.read_arrays(Path(windows.path))
     return panel.PanelWindows.from_arrays(stored.arrays, stored.metadata)
 
@@ -201,12 +204,13 @@ def backtest_baselines(
     frame = storage.read_frame(Path(series.path))
     result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step)
     key = _baselines_key(series, horizon, season_length, folds, fold_step, names)
-    forecasts = storage.write_frame(_typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))
-    scores = storage.write_frame(_typed_scores(result.scores), paths.intermediate_path("baseline-scores", key))
+    forecasts = storage.write_frame(typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))
+    scores = storage.write_frame(typed_scores(result.scores), paths.intermediate_path("baseline-scores", key))
     return ScoredForecasts(str(forecasts), str(scores))
 
 
-def _typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Backtest forecast rows with fixed column types and the interval columns (NaN where none)."""
     # Fixed column types, so that an empty frame (no baselines) stores and concatenates like a full one.
     types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64, "horizon_step": np.int64,
              "yhat": np.float64, "y": np.float64}
@@ -217,7 +221,8 @@ def _typed_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
     return out.assign(timestamp=pd.to_datetime(out["timestamp"]).astype("datetime64[s]"), **bands)
 
 
-def _typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-series score rows with fixed column types."""
     types = {"series_id": str, "model": str, "fold": np.int64, "origin": np.int64,
              **{m: np.float64 for m in metrics.METRICS}}
     return frame[list(backtest.SCORE_COLUMNS)].astype(types)

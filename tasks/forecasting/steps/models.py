@@ -31,7 +31,7 @@ from tasks.forecasting.records import (
     TrainedModel,
     WindowsRef,
 )
-from tasks.forecasting.steps.data import _read_panel, _series_arrays, _typed_forecasts, _typed_scores
+from tasks.forecasting.steps.data import read_panel, series_arrays, typed_forecasts, typed_scores
 from tasks.progress import epoch_bar
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
@@ -39,7 +39,7 @@ from tasks.tracking.runs import RunContext
 
 
 @dataclasses.dataclass(frozen=True)
-class _Unit:
+class Unit:
     """One network to train: a fold, an ensemble member, and the series it sees (None = all: global)."""
 
     fold: int
@@ -59,15 +59,15 @@ def member_seed(seed: int, member: int) -> int:
     return seed + 1000 * member
 
 
-def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[_Unit]:
+def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[Unit]:
     """Every network a cell needs: folds × ensemble members × (series, when local)."""
     ids = sorted({str(s) for s in table.series_id})
     groups = [(k, (sid,)) for k, sid in enumerate(ids)] if cfg.model.scope == "local" else [(0, None)]
-    return [_Unit(fold, member, k, group) for fold in range(cfg.evaluate.folds)
+    return [Unit(fold, member, k, group) for fold in range(cfg.evaluate.folds)
             for member in range(cfg.model.ensemble) for k, group in groups]
 
 
-def _unit_rows(table: panel.PanelWindows, unit: _Unit, split: str) -> np.ndarray:
+def _unit_rows(table: panel.PanelWindows, unit: Unit, split: str) -> np.ndarray:
     rows = table.rows(unit.fold, split)
     if unit.series_ids is not None:
         rows = rows[np.isin(table.series_id[rows].astype(str), unit.series_ids)]
@@ -96,7 +96,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     began = time.perf_counter()
     try:
         runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
-        table = _read_panel(windows)
+        table = read_panel(windows)
         model_dir = paths.model_dir(run_id)
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
@@ -177,8 +177,8 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     run_id = trained.run_id
     horizon = cfg.window.horizon
     try:
-        table = _read_panel(windows)
-        series = _series_arrays(windows.series)
+        table = read_panel(windows)
+        series = series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
         parts, residuals = [], []
         spec = serving.window_spec(cfg.model_dump(mode="json"), season_length, table.calendar_features)
@@ -209,8 +209,8 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         banded, widths = intervals.attach_intervals(
             pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
             cfg.evaluate.interval_level, horizon)
-        forecasts = _typed_forecasts(banded)
-        scores = _typed_scores(panel.score_forecasts(forecasts, series, season_length))
+        forecasts = typed_forecasts(banded)
+        scores = typed_scores(panel.score_forecasts(forecasts, series, season_length))
         forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
         scores_path = storage.write_frame(scores, paths.intermediate_path("model-scores", run_id))
         means = scores.groupby("fold")[list(metrics.METRICS)].mean()

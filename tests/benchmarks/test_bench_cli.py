@@ -10,13 +10,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from flows import bench, bench_forecast
+from benchmarks import forecast as bench_forecast
+from benchmarks import speed
 from flows.cli import app
 
 
 def test_bench_alone_still_runs_the_speed_bench(monkeypatch):
     calls = []
-    monkeypatch.setattr(bench, "run_bench", lambda overrides, repeats, console: calls.append((overrides, repeats)))
+    monkeypatch.setattr(speed, "run_bench", lambda overrides, repeats, console: calls.append((overrides, repeats)))
     result = CliRunner().invoke(app, ["bench", "--repeats", "2", "--set", "model.cells=rnn"])
     assert result.exit_code == 0, result.output
     assert calls == [(["model.cells=rnn"], 2)]

@@ -2,17 +2,16 @@
 
 import json
 
-from flows import plain_keras
-from tasks.config import load_config
-from tasks.forecasting.config import ForecastConfig
-
-
 import pytest
+
+from benchmarks import plain_keras
+from tasks.config import load_config
+from tasks.study.config import StudyConfig
 
 
 @pytest.mark.parametrize("how", ["seqflow", "keras"])
 def test_yardstick_trains_every_cell_on_the_flow_windows(tmp_path, capsys, how):
-    cfg = load_config(ForecastConfig, None, ["source.x_end=30", "window.lookback=8", "model.units=4", "train.epochs=2",
+    cfg = load_config(StudyConfig, None, ["source.x_end=30", "window.lookback=8", "model.units=4", "train.epochs=2",
                              "train.patience=2", "model.cells=rnn,manual_rnn", "evaluate.generate_steps=10"])
     path = tmp_path / "cfg.json"
     path.write_text(cfg.model_dump_json())

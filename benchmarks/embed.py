@@ -1,4 +1,4 @@
-"""``python -m flows.bench_embed [--max-docs N]``: word2vec on IMDB, plain gensim beside seqflow's modules.
+"""``python -m benchmarks.embed [--max-docs N]``: word2vec on IMDB, plain gensim beside seqflow's modules.
 
 Measured in one run, printed as one Rich table (and saved as JSON under ``artifacts/bench/embed``):
 
@@ -99,7 +99,7 @@ def ingest(max_docs: int | None, repeat: int, out: Path | None) -> dict:
 
 
 def _ingest_in_fresh_process(max_docs: int | None, repeat: int, out: Path | None) -> dict:
-    cmd = [sys.executable, "-m", "flows.bench_embed", "--ingest-only", "--repeat", str(repeat)]
+    cmd = [sys.executable, "-m", "benchmarks.embed", "--ingest-only", "--repeat", str(repeat)]
     if max_docs:
         cmd += ["--max-docs", str(max_docs)]
     if out is not None:
@@ -163,88 +163,6 @@ def _tf_skipgram(batches, vocabulary, n_tokens: int, loss: str) -> dict:
             "effective_words": trained.effective_words, "words_per_second": trained.words_per_second,
             "epoch_words_per_second": [e.words_per_second for e in trained.epochs],
             "epoch_loss": [e.loss for e in trained.epochs], "profile": trained.profile, **_scores(trained.vectors)}
-
-
-def adam_vs_sgd(max_docs: int, epochs: int = 5, adam_lr: float = 0.001) -> dict:
-    """Train the TF skip-gram on the first ``max_docs`` reviews with plain sparse SGD, then with Keras' Adam.
-
-    Adam gets the same loss, batches and noise through ``tf.GradientTape`` (its gradients are
-    ``IndexedSlices``); Keras' Adam then updates both moment matrices and every row of the weights
-    each step, touched or not, which is what sparse embeddings pay for it. Printed as one small table.
-    """
-    import numpy as np
-    import tensorflow as tf
-    from rich.console import Console
-
-    from tasks.embeddings import corpus, skipgram, text, tf_w2v
-    from tasks.embeddings.config import CorpusConfig, ModelConfig, TokenizeConfig
-
-    cfg_corpus = CorpusConfig(path=IMDB, text_column="text", max_documents=max_docs)
-    counter = text.VocabularyCounter()
-    chunks = list(counter.observe(text.tokenize_documents(corpus.iter_documents(cfg_corpus),
-                                                          TokenizeConfig(min_count=MIN_COUNT))))
-    vocabulary = text.vocabulary_frame(counter.counts, MIN_COUNT)
-    frame = text._token_frame([c.doc_id for c in chunks], [c.tokens for c in chunks])
-    ids = next(text.encode_token_frames([frame], vocabulary["word"]))["ids"].tolist()
-    blocks = [ids[i:i + 2_048] for i in range(0, len(ids), 2_048)]
-    n_tokens = sum(len(r) for r in ids)
-    cfg = ModelConfig(backend="tf", **{**SETTINGS, "epochs": epochs})
-    figures = {"max_docs": max_docs, "epochs": epochs, "vocabulary": len(vocabulary), "tokens": n_tokens}
-    sgd = tf_w2v.train_skipgram(lambda: iter(blocks), vocabulary, n_tokens, cfg, sample=SAMPLE, seed=SEED)
-    figures["sgd"] = {"learning_rate": cfg.learning_rate, "words_per_second": sgd.words_per_second,
-                      "train_seconds": sgd.train_seconds, "final_loss": sgd.epochs[-1].loss, **_scores(sgd.vectors)}
-
-    import keras
-
-    counts = vocabulary["count"].to_numpy(np.int64)
-    rng = np.random.default_rng(SEED)
-    trainer = tf_w2v.SkipGramTrainer(counts, cfg, SEED, rng)
-    w = trainer.weights
-    optimizer = keras.optimizers.Adam(learning_rate=adam_lr)
-    groups = cfg.batch_size // cfg.noise_group
-
-    @tf.function
-    def adam_steps(centres, contexts, first_step):
-        total = tf.constant(0.0)
-        for i in tf.range(tf.shape(centres)[0]):
-            noise = tf_w2v.draw_noise(trainer.cdf, trainer.seed, first_step + tf.cast(i, tf.int64), groups, cfg.negative)
-            with tf.GradientTape() as tape:
-                u = tf.reshape(tf.gather(w.inputs, centres[i]), [groups, -1, cfg.vector_size])
-                v_pos = tf.reshape(tf.gather(w.outputs, contexts[i]), [groups, -1, cfg.vector_size])
-                v_neg = tf.gather(w.outputs, tf.cast(noise, tf.int32))
-                loss = tf_w2v.objective(*tf_w2v.scores(u, v_pos, v_neg))
-            grads = tape.gradient(loss, [w.inputs, w.outputs])
-            optimizer.apply_gradients(zip(grads, [w.inputs, w.outputs]))
-            total += loss
-        return total
-
-    keep = skipgram.keep_probabilities(counts, SAMPLE)
-    step, effective, began, loss = 0, 0, time.perf_counter(), 0.0
-    for _ in range(epochs):
-        loss = 0.0
-        for part in skipgram.batched(skipgram.iter_pair_blocks(iter(blocks), cfg.context_window, keep, rng),
-                                     cfg.batch_size, n_tokens, cfg.noise_group):
-            effective += part.effective_words
-            if part.centres.shape[0] and part.centres.shape[1] == cfg.batch_size:
-                loss += float(adam_steps(part.centres, part.contexts, tf.constant(step, tf.int64)))
-                step += part.centres.shape[0]
-    seconds = time.perf_counter() - began
-    vectors = tf_w2v.WordVectors(tuple(vocabulary["word"]), counts, w.inputs.numpy()).to_keyed_vectors()
-    figures["adam"] = {"learning_rate": adam_lr, "words_per_second": effective / seconds, "train_seconds": seconds,
-                       "final_loss": loss, **_scores(vectors)}
-    console = Console(width=150)
-    from rich.table import Table
-
-    table = Table(title=f"TF skip-gram, first {max_docs:,} IMDB reviews ({n_tokens:,} tokens, "
-                        f"{len(vocabulary):,} words), {epochs} epochs: sparse SGD vs Keras Adam")
-    for col in ("optimizer", "lr", "effective words/s", "train s", "last epoch loss", "analogy (30k)", "WS353", "SimLex"):
-        table.add_column(col, justify="right")
-    for name in ("sgd", "adam"):
-        r = figures[name]
-        table.add_row(name, f"{r['learning_rate']:g}", f"{r['words_per_second']:,.0f}", f"{r['train_seconds']:.1f}",
-                      f"{r['final_loss']:.4g}", f"{r['analogy']:.1%}", f"{r['ws353']:.3f}", f"{r['simlex']:.3f}")
-    console.print(table)
-    return figures
 
 
 def run(max_docs: int | None, skip_corpus_file: bool, architectures: tuple[str, ...] = ("skipgram", "cbow"),
@@ -453,23 +371,18 @@ def _print_table(console, f: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.bench_embed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.embed", description=__doc__.splitlines()[0])
     parser.add_argument("--max-docs", type=int, default=None, help="read only the first N reviews (development)")
     parser.add_argument("--skip-corpus-file", action="store_true", help="leave out the corpus_file runs")
     parser.add_argument("--architectures", default="skipgram,cbow", help="comma list of skipgram, cbow")
     parser.add_argument("--tf-loss", default="negative_sampling",
                         help="comma list of the TF backend's objectives (negative_sampling, nce); off = no TF rows")
-    parser.add_argument("--adam-vs-sgd", action="store_true",
-                        help="only train the TF skip-gram with sparse SGD and with Keras Adam on --max-docs reviews")
     parser.add_argument("--ingest-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not IMDB.is_file():
         raise SystemExit(f"{IMDB}: no such file (the benchmark reads the shared IMDB corpus)")
-    if args.adam_vs_sgd:
-        print(json.dumps(adam_vs_sgd(args.max_docs or 3_000)))
-        return
     if args.ingest_only:
         print(json.dumps(ingest(args.max_docs, args.repeat, args.out)))
         return

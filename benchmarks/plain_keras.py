@@ -8,7 +8,7 @@ two is what the pipeline costs.
 Two yardsticks, chosen by the second argument:
 
 - ``seqflow`` (the default): seqflow's own training function, :func:`train_cell`, which feeds
-  ``fit`` its repeated in-memory batches (:func:`tasks.forecasting.training.epoch_datasets`);
+  ``fit`` its repeated in-memory batches (:func:`tasks.nets.training.epoch_datasets`);
 - ``keras``: the same model, optimizer and callbacks, fitted the way Keras' guides write it,
   ``model.fit(x, y, validation_data=(x_val, y_val), batch_size=..., shuffle=True)`` — the bare
   Keras ``fit`` a user would compare with, on TensorFlow's default threads;
@@ -17,7 +17,7 @@ Two yardsticks, chosen by the second argument:
 
 All three give the same weights to the last bit; only the time differs.
 
-Usage: ``python -m flows.plain_keras CONFIG.json [seqflow|keras|keras-threads]`` (a dumped ForecastConfig); prints JSON.
+Usage: ``python -m benchmarks.plain_keras CONFIG.json [seqflow|keras|keras-threads]`` (a dumped StudyConfig); prints JSON.
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ import os  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tasks.forecasting.config import ForecastConfig  # noqa: E402
-from tasks.forecasting.sources.sine import series_matrix, synthesize_sine  # noqa: E402
-from tasks.forecasting.training import (  # noqa: E402
+from tasks.study.config import StudyConfig  # noqa: E402
+from tasks.study.sine import series_matrix, synthesize_sine  # noqa: E402
+from tasks.nets.training import (  # noqa: E402
     FitResult,
     fit_callbacks,
     optimizer_for,
     seeded_forecaster,
     train_cell,
 )
-from tasks.forecasting.windowing import build_window_table  # noqa: E402
+from tasks.nets.windowing import build_window_table  # noqa: E402
 
 
-def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: ForecastConfig) -> FitResult:
+def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: StudyConfig) -> FitResult:
     """Build the cell as seqflow does and fit it from NumPy arrays with Keras' own input pipeline."""
     model = seeded_forecaster(cell, x_train, cfg.model, cfg.seed, cfg.window.target, cfg.window.horizon)
     model.compile(optimizer=optimizer_for(cfg.train), loss=cfg.train.loss, metrics=["mae"])
@@ -56,7 +56,7 @@ def keras_array_fit(cell, x_train, y_train, x_val, y_val, cfg: ForecastConfig) -
 
 def main(config_path: str, how: str = "seqflow") -> None:
     """Train every configured cell and print timings as JSON."""
-    cfg = ForecastConfig.model_validate_json(open(config_path).read())
+    cfg = StudyConfig.model_validate_json(open(config_path).read())
     w = cfg.window
     values = series_matrix(synthesize_sine(cfg.source, cfg.seed))
     table = build_window_table(values, w.lookback, w.horizon, w.stride, w.target, cfg.split.train, cfg.split.validation)

@@ -1,6 +1,6 @@
 """The gensim backend *through the flow* on IMDB, beside plain gensim measured in the same bench run.
 
-``seqflow bench-embed`` first runs :mod:`flows.bench_embed` (plain gensim beside seqflow's training
+``seqflow bench embed`` first runs :mod:`benchmarks.embed` (plain gensim beside seqflow's training
 function, ingestion memory, t-SNE), then this: the ``train-embeddings`` flow with the very settings of
 the plain runs (2 workers, vector_size 100, context window 5, negative 5, 5 epochs, min_count 5, the
 bench's seed), once per architecture, and a table that sets the flow's training words/s and scores
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 
-from flows import bench_embed
+from benchmarks import embed as bench_embed
 
 # The flow's step names (flows/embed.py laps), grouped as the table reports them.
 OVERHEAD_STEPS = {

@@ -1,6 +1,6 @@
 """Forecast benchmark: the statistical baselines on M4 Hourly and Weekly beside the official scores.
 
-``seqflow bench forecast`` (or ``python -m flows.bench_forecast``) reads
+``seqflow bench forecast`` (or ``python -m benchmarks.forecast``) reads
 ``../shared/data/m4/{Hourly,Weekly}-{train,test}.csv`` (next to the project's root; a user's clone
 may lack it, so no test depends on it and the part is skipped without it), forecasts every series'
 test horizon with Naive2, seasonal naive, Holt-Winters (plain and damped) and Theta, refit on each

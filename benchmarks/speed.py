@@ -1,7 +1,7 @@
 """``seqflow bench``: figures measured side by side in one run, printed as a table.
 
 1. ``seqflow --help`` wall time (median of N) beside ``python -c pass`` and ``import tensorflow``.
-2. The same training run bare, in a fresh process (:mod:`flows.plain_keras`: the same windows,
+2. The same training run bare, in a fresh process (:mod:`benchmarks.plain_keras`: the same windows,
    models and callbacks; no Prefect, MLflow, Parquet or evaluation), two ways: **bare Keras fit**,
    ``model.fit(x, y, shuffle=True)`` from NumPy arrays as Keras' guides write it, and **seqflow's
    training alone** (:func:`train_cell`, whose in-memory epoch batches give the same bits faster).
@@ -36,7 +36,7 @@ from rich.table import Table
 from flows import ephemeral
 from tasks import paths, templates
 from tasks.config import load_config
-from tasks.forecasting.config import ForecastConfig
+from tasks.study.config import StudyConfig
 
 # The demo preset as a user runs it; only the progress bars are off. Early stopping is
 # deterministic, so the flow and the bare run train the same epochs.
@@ -76,7 +76,7 @@ def _load() -> str:
 
 def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     """Run every measurement and print the table; returns the figures."""
-    cfg = load_config(ForecastConfig, paths.configs_dir() / "demo.toml", [*BENCH_OVERRIDES, *overrides])
+    cfg = load_config(StudyConfig, paths.configs_dir() / "demo.toml", [*BENCH_OVERRIDES, *overrides])
     work = paths.bench_dir()
     prefect_home = work / "artifacts" / "prefect"
     ephemeral.stop_standing_server(prefect_home)  # an earlier bench's, before its database is deleted
@@ -96,10 +96,10 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
     env = {**os.environ, "SEQFLOW_ARTIFACTS": str(work / "artifacts")}
     for var in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "MLFLOW_TRACKING_URI", "PREFECT_API_URL"):
         env.pop(var, None)  # private stores, cold at first: nothing cached from earlier runs
-    keras_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "keras"]
-    bare_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "seqflow"]
-    threads_cmd = [sys.executable, "-m", "flows.plain_keras", str(config_path), "keras-threads"]
-    flow_cmd = [*seqflow, "run", "forecast", "--config", str(paths.configs_dir() / "demo.toml"), "--json"]
+    keras_cmd = [sys.executable, "-m", "benchmarks.plain_keras", str(config_path), "keras"]
+    bare_cmd = [sys.executable, "-m", "benchmarks.plain_keras", str(config_path), "seqflow"]
+    threads_cmd = [sys.executable, "-m", "benchmarks.plain_keras", str(config_path), "keras-threads"]
+    flow_cmd = [*seqflow, "run", "study", "--config", str(paths.configs_dir() / "demo.toml"), "--json"]
     flow_cmd += [item for o in (*BENCH_OVERRIDES, *overrides) for item in ("--set", o)]
 
     def bare(what: str, cmd: list[str]) -> tuple[float, dict]:
@@ -112,7 +112,7 @@ def run_bench(overrides: list[str], repeats: int, console: Console) -> dict:
 
     # Each measurement twice, in mirrored order around the flows (ABC flows CBA), so a drift of the
     # machine's speed during the bench weighs on both sides; the best of each pair is compared.
-    console.print("the bare runs (flows.plain_keras): Keras fit, seqflow's training alone"
+    console.print("the bare runs (benchmarks.plain_keras): Keras fit, seqflow's training alone"
                   + (f", Keras fit with {cfg.train.threads} thread(s)" if cfg.train.threads else "") + " ...")
     keras, alone, threaded = [bare("bare Keras fit", keras_cmd)], [bare("bare training", bare_cmd)], []
     if cfg.train.threads:

@@ -18,10 +18,10 @@ from benchmarks import embed as bench_embed
 
 # The flow's step names (flows/embed.py laps), grouped as the table reports them.
 OVERHEAD_STEPS = {
-    "reconcile, hash the corpus": ("reconcile", "hash-corpus"),
+    "hash the corpus": ("hash-corpus",),
     "tokenize → token Parquet": ("tokenize-corpus",),
     "vocabulary + token-id Parquet": ("build-vocabulary",),
-    "MLflow runs, params, corpus figures": ("open-runs", "close-runs"),
+    "corpus figures on the run": ("record-corpus",),
     "evaluate (analogies, pairs, neighbours)": ("evaluate-vectors",),
     "exports (word2vec, projector, t-SNE, PNG)": ("export-vectors",),
 }
@@ -47,6 +47,7 @@ def run_flow_bench(max_docs: int | None, plain: dict | None, console,
                    architectures: tuple[str, ...] = ("skipgram", "cbow")) -> dict:
     """Run the flow once per architecture and print the comparison; return the figures."""
     from flows import ephemeral
+    from flows.tracked import task_seconds
     from tasks import paths
     from tasks.config import load_config
     from tasks.embeddings.config import EmbedConfig
@@ -61,7 +62,10 @@ def run_flow_bench(max_docs: int | None, plain: dict | None, console,
         console.print(f"{architecture}: the train-embeddings flow ...")
         began = time.perf_counter()
         summary = train_embeddings(cfg)
-        figures[architecture] = {"summary": summary.to_dict(), "process_seconds": time.perf_counter() - began}
+        process_seconds = time.perf_counter() - began
+        steps, wall = task_seconds(summary.flow_run_id)  # Prefect's record of each task run
+        figures[architecture] = {"summary": {**summary.to_dict(), "step_seconds": steps, "wall_seconds": wall},
+                                 "process_seconds": process_seconds}
     ephemeral.stop_without_waiting()
     _print_table(console, figures, plain)
     out = paths.bench_dir() / "embed"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from prefect import flow
 
 from flows.tracked import reconcile, run_name, tracked_run
@@ -11,19 +9,6 @@ from tasks.embeddings import steps
 from tasks.embeddings.config import EmbedConfig
 from tasks.embeddings.records import EmbedSummary
 from tasks.tracking import runs, store
-
-
-class _Laps:
-    """Wall time of each step as the flow sees it: what the bench reports as the flow's own overhead."""
-
-    def __init__(self) -> None:
-        self.began = self.last = time.perf_counter()
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, step: str) -> None:
-        now = time.perf_counter()
-        self.seconds[step] = self.seconds.get(step, 0.0) + now - self.last  # a step run per backend: summed
-        self.last = now
 
 
 @flow(name="train-embeddings", log_prints=False)
@@ -36,34 +21,24 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
     same token ids in its own child run, is scored and exported alike, and the parent run gets a
     comparison table; the summary's model fields describe the first backend, ``comparison`` all.
     """
-    lap = _Laps()
     steps.check_settings(cfg)
     reconciled = reconcile()
-    lap("reconcile")
     corpus = steps.hash_corpus(cfg.corpus)
-    lap("hash-corpus")
     tokenized = steps.tokenize_corpus(corpus, cfg.corpus, cfg.tokenize, return_state=True)
     tokens = tokenized.result()
-    lap("tokenize-corpus")
     vocabulary = steps.build_vocabulary(tokens, cfg.tokenize)
     steps.check_vocabulary(vocabulary, cfg)
-    lap("build-vocabulary")
     tags = {"data_content_hash": corpus.content_hash, "tokens_content_hash": tokens.content_hash}
     with tracked_run(cfg, "embed", corpus.name, tags) as ctx:
         steps.record_corpus(vocabulary, tokenized.name == "Cached", ctx)
-        lap("open-runs")
         models = []
         for backend in cfg.model.backends:
             one = cfg.for_backend(backend)
             trained = steps.train_vectors(vocabulary, one, ctx)
-            lap("train-vectors")
             evaluated = steps.evaluate_vectors(trained, one)
-            lap("evaluate-vectors")
             exported = steps.export_vectors(evaluated, one)
-            lap("export-vectors")
             models.append((evaluated, exported))
         comparison = steps.record_comparison(models, ctx) if len(models) > 1 else ()
-    lap("close-runs")
     (evaluated, exported), trained = models[0], models[0][0].trained
     return EmbedSummary(
         flow="train-embeddings",
@@ -99,8 +74,6 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         analogy_sections=evaluated.analogy_sections,
         neighbours=evaluated.neighbours,
         exports=exported,
-        step_seconds=lap.seconds,
-        wall_seconds=lap.last - lap.began,
         reconciled_runs=reconciled,
         comparison=comparison,
     )

@@ -82,3 +82,25 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
     name = run_name(cfg, flow, subject)
     with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
         yield RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())))
+
+
+def task_seconds(flow_run_id: str) -> tuple[dict[str, float], float]:
+    """Wall time of each task of a finished flow run (by task name, summed) and of the flow run, from Prefect.
+
+    Timing is Prefect's own record (each run's start and end), so flows carry no timing code; a task
+    whose result was reused from the cache counts 0.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    seconds: dict[str, float] = {}
+    for run in task_runs:
+        name = run.name.rsplit("-", 1)[0]
+        took = (run.end_time - run.start_time).total_seconds() if run.start_time and run.end_time else 0.0
+        seconds[name] = seconds.get(name, 0.0) + took
+    wall = ((flow_run.end_time - flow_run.start_time).total_seconds()
+            if flow_run.start_time and flow_run.end_time else float("nan"))
+    return seconds, wall

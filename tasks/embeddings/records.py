@@ -197,8 +197,6 @@ class EmbedSummary:
     analogy_sections: tuple[dict[str, Any], ...]  # restrict_vocab, section, kind, correct, answered, total
     neighbours: tuple[Neighbour, ...]
     exports: ExportedFiles
-    step_seconds: dict[str, float]  # wall time of each step as the flow saw it (Prefect's bookkeeping included)
-    wall_seconds: float  # the flow run, from its first step to its summary
     reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
     comparison: tuple[dict[str, Any], ...] = ()  # with several backends: one row per backend (steps.COMPARED)
 

@@ -82,7 +82,7 @@ def test_a_killed_run_is_closed_as_killed_and_crashed_by_the_next_run(tmp_path):
         "with get_client(sync_client=True) as c:\n"
         "    states = [c.read_flow_run(flow_run_id).state.name]\n"
         "    f = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))\n"
-        "    states += sorted({t.state.name for t in c.read_task_runs(flow_run_filter=f) if t.name.startswith('train-model')})\n"
+        "    states += sorted({t.state.name for t in c.read_task_runs(flow_run_filter=f) if t.name.startswith('train-cell')})\n"
         "print(' '.join(states))\n"
     )
     env = _env(root)

@@ -140,6 +140,12 @@ def _start() -> None:
         return
     idle = idle_seconds()
     home = Path(os.environ["PREFECT_HOME"])
+    from flows import prefect_server
+
+    own = prefect_server.running(home)
+    if own is not None:  # Prefect's own server stands (seqflow server start): every run shows in its UI
+        _use(own["api_url"], own["ui_url"])
+        return
     # Two first runs at once would both migrate the same SQLite database; one at a time.
     with exclusive(home / "server-start.lock"):
         from flows.templates import seed_prefect_database
@@ -157,14 +163,19 @@ def _start() -> None:
             if not already:
                 _ours.append(server)
             return
+    # Prefect would infer a UI address from the API's and print "View at <url>" for every run, but
+    # this server, like Prefect's temporary one, serves no UI: no link (a user's own UI URL stays).
+    _use(url, os.environ.get("PREFECT_UI_URL", ""))
+
+
+def _use(api_url: str, ui_url: str) -> None:
+    """Point this process's Prefect client at a server that already answers."""
     # Prefect's documented hook for settings changed by the environment after its import.
     from prefect.context import refresh_global_settings_context
 
-    os.environ["PREFECT_API_URL"] = url
-    # Prefect would infer a UI address from the API's and print "View at <url>" for every run, but
-    # this server, like Prefect's temporary one, serves no UI: no link (a user's own UI URL stays).
-    os.environ.setdefault("PREFECT_UI_URL", "")
-    _standing_url[:] = [url]
+    os.environ["PREFECT_API_URL"] = api_url
+    os.environ["PREFECT_UI_URL"] = ui_url
+    _standing_url[:] = [api_url]
     refresh_global_settings_context()
 
 

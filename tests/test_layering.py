@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.lesson", "tasks.study")
+DOMAINS = ("tasks.forecasting", "tasks.embeddings", "tasks.lesson", "tasks.operations", "tasks.study")
 
 # module prefix -> the files allowed to import it (relative to the project root)
 HOMES = {

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import bench, config, embed, forecast, lesson, predict, server, study, ui
+from flows.cli import bench, config, embed, forecast, lesson, models, predict, retrain, serve, server, study, ui
 
 
 def _version(value: bool) -> None:
@@ -45,7 +45,9 @@ app = typer.Typer(
         "  seqflow run study --config flows/configs/sine.toml --set model.cells=lstm,gru --json\n"
         "  seqflow run forecast --path data/monthly-milk.csv --horizon 12\n"
         "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
-        "  seqflow predict --model models:/seqflow-forecaster@candidate --input history.csv\n"
+        "  seqflow predict --model models:/forecast-alcohol-sales@candidate --input history.csv\n"
+        "  seqflow run retrain --config flows/configs/sales.toml   validate, challenge, gate the champion\n"
+        "  seqflow models list                   registered models, aliases, versions and their scores\n"
         "  seqflow config show embed             every setting of a flow with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
         "  seqflow bench                         speed figures, side by side\n"
@@ -73,13 +75,17 @@ run_app = typer.Typer(
 run_app.command("demo")(study.run_demo)
 run_app.command("forecast")(forecast.run_forecast)
 run_app.command("study")(study.run_study)
+run_app.command("retrain")(retrain.run_retrain)
 run_app.command("lesson")(lesson.run_lesson)
 run_app.command("embed")(embed.run_embed)
 
 # Top-level commands first, then the groups: the order `seqflow --help` lists them in.
 app.command("ui")(ui.ui)
 app.command("predict")(predict.predict)
+app.command("promote")(models.promote)
+app.command("serve")(serve.serve)
 app.add_typer(run_app, name="run")
+app.add_typer(models.app, name="models")
 app.add_typer(config.app, name="config")
 app.add_typer(server.app, name="server")
 app.add_typer(bench.app, name="bench")

@@ -32,6 +32,7 @@ class Flow(str, Enum):
 
     forecast = "forecast"
     study = "study"
+    retrain = "retrain"
     embed = "embed"
     lesson = "lesson"
 
@@ -40,6 +41,7 @@ class Flow(str, Enum):
 SCHEMAS = {
     Flow.forecast: ("tasks.forecasting.config", "ForecastConfig"),
     Flow.study: ("tasks.study.config", "StudyConfig"),
+    Flow.retrain: ("flows.retrain", "RetrainConfig"),
     Flow.embed: ("tasks.embeddings.config", "EmbedConfig"),
     Flow.lesson: ("tasks.lesson.config", "LessonConfig"),
 }

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def predict(
     model: Annotated[str, typer.Option(
         "--model", "-m", metavar="MODEL_URI",
-        help="The forecaster: models:/NAME@ALIAS (e.g. models:/seqflow-forecaster@candidate, registered by "
+        help="The forecaster: models:/NAME@ALIAS (e.g. models:/forecast-alcohol-sales@champion, registered by "
              "`seqflow run forecast` on a CSV or M4 source) or a logged model's models:/m-... URI.")],
     input_: Annotated[Path, typer.Option(
         "--input", "-i", metavar="HISTORY.csv",

@@ -12,6 +12,8 @@ working directory, so it is found from a checkout).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -25,6 +27,7 @@ SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
 BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 Frequency = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
@@ -178,7 +181,19 @@ class ForecastTracking(TrackingConfig):
     """MLflow settings of the forecasting flow."""
 
     experiment: str = Field("seqflow-forecast", min_length=1)  # MLflow experiment the flow's runs go to
-    registered_model: str | None = Field("seqflow-forecaster", min_length=1, max_length=200)  # Model Registry name the best model is registered under, alias candidate; off = not registered
+    # "auto": one lineage per problem, named after the data: forecast-<file stem> for a CSV,
+    # forecast-m4-<set> for M4 (forecast-alcohol-sales, forecast-m4-hourly), so two data sets never
+    # share a registered model and an alias can never serve a model of other data.
+    registered_model: str | None = Field("auto", min_length=1, max_length=200)  # Model Registry name the best model is registered under (alias candidate); auto = forecast-<data>; off = not registered
+
+    @field_validator("registered_model")
+    @classmethod
+    def _registry_name(cls, value: str | None) -> str | None:
+        # Refused at load, not by MLflow after the training: the registry takes these characters only.
+        if value is not None and not REGISTRY_NAME.fullmatch(value):
+            raise ValueError("a registered model name is letters, digits, '.', '_' and '-' (at most "
+                             "200, starting with a letter or digit); '/' and spaces are not allowed")
+        return value
 
 
 class ForecastConfig(RunConfig):
@@ -251,6 +266,18 @@ class ForecastConfig(RunConfig):
             raise ValueError(
                 f"{said} needs model.strategy = 'direct' (one network that reads the calendar of every step it "
                 f"forecasts); model.strategy = {self.model.strategy!r} feeds a one-step model back; set one of them")
+
+    @property
+    def registered_name(self) -> str | None:
+        """The Model Registry name this problem's models are registered under (None: not registered)."""
+        name = self.tracking.registered_model
+        if name != "auto":
+            return name
+        stem = Path(self.source.path).stem.lower()
+        if self.source.kind == "m4":
+            stem = "m4-" + stem.removesuffix("-train")
+        slug = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-.") or self.source.kind
+        return f"forecast-{slug}"[:200]
 
     @property
     def fold_step(self) -> int:

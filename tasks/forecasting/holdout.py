@@ -106,3 +106,57 @@ def output_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
 def history_window(n_before: int, season_length: int, horizon: int) -> int:
     """How many steps before the origin a series plot shows: four seasons or three horizons, at most 500."""
     return int(min(n_before, max(4 * season_length, 3 * horizon, 24), 500))
+
+
+def fresh_holdout(frame: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Cut every series' newest ``horizon`` steps off: the history a served model reads, and the truth.
+
+    Args:
+        frame: ``series_id, timestamp, value`` rows, by series then time.
+        horizon: steps held out at the end of each series.
+
+    Returns:
+        The history rows (every series less its last ``horizon`` steps) and, per series, its
+        ``(history values (n - horizon,), truth (horizon,))``.
+    """
+    parts, truth = [], {}
+    for sid, part in frame.groupby("series_id", sort=True):
+        values = part["value"].to_numpy(dtype=np.float64)
+        parts.append(part.iloc[: len(part) - horizon])
+        truth[str(sid)] = (values[: len(values) - horizon], values[len(values) - horizon:])
+    return pd.concat(parts, ignore_index=True), truth
+
+
+def score_served_forecast(forecast: pd.DataFrame, truth: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                          season_length: int, level: float) -> dict[str, float]:
+    """Score a served model's forecast table on held-out truth: M4 metrics and interval scores, means over series.
+
+    Args:
+        forecast: ``series_id, timestamp, yhat, lower, upper`` rows (what ``seqflow predict`` returns).
+        truth: per series, ``(history values, truth (horizon,))`` from :func:`fresh_holdout`; a
+            forecast longer than the truth is cut to it.
+        season_length: ``m`` of MASE and MSIS.
+        level: the intervals' nominal coverage (MSIS's ``a = 1 - level``).
+
+    Returns:
+        ``mase, smape, rmse, mae, mape, coverage, msis`` (means over series) and ``n_series``.
+    """
+    from tasks.forecasting.intervals import coverage, msis
+    from tasks.forecasting.metrics import score_forecast
+
+    rows, hits = [], []
+    for sid, part in forecast.groupby("series_id", sort=True):
+        if str(sid) not in truth:
+            continue
+        history, y = truth[str(sid)]
+        part = part.sort_values("timestamp").iloc[: len(y)]
+        y = y[: len(part)]
+        scores = score_forecast(y, part["yhat"].to_numpy(), history, season_length)
+        scores["msis"] = msis(y, part["lower"].to_numpy(), part["upper"].to_numpy(), history, season_length, 1 - level)
+        rows.append(scores)
+        hits.append(coverage(y, part["lower"].to_numpy(), part["upper"].to_numpy()))
+    if not rows:
+        return {k: math.nan for k in (*METRICS, "coverage", "msis")} | {"n_series": 0.0}
+    table = pd.DataFrame(rows)
+    out = {k: float(table[k].mean()) for k in (*METRICS, "msis")}
+    return {**out, "coverage": float(np.mean(hits)), "n_series": float(len(rows))}

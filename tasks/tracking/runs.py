@@ -209,6 +209,22 @@ def log_dict(run_id: str, data: dict, artifact_file: str) -> None:
     client().log_dict(run_id, data, artifact_file)
 
 
+def load_dict(run_id: str, artifact_file: str) -> dict | None:
+    """Read a JSON artifact a run logged with :func:`log_dict`; None when the run has no such file."""
+    import json
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client().download_artifacts(run_id, artifact_file, tmp)
+        except (MlflowException, OSError):
+            return None
+        with open(local, encoding="utf-8") as f:
+            return json.load(f)
+
+
 def log_text(run_id: str, text: str, artifact_file: str) -> None:
     """Log a text artifact (a Markdown table, a report)."""
     client().log_text(run_id, text, artifact_file)

@@ -122,7 +122,7 @@ def test_seqflow_server_status_and_stop(tmp_path, monkeypatch):
         assert stopped.exit_code == 0 and "stopped the local Prefect server" in stopped.output
         assert not processes.alive(pid) and not state_path(home).exists()
         again = CliRunner().invoke(app, ["server", "status"])
-        assert "no local Prefect server stands" in again.output
+        assert "no Prefect server stands" in again.output
     finally:
         ephemeral.stop_standing_server(home)
 

@@ -8,11 +8,11 @@ Every series' last ``window.horizon`` steps are held out per backtest origin and
 metrics beside the multi-step baselines.
 """
 
-from tasks.forecasting.steps.compare import LOCAL_NOT_SERVED, compare_holdout, serve_best_model
+from tasks.forecasting.steps.compare import LOCAL_NOT_SERVED, compare_holdout, score_served_models, serve_best_model
 from tasks.forecasting.steps.data import backtest_baselines, ingest_series, record_inputs, transform_spec, window_panel
 from tasks.forecasting.steps.models import evaluate_panel_model, member_seed, train_panel_model
 
 __all__ = [
     "LOCAL_NOT_SERVED", "backtest_baselines", "compare_holdout", "evaluate_panel_model", "ingest_series", "member_seed",
-    "record_inputs", "serve_best_model", "train_panel_model", "transform_spec", "window_panel",
+    "record_inputs", "score_served_models", "serve_best_model", "train_panel_model", "transform_spec", "window_panel",
 ]

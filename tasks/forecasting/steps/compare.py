@@ -138,13 +138,68 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
         serving.__name__, [cells.__name__], example)
     runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
-    name = cfg.tracking.registered_model
+    name = cfg.registered_name
     if name is None:
         return ServedModel(best, model_uri, model_id)
     alias = "candidate"
-    version = registry.register(model_uri, name, alias)
+    version = registry.register(model_uri, name, alias, _version_tags(cfg, series, result, ctx),
+                                _version_description(cfg, series, result, best))
     runs.set_tags(ctx.parent_run_id, {"registered_model": name, "registered_version": version})
     return ServedModel(best, model_uri, model_id, name, version, alias, registry.model_version_uri(name, alias))
+
+
+@task(name="score-served-models", cache_policy=NO_CACHE, persist_result=False)
+def score_served_models(series: SeriesRef, model_uris: dict[str, str], horizon: int, season_length: int,
+                        level: float) -> dict[str, dict[str, float]]:
+    """Score registered forecasters on the same fresh holdout: every series' newest ``horizon`` steps.
+
+    Each model reads every series less those steps (as ``seqflow predict`` would) and is scored on
+    them with the M4 metrics and its intervals; a model that cannot forecast that history (its
+    lookback or frequency does not fit) scores NaN, which a gate never prefers.
+
+    Args:
+        series: the fresh data.
+        model_uris: label (e.g. ``challenger``) to ``models:/NAME/VERSION``.
+        horizon: steps held out.
+        season_length: ``m`` of MASE and MSIS.
+        level: the intervals' nominal coverage.
+    """
+    from tasks.errors import InputError
+
+    history, truth = holdout.fresh_holdout(storage.read_frame(Path(series.path)), horizon)
+    out = {}
+    for label, uri in model_uris.items():
+        try:
+            model, _ = tracked_models.load_forecaster(uri)
+            forecast = tracked_models.predict_table(model, history)
+        except InputError as exc:
+            run_logger().warning("%s (%s) cannot forecast the fresh history: %s", label, uri, exc)
+            out[label] = holdout.score_served_forecast(history.iloc[:0].assign(
+                yhat=[], lower=[], upper=[]), truth, season_length, level)
+            continue
+        out[label] = holdout.score_served_forecast(forecast, truth, season_length, level)
+    return out
+
+
+def _version_tags(cfg: ForecastConfig, series: SeriesRef, result: ModelResult, ctx: RunContext) -> dict[str, str]:
+    """What a registered version is: its data, config, code and its scores on the held-out horizon."""
+    from tasks.caching import content_key
+
+    scores = {f"holdout_{k}": f"{result.metrics[k]:.6g}" for k in ("mase", "smape", "owa", "coverage", "msis")
+              if k in result.metrics}
+    tags = {"subject": ingest.subject(cfg.source), "data_content_hash": series.content_hash,
+            "config_hash": content_key(cfg.model_dump(mode="json")), "horizon": str(cfg.window.horizon),
+            "frequency": series.frequency, "n_series": str(series.n_series), "cell": result.cell,
+            "parent_run_id": ctx.parent_run_id, **scores}
+    return {**tags, **{k: v for k, v in ctx.tag_dict.items() if k == "git_commit"}}
+
+
+def _version_description(cfg: ForecastConfig, series: SeriesRef, result: ModelResult, best: str) -> str:
+    what = "1 series" if series.n_series == 1 else f"{series.n_series} series"
+    mase = result.metrics.get("mase")
+    said = f"; MASE {mase:.3f} on the last {cfg.window.horizon} steps held out" if mase is not None else ""
+    return (f"{best} forecaster of {ingest.subject(cfg.source)} ({what}, {series.frequency}), "
+            f"{cfg.window.horizon} steps ahead with intervals{said}.")
 
 
 def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame, series: SeriesRef,

@@ -1,0 +1,133 @@
+"""Prefect's own server (``prefect server start``: API, UI and scheduler), started and stopped by seqflow.
+
+Scheduled runs need a server whose scheduler service runs: Prefect's temporary server (and
+seqflow's standing one, :mod:`flows.local_server`, which runs the same subset of services) cannot
+schedule. ``seqflow server start`` starts Prefect's own server on 127.0.0.1, its database in this
+project's Prefect home under ``artifacts/``, in its own session, and records its pid, start time
+and URLs in ``prefect-server.json`` there; ``seqflow server stop`` stops it by that pid. While it
+answers, one-off runs use it too (:func:`flows.ephemeral.start_in_background`), so every run,
+deployment and schedule shows in its UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tasks import processes
+
+STATE_FILE = "prefect-server.json"
+DEFAULT_PORT = 4200
+
+
+def state_path(home: str | os.PathLike) -> Path:
+    """Where the Prefect home's own server records its pid, start time and URLs."""
+    return Path(home) / STATE_FILE
+
+
+def _healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def running(home: str | os.PathLike) -> dict | None:
+    """The server recorded in ``home`` (``pid, started, port, api_url, ui_url``) when it is alive and answers."""
+    try:
+        state = json.loads(state_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not processes.alive(int(state.get("pid", 0)), str(state.get("started", ""))):
+        return None
+    return state if _healthy(str(state.get("api_url"))) else None
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on ``127.0.0.1:port``."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start(home: str | os.PathLike, port: int = DEFAULT_PORT, timeout: float = 120.0) -> dict:
+    """Start Prefect's own server for ``home`` on ``127.0.0.1:port`` and wait until it answers.
+
+    Returns:
+        Its state (``pid, started, port, api_url, ui_url, log``); the running one if it already stands.
+
+    Raises:
+        RuntimeError: the port is taken by another program, or the server did not answer in time
+            (the message carries the end of its log).
+    """
+    home = Path(home)
+    already = running(home)
+    if already is not None:
+        return already
+    if port_in_use(port):
+        raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
+    from flows import ephemeral
+    from flows.templates import seed_prefect_database
+
+    ephemeral.stop_standing_server(home)  # one server per database: the idle-stopping one steps aside
+    if Path(os.environ.get("PREFECT_HOME", "")) == home:
+        seed_prefect_database()  # this process's settings name that database; another home migrates itself
+    api_url, ui_url = f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_URL")}
+    env.update({"PREFECT_HOME": str(home), "PREFECT_SERVER_API_HOST": "127.0.0.1",
+                "PREFECT_SERVER_API_PORT": str(port), "PREFECT_UI_API_URL": api_url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
+    log_path = home / "prefect-server.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                   env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not _healthy(api_url, timeout=1.0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _terminate(process.pid, "")
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"Prefect's server did not start on port {port} (log {log_path}):\n{tail}")
+        time.sleep(0.25)
+    state = {"pid": process.pid, "started": processes.start_time(process.pid), "port": port, "api_url": api_url,
+             "ui_url": ui_url, "log": str(log_path)}
+    state_path(home).write_text(json.dumps(state))
+    return state
+
+
+def _terminate(pid: int, started: str, timeout: float = 20.0) -> None:
+    """SIGTERM the server's whole session (its uvicorn and service children), SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while processes.alive(pid, started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not processes.alive(pid, started):
+            return
+
+
+def stop(home: str | os.PathLike) -> bool:
+    """Stop the server recorded in ``home`` by its pid; ``True`` when one was stopped."""
+    try:
+        state = json.loads(state_path(home).read_text())
+    except (OSError, ValueError):
+        return False
+    pid, started = int(state.get("pid", 0)), str(state.get("started", ""))
+    stopped = processes.alive(pid, started)
+    if stopped:
+        _terminate(pid, started)
+    state_path(home).unlink(missing_ok=True)
+    return stopped

@@ -116,7 +116,11 @@ def _terminate(pid: int, started: str, timeout: float = 20.0) -> None:
         while processes.alive(pid, started) and time.monotonic() < deadline:
             time.sleep(0.1)
         if not processes.alive(pid, started):
-            return
+            break
+    try:  # reap it when it is this process's child (seqflow server start in the same process, a test)
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def stop(home: str | os.PathLike) -> bool:

@@ -110,3 +110,12 @@ def embed(
         from benchmarks.embed_flow import run_flow_bench
 
         run_flow_bench(max_docs, figures, console(), archs)
+
+
+@app.command("retrain")
+def retrain(set_: SetOpt = None) -> None:
+    """Measure one scheduled retrain's cost beyond its training, on Prefect's own server (the sales preset, twice)."""
+    with _from_a_checkout():
+        from benchmarks.retrain import run_bench
+
+    run_bench(list(set_ or []), console())

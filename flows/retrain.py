@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from pydantic import model_validator
 
-from flows.forecast import train_forecasters
+from flows.forecast import AllModelsFailed, train_forecasters
 from flows.tracked import reconcile, run_name, tracked_run
 from tasks.errors import InputError
 from tasks.forecasting import ingest
@@ -105,4 +105,4 @@ def retrain(cfg: RetrainConfig) -> RetrainSummary:
                           challenger, scores, report.rows(), trained.parent_run_id)
 
 
-__all__ = ["RetrainConfig", "RetrainSummary", "retrain"]
+__all__ = ["AllModelsFailed", "RetrainConfig", "RetrainSummary", "retrain"]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from flows.cli.options import (
-    EXIT_FAILED,
     ConfigOpt,
     Flow,
     JsonOpt,
@@ -20,10 +19,9 @@ from flows.cli.options import (
     console,
     fail,
     load,
-    print_json,
     print_where,
 )
-from flows.cli.startup import start_tensorflow_flow
+from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
     from tasks.forecasting.config import ForecastConfig
@@ -105,25 +103,8 @@ def _preflight(cfg: ForecastConfig) -> None:
 
 
 def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
-    from flows import ephemeral
-    from tasks.errors import InputError
-
     _preflight(cfg)
-    start_tensorflow_flow("flows.forecast", verbose)
-    from flows.forecast import AllModelsFailed, train_forecasters
-
-    try:
-        ephemeral.wait()
-        summary = train_forecasters(cfg)
-    except InputError as exc:
-        fail(str(exc))
-    except AllModelsFailed as exc:
-        fail(str(exc), EXIT_FAILED)
-    if as_json:
-        print_json(summary.to_dict())
-    else:
-        _report(summary)
-    ephemeral.stop_without_waiting()
+    run_tensorflow_flow("flows.forecast", "train_forecasters", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

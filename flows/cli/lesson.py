@@ -6,19 +6,16 @@ import math
 from typing import TYPE_CHECKING
 
 from flows.cli.options import (
-    EXIT_FAILED,
     ConfigOpt,
     Flow,
     JsonOpt,
     VerboseOpt,
     console,
-    fail,
     load,
-    print_json,
     print_where,
     set_option,
 )
-from flows.cli.startup import start_tensorflow_flow
+from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,25 +34,9 @@ def run_lesson(
     flows/configs/lesson.toml (the full sweep, also the defaults) and flows/configs/lesson_demo.toml
     (about a minute).
     """
-    from flows import ephemeral
-    from tasks.errors import InputError
-
     cfg = load(Flow.lesson, config, set_)
-    start_tensorflow_flow("flows.lesson", verbose)
-    from flows.lesson import AllTrialsFailed, memory_lesson
-
-    try:
-        ephemeral.wait()
-        summary = memory_lesson(cfg)
-    except InputError as exc:
-        fail(str(exc))
-    except AllTrialsFailed as exc:
-        fail(str(exc), EXIT_FAILED)
-    if as_json:
-        print_json(summary.to_dict())
-    else:
-        print_lesson(summary, console())
-    ephemeral.stop_without_waiting()
+    run_tensorflow_flow("flows.lesson", "memory_lesson", cfg, verbose, as_json,
+                        lambda summary: print_lesson(summary, console()), "AllTrialsFailed")
 
 
 def _mse(value: float) -> str:

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flows.cli.options import (
-    EXIT_FAILED,
     ConfigOpt,
     Flow,
     JsonOpt,
     VerboseOpt,
     console,
-    fail,
     load,
-    print_json,
     set_option,
 )
-from flows.cli.startup import start_tensorflow_flow
+from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
     from flows.retrain import RetrainSummary
@@ -37,26 +34,8 @@ def run_retrain(
     champion stays, and the report is on the MLflow run and the Prefect flow run. Every setting:
     `seqflow config show retrain`.
     """
-    from flows import ephemeral
-    from tasks.errors import InputError
-
     cfg = load(Flow.retrain, config, set_)
-    start_tensorflow_flow("flows.retrain", verbose)
-    from flows.forecast import AllModelsFailed
-    from flows.retrain import retrain
-
-    try:
-        ephemeral.wait()
-        summary = retrain(cfg)
-    except InputError as exc:
-        fail(str(exc))
-    except AllModelsFailed as exc:
-        fail(str(exc), EXIT_FAILED)
-    if as_json:
-        print_json(summary.to_dict())
-    else:
-        _report(summary)
-    ephemeral.stop_without_waiting()
+    run_tensorflow_flow("flows.retrain", "retrain", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 
 def _report(summary: RetrainSummary) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 def start_tensorflow_flow(module: str, verbose: bool) -> None:
@@ -37,3 +39,38 @@ def _preload(module: str) -> None:
         store.client()
     except Exception:  # the flow opens the store again and reports what is wrong there
         pass
+
+
+def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_json: bool,
+                        report: Callable[[Any], None], all_failed: str | None = None) -> None:
+    """Run a flow that trains Keras models once and print its summary: ``--json``, or ``report``'s table.
+
+    Args:
+        module: the flow's module, e.g. ``flows.forecast``.
+        function: the ``@flow`` function in it, called with ``cfg``.
+        cfg: the flow's config.
+        verbose: show TensorFlow's start-up messages.
+        as_json: print the summary as JSON instead of ``report``.
+        report: prints the summary for a person.
+        all_failed: the module's exception for "every model failed" (exit 1, one line); bad input is
+            :class:`tasks.errors.InputError` (exit 2, one line).
+    """
+    from flows import ephemeral
+    from flows.cli.options import EXIT_FAILED, fail, print_json
+    from tasks.errors import InputError
+
+    start_tensorflow_flow(module, verbose)
+    flows = importlib.import_module(module)
+    failed = getattr(flows, all_failed) if all_failed else ()
+    try:
+        ephemeral.wait()
+        summary = getattr(flows, function)(cfg)
+    except InputError as exc:
+        fail(str(exc))
+    except failed as exc:
+        fail(str(exc), EXIT_FAILED)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        report(summary)
+    ephemeral.stop_without_waiting()

@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flows.cli.options import (
-    EXIT_FAILED,
     ConfigOpt,
     Flow,
     JsonOpt,
     VerboseOpt,
     console,
-    fail,
     load,
-    print_json,
     print_where,
     set_option,
 )
-from flows.cli.startup import start_tensorflow_flow
+from flows.cli.startup import run_tensorflow_flow
 from tasks import paths
 
 if TYPE_CHECKING:
@@ -46,21 +43,7 @@ def run_demo(set_: StudySetOpt = None, as_json: JsonOpt = False, verbose: Verbos
 
 
 def _run(cfg: StudyConfig, as_json: bool, verbose: bool) -> None:
-    from flows import ephemeral
-
-    start_tensorflow_flow("flows.study", verbose)
-    from flows.study import AllModelsFailed, sine_study
-
-    try:
-        ephemeral.wait()
-        summary = sine_study(cfg)
-    except AllModelsFailed as exc:
-        fail(str(exc), EXIT_FAILED)
-    if as_json:
-        print_json(summary.to_dict())
-    else:
-        _report(summary)
-    ephemeral.stop_without_waiting()
+    run_tensorflow_flow("flows.study", "sine_study", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 
 def _report(summary: StudySummary) -> None:

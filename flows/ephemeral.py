@@ -21,9 +21,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
+from flows import prefect_server
 from flows.local_server import state_path
 from tasks import processes
 from tasks.locks import exclusive
@@ -63,25 +63,9 @@ def idle_seconds() -> float:
     return value
 
 
-def _healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (OSError, ValueError):
-        return False
-
-
 def standing_server(home: str | os.PathLike) -> dict | None:
     """The standing server recorded in ``home`` (``{"pid", "started", "url"}``) when it answers, else ``None``."""
-    try:
-        state = json.loads(state_path(home).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or not processes.alive(int(state.get("pid", 0)), str(state.get("started", ""))):
-        return None
-    if not _healthy(str(state.get("url"))):
-        return None
-    return state
+    return prefect_server.recorded_server(state_path(home), "url")
 
 
 def stop_standing_server(home: str | os.PathLike, timeout: float = 10.0) -> bool:
@@ -123,7 +107,7 @@ def _spawn_standing(home: Path, idle: float) -> str:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     deadline = time.monotonic() + float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    while not _healthy(url, timeout=1.0):
+    while not prefect_server.healthy(url, timeout=1.0):
         if process.poll() is not None or time.monotonic() > deadline:
             if process.poll() is None:
                 process.kill()
@@ -140,8 +124,6 @@ def _start() -> None:
         return
     idle = idle_seconds()
     home = Path(os.environ["PREFECT_HOME"])
-    from flows import prefect_server
-
     own = prefect_server.running(home)
     if own is not None:  # Prefect's own server stands (seqflow server start): every run shows in its UI
         _use(own["api_url"], own["ui_url"])
@@ -191,7 +173,7 @@ def start_in_background() -> None:
     global _started
     prepare_prefect_home()
     if _standing_url and os.environ.get("PREFECT_API_URL") == _standing_url[0]:
-        if _healthy(_standing_url[0]):
+        if prefect_server.healthy(_standing_url[0]):
             return  # this process's earlier run found it; it still answers
         # It stopped while this process was idle: find or start another, as a new process would.
         from prefect.context import refresh_global_settings_context

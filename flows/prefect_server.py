@@ -31,7 +31,8 @@ def state_path(home: str | os.PathLike) -> Path:
     return Path(home) / STATE_FILE
 
 
-def _healthy(api_url: str, timeout: float = 2.0) -> bool:
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether a Prefect API answers its health check at ``api_url``."""
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
             return response.status == 200
@@ -39,15 +40,20 @@ def _healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def running(home: str | os.PathLike) -> dict | None:
-    """The server recorded in ``home`` (``pid, started, port, api_url, ui_url``) when it is alive and answers."""
+def recorded_server(state_file: Path, url_key: str) -> dict | None:
+    """The server a state file records (its pid, start time and ``url_key``) when it is alive and answers."""
     try:
-        state = json.loads(state_path(home).read_text())
+        state = json.loads(state_file.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(state, dict) or not processes.alive(int(state.get("pid", 0)), str(state.get("started", ""))):
         return None
-    return state if _healthy(str(state.get("api_url"))) else None
+    return state if healthy(str(state.get(url_key))) else None
+
+
+def running(home: str | os.PathLike) -> dict | None:
+    """The server recorded in ``home`` (``pid, started, port, api_url, ui_url``) when it is alive and answers."""
+    return recorded_server(state_path(home), "api_url")
 
 
 def port_in_use(port: int) -> bool:
@@ -93,7 +99,7 @@ def start(home: str | os.PathLike, port: int = DEFAULT_PORT, timeout: float = 12
         process = subprocess.Popen([*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while not _healthy(api_url, timeout=1.0):
+    while not healthy(api_url, timeout=1.0):
         if process.poll() is not None or time.monotonic() > deadline:
             _terminate(process.pid, "")
             tail = log_path.read_text(errors="replace")[-2000:]

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasks.nets.records import TrainedModel
+
 
 @dataclass(frozen=True)
 class WaveRef:
@@ -28,24 +30,6 @@ class WindowsRef:
     content_hash: str
     wave: WaveRef
     counts: tuple[tuple[str, int], ...]  # (split, n_windows) pairs
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """One cell after training: its saved ``.keras`` file and its MLflow run (open until evaluated).
-
-    ``failure`` is set when training diverged or broke; such a model is never evaluated or ranked.
-    """
-
-    cell: str
-    run_id: str
-    model_path: str | None
-    epochs_run: int
-    best_epoch: int
-    fit_seconds: float
-    samples_per_second: float
-    history: dict[str, list[float]] = field(hash=False, compare=False)
-    failure: str | None = None
 
 
 @dataclass(frozen=True)

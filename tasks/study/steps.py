@@ -20,6 +20,7 @@ from prefect.context import TaskRunContext
 from tasks import caching, paths, storage
 from tasks.config import flatten
 from tasks.nets import windowing
+from tasks.nets.records import TrainedModel
 from tasks.progress import epoch_bar
 from tasks.study import config as study_config
 from tasks.study import sine
@@ -29,7 +30,6 @@ from tasks.study.records import (
     EvaluatedModel,
     ModelResult,
     RankedForecaster,
-    TrainedModel,
     WaveRef,
     WindowsRef,
 )

@@ -28,10 +28,10 @@ from tasks.forecasting import (
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import (
     ModelResult,
-    TrainedModel,
     WindowsRef,
 )
 from tasks.forecasting.steps.data import read_panel, series_arrays, typed_forecasts, typed_scores
+from tasks.nets.records import TrainedModel
 from tasks.progress import epoch_bar
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs

@@ -20,13 +20,7 @@ import numpy as np
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.holtwinters import ExponentialSmoothing, SimpleExpSmoothing
 
-# The seasonality test and the classical decomposition live with the networks' preprocessing (pure
-# NumPy, importable without statsmodels); they are re-exported here, where the baselines use them.
-from tasks.forecasting.preprocessing import (  # noqa: F401
-    autocorrelation,
-    multiplicative_seasonal_indices,
-    seasonality_test,
-)
+from tasks.forecasting.seasonality import multiplicative_seasonal_indices, seasonality_test
 
 Forecaster = Callable[[np.ndarray, int], np.ndarray]
 

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from tasks.forecasting import seasonality
 from tasks.forecasting import statistical as st
 
 # Four seasons of m = 4: levels 8, 10, 12, 14 plus the pattern -6, 0, +6, 0.
@@ -23,20 +24,20 @@ def test_naive_and_seasonal_naive():
 
 def test_autocorrelation_by_hand():
     # centred -1.5, -0.5, 0.5, 1.5; sum of squares 5; lag 1: 1.25; lag 2: -1.5
-    np.testing.assert_allclose(st.autocorrelation(np.array([1.0, 2.0, 3.0, 4.0]), 2), [0.25, -0.3])
+    np.testing.assert_allclose(seasonality.autocorrelation(np.array([1.0, 2.0, 3.0, 4.0]), 2), [0.25, -0.3])
 
 
 def test_seasonality_test_follows_m4():
-    acf = st.autocorrelation(SEASONAL, 4)
+    acf = seasonality.autocorrelation(SEASONAL, 4)
     limit = 1.645 / np.sqrt(16) * np.sqrt(1 + 2 * np.sum(acf[:3] ** 2))
-    assert abs(acf[3]) > limit and st.seasonality_test(SEASONAL, 4)
+    assert abs(acf[3]) > limit and seasonality.seasonality_test(SEASONAL, 4)
     # Fewer than three seasons: never seasonal.
-    assert not st.seasonality_test(SEASONAL[:11], 4)
+    assert not seasonality.seasonality_test(SEASONAL[:11], 4)
     # m beyond R's default acf lag limit floor(10 * log10(n)) = 23 for n = 208: NA, read as not seasonal.
     wave = 10 + np.sin(2 * np.pi * np.arange(208) / 52)
-    assert not st.seasonality_test(wave, 52)
-    assert st.seasonality_test(10 + np.sin(2 * np.pi * np.arange(208) / 12), 12)
-    assert not st.seasonality_test(np.full(40, 3.0), 4)  # constant: acf undefined
+    assert not seasonality.seasonality_test(wave, 52)
+    assert seasonality.seasonality_test(10 + np.sin(2 * np.pi * np.arange(208) / 12), 12)
+    assert not seasonality.seasonality_test(np.full(40, 3.0), 4)  # constant: acf undefined
 
 
 def test_multiplicative_indices_by_hand():
@@ -48,7 +49,7 @@ def test_multiplicative_indices_by_hand():
         np.mean([14 / trend(2), 16 / trend(6), 18 / trend(10)]),
         np.mean([8 / trend(3), 10 / trend(7), 12 / trend(11)]),
     ])
-    np.testing.assert_allclose(st.multiplicative_seasonal_indices(SEASONAL, 4), raw / raw.mean())
+    np.testing.assert_allclose(seasonality.multiplicative_seasonal_indices(SEASONAL, 4), raw / raw.mean())
 
 
 def test_naive2_by_hand():

@@ -27,6 +27,7 @@ from tasks.forecasting import (
     metrics,
     panel,
     preprocessing,
+    seasonality,
     sources,
 )
 from tasks.forecasting import config as forecast_config
@@ -119,7 +120,7 @@ def _panel_key(series: SeriesRef, window: WindowConfig, split: SplitConfig, fold
     return caching.content_key(
         series.content_hash, window.model_dump(mode="json"), split.validation, folds, fold_step,
         dataclasses.asdict(spec), target_steps, list(calendar_features),
-        caching.code_fingerprint(panel, windowing, backtest, preprocessing, calendar),
+        caching.code_fingerprint(panel, windowing, backtest, preprocessing, seasonality, calendar),
     )
 
 
@@ -184,7 +185,7 @@ def _baselines_key(series: SeriesRef, horizon: int, season_length: int, folds: i
 
     return caching.content_key(
         series.content_hash, horizon, season_length, folds, fold_step, list(names),
-        caching.code_fingerprint(statistical, backtest, metrics),
+        caching.code_fingerprint(statistical, seasonality, backtest, metrics),
     )
 
 

@@ -54,6 +54,15 @@ class TrackingConfig(Frozen):
     experiment: str = Field("seqflow", min_length=1)  # MLflow experiment the flow's runs go to
     log_models: bool = True  # log each trained model as an MLflow pyfunc model
 
+    @field_validator("experiment")
+    @classmethod
+    def _a_name_not_a_path(cls, value: str) -> str:
+        # The store never makes a path of it (tasks.tracking.store.experiment_folder); refusing
+        # path-like names here says so at once instead of filing the runs under a hashed folder.
+        if any(c in value for c in "/\\") or ".." in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("an experiment name cannot be a path: no '/', '\\', '..' or control characters")
+        return value
+
 
 class RunConfig(Frozen):
     """What every flow's config has: a seed and where its runs are tracked."""

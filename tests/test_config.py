@@ -277,3 +277,26 @@ def test_calendar_covariates_are_refused_at_load_where_they_cannot_work(override
         load(None, [*base, *overrides])
     assert message in str(info.value)
     assert "\n" not in str(info.value).strip()
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, every control character escaped (as ``--set`` would need it)."""
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 32 or ord(c) == 127 or c in '"\\' else c for c in text) + '"'
+
+
+@pytest.mark.parametrize("schema", ["forecast", "study", "embed", "lesson"])
+@pytest.mark.parametrize("name", ["../../../../tmp/escape", "/tmp/absolute", "a/b", "a\\b", "..", "v1..2",
+                                  "nul\x00name", "line\nbreak", "del\x7f"], ids=repr)
+def test_an_experiment_name_that_could_be_a_path_is_refused_naming_the_rule(schema, name):
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    with pytest.raises(ConfigError) as info:
+        load_config(schema_of(Flow(schema)), None, [f"tracking.experiment={_toml_string(name)}"])
+    assert str(info.value) == (f"tracking.experiment = {name!r}: an experiment name cannot be a path: "
+                               "no '/', '\\', '..' or control characters")
+
+
+@pytest.mark.parametrize("name", ["seqflow-forecast", "My experiment 2", "sales.v2", "café", "team:milk"])
+def test_ordinary_experiment_names_are_kept(name):
+    assert load(None, [f'tracking.experiment="{name}"']).tracking.experiment == name

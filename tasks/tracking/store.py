@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
+import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +88,23 @@ def _client_for(uri: str) -> MlflowClient:
         c.search_experiments(max_results=1)
         if new and not seeded:
             templates.save(template_path(), lambda target: _template_from(db, target))
+        if db is not None:
+            _keep_default_experiment_in_store(db, artifact_root(uri))
     return c
+
+
+def _keep_default_experiment_in_store(db: Path, root: Path) -> None:
+    """Point the Default experiment (id 0) at ``<artifact root>/0``, inside the store.
+
+    MLflow creates it when a store lacks it, with the artifact root of the client that opens it:
+    a client has no way to be given one, so it is ``./mlruns`` under whatever the current directory
+    is, and a run logged to Default would write there. Runs already logged keep their own location.
+    """
+    location = (root / "0").as_uri()
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        row = connection.execute("SELECT artifact_location FROM experiments WHERE experiment_id = 0").fetchone()
+        if row is not None and row[0] != location:
+            connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (location,))
 
 
 def template_path() -> Path | None:
@@ -111,19 +130,34 @@ def _template_from(db: Path, target: Path) -> None:
     MLflow creates experiment 0 whenever a store lacks it, with the artifact location of the
     store that opens it; the template's would name another store's folder.
     """
-    import sqlite3
-
     templates.copy_database(db, target)
     with contextlib.closing(sqlite3.connect(target)) as connection, connection:
         connection.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
         connection.execute("DELETE FROM experiments WHERE experiment_id = 0")
 
 
+def experiment_folder(name: str) -> str:
+    """The folder experiment ``name`` keeps its artifacts in, under the store's artifact root.
+
+    Always one safe path component, whatever the name: a name that is one already (letters,
+    digits, ``_.-``) is kept, so existing stores keep their folders; any other (``../x``, ``/abs``,
+    ``a\\b``, a NUL) becomes its letters and digits plus a hash of the whole name, so two names
+    never share a folder and none can reach outside the root.
+    """
+    try:
+        return paths.safe_name(name, "experiment")
+    except ValueError:
+        slug = re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")[:80] or "experiment"
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return paths.safe_name(f"{slug}-{digest}", "experiment folder")
+
+
 def ensure_experiment(name: str) -> str:
     """Return the id of experiment ``name``, creating it (and the store) on first use.
 
-    A local SQLite store gets its artifacts beside the database. The experiment is tagged as a
-    model-training experiment so MLflow's UI opens it on its runs.
+    A local SQLite store gets its artifacts beside the database, in :func:`experiment_folder`: the
+    name never becomes a path. The experiment is tagged as a model-training experiment so MLflow's
+    UI opens it on its runs.
     """
     c = client()
     uri = tracking_uri()
@@ -131,7 +165,7 @@ def ensure_experiment(name: str) -> str:
         found = c.get_experiment_by_name(name)
         if found is None:
             root = artifact_root(uri)
-            location = (root / name).as_uri() if root is not None else None
+            location = (root / experiment_folder(name)).as_uri() if root is not None else None
             experiment_id = c.create_experiment(name, artifact_location=location)
         else:
             experiment_id = found.experiment_id

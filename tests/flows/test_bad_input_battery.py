@@ -136,6 +136,16 @@ BATTERY = [
      'window.lookback: lookback 700 + horizon 1 = 701 steps is longer than the training part (700 of 1000 points); shorten the window or lengthen the series'),
     ('study', ['--set', 'window.stride=1.5'],
      'window.stride = 1.5: Input should be a valid integer'),
+    ('study', ['--set', 'tracking.experiment=../../../../tmp/escape'],
+     "tracking.experiment = '../../../../tmp/escape': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
+    ('forecast', ['--set', 'tracking.experiment=/tmp/absolute'],
+     "tracking.experiment = '/tmp/absolute': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
+    ('embed', ['--set', 'tracking.experiment="a\\\\b"'],
+     "tracking.experiment = 'a\\\\b': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
+    ('lesson', ['--set', 'tracking.experiment=".."'],
+     "tracking.experiment = '..': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
+    ('study', ['--set', 'tracking.experiment="nul\\u0000name"'],
+     "tracking.experiment = 'nul\\x00name': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
 ]
 
 

@@ -20,6 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from tasks.errors import InputError
 
 OFF_WORDS = ("off", "none")  # how presets and --set spell "no value" for an optional setting
+# The largest seed NumPy's legacy seeding takes (np.random.seed, keras.utils.set_random_seed): a
+# larger one passed validation and crashed the run. Every integer setting has an upper bound, so a
+# value no C integer holds is refused at load naming its key (tests/test_config.py checks them all).
+SEED_MAX = 2**32 - 1
+# A bound for settings that count steps, windows or items: far past any run this machine makes,
+# well inside the 32-bit integers TensorFlow, NumPy and gensim take.
+COUNT_MAX = 100_000_000
 
 
 class ConfigError(InputError):
@@ -67,7 +74,7 @@ class TrackingConfig(Frozen):
 class RunConfig(Frozen):
     """What every flow's config has: a seed and where its runs are tracked."""
 
-    seed: int = Field(42, ge=0)  # drives numpy, TensorFlow/Keras initialisation and shuffling
+    seed: int = Field(42, ge=0, le=SEED_MAX)  # drives numpy, TensorFlow/Keras initialisation and shuffling
     tracking: TrackingConfig = TrackingConfig()  # the MLflow experiment and what is logged
 
 

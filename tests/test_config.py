@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -300,3 +301,54 @@ def test_an_experiment_name_that_could_be_a_path_is_refused_naming_the_rule(sche
 @pytest.mark.parametrize("name", ["seqflow-forecast", "My experiment 2", "sales.v2", "café", "team:milk"])
 def test_ordinary_experiment_names_are_kept(name):
     assert load(None, [f'tracking.experiment="{name}"']).tracking.experiment == name
+
+
+def _int_keys(schema, prefix: str = "") -> list[tuple[str, bool]]:
+    """Every integer setting of ``schema`` (``(key, is_a_list)``), sections followed, a source's default kind."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found = []
+    for name, field in schema.model_fields.items():
+        default = field.default
+        if isinstance(default, BaseModel):
+            found += _int_keys(type(default), f"{prefix}{name}.")
+            continue
+        annotation = field.annotation
+        args = ({annotation} if typing.get_origin(annotation) is tuple
+                else {a for a in typing.get_args(annotation) if a is not type(None)} or {annotation})
+        if int in args and bool not in args:
+            found.append((f"{prefix}{name}", False))
+        elif any(typing.get_origin(a) is tuple and typing.get_args(a)[:1] == (int,) for a in args):
+            found.append((f"{prefix}{name}", True))
+    return found
+
+
+_HUGE = 10_000_000_000_000_000_000_000  # past any C integer: crashed the run after `config show` accepted it
+
+
+def _every_int_setting():
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    return [(flow.value, key, listed) for flow in Flow for key, listed in _int_keys(schema_of(flow))]
+
+
+@pytest.mark.parametrize(("flow", "key", "listed"), _every_int_setting(), ids=lambda v: str(v))
+def test_every_integer_setting_has_an_upper_bound_named_at_load(flow, key, listed):
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    value = f"[{_HUGE}]" if listed else str(_HUGE)
+    with pytest.raises(ConfigError) as info:
+        load_config(schema_of(Flow(flow)), None, [f"{key}={value}"])
+    # Named as `key = value: rule`, or by a rule that ties it to another setting (`key: ...`, `key = value is ...`).
+    assert re.match(rf"{re.escape(key)}( = |: )", str(info.value)), str(info.value)
+
+
+def test_the_integer_settings_are_found():
+    keys = {(flow, key) for flow, key, _ in _every_int_setting()}
+    assert {("forecast", "train.batch_size"), ("forecast", "seed"), ("embed", "model.vector_size"),
+            ("lesson", "sweep.seeds"), ("study", "window.lookback")} <= keys
+    assert len(keys) > 50

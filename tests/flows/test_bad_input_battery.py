@@ -146,6 +146,18 @@ BATTERY = [
      "tracking.experiment = '..': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
     ('study', ['--set', 'tracking.experiment="nul\\u0000name"'],
      "tracking.experiment = 'nul\\x00name': an experiment name cannot be a path: no '/', '\\', '..' or control characters"),
+    ('forecast', ['--set', 'train.batch_size=10000000000000000000000'],
+     'train.batch_size = 10000000000000000000000: Input should be less than or equal to 1000000'),
+    ('study', ['--set', 'seed=4294967296'],
+     'seed = 4294967296: Input should be less than or equal to 4294967295'),
+    ('forecast', ['--set', 'window.lookback=10000000000000000000000'],
+     'window.lookback = 10000000000000000000000: Input should be less than or equal to 100000000'),
+    ('embed', ['--set', 'model.vector_size=10000000000000000000000'],
+     'model.vector_size = 10000000000000000000000: Input should be less than or equal to 10000'),
+    ('lesson', ['--set', 'sweep.seeds=1,10000000000000000000000'],
+     "sweep.seeds = '1,10000000000000000000000': seeds [1, 10000000000000000000000]: every seed must be between 0 and 4294967295"),
+    ('lesson', ['--set', 'train.patience=100001'],
+     'train.patience = 100001: Input should be less than or equal to 100000'),
 ]
 
 

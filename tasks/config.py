@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from tasks.errors import InputError
+from tasks.errors import InputError, not_a_file_rule, unreadable_rule
 
 OFF_WORDS = ("off", "none")  # how presets and --set spell "no value" for an optional setting
 # The largest seed NumPy's legacy seeding takes (np.random.seed, keras.utils.set_random_seed): a
@@ -117,15 +117,20 @@ def read_preset(preset: Path) -> dict[str, Any]:
     """Read a TOML preset into a dict.
 
     Raises:
-        ConfigError: the path is missing, a directory, or not valid TOML.
+        ConfigError: the path is missing, a directory or another non-file (a FIFO), unreadable, or not
+            valid TOML.
     """
     preset = Path(preset)
     if preset.is_dir():
         raise ConfigError(f"--config {preset}: is a directory; give a .toml file (see flows/configs/)")
-    if not preset.is_file():
+    if not preset.exists():
         raise ConfigError(f"--config {preset}: no such file")
+    if not preset.is_file():
+        raise ConfigError(f"--config {preset}: {not_a_file_rule(preset)}")
     try:
         return tomllib.loads(preset.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--config {preset}: {unreadable_rule(exc)}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--config {preset}: not valid TOML ({exc})") from exc
 

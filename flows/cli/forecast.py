@@ -17,6 +17,7 @@ from flows.cli.options import (
     JsonOpt,
     SetOpt,
     VerboseOpt,
+    check_environment,
     console,
     fail,
     load,
@@ -106,9 +107,10 @@ def _preflight(cfg: ForecastConfig) -> None:
 
 def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
     from flows import ephemeral
-    from tasks.errors import InputError
+    from tasks.errors import EnvironmentFault, InputError
 
     _preflight(cfg)
+    check_environment()
     start_tensorflow_flow("flows.forecast", verbose)
     from flows.forecast import AllModelsFailed, train_forecasters
 
@@ -117,7 +119,7 @@ def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
         summary = train_forecasters(cfg)
     except InputError as exc:
         fail(str(exc))
-    except AllModelsFailed as exc:
+    except (AllModelsFailed, EnvironmentFault) as exc:
         fail(str(exc), EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())

@@ -11,6 +11,7 @@ from flows.cli.options import (
     Flow,
     JsonOpt,
     VerboseOpt,
+    check_environment,
     console,
     fail,
     load,
@@ -38,9 +39,10 @@ def run_lesson(
     (about a minute).
     """
     from flows import ephemeral
-    from tasks.errors import InputError
+    from tasks.errors import EnvironmentFault, InputError
 
     cfg = load(Flow.lesson, config, set_)
+    check_environment()
     start_tensorflow_flow("flows.lesson", verbose)
     from flows.lesson import AllTrialsFailed, memory_lesson
 
@@ -49,7 +51,7 @@ def run_lesson(
         summary = memory_lesson(cfg)
     except InputError as exc:
         fail(str(exc))
-    except AllTrialsFailed as exc:
+    except (AllTrialsFailed, EnvironmentFault) as exc:
         fail(str(exc), EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())

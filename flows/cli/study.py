@@ -10,9 +10,11 @@ from flows.cli.options import (
     Flow,
     JsonOpt,
     VerboseOpt,
+    check_environment,
     console,
     fail,
     load,
+    one_line_errors,
     print_json,
     print_where,
     set_option,
@@ -48,12 +50,14 @@ def run_demo(set_: StudySetOpt = None, as_json: JsonOpt = False, verbose: Verbos
 def _run(cfg: StudyConfig, as_json: bool, verbose: bool) -> None:
     from flows import ephemeral
 
+    check_environment()
     start_tensorflow_flow("flows.study", verbose)
     from flows.study import AllModelsFailed, sine_study
 
     try:
-        ephemeral.wait()
-        summary = sine_study(cfg)
+        with one_line_errors():
+            ephemeral.wait()
+            summary = sine_study(cfg)
     except AllModelsFailed as exc:
         fail(str(exc), EXIT_FAILED)
     if as_json:

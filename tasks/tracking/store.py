@@ -1,4 +1,8 @@
-"""Where runs are kept: the tracking URI, one client per store, experiments created safely."""
+"""Where runs are kept: the tracking URI, one client per store, experiments created safely.
+
+MLflow itself is imported on first use, so the CLI can check the store (:func:`check_store`) before
+anything heavy loads.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,20 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlflow.tracking import MlflowClient
-
-from tasks import paths, templates
+from tasks import databases, paths, templates
 from tasks.locks import exclusive
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 # The experiment tag MLflow 3's UI reads to open an experiment on its training runs rather than on
 # the GenAI view (traces, latency, evaluations).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+# Tables every MLflow store has from its creation: a file without them is not this project's store.
+MLFLOW_TABLES = ("experiments", "runs")
 
 
 def default_uri() -> str:
@@ -61,8 +69,35 @@ def creation_lock(uri: str) -> Iterator[None]:
     if db is None:
         yield
         return
-    with exclusive(db.with_name(db.name + ".lock")):
+    with exclusive(databases.lock_path(db)):
         yield
+
+
+def check_store() -> None:
+    """Refuse a local store's database that exists but is not whole, before anything else opens it.
+
+    A 0-byte, non-SQLite, damaged or foreign file is never taken for a missing store (SQLite would
+    open a 0-byte file as an empty database, and MLflow would create its tables in it: the history
+    silently gone). Writes nothing: a database found wanting is looked at again under the creation
+    lock only when a lock file shows that a process may be creating it right now (a creator takes
+    the lock before the database exists).
+
+    Raises:
+        tasks.errors.EnvironmentFault: one line naming the file and what to do.
+    """
+    uri = tracking_uri()
+    db = sqlite_path(uri)
+    if db is None or databases.problem(db, MLFLOW_TABLES) is None:
+        return
+    if databases.lock_path(db).exists():
+        with creation_lock(uri):
+            _check_database(db)
+    else:
+        _check_database(db)
+
+
+def _check_database(db: Path) -> None:
+    databases.check_existing(db, MLFLOW_TABLES, "the MLflow store", "MLflow's tables (experiments, runs)")
 
 
 def client() -> MlflowClient:
@@ -79,9 +114,13 @@ def _client_for(uri: str) -> MlflowClient:
     # One client per store for the process (every epoch logs through here). The first query
     # creates or migrates the schema, so it runs under the creation lock. A new local store starts
     # as a copy of the installation's template (tasks.templates); without one, the schema is
-    # created here and the template made from it.
+    # created here and the template made from it. An existing database is used only when whole.
+    from mlflow.tracking import MlflowClient
+
     db = sqlite_path(uri)
     with creation_lock(uri):
+        if db is not None:
+            _check_database(db)
         new = db is not None and not db.exists()
         seeded = new and templates.seed(db, template_path())
         c = MlflowClient(tracking_uri=uri)
@@ -117,6 +156,8 @@ def template_path() -> Path | None:
 def new_store_template(target: Path) -> None:
     """Create MLflow's schema in a scratch store and keep it as a template at ``target``."""
     import tempfile
+
+    from mlflow.tracking import MlflowClient
 
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(scratch) / "mlflow.db"

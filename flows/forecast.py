@@ -72,6 +72,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         season_length=season,
         folds=folds,
         skipped_rows=series.skipped_rows,
+        unscaled_series=compared.unscaled,
         forecasts_path=compared.forecasts_path,
         scores_path=compared.scores_path,
         backtest=compared.backtest,

@@ -17,9 +17,16 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from tasks.errors import InputError
+from tasks.errors import InputError, not_a_file_rule, unreadable_rule
 
 OFF_WORDS = ("off", "none")  # how presets and --set spell "no value" for an optional setting
+# The largest seed NumPy's legacy seeding takes (np.random.seed, keras.utils.set_random_seed): a
+# larger one passed validation and crashed the run. Every integer setting has an upper bound, so a
+# value no C integer holds is refused at load naming its key (tests/test_config.py checks them all).
+SEED_MAX = 2**32 - 1
+# A bound for settings that count steps, windows or items: far past any run this machine makes,
+# well inside the 32-bit integers TensorFlow, NumPy and gensim take.
+COUNT_MAX = 100_000_000
 
 
 class ConfigError(InputError):
@@ -54,11 +61,20 @@ class TrackingConfig(Frozen):
     experiment: str = Field("seqflow", min_length=1)  # MLflow experiment the flow's runs go to
     log_models: bool = True  # log each trained model as an MLflow pyfunc model
 
+    @field_validator("experiment")
+    @classmethod
+    def _a_name_not_a_path(cls, value: str) -> str:
+        # The store never makes a path of it (tasks.tracking.store.experiment_folder); refusing
+        # path-like names here says so at once instead of filing the runs under a hashed folder.
+        if any(c in value for c in "/\\") or ".." in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("an experiment name cannot be a path: no '/', '\\', '..' or control characters")
+        return value
+
 
 class RunConfig(Frozen):
     """What every flow's config has: a seed and where its runs are tracked."""
 
-    seed: int = Field(42, ge=0)  # drives numpy, TensorFlow/Keras initialisation and shuffling
+    seed: int = Field(42, ge=0, le=SEED_MAX)  # drives numpy, TensorFlow/Keras initialisation and shuffling
     tracking: TrackingConfig = TrackingConfig()  # the MLflow experiment and what is logged
 
 
@@ -101,15 +117,20 @@ def read_preset(preset: Path) -> dict[str, Any]:
     """Read a TOML preset into a dict.
 
     Raises:
-        ConfigError: the path is missing, a directory, or not valid TOML.
+        ConfigError: the path is missing, a directory or another non-file (a FIFO), unreadable, or not
+            valid TOML.
     """
     preset = Path(preset)
     if preset.is_dir():
         raise ConfigError(f"--config {preset}: is a directory; give a .toml file (see flows/configs/)")
-    if not preset.is_file():
+    if not preset.exists():
         raise ConfigError(f"--config {preset}: no such file")
+    if not preset.is_file():
+        raise ConfigError(f"--config {preset}: {not_a_file_rule(preset)}")
     try:
         return tomllib.loads(preset.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--config {preset}: {unreadable_rule(exc)}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--config {preset}: not valid TOML ({exc})") from exc
 

@@ -9,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from tasks.errors import InputError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,6 +22,34 @@ def configs_dir() -> Path:
 def artifacts_dir() -> Path:
     """Root of everything the pipeline writes (git-ignored)."""
     return Path(os.environ.get("SEQFLOW_ARTIFACTS", PROJECT_ROOT / "artifacts")).resolve()
+
+
+ARTIFACTS_ADVICE = "point it at a folder, or at a path that does not exist yet"
+
+
+def check_artifacts_dir() -> None:
+    """Refuse an artifacts folder that cannot be one, before anything is written under it.
+
+    It must be a folder, or a path whose nearest existing ancestor is a folder this process may
+    write in (the folder is made on first write). Nothing is created here.
+
+    Raises:
+        InputError: naming ``SEQFLOW_ARTIFACTS`` (or the default folder) and its value, what is in
+            the way and what to do.
+    """
+    raw = os.environ.get("SEQFLOW_ARTIFACTS")
+    root = artifacts_dir()
+    where = {"key": "SEQFLOW_ARTIFACTS", "value": raw} if raw else {"file": root}
+    advice = ARTIFACTS_ADVICE if raw else "move it away, or set SEQFLOW_ARTIFACTS to another folder"
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe == root and not root.is_dir():
+        raise InputError(f"not a folder (a file is there); {advice}", **where)
+    if not probe.is_dir():
+        raise InputError(f"{probe} is a file, so no folder can be made there; {advice}", **where)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{probe} cannot be written (permission denied); {advice}", **where)
 
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")

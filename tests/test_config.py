@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,77 @@ def test_calendar_covariates_are_refused_at_load_where_they_cannot_work(override
         load(None, [*base, *overrides])
     assert message in str(info.value)
     assert "\n" not in str(info.value).strip()
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, every control character escaped (as ``--set`` would need it)."""
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 32 or ord(c) == 127 or c in '"\\' else c for c in text) + '"'
+
+
+@pytest.mark.parametrize("schema", ["forecast", "study", "embed", "lesson"])
+@pytest.mark.parametrize("name", ["../../../../tmp/escape", "/tmp/absolute", "a/b", "a\\b", "..", "v1..2",
+                                  "nul\x00name", "line\nbreak", "del\x7f"], ids=repr)
+def test_an_experiment_name_that_could_be_a_path_is_refused_naming_the_rule(schema, name):
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    with pytest.raises(ConfigError) as info:
+        load_config(schema_of(Flow(schema)), None, [f"tracking.experiment={_toml_string(name)}"])
+    assert str(info.value) == (f"tracking.experiment = {name!r}: an experiment name cannot be a path: "
+                               "no '/', '\\', '..' or control characters")
+
+
+@pytest.mark.parametrize("name", ["seqflow-forecast", "My experiment 2", "sales.v2", "café", "team:milk"])
+def test_ordinary_experiment_names_are_kept(name):
+    assert load(None, [f'tracking.experiment="{name}"']).tracking.experiment == name
+
+
+def _int_keys(schema, prefix: str = "") -> list[tuple[str, bool]]:
+    """Every integer setting of ``schema`` (``(key, is_a_list)``), sections followed, a source's default kind."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found = []
+    for name, field in schema.model_fields.items():
+        default = field.default
+        if isinstance(default, BaseModel):
+            found += _int_keys(type(default), f"{prefix}{name}.")
+            continue
+        annotation = field.annotation
+        args = ({annotation} if typing.get_origin(annotation) is tuple
+                else {a for a in typing.get_args(annotation) if a is not type(None)} or {annotation})
+        if int in args and bool not in args:
+            found.append((f"{prefix}{name}", False))
+        elif any(typing.get_origin(a) is tuple and typing.get_args(a)[:1] == (int,) for a in args):
+            found.append((f"{prefix}{name}", True))
+    return found
+
+
+_HUGE = 10_000_000_000_000_000_000_000  # past any C integer: crashed the run after `config show` accepted it
+
+
+def _every_int_setting():
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    return [(flow.value, key, listed) for flow in Flow for key, listed in _int_keys(schema_of(flow))]
+
+
+@pytest.mark.parametrize(("flow", "key", "listed"), _every_int_setting(), ids=lambda v: str(v))
+def test_every_integer_setting_has_an_upper_bound_named_at_load(flow, key, listed):
+    from flows.cli.options import Flow
+    from flows.cli.options import schema as schema_of
+
+    value = f"[{_HUGE}]" if listed else str(_HUGE)
+    with pytest.raises(ConfigError) as info:
+        load_config(schema_of(Flow(flow)), None, [f"{key}={value}"])
+    # Named as `key = value: rule`, or by a rule that ties it to another setting (`key: ...`, `key = value is ...`).
+    assert re.match(rf"{re.escape(key)}( = |: )", str(info.value)), str(info.value)
+
+
+def test_the_integer_settings_are_found():
+    keys = {(flow, key) for flow, key, _ in _every_int_setting()}
+    assert {("forecast", "train.batch_size"), ("forecast", "seed"), ("embed", "model.vector_size"),
+            ("lesson", "sweep.seeds"), ("study", "window.lookback")} <= keys
+    assert len(keys) > 50

@@ -146,3 +146,22 @@ def test_make_templates_reports_what_it_found_made_or_could_not_make(monkeypatch
     assert flow_templates.main(["--bogus"]) == 2
     monkeypatch.setenv(templates.ENV, "off")
     assert flow_templates.make_templates() == {"prefect": None, "mlflow": None}
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 4096], ids=["0-byte", "zeros"])
+def test_an_existing_empty_store_is_never_taken_for_a_missing_one(monkeypatch, tmp_path, content):
+    from tasks.errors import EnvironmentFault
+    from tasks.tracking import store
+
+    monkeypatch.setenv(templates.ENV, str(tmp_path / "templates"))
+    assert templates.save(store.template_path(), store.new_store_template)
+    db = tmp_path / "store" / "mlflow.db"
+    db.parent.mkdir()
+    db.write_bytes(content)
+    assert not templates.seed(db, store.template_path())  # it exists: never replaced by the template
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    with pytest.raises(EnvironmentFault, match="where the MLflow store was expected"):
+        store.client()
+    with pytest.raises(EnvironmentFault, match="where the MLflow store was expected"):
+        store.check_store()
+    assert db.read_bytes() == content

@@ -1,8 +1,11 @@
 """Tracking that needs no server: store location, artifact roots, run ownership and reconciliation."""
 
 import os
+from pathlib import Path
 import subprocess
 import sys
+
+import pytest
 
 from tasks import paths
 from tasks.tracking import runs, store
@@ -113,3 +116,90 @@ def test_user_supplied_names_never_become_path_parts():
     for bad in (escape, "..", "a/b", "", ".hidden"):
         with pytest.raises(ValueError, match="is not a safe file name"):
             paths.intermediate_path("series", bad)
+
+
+def _files_under(root) -> set:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+HOSTILE_EXPERIMENTS = ["../../escape", "../../../../../../../../../../{tmp}/escape", "{tmp}/absolute", "..", "a/../../b", "a\\..\\..\\b", "nul\x00name",
+                       "slash/inside", "../outside"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_EXPERIMENTS, ids=repr)
+def test_no_experiment_name_places_anything_outside_the_store(monkeypatch, tmp_path, name):
+    store_dir, cwd = tmp_path / "store", tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store_dir / 'mlflow.db'}")
+    monkeypatch.chdir(cwd)
+    name = name.replace("{tmp}", str(tmp_path))
+    experiment_id = store.ensure_experiment(name)
+    run_id = runs.start_run(experiment_id, "probe", {})
+    runs.log_text(run_id, "hello", "note.txt")
+    runs.end_run(run_id)
+    location = store.client().get_experiment(experiment_id).artifact_location
+    artifacts = (store_dir / "artifacts").resolve()
+    assert Path(location.removeprefix("file://")).resolve().is_relative_to(artifacts), location
+    assert runs.artifact_uri(run_id).startswith(artifacts.as_uri() + "/")
+    written = _files_under(tmp_path)
+    assert written and all(p.resolve().is_relative_to(store_dir.resolve()) for p in written), sorted(map(str, written))
+
+
+def test_the_default_experiment_keeps_its_artifacts_in_the_store(monkeypatch, tmp_path):
+    store_dir, cwd = tmp_path / "store", tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store_dir / 'mlflow.db'}")
+    monkeypatch.chdir(cwd)
+    default = store.client().get_experiment("0")
+    assert default.name == "Default"
+    assert default.artifact_location == (store_dir / "artifacts" / "0").resolve().as_uri()
+    assert store.client().get_experiment(store.ensure_experiment("Default")).experiment_id == "0"
+    assert not any(cwd.iterdir())
+
+
+def _sqlite_without_mlflow(path) -> bytes:
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    return path.read_bytes()
+
+
+def _torn_store(path) -> bytes:
+    """A whole store's first page overwritten past its header (a torn write)."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("CREATE TABLE experiments (id INTEGER)")
+        connection.execute("CREATE TABLE runs (id INTEGER)")
+    data = bytearray(path.read_bytes())
+    data[100:600] = b"\xff" * 500
+    return bytes(data)
+
+
+DAMAGED = {
+    "empty": (lambda path: b"", "an empty file (0 bytes)"),
+    "text": (lambda path: b"not a database\n" * 100, "not an SQLite database (file is not a database)"),
+    "torn": (_torn_store, "a damaged SQLite database (database disk image is malformed)"),
+    "other": (_sqlite_without_mlflow, "an SQLite database without MLflow's tables (experiments, runs)"),
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGED)
+def test_a_damaged_store_is_refused_in_one_line_and_left_as_it_was(monkeypatch, tmp_path, kind):
+    from tasks.errors import EnvironmentFault
+
+    make, said = DAMAGED[kind]
+    db = tmp_path / "store" / "mlflow.db"
+    db.parent.mkdir()
+    content = make(db)
+    db.write_bytes(content)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    with pytest.raises(EnvironmentFault) as info:
+        store.client()
+    assert str(info.value) == (f"{db.resolve()}: {said} where the MLflow store was expected; restore it from a "
+                               "backup, or move it away and run again to start a new, empty store")
+    assert db.read_bytes() == content  # never re-created, never migrated
+    assert sorted(p.name for p in db.parent.iterdir()) == ["mlflow.db", "mlflow.db.lock"]

@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.options import TRAINING_VIEW, ConfigOpt, Flow, JsonOpt, console, fail, load, print_json, set_option
+from flows.cli.options import (
+    EXIT_FAILED,
+    TRAINING_VIEW,
+    ConfigOpt,
+    Flow,
+    JsonOpt,
+    check_environment,
+    console,
+    fail,
+    load,
+    print_json,
+    set_option,
+)
 
 if TYPE_CHECKING:
     from tasks.embeddings.config import EmbedConfig
@@ -47,9 +59,10 @@ def run_embed(
     if backend is not None:
         extra.append(f"model.backend={json.dumps(backend)}")
     cfg = load(Flow.embed, config, set_, extra)
-    from tasks.errors import InputError
+    from tasks.errors import EnvironmentFault, InputError
 
     _preflight(cfg)
+    check_environment()
     from flows import ephemeral
 
     # No TensorFlow here: Prefect, MLflow and gensim import while the temporary server starts.
@@ -65,6 +78,9 @@ def run_embed(
     except InputError as exc:
         ephemeral.stop_without_waiting()
         fail(str(exc))
+    except EnvironmentFault as exc:
+        ephemeral.stop_without_waiting()
+        fail(str(exc), EXIT_FAILED)
     _report(summary, cfg, as_json, seconds)
     ephemeral.stop_without_waiting()
 

@@ -144,6 +144,8 @@ def _report(summary: ForecastSummary) -> None:
         out.print(f"[bold red]failed:[/] {failed.cell}: {failed.failure}", highlight=False)
     for line in summary.skipped_rows:
         out.print(f"skipped {line}", highlight=False, style="dim")
+    for record in summary.unscaled_series:
+        out.print(f"not scaled: {record.message}", highlight=False, markup=False, soft_wrap=True)
     out.print(f"forecasts: {summary.forecasts_path}", highlight=False)
     served = summary.served
     if served is not None and served.uri:

@@ -6,9 +6,11 @@ module, so anything heavy (Rich's consoles, the config schemas) is imported on u
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -71,6 +73,39 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Say ``error: message`` in one line on stderr and exit with ``code`` (2: bad input)."""
     console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
+
+
+def check_environment() -> None:
+    """Refuse, in one line and before anything starts, an environment no command can work in.
+
+    ``SEQFLOW_ARTIFACTS`` must be (or be able to become) a folder: else exit 2, the user's to fix. A
+    local MLflow store that exists must be whole: a 0-byte, foreign or damaged ``mlflow.db`` is a
+    fault, exit 1, and is never re-created empty. Nothing is written.
+    """
+    from tasks import paths
+    from tasks.errors import EnvironmentFault, InputError
+    from tasks.tracking import store  # imports MLflow only on first use of a client
+
+    try:
+        paths.check_artifacts_dir()
+        store.check_store()
+    except InputError as exc:
+        fail(str(exc))
+    except EnvironmentFault as exc:
+        fail(str(exc), EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Say the errors that carry a one-line message in one line: bad input exit 2, a fault of the environment exit 1."""
+    from tasks.errors import EnvironmentFault, InputError
+
+    try:
+        yield
+    except InputError as exc:
+        fail(str(exc))
+    except EnvironmentFault as exc:
+        fail(str(exc), EXIT_FAILED)
 
 
 def print_where(out: Console, summary: Any) -> None:

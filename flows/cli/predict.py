@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.options import console, fail
+from flows.cli.options import EXIT_FAILED, check_environment, console, fail
 
 if TYPE_CHECKING:
     from flows.predict import Prediction
@@ -35,11 +35,12 @@ def predict(
     serves over HTTP with `mlflow models serve -m MODEL_URI --env-manager local`.
     """
     from flows.predict import check_output, predict as forecast, read_history, write_forecast
-    from tasks.errors import InputError
+    from tasks.errors import EnvironmentFault, InputError
 
     try:
         check_output(output)
         read_history(input_)  # a bad file is refused before MLflow and TensorFlow load
+        check_environment()
         from tasks.runtime import import_tensorflow
 
         import_tensorflow(False)
@@ -48,6 +49,8 @@ def predict(
             write_forecast(made.forecast, output)
     except InputError as exc:
         fail(str(exc))
+    except EnvironmentFault as exc:
+        fail(str(exc), EXIT_FAILED)
     if output is not None:
         console(stderr=True).print(f"wrote {len(made.forecast)} rows to {output}", highlight=False)
         return

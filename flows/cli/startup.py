@@ -56,18 +56,19 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
             :class:`tasks.errors.InputError` (exit 2, one line).
     """
     from flows import ephemeral
-    from flows.cli.options import EXIT_FAILED, fail, print_json
-    from tasks.errors import InputError
+    from flows.cli.options import EXIT_FAILED, check_environment, fail, print_json
+    from tasks.errors import EnvironmentFault, InputError
 
+    check_environment()  # the artifacts folder and the MLflow store, before anything is written
     start_tensorflow_flow(module, verbose)
     flows = importlib.import_module(module)
-    failed = getattr(flows, all_failed) if all_failed else ()
+    failed = (getattr(flows, all_failed),) if all_failed else ()
     try:
         ephemeral.wait()
         summary = getattr(flows, function)(cfg)
     except InputError as exc:
         fail(str(exc))
-    except failed as exc:
+    except (*failed, EnvironmentFault) as exc:
         fail(str(exc), EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.options import TRAINING_VIEW, console
+from flows.cli.options import TRAINING_VIEW, check_environment, console
 
 
 def ui(
@@ -20,6 +20,7 @@ def ui(
     """Open the MLflow UI on this project's tracking store."""
     from tasks.tracking import store
 
+    check_environment()  # `mlflow ui` would create its tables in a 0-byte or foreign mlflow.db
     cmd = store.ui_command(host, port, workers)
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     if mlflow_bin.exists():

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tasks.config import OFF_WORDS, Frozen, RunConfig, TrackingConfig
+from tasks.config import COUNT_MAX, OFF_WORDS, SEED_MAX, Frozen, RunConfig, TrackingConfig
 
 # gensim's Cython routines silently truncate a sentence at this many tokens (MAX_WORDS_IN_BATCH);
 # documents are split into chunks of at most this length instead, so no token is lost.
@@ -58,7 +58,7 @@ class CorpusConfig(Frozen):
     encoding: str = "utf-8"  # any Python codec name (utf-8, latin-1, cp1252, utf-16, ...)
     errors: Literal["strict", "replace"] = "strict"  # strict: undecodable bytes are an error; replace: they become U+FFFD
     document: Literal["line", "file"] = "line"  # one document per line, or one per file (table rows are always one each)
-    max_documents: int | None = Field(None, ge=1)  # read only the first N documents (smoke runs); off = all
+    max_documents: int | None = Field(None, ge=1, le=COUNT_MAX * 10)  # read only the first N documents (smoke runs); off = all
 
     @field_validator("path", mode="before")
     @classmethod
@@ -98,11 +98,11 @@ class TokenizeConfig(Frozen):
     token_pattern: str = DEFAULT_TOKEN_PATTERN  # regex whose every match is a token; default: runs of letters (see module)
     stop_words: tuple[str, ...] = ()  # words dropped after lowercasing (subsampling usually makes this unnecessary)
     english_stop_words: bool = False  # also drop gensim's built-in English stop-word list (337 words)
-    min_count: int = Field(5, ge=1)  # words seen fewer times are left out of the vocabulary
-    max_vocab_size: int | None = Field(None, ge=1)  # keep at most this many of the most frequent words; off = all
+    min_count: int = Field(5, ge=1, le=COUNT_MAX * 10)  # words seen fewer times are left out of the vocabulary
+    max_vocab_size: int | None = Field(None, ge=1, le=COUNT_MAX)  # keep at most this many of the most frequent words; off = all
     sample: float = Field(1e-3, ge=0, lt=1)  # word2vec's frequent-word subsampling threshold (0 = off); applied in training
     phrases: bool = False  # join frequent bigrams ("new york" → "new_york") with gensim Phrases (one extra corpus pass)
-    phrases_min_count: int = Field(5, ge=1)  # a bigram needs at least this many occurrences to become a phrase
+    phrases_min_count: int = Field(5, ge=1, le=COUNT_MAX * 10)  # a bigram needs at least this many occurrences to become a phrase
     phrases_threshold: float = Field(10.0, gt=0)  # gensim's default scorer threshold; higher = fewer phrases
 
     @field_validator("stop_words", mode="before")
@@ -165,19 +165,19 @@ class ModelConfig(Frozen):
 
     backend: str = "gensim"  # which trainer: gensim, tf (TensorFlow skip-gram), or a comma list such as gensim,tf (each trained on the same tokens, compared on the parent run)
     architecture: Literal["skipgram", "cbow"] = "skipgram"  # skipgram: predict context from word; cbow: word from context
-    negative: int = Field(5, ge=0)  # noise words per positive example (negative sampling); 0 = off
+    negative: int = Field(5, ge=0, le=1_000)  # noise words per positive example (negative sampling); 0 = off
     hs: bool = False  # hierarchical softmax (a Huffman tree over the vocabulary) instead of / beside negative sampling
     ns_exponent: float = 0.75  # noise distribution ∝ count**ns_exponent (word2vec's 3/4)
-    vector_size: int = Field(100, ge=1)  # dimensions of each word vector
-    context_window: int = Field(5, ge=1)  # max distance between centre and context word (gensim's `window`)
-    epochs: int = Field(5, ge=1)  # passes over the corpus
+    vector_size: int = Field(100, ge=1, le=10_000)  # dimensions of each word vector
+    context_window: int = Field(5, ge=1, le=1_000)  # max distance between centre and context word (gensim's `window`)
+    epochs: int = Field(5, ge=1, le=100_000)  # passes over the corpus
     learning_rate: float = Field(0.025, gt=0)  # start learning rate (gensim's alpha); decays linearly
     min_learning_rate: float = Field(0.0001, gt=0)  # learning rate reached at the end of the last epoch (min_alpha)
-    workers: int = Field(2, ge=1)  # training threads (tf: TensorFlow's intra- and inter-op threads); exact repeats need 1
+    workers: int = Field(2, ge=1, le=1_024)  # training threads (tf: TensorFlow's intra- and inter-op threads); exact repeats need 1
     deterministic: bool = False  # demand exact repeats: needs workers = 1 and a fixed PYTHONHASHSEED
     loss: Literal["negative_sampling", "nce"] = "negative_sampling"  # tf only: negative sampling (word2vec's, as gensim) or noise-contrastive estimation (logits corrected by log(k·Pn(w)), an output bias per word)
-    batch_size: int = Field(4_096, ge=1)  # tf only: (centre, context) pairs per SGD step; rows a batch touches get the sum of its updates
-    noise_group: int = Field(32, ge=1)  # tf only: consecutive pairs of a shuffled batch that share one draw of `negative` noise words (1 = a fresh draw per pair, about 3x slower; each pair still meets k draws from Pn)
+    batch_size: int = Field(4_096, ge=1, le=10_000_000)  # tf only: (centre, context) pairs per SGD step; rows a batch touches get the sum of its updates
+    noise_group: int = Field(32, ge=1, le=10_000_000)  # tf only: consecutive pairs of a shuffled batch that share one draw of `negative` noise words (1 = a fresh draw per pair, about 3x slower; each pair still meets k draws from Pn)
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -229,14 +229,14 @@ class ModelConfig(Frozen):
 class EvaluateConfig(Frozen):
     """What is measured on the trained vectors and how they are projected."""
 
-    restrict_vocab: int = Field(30_000, ge=1)  # analogies also scored over only the N most frequent words (besides gensim's 300,000)
+    restrict_vocab: int = Field(30_000, ge=1, le=COUNT_MAX)  # analogies also scored over only the N most frequent words (besides gensim's 300,000)
     probe_words: tuple[str, ...] = ("good", "bad", "man", "woman", "day")  # words whose nearest neighbours are tabled
-    neighbours: int = Field(10, ge=1)  # neighbours listed per probe word
-    tsne_top_n: int = Field(5_000, ge=10)  # the N most frequent words projected with t-SNE
-    tsne_label_top: int = Field(100, ge=0)  # only the N most frequent of them are labelled in the PNG
+    neighbours: int = Field(10, ge=1, le=10_000)  # neighbours listed per probe word
+    tsne_top_n: int = Field(5_000, ge=10, le=1_000_000)  # the N most frequent words projected with t-SNE
+    tsne_label_top: int = Field(100, ge=0, le=1_000_000)  # only the N most frequent of them are labelled in the PNG
     perplexity: float = Field(30.0, gt=0)  # t-SNE's effective number of neighbours
-    tsne_max_iter: int = Field(1_000, ge=250)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)
-    projector_top_n: int | None = Field(None, ge=1)  # words written to the TensorBoard projector files; off = all
+    tsne_max_iter: int = Field(1_000, ge=250, le=1_000_000)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)
+    projector_top_n: int | None = Field(None, ge=1, le=COUNT_MAX)  # words written to the TensorBoard projector files; off = all
 
     @field_validator("probe_words", mode="before")
     @classmethod
@@ -268,7 +268,7 @@ class EmbedTracking(TrackingConfig):
 class EmbedConfig(RunConfig):
     """Everything the embeddings flow needs; this object is the flow's only parameter."""
 
-    seed: int = Field(42, ge=0)  # drives gensim's initialisation and sampling, t-SNE and any shuffling
+    seed: int = Field(42, ge=0, le=SEED_MAX)  # drives gensim's initialisation and sampling, t-SNE and any shuffling
     corpus: CorpusConfig = CorpusConfig()  # where the text comes from
     tokenize: TokenizeConfig = TokenizeConfig()  # text → tokens → vocabulary
     model: ModelConfig = ModelConfig()  # the word2vec model and its trainer

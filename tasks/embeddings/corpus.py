@@ -31,7 +31,7 @@ from typing import BinaryIO
 from gensim.test.utils import datapath
 
 from tasks.embeddings.config import CorpusConfig, is_table
-from tasks.errors import InputError
+from tasks.errors import InputError, file_read_error, not_a_file_rule
 
 DEFAULT_CORPUS = "lee_background.cor"  # 300 Australian news stories shipped inside gensim's test data
 TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".txt.gz", ".txt.bz2")
@@ -65,7 +65,8 @@ def corpus_files(cfg: CorpusConfig) -> list[Path]:
     """List the files that make up the corpus, in reading order (hash them to key caches).
 
     Raises:
-        InputError: the path does not exist, or a directory holds no ``.txt`` files.
+        InputError: the path does not exist, is neither a file nor a directory (a FIFO would block
+            the reader until someone wrote to it), or a directory holds no ``.txt`` files.
     """
     path = corpus_path(cfg)
     if path.is_dir():
@@ -75,6 +76,8 @@ def corpus_files(cfg: CorpusConfig) -> list[Path]:
         return files
     if not path.exists():
         raise InputError("no such file or directory", file=path)
+    if not path.is_file():
+        raise InputError(not_a_file_rule(path), file=path)
     return [path]
 
 
@@ -161,6 +164,8 @@ def _decoded_blocks(file: Path, encoding: str, errors: str) -> Iterator[str]:
                 if not block:
                     return
     except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:  # bz2 raises OSError, gzip zlib.error
+        if isinstance(exc, OSError) and exc.errno is not None:  # the file itself (permissions, the disk)
+            raise file_read_error(exc, file) from None
         raise InputError(f"cannot be read as a compressed or text file ({exc})", file=file) from None
 
 

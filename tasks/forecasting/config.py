@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from tasks.config import Frozen, RunConfig, TrackingConfig
+from tasks.config import COUNT_MAX, Frozen, RunConfig, TrackingConfig
 from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.nets.config import NetConfig, TrainConfig
@@ -71,9 +71,9 @@ Source = Annotated[
 class WindowConfig(Frozen):
     """How each series is cut into training windows; the last ``horizon`` steps are held out."""
 
-    lookback: int = Field(32, gt=0)  # input steps the model sees per window
-    horizon: int = Field(1, gt=0)  # steps held out at the end of each series and forecast at once
-    stride: int = Field(1, gt=0)  # steps between the starts of two consecutive windows
+    lookback: int = Field(32, gt=0, le=COUNT_MAX)  # input steps the model sees per window
+    horizon: int = Field(1, gt=0, le=COUNT_MAX)  # steps held out at the end of each series and forecast at once
+    stride: int = Field(1, gt=0, le=COUNT_MAX)  # steps between the starts of two consecutive windows
 
 
 class SplitConfig(Frozen):
@@ -152,9 +152,9 @@ class PreprocessConfig(Frozen):
 class EvaluateConfig(Frozen):
     """What is measured on the test part."""
 
-    season_length: int | None = Field(None, gt=0)  # seasonal baselines and MASE; off = the data's: the calendar's (CSV), M4's
+    season_length: int | None = Field(None, gt=0, le=COUNT_MAX)  # seasonal baselines and MASE; off = the data's: the calendar's (CSV), M4's
     folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest; everything is refit per origin
-    fold_step: int | None = Field(None, gt=0)  # steps between two origins; off = window.horizon
+    fold_step: int | None = Field(None, gt=0, le=COUNT_MAX)  # steps between two origins; off = window.horizon
     baselines: tuple[str, ...] = BASELINES  # multi-step baselines: naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
     plot_series: int = Field(3, ge=0, le=50)  # series plotted: this many first and this many worst by MASE
     interval_level: float = Field(0.95, ge=0.5, lt=1)  # nominal coverage of the models' prediction intervals (split-conformal on residuals before each origin)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from tasks.forecasting.metrics import METRICS, summarize
-from tasks.forecasting.records import FoldScore
+from tasks.forecasting.metrics import METRICS, has_scale, seasonal_naive_scale, summarize
+from tasks.forecasting.records import FoldScore, UnscaledSeries
 
 # lower/upper: a model's prediction interval (tasks.forecasting.intervals); NaN for the baselines.
 OUTPUT_COLUMNS = ("series_id", "timestamp", "model", "fold", "horizon_step", "yhat", "lower", "upper", "y")
@@ -56,6 +56,35 @@ def headline_metrics(backtest: tuple[FoldScore, ...], forecaster: str) -> dict[s
         for k in HEADLINE:
             out[f"backtest_{k}"] = float(np.mean([getattr(f, k) for f in rows]))
     return out
+
+
+def unscaled_series(scores: pd.DataFrame, series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                    season_length: int) -> tuple[UnscaledSeries, ...]:
+    """Find the series that have no MASE scale before an origin they were scored at, and say why.
+
+    Such a series (constant, or repeating itself exactly every season) has NaN MASE and MSIS and
+    no interval; the run reports it rather than failing or hiding it.
+
+    Args:
+        scores: per-series rows (``series_id, fold, origin`` at least) of any forecasters.
+        series: id to ``(timestamps (time,), values (time,))``.
+        season_length: ``m`` of the scale.
+
+    Returns:
+        One record per such series, by id; its folds latest first.
+    """
+    found: dict[str, list[tuple[int, int, str]]] = {}
+    keys = scores[["series_id", "fold", "origin"]].drop_duplicates()
+    for sid, fold, origin in sorted(keys.itertuples(index=False), key=lambda k: (str(k[0]), int(k[1]))):
+        insample = np.asarray(series[str(sid)][1][: int(origin)], dtype=np.float64)
+        if has_scale(seasonal_naive_scale(insample, season_length)):
+            continue
+        lag = season_length if insample.size > season_length else 1
+        reason = ("its values before the origin are constant" if np.ptp(insample) == 0
+                  else f"its values before the origin repeat exactly every {lag} steps")
+        found.setdefault(str(sid), []).append((int(fold), int(origin), reason))
+    return tuple(UnscaledSeries(sid, tuple(f for f, _, _ in rows), tuple(o for _, o, _ in rows), rows[0][2])
+                 for sid, rows in found.items())
 
 
 def score_table(scores: pd.DataFrame, forecaster: str, fold: int) -> tuple[dict, str]:

@@ -16,6 +16,12 @@ trending series has a large ``std`` and a small seasonal change), because MSIS d
 number (so ``2 * q_h`` is an interval's width in MSIS units), and because it does not depend on how a
 model preprocesses its input, which may change.
 
+**A series without a scale** (constant, or repeating itself exactly every season before the origin:
+a seasonal-naive MAE of 0) has no unit to measure an error in. Its conformity scores are NaN, so its
+raw errors never enter the quantile the other series share; its interval is NaN (no width can be
+said to fit it); its MSIS and width are NaN and left out of the means over series, as its MASE is.
+Nothing divides by zero.
+
 **What is calibrated on (never the test part being scored).** For the origin of fold ``k`` a
 residual counts when it comes from a model fitted at that origin or an earlier one and its truth lies
 before the origin: the forecasts from every step of fold ``k``'s validation part (the last
@@ -31,7 +37,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from tasks.forecasting.metrics import seasonal_naive_scale
+from tasks.forecasting.metrics import has_scale, seasonal_naive_scale
 
 # One row per calibration forecast step; see :func:`residual_rows`.
 RESIDUAL_COLUMNS = ("series_id", "fold", "kind", "forecast_origin", "horizon_step", "target_index", "score")
@@ -45,11 +51,17 @@ def scaled_errors(y: np.ndarray, yhat: np.ndarray, scale: float | np.ndarray) ->
     Args:
         y: ``(n,)`` or ``(n, horizon)`` truth.
         yhat: the forecasts, same shape.
-        scale: the series' MASE scale, a scalar or broadcastable to ``y``; a scale of 0 (a series
-            that repeats itself exactly) is replaced by 1 so that the score stays finite.
+        scale: the series' MASE scale, a scalar or broadcastable to ``y``; where it is 0 (a series
+            that repeats itself exactly) the score is NaN, which calibration leaves out.
     """
-    scale = np.where(np.asarray(scale, dtype=np.float64) > 0, scale, 1.0)
-    return np.abs(np.asarray(y, dtype=np.float64) - np.asarray(yhat, dtype=np.float64)) / scale
+    return np.abs(np.asarray(y, dtype=np.float64) - np.asarray(yhat, dtype=np.float64)) / usable_scale(scale)
+
+
+def usable_scale(scale: float | np.ndarray) -> np.ndarray:
+    """``scale`` where it can divide (positive, finite), NaN where the series has none."""
+    scale = np.asarray(scale, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> float:
@@ -90,20 +102,21 @@ def half_widths(residuals: pd.DataFrame, horizon: int, level: float) -> tuple[np
 
     Returns:
         ``(q, n)``: ``(horizon,)`` half-widths in units of the series' scale, and ``(horizon,)`` the
-        number of scores each was taken from.
+        number of scores each was taken from. A step whose every score is NaN (no series had a
+        scale) has ``q`` NaN and ``n`` 0: its intervals are NaN.
 
     Raises:
-        ValueError: a step has no score (nothing to calibrate on).
+        ValueError: a step has no residual at all (nothing to calibrate on).
     """
     q = np.empty(horizon)
     n = np.zeros(horizon, dtype=np.int64)
     by_step = {int(h): part["score"].to_numpy() for h, part in residuals.groupby("horizon_step")}
     for h in range(1, horizon + 1):
         scores = by_step.get(h, np.empty(0))
+        if scores.size == 0:
+            raise ValueError(f"horizon step {h}: no residual to calibrate its interval on")
         n[h - 1] = int(np.isfinite(scores).sum())
         q[h - 1] = conformal_quantile(scores, level)
-        if not np.isfinite(q[h - 1]):
-            raise ValueError(f"horizon step {h}: no residual to calibrate its interval on")
     return q, n
 
 
@@ -174,10 +187,9 @@ def bounds(yhat: np.ndarray, q: np.ndarray, scale: float | np.ndarray) -> tuple[
         scale: the series' MASE scale (of the history the forecast was made from), broadcastable.
 
     Returns:
-        ``(lower, upper)``, each shaped like ``yhat``.
+        ``(lower, upper)``, each shaped like ``yhat``; NaN where the series has no scale.
     """
-    scale = np.where(np.asarray(scale, dtype=np.float64) > 0, scale, 1.0)
-    width = np.asarray(q, dtype=np.float64) * scale
+    width = np.asarray(q, dtype=np.float64) * usable_scale(scale)
     return yhat - width, yhat + width
 
 
@@ -187,9 +199,15 @@ def series_scale(history: np.ndarray, season_length: int) -> float:
 
 
 def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
-    """Share of truth values inside their interval (bounds included)."""
-    y = np.asarray(y, dtype=np.float64)
-    return float(np.mean((y >= lower) & (y <= upper)))
+    """Share of truth values inside their interval (bounds included), over the intervals there are.
+
+    A NaN interval (a series without a scale) is left out, never counted as a miss; NaN when none is left.
+    """
+    y, lower, upper = (np.asarray(v, dtype=np.float64) for v in (y, lower, upper))
+    present = np.isfinite(lower) & np.isfinite(upper)
+    if not present.any():
+        return math.nan
+    return float(np.mean((y[present] >= lower[present]) & (y[present] <= upper[present])))
 
 
 def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: np.ndarray, season_length: int,
@@ -206,17 +224,24 @@ def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: np.ndarr
         insample: ``(time,)`` the values before the origin.
         season_length: ``m`` of the scale.
         alpha: ``a``.
+
+    Returns:
+        The score; NaN when ``insample`` has no scale (it repeats itself exactly).
     """
+    scale = seasonal_naive_scale(insample, season_length)
+    if not has_scale(scale):
+        return math.nan
     y, lo, up = (np.asarray(v, dtype=np.float64) for v in (y, lower, upper))
     penalty = (up - lo) + (2.0 / alpha) * (lo - y) * (y < lo) + (2.0 / alpha) * (y - up) * (y > up)
-    scale = seasonal_naive_scale(insample, season_length)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.mean(penalty) / scale)
+    return float(np.mean(penalty) / scale)
 
 
 def interval_scores(forecasts: pd.DataFrame, series: dict[str, tuple[np.ndarray, np.ndarray]], season_length: int,
                     level: float) -> dict[int, dict[str, float]]:
     """Score a model's intervals per fold: coverage, MSIS (mean over series) and mean width in scale units.
+
+    A series without a scale at an origin is left out of all three (its MSIS and width would be NaN
+    and its interval is NaN); each is NaN when no series is left.
 
     Args:
         forecasts: rows with ``series_id, fold, origin, horizon_step, yhat, lower, upper, y``.
@@ -229,15 +254,27 @@ def interval_scores(forecasts: pd.DataFrame, series: dict[str, tuple[np.ndarray,
     """
     out: dict[int, dict[str, float]] = {}
     for fold, part in forecasts.groupby("fold"):
-        per_series, widths = [], []
+        per_series, widths, scaled = [], [], []
         for (sid, origin), rows in part.groupby(["series_id", "origin"]):
             rows = rows.sort_values("horizon_step")
             insample = series[str(sid)][1][: int(origin)]
+            scale = series_scale(insample, season_length)
+            if not has_scale(scale):
+                continue
+            scaled.append(rows)
             per_series.append(msis(rows["y"], rows["lower"], rows["upper"], insample, season_length, 1 - level))
-            widths.append(float(np.mean(rows["upper"] - rows["lower"])) / series_scale(insample, season_length))
-        out[int(fold)] = {"coverage": coverage(part["y"], part["lower"], part["upper"]),
-                          "msis": float(np.mean(per_series)), "interval_width": float(np.mean(widths))}
+            widths.append(float(np.mean(rows["upper"] - rows["lower"])) / scale)
+        kept = pd.concat(scaled) if scaled else part.iloc[:0]
+        out[int(fold)] = {"coverage": coverage(kept["y"], kept["lower"], kept["upper"]),
+                          "msis": _mean_present(per_series), "interval_width": _mean_present(widths)}
     return out
+
+
+def _mean_present(values: list[float]) -> float:
+    """The mean of the values that are not NaN (an infinite one counts); NaN when there is none."""
+    present = np.asarray(values, dtype=np.float64)
+    present = present[~np.isnan(present)]
+    return float(np.mean(present)) if present.size else math.nan
 
 
 def held_out_residuals(forecasts: pd.DataFrame, series: dict[str, tuple[np.ndarray, np.ndarray]],

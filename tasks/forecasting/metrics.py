@@ -96,7 +96,8 @@ def seasonal_naive_scale(insample: np.ndarray, season_length: int) -> float:
         season_length: ``m``, the lag (M4: 24 hourly, 12 monthly, 4 quarterly, else 1).
 
     Returns:
-        The scale; 0 for a series that repeats itself exactly (MASE is then infinite or NaN).
+        The scale; 0 for a series that repeats itself exactly (constant, or periodic with period
+        ``m``): it has no scale, and :func:`mase` is then NaN.
     """
     x = np.asarray(insample, dtype=np.float64).reshape(-1)
     if season_length < 1:
@@ -110,6 +111,10 @@ def seasonal_naive_scale(insample: np.ndarray, season_length: int) -> float:
 def mase(y_true: np.ndarray, y_pred: np.ndarray, insample: np.ndarray, season_length: int) -> float:
     """Compute the mean absolute scaled error, scaled by :func:`seasonal_naive_scale` of ``insample``.
 
+    NaN when the series has no scale (it repeats itself exactly before the origin): an error of 0.1
+    is then neither small nor large, and an infinite MASE would swamp every mean over series. Means
+    over series leave such a series out (:func:`summarize`).
+
     Args:
         y_true: ``(horizon,)`` actual values.
         y_pred: ``(horizon,)`` forecasts.
@@ -117,8 +122,13 @@ def mase(y_true: np.ndarray, y_pred: np.ndarray, insample: np.ndarray, season_le
         season_length: ``m``, steps per season.
     """
     scale = seasonal_naive_scale(insample, season_length)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(mae(y_true, y_pred)) / scale)
+    error = mae(y_true, y_pred)
+    return error / scale if has_scale(scale) else float("nan")
+
+
+def has_scale(scale: float) -> bool:
+    """Whether a MASE scale can divide: positive and finite (0 for a series that repeats itself exactly)."""
+    return bool(np.isfinite(scale) and scale > 0)
 
 
 def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2: float) -> float:
@@ -158,6 +168,10 @@ def score_forecast(
 
 def summarize(scores: pd.DataFrame, by: tuple[str, ...] = ("model",), reference: str = "naive2") -> pd.DataFrame:
     """Aggregate per-series scores as M4 does: the mean over series, then OWA from those means.
+
+    A NaN score is left out of its mean (pandas' ``skipna``): a series without a MASE scale has a
+    NaN MASE and is left out of every forecaster's MASE alike (the scale is the series', not the
+    forecaster's), so the means stay comparable; ``n_series`` counts every series.
 
     Args:
         scores: one row per series (and whatever else ``by`` names) with a ``model`` column and

@@ -103,6 +103,23 @@ class FoldScore:
 
 
 @dataclass(frozen=True)
+class UnscaledSeries:
+    """A series with no MASE scale before its origin(s): its MASE and MSIS are NaN, it has no interval."""
+
+    series_id: str
+    folds: tuple[int, ...]  # the folds whose origin it has no scale before, latest first
+    origins: tuple[int, ...]  # those origins, as series indices
+    reason: str  # why: "its values before the origin are constant", "... repeat exactly every 12 steps"
+
+    @property
+    def message(self) -> str:
+        """One line naming the series, where and why, and what it means for the scores."""
+        where = ("origin " if len(self.origins) == 1 else "origins ") + ", ".join(map(str, self.origins))
+        return (f"series {self.series_id!r} ({where}): {self.reason} (seasonal-naive MAE 0); its MASE and MSIS "
+                "are NaN, left out of the means over series, and it has no interval")
+
+
+@dataclass(frozen=True)
 class HoldoutComparison:
     """Every forecaster scored on the same held-out horizons, ranked, with the files written."""
 
@@ -112,6 +129,7 @@ class HoldoutComparison:
     backtest: tuple[FoldScore, ...]
     forecasts_path: str
     scores_path: str
+    unscaled: tuple[UnscaledSeries, ...]  # series scored without MASE, MSIS and interval
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,7 @@ class ForecastSummary:
     season_length: int
     folds: int
     skipped_rows: tuple[str, ...]
+    unscaled_series: tuple[UnscaledSeries, ...]  # series without a MASE scale: reported, left out of the means
     forecasts_path: str  # Parquet: series_id, timestamp, model, fold, horizon_step, yhat, lower, upper, y
     scores_path: str  # Parquet: per series, forecaster and fold, the M4 metrics
     backtest: tuple[FoldScore, ...]  # one row per forecaster and fold

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tasks.config import Frozen, RunConfig, TrackingConfig
+from tasks.config import SEED_MAX, Frozen, RunConfig, TrackingConfig
 from tasks.nets.config import NetConfig, TrainConfig
 
 TASKS: tuple[str, ...] = ("adding", "copy")
@@ -75,8 +75,8 @@ class SweepConfig(Frozen):
     def _seeds_fit(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value:
             raise ValueError("at least one seed is needed")
-        if any(seed < 0 for seed in value):
-            raise ValueError(f"seeds {list(value)}: every seed must be >= 0")
+        if any(not 0 <= seed <= SEED_MAX for seed in value):
+            raise ValueError(f"seeds {list(value)}: every seed must be between 0 and {SEED_MAX}")
         if len(set(value)) != len(value):
             raise ValueError(f"seeds {list(value)} name a seed twice")
         return value
@@ -86,16 +86,16 @@ class LessonTrain(TrainConfig):
     """Keras ``fit`` settings: one budget for every model of the sweep."""
 
     epochs: int = Field(10, gt=0, le=100_000)  # epochs every model trains (the budget)
-    batch_size: int = Field(32, gt=0)  # sequences per gradient step
-    patience: int = Field(100_000, ge=1)  # epochs without validation improvement before stopping (the default never stops early)
-    lr_patience: int = Field(0, ge=0)  # halve the learning rate after this many flat epochs (0 = never: a plateau is part of the lesson)
+    batch_size: int = Field(32, gt=0, le=1_000_000)  # sequences per gradient step
+    patience: int = Field(100_000, ge=1, le=100_000)  # epochs without validation improvement before stopping (the default never stops early)
+    lr_patience: int = Field(0, ge=0, le=100_000)  # halve the learning rate after this many flat epochs (0 = never: a plateau is part of the lesson)
     threads: int = Field(1, ge=0, le=1024)  # TensorFlow's threads for the process (0 = its default); one trains these small nets faster, to the same results
 
 
 class GradientConfig(Frozen):
     """How the vanishing-gradient story is measured: ‖∂loss/∂x_t‖ on a fixed batch of test sequences."""
 
-    batch: int = Field(128, gt=0)  # test sequences the gradient norms are measured on (the first ones, fixed)
+    batch: int = Field(128, gt=0, le=10_000_000)  # test sequences the gradient norms are measured on (the first ones, fixed)
     per_epoch: bool = True  # also measure the first-to-last ratio after every epoch (one backward pass each)
 
 
@@ -109,7 +109,7 @@ class LessonTracking(TrackingConfig):
 class LessonConfig(RunConfig):
     """Everything ``memory_lesson`` needs; this object is the flow's only parameter."""
 
-    seed: int = Field(42, ge=0)  # drives the data: the same sequences for every cell and training seed
+    seed: int = Field(42, ge=0, le=SEED_MAX)  # drives the data: the same sequences for every cell and training seed
     task: MemoryTask = MemoryTask()  # which memory task and how many sequences
     sweep: SweepConfig = SweepConfig()  # lengths × cells × seeds
     model: NetConfig = NetConfig()  # cells and their size (the same for every cell)

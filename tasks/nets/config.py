@@ -57,10 +57,10 @@ class TrainConfig(Frozen):
     """Keras ``fit`` settings."""
 
     epochs: int = Field(40, gt=0, le=100_000)  # upper bound; early stopping usually ends sooner
-    batch_size: int = Field(64, gt=0)  # windows per gradient step
+    batch_size: int = Field(64, gt=0, le=1_000_000)  # windows per gradient step
     learning_rate: float = Field(0.01, gt=0, le=10)  # Adam step size
-    patience: int = Field(8, ge=1)  # epochs without validation improvement before stopping
-    lr_patience: int = Field(4, ge=0)  # halve the learning rate after this many flat epochs (0 = never)
+    patience: int = Field(8, ge=1, le=100_000)  # epochs without validation improvement before stopping
+    lr_patience: int = Field(4, ge=0, le=100_000)  # halve the learning rate after this many flat epochs (0 = never)
     # "mse" squares the error in model units; "mae" (the median's loss) weighs big misses less, closer to
     # what sMAPE and MASE count; "huber" is squared below 1 and absolute above.
     loss: Literal["mse", "mae", "huber"] = "mse"  # training loss in model units: mse | mae | huber

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tasks.config import Frozen, RunConfig, TrackingConfig
+from tasks.config import COUNT_MAX, Frozen, RunConfig, TrackingConfig
 from tasks.nets.config import NetConfig, TrainConfig
 from tasks.nets.windowing import check_window_plan, split_bounds
 
@@ -54,9 +54,9 @@ class SineSource(Frozen):
 class WindowConfig(Frozen):
     """How a series is cut into training windows."""
 
-    lookback: int = Field(32, gt=0)  # input steps the model sees per window
-    horizon: int = Field(1, gt=0)  # future steps predicted when target = "horizon"
-    stride: int = Field(1, gt=0)  # steps between the starts of two consecutive windows
+    lookback: int = Field(32, gt=0, le=COUNT_MAX)  # input steps the model sees per window
+    horizon: int = Field(1, gt=0, le=COUNT_MAX)  # future steps predicted when target = "horizon"
+    stride: int = Field(1, gt=0, le=COUNT_MAX)  # steps between the starts of two consecutive windows
     # "horizon": the target is the next `horizon` steps after the input (the default: every unit of
     # loss is spent on the forecast itself, which is what generation feeds back);
     # "shifted": the target is the input moved one step ahead ([1..6] → [2..7], the classic lesson),
@@ -82,10 +82,10 @@ class SplitConfig(Frozen):
 class EvaluateConfig(Frozen):
     """What is measured on the test part."""
 
-    generate_steps: int | None = Field(None, gt=0)  # steps to generate from a seed window; off = one period
-    season_length: int | None = Field(None, gt=0)  # the seasonal-naive baseline's season; off = one period of the wave
-    ar_lags: int = Field(8, gt=0)  # lags of the statsmodels AutoReg baseline
-    gradient_windows: int = Field(64, gt=0)  # test windows used for the vanishing-gradient diagnostic
+    generate_steps: int | None = Field(None, gt=0, le=COUNT_MAX)  # steps to generate from a seed window; off = one period
+    season_length: int | None = Field(None, gt=0, le=COUNT_MAX)  # the seasonal-naive baseline's season; off = one period of the wave
+    ar_lags: int = Field(8, gt=0, le=COUNT_MAX)  # lags of the statsmodels AutoReg baseline
+    gradient_windows: int = Field(64, gt=0, le=COUNT_MAX)  # test windows used for the vanishing-gradient diagnostic
 
 
 class StudyTracking(TrackingConfig):

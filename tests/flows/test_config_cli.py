@@ -47,3 +47,12 @@ def test_config_show_refuses_an_unknown_flow():
     result = CliRunner().invoke(app, ["config", "show", "sine"])
     assert result.exit_code == 2
     assert "'sine' is not one of 'forecast', 'study', 'retrain', 'embed', 'lesson'" in result.output
+
+
+@pytest.mark.parametrize("flow", ["forecast", "study", "lesson"])
+def test_config_show_refuses_what_the_run_would_refuse(flow):
+    """A value no C integer holds passed `config show` and crashed the run (issue 23)."""
+    result = CliRunner().invoke(app, ["config", "show", flow, "--set", "train.batch_size=10000000000000000000000"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: config: train.batch_size = 10000000000000000000000: Input should be "
+                                     "less than or equal to 1000000")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.forecasting.holdout import fold_scores, headline_metrics, score_table, series_to_plot
+from tasks.forecasting.holdout import fold_scores, headline_metrics, score_table, series_to_plot, unscaled_series
 
 
 def _scores() -> pd.DataFrame:
@@ -38,3 +38,27 @@ def test_score_table_and_series_to_plot():
     assert series_to_plot(scores, "lstm", 1) == [("first-1", "s1"), ("worst-1", "s3")]
     assert series_to_plot(scores, "lstm", 3) == [("first-1", "s1"), ("first-2", "s2"), ("first-3", "s3")]
     assert np.isnan(fold_scores(scores[scores.model != "naive2"], {})[0].owa)
+
+
+def test_series_without_a_scale_are_found_per_origin_and_said_why():
+    t = np.arange(40.0)
+    flat_then_moving = np.concatenate([np.full(30, 2.0), t[30:]])  # no scale before origin 30 only
+    series = {sid: (t, values) for sid, values in {
+        "trend": 3.0 * t + 1,
+        "flat": np.full(40, 9.0),
+        "cycle": np.tile([1.0, 4.0, 2.0, 8.0], 10),  # exactly periodic, season 4
+        "late": flat_then_moving,
+    }.items()}
+    origins = {0: 36, 1: 30}
+    scores = pd.DataFrame([{"series_id": sid, "model": model, "fold": fold, "origin": origin}
+                           for sid in series for model in ("gru", "naive2") for fold, origin in origins.items()])
+    found = unscaled_series(scores, series, 4)
+    assert [(u.series_id, u.folds, u.origins) for u in found] == [
+        ("cycle", (0, 1), (36, 30)), ("flat", (0, 1), (36, 30)), ("late", (1,), (30,))]
+    assert found[0].reason == "its values before the origin repeat exactly every 4 steps"
+    assert found[1].reason == "its values before the origin are constant"
+    assert found[2].message == ("series 'late' (origin 30): its values before the origin are constant "
+                                "(seasonal-naive MAE 0); its MASE and MSIS are NaN, left out of the means over "
+                                "series, and it has no interval")
+    assert found[0].message.startswith("series 'cycle' (origins 36, 30): ")
+    assert unscaled_series(scores[scores.series_id == "trend"], series, 4) == ()

@@ -88,3 +88,75 @@ def test_interval_scores_report_coverage_msis_and_width_per_fold():
     assert scored[0]["coverage"] == pytest.approx(2 / 3)
     assert scored[0]["interval_width"] == pytest.approx(2.0)  # scale 1: a step of 1 per step
     assert scored[0]["msis"] == pytest.approx((2 + 2 + 2 + 40 * 1) / 3)
+
+
+NO_SCALE = {"constant": np.full(20, 7.0), "periodic": np.tile([1.0, 5.0, 2.0, 8.0], 5)}  # season 4
+
+
+def test_a_series_without_scale_gets_no_conformity_score_no_interval_and_no_msis():
+    assert np.isnan(intervals.scaled_errors(np.array([1.0, 2.0]), np.zeros(2), 0.0)).all()
+    np.testing.assert_array_equal(intervals.scaled_errors(np.array([1.0, 2.0]), np.zeros(2), np.array([0.0, 2.0])),
+                                  [np.nan, 1.0])
+    lower, upper = intervals.bounds(np.array([7.0, 7.0]), np.array([1.0, 2.0]), 0.0)
+    assert np.isnan(lower).all() and np.isnan(upper).all()
+    for insample in NO_SCALE.values():
+        assert np.isnan(intervals.msis(np.array([7.0]), np.array([6.0]), np.array([8.0]), insample, 4))
+    assert np.isnan(intervals.coverage(np.array([7.0]), np.array([np.nan]), np.array([np.nan])))
+
+
+def _banded(sid, values, origin, yhat, lower, upper, fold=0):
+    horizon = len(yhat)
+    return pd.DataFrame({"series_id": sid, "fold": fold, "origin": origin, "horizon_step": np.arange(1, horizon + 1),
+                         "yhat": yhat, "y": values[origin : origin + horizon], "lower": lower, "upper": upper})
+
+
+@pytest.mark.parametrize("kind", NO_SCALE)
+@pytest.mark.parametrize("bands", ["none", "given"])
+def test_interval_scores_skip_a_series_without_scale_and_score_the_others_as_before(kind, bands):
+    values = np.arange(20.0)
+    normal = _banded("s", values, 17, [17.0, 18.0, 19.0], [16.0, 17.0, 18.0], [18.0, 19.0, 20.0])
+    flat_values = NO_SCALE[kind]
+    given = flat_values[17:] - 1 if bands == "given" else np.full(3, np.nan)
+    flat = _banded("flat", flat_values, 17, flat_values[17:], given, given + 2)
+    alone = intervals.interval_scores(normal, {"s": (np.arange(20), values)}, 4, 0.95)
+    both = intervals.interval_scores(pd.concat([normal, flat], ignore_index=True),
+                                     {"s": (np.arange(20), values), "flat": (np.arange(20), flat_values)}, 4, 0.95)
+    assert both == alone
+
+
+def test_a_series_without_scale_does_not_widen_the_others_intervals():
+    horizon, level = 3, 0.8
+    rng = np.random.default_rng(3)
+    values = np.cumsum(rng.normal(size=40)) + 50
+    flat_values = np.full(40, 1e6)
+    series = {"s": (np.arange(40), values), "flat": (np.arange(40), flat_values)}
+    origins = np.arange(27, 35)
+    cal_s = intervals.residual_rows("s", 0, "validation", origins, rng.normal(size=(8, horizon)),
+                                    np.zeros((8, horizon)), np.ones(8))
+    # The network is 500 units off on the flat series: a raw error, in no series' scale.
+    cal_flat = intervals.residual_rows("flat", 0, "validation", origins, np.full((8, horizon), 1e6),
+                                       np.full((8, horizon), 1e6 - 500), np.zeros(8))
+    rows_s = _banded("s", values, 37, values[37:] + 0.1, np.nan, np.nan).drop(columns=["lower", "upper"])
+    rows_flat = _banded("flat", flat_values, 37, flat_values[37:] - 500, np.nan, np.nan).drop(columns=["lower", "upper"])
+    alone, widths_alone = intervals.attach_intervals(rows_s, cal_s, {"s": series["s"]}, 1, level, horizon)
+    both, widths = intervals.attach_intervals(pd.concat([rows_s, rows_flat], ignore_index=True),
+                                              pd.concat([cal_s, cal_flat], ignore_index=True), series, 1, level, horizon)
+    np.testing.assert_array_equal(widths[0][0], widths_alone[0][0])
+    np.testing.assert_array_equal(widths[0][1], widths_alone[0][1])
+    assert both[both["series_id"] == "flat"][["lower", "upper"]].isna().all().all()
+    np.testing.assert_array_equal(both[both["series_id"] == "s"][["lower", "upper"]].to_numpy(),
+                                  alone[["lower", "upper"]].to_numpy())
+
+
+def test_when_no_series_has_a_scale_the_intervals_are_nan_and_nothing_raises():
+    horizon = 3
+    flat_values = np.full(40, 5.0)
+    series = {"flat": (np.arange(40), flat_values)}
+    cal = intervals.residual_rows("flat", 0, "validation", np.arange(27, 35), np.full((8, horizon), 5.0),
+                                  np.full((8, horizon), 4.0), np.zeros(8))
+    rows = _banded("flat", flat_values, 37, flat_values[37:] - 1, np.nan, np.nan).drop(columns=["lower", "upper"])
+    banded, widths = intervals.attach_intervals(rows, cal, series, 1, 0.9, horizon)
+    assert banded[["lower", "upper"]].isna().all().all()
+    assert np.isnan(widths[0][0]).all() and list(widths[0][1]) == [0] * horizon
+    scored = intervals.interval_scores(banded, series, 1, 0.9)
+    assert all(np.isnan(v) for v in scored[0].values())

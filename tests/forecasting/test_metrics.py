@@ -82,3 +82,27 @@ def test_messages_name_the_argument():
         metrics.seasonal_naive_scale(INSAMPLE, 0)
     with pytest.raises(ValueError, match=r"^by=\('fold',\): must include 'model', OWA is per model$"):
         metrics.summarize(pd.DataFrame(), by=("fold",))
+
+
+NO_SCALE = {"constant": np.full(24, 7.0), "periodic": np.tile([1.0, 5.0, 2.0, 8.0], 6)}  # season 4
+
+
+@pytest.mark.parametrize("insample", NO_SCALE.values(), ids=NO_SCALE.keys())
+def test_mase_is_nan_where_a_series_has_no_scale(insample):
+    assert metrics.seasonal_naive_scale(insample, 4) == 0.0
+    assert np.isnan(metrics.mase([7.0, 7.5], [7.0, 7.0], insample, 4))  # an error, but nothing to scale it by
+    assert np.isnan(metrics.mase([7.0, 7.0], [7.0, 7.0], insample, 4))  # a perfect forecast likewise
+    assert np.isnan(metrics.score_forecast([7.0, 7.5], [7.0, 7.0], insample, 4)["mase"])
+    assert metrics.score_forecast([7.0, 7.5], [7.0, 7.0], insample, 4)["smape"] > 0  # the rest is scored
+
+
+def test_means_over_series_skip_a_series_without_scale():
+    scores = pd.DataFrame({"model": ["m", "m", "m", "naive2", "naive2", "naive2"],
+                           "series_id": ["a", "b", "flat"] * 2,
+                           "mae": [1.0, 3.0, 0.5, 2.0, 4.0, 0.5], "rmse": [1.0, 3.0, 0.5, 2.0, 4.0, 0.5],
+                           "mape": [1.0, 3.0, 5.0, 2.0, 4.0, 5.0], "smape": [1.0, 3.0, 5.0, 2.0, 4.0, 5.0],
+                           "mase": [0.5, 1.5, np.nan, 1.0, 2.0, np.nan]})
+    summary = metrics.summarize(scores).set_index("model")
+    assert summary.loc["m", "mase"] == pytest.approx(1.0) and summary.loc["naive2", "mase"] == pytest.approx(1.5)
+    assert summary.loc["m", "smape"] == pytest.approx(3.0) and summary.loc["m", "n_series"] == 3
+    assert summary.loc["m", "owa"] == pytest.approx(0.5 * (3.0 / (11 / 3) + 1.0 / 1.5))

@@ -263,3 +263,22 @@ def test_m4_frequency_not_in_the_ids(tmp_path):
         f"{path}, row 2, column 'V1': 'X1': cannot infer the frequency from the ids (M4 ids start with one of "
         "Y, Q, M, W, D, H, all the same letter); pass frequency="
     )
+
+
+def test_a_file_the_disk_fails_to_read_is_a_fault_in_one_line(monkeypatch, tmp_path):
+    import errno
+    from pathlib import Path
+
+    from tasks.errors import EnvironmentFault
+    from tasks.forecasting.sources import validation
+
+    path = tmp_path / "sales.csv"
+    path.write_text("date,value\n2020-01-01,1\n")
+
+    def failing(self):
+        raise OSError(errno.EIO, "Input/output error", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    with pytest.raises(EnvironmentFault) as info:
+        validation.check_readable(path)
+    assert str(info.value) == f"{path}: cannot be read (Input/output error); check the disk or share it is on"

@@ -51,7 +51,7 @@ def test_lists_from_set_and_toml(tmp_path):
         ("sweep.lengths=10,10", "sweep.lengths = '10,10': lengths [10, 10] name a length twice"),
         ("sweep.lengths=a,b", "sweep.lengths = 'a,b': expected whole numbers separated by commas, e.g. 10,25,50"),
         ("sweep.seeds=1,1", "sweep.seeds = '1,1': seeds [1, 1] name a seed twice"),
-        ("sweep.seeds=-1", "sweep.seeds = -1: seeds [-1]: every seed must be >= 0"),
+        ("sweep.seeds=-1", "sweep.seeds = -1: seeds [-1]: every seed must be between 0 and 4294967295"),
         ("sweep.solved_mse=0", "sweep.solved_mse = 0: Input should be greater than 0"),
         ("task.kind=sum", "task.kind = 'sum': Input should be 'adding' or 'copy'"),
         ("task.n_test=0", "task.n_test = 0: Input should be greater than or equal to 1"),

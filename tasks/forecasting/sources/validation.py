@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.errors import InputError
+from tasks.errors import InputError, file_read_error, not_a_file_rule
 
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # pandas period codes: a regular series advances its period ordinal by exactly 1 per row.
@@ -57,14 +57,19 @@ def check_readable(path: str | Path) -> str:
         stray accented letter in a title does not stop a file whose dates and numbers are ASCII).
 
     Raises:
-        InputError: the file is missing, not a regular file, empty or binary.
+        InputError: the file is missing, not a regular file (a FIFO is refused, never waited on),
+            unreadable (permissions), empty or binary.
+        EnvironmentFault: the disk or share failed while reading it.
     """
     file = Path(path)
     if not file.exists():
         raise InputError("file not found", file=path)
     if not file.is_file():
-        raise InputError("not a regular file", file=path)
-    data = file.read_bytes()
+        raise InputError(not_a_file_rule(file), file=path)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise file_read_error(exc, path) from None
     if not data.strip():
         raise InputError("file is empty", file=path)
     head = data[:_SNIFF_BYTES]

@@ -26,6 +26,7 @@ from tasks.forecasting.records import (
     ScoredForecasts,
     SeriesRef,
     ServedModel,
+    UnscaledSeries,
 )
 from tasks.forecasting.steps.data import run_logger, series_arrays
 from tasks.forecasting.steps.models import Unit
@@ -47,7 +48,8 @@ def compare_holdout(
     On the parent run: each forecaster's metrics at the latest origin (and means over origins), one
     table per forecaster and fold (``tables/<forecaster>/fold-<k>.md``), ``backtest.json``,
     ``ranking.json``, the forecast output (``forecasts/<run id>.parquet``), the per-series scores
-    (``scores/<run id>.parquet``) and the per-series plots.
+    (``scores/<run id>.parquet``) and the per-series plots. A series without a MASE scale is
+    reported (:func:`_report_unscaled`), never a reason to fail.
     """
     from tasks.forecasting.ranking import rank_forecasters as rank
 
@@ -80,6 +82,9 @@ def compare_holdout(
             runs.log_text(parent, text, f"tables/{name}/fold-{fold}.md")
     runs.log_dict(parent, {"backtest": [dataclasses.asdict(f) for f in fold_table]}, "backtest.json")
     runs.log_dict(parent, {"ranked_by": "mase", "ranking": [dataclasses.asdict(r) for r in ranking]}, "ranking.json")
+    season = cfg.evaluate.season_length or series.season_length
+    unscaled = holdout.unscaled_series(scores, series_arrays(series), season)
+    _report_unscaled(parent, unscaled)
     failed = [r for r in results if not r.ok]
     if failed:
         runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
@@ -91,7 +96,27 @@ def compare_holdout(
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
     _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
-    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path))
+    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path), unscaled)
+
+
+# MLflow keeps a tag value of at most 8,000 characters; the full list goes to unscaled_series.json.
+_TAG_CHARS = 4000
+
+
+def _report_unscaled(parent: str, unscaled: tuple[UnscaledSeries, ...]) -> None:
+    """Say which series had no MASE scale: a warning each, and on the parent run a tag, a metric and a file."""
+    runs.log_metrics(parent, {"n_unscaled_series": len(unscaled)})
+    if not unscaled:
+        return
+    log = run_logger()
+    for record in unscaled:
+        log.warning("not scaled: %s", record.message)
+    ids = ",".join(record.series_id for record in unscaled)
+    if len(ids) > _TAG_CHARS:
+        ids = ids[:_TAG_CHARS].rsplit(",", 1)[0] + ",... (see unscaled_series.json)"
+    runs.set_tags(parent, {"unscaled_series": ids})
+    runs.log_dict(parent, {"unscaled_series": [dataclasses.asdict(r) | {"message": r.message} for r in unscaled]},
+                  "unscaled_series.json")
 
 
 LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of networks per series; only global "

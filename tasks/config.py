@@ -9,6 +9,7 @@ Optional settings are switched off with ``off`` or ``none``, which both TOML and
 
 from __future__ import annotations
 
+import re
 import tomllib
 import types
 import typing
@@ -20,6 +21,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from tasks.errors import InputError
 
 OFF_WORDS = ("off", "none")  # how presets and --set spell "no value" for an optional setting
+# What MLflow's Model Registry accepts as a name; a config that names a registered model is checked
+# against it at load, not by MLflow after the training.
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_registry_name(value: str | None) -> str | None:
+    """Return a registered model name (or None) unchanged if the Model Registry accepts it.
+
+    Raises:
+        ValueError: the name has a character the registry refuses, or is too long.
+    """
+    if value is not None and not REGISTRY_NAME.fullmatch(value):
+        raise ValueError("a registered model name is letters, digits, '.', '_' and '-' (at most "
+                         "200, starting with a letter or digit); '/' and spaces are not allowed")
+    return value
+
+
+def registry_slug(text: str, fallback: str) -> str:
+    """``text`` lowercased with every run of characters the registry refuses made one ``-`` (``fallback`` if empty)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.") or fallback
 
 
 class ConfigError(InputError):

@@ -35,6 +35,7 @@ class Flow(str, Enum):
     retrain = "retrain"
     embed = "embed"
     lesson = "lesson"
+    retrain_embed = "retrain-embed"
 
 
 # Each flow's config class, imported only when a command loads it (pydantic schemas import the domain).
@@ -44,6 +45,7 @@ SCHEMAS = {
     Flow.retrain: ("flows.retrain", "RetrainConfig"),
     Flow.embed: ("tasks.embeddings.config", "EmbedConfig"),
     Flow.lesson: ("tasks.lesson.config", "LessonConfig"),
+    Flow.retrain_embed: ("flows.retrain_embed", "RetrainEmbedConfig"),
 }
 
 

@@ -91,4 +91,4 @@ def recorded_scores(champion_tags: Mapping[str, str], challenger_tags: Mapping[s
         return None, (f"its {metric} was measured on another {benchmark_file(metric).name} or by other evaluation "
                       "code than the challenger's")
     found = {name: float(champion_tags[name]) for name in (*scores, metric) if name in champion_tags and same(name)}
-    return found, f"recorded on its version: the same {benchmark_file(metric).name} and evaluation code"
+    return found, f"from its version's tags: the same {benchmark_file(metric).name} and evaluation code"

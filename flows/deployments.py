@@ -22,6 +22,7 @@ FLOWS = {
     "embed": ("flows.embed", "train_embeddings", "tasks.embeddings.config", "EmbedConfig"),
     "study": ("flows.study", "sine_study", "tasks.study.config", "StudyConfig"),
     "lesson": ("flows.lesson", "memory_lesson", "tasks.lesson.config", "LessonConfig"),
+    "retrain-embed": ("flows.retrain_embed", "retrain_embed", "flows.retrain_embed", "RetrainEmbedConfig"),
 }
 KEYS = {"name", "flow", "preset", "cron", "interval", "timezone", "set", "tags", "description"}
 

@@ -20,6 +20,8 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
     inputs are unchanged. With several backends (``model.backend = gensim,tf``) each trains on the
     same token ids in its own child run, is scored and exported alike, and the parent run gets a
     comparison table; the summary's model fields describe the first backend, ``comparison`` all.
+    The first backend's vectors are registered as a new version of ``tracking.registered_model``
+    (``embed-<corpus>`` by default) with the alias ``candidate``; only a retrain's gate moves ``champion``.
     """
     steps.check_settings(cfg)
     reconciled = reconcile()
@@ -39,6 +41,7 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
             exported = steps.export_vectors(evaluated, one)
             models.append((evaluated, exported))
         comparison = steps.record_comparison(models, ctx) if len(models) > 1 else ()
+        registered = steps.register_vectors(models[0][0], vocabulary, cfg, ctx)
     (evaluated, exported), trained = models[0], models[0][0].trained
     return EmbedSummary(
         flow="train-embeddings",
@@ -76,4 +79,5 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         exports=exported,
         reconciled_runs=reconciled,
         comparison=comparison,
+        registered=registered,
     )

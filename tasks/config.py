@@ -9,6 +9,7 @@ Optional settings are switched off with ``off`` or ``none``, which both TOML and
 
 from __future__ import annotations
 
+import re
 import tomllib
 import types
 import typing
@@ -27,6 +28,27 @@ SEED_MAX = 2**32 - 1
 # A bound for settings that count steps, windows or items: far past any run this machine makes,
 # well inside the 32-bit integers TensorFlow, NumPy and gensim take.
 COUNT_MAX = 100_000_000
+
+# What MLflow's Model Registry accepts as a name; a config that names a registered model is checked
+# against it at load, not by MLflow after the training.
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_registry_name(value: str | None) -> str | None:
+    """Return a registered model name (or None) unchanged if the Model Registry accepts it.
+
+    Raises:
+        ValueError: the name has a character the registry refuses, or is too long.
+    """
+    if value is not None and not REGISTRY_NAME.fullmatch(value):
+        raise ValueError("a registered model name is letters, digits, '.', '_' and '-' (at most "
+                         "200, starting with a letter or digit); '/' and spaces are not allowed")
+    return value
+
+
+def registry_slug(text: str, fallback: str) -> str:
+    """``text`` lowercased with every run of characters the registry refuses made one ``-`` (``fallback`` if empty)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.") or fallback
 
 
 class ConfigError(InputError):

@@ -1,8 +1,9 @@
 """``seqflow``: run flows once, show the resolved config, open the MLflow UI, measure speed.
 
 One module per command group, each with the renderer of what it prints: ``forecast`` (``run
-forecast``), ``study`` (``run study``, ``run demo``), ``embed`` (``run embed``), ``lesson`` (``run lesson``), ``predict``,
-``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
+forecast``), ``study`` (``run study``, ``run demo``), ``embed`` (``run embed``), ``retrain`` (``run
+retrain``), ``retrain_embed`` (``run retrain-embed``), ``lesson`` (``run lesson``), ``predict``,
+``models``, ``serve``, ``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
 wires them into one app.
 
 Heavy imports (Prefect, MLflow, TensorFlow) happen inside the commands, so ``seqflow --help``
@@ -18,7 +19,21 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import bench, config, embed, forecast, lesson, models, predict, retrain, serve, server, study, ui
+from flows.cli import (
+    bench,
+    config,
+    embed,
+    forecast,
+    lesson,
+    models,
+    predict,
+    retrain,
+    retrain_embed,
+    serve,
+    server,
+    study,
+    ui,
+)
 
 
 def _version(value: bool) -> None:
@@ -47,6 +62,7 @@ app = typer.Typer(
         "  seqflow run forecast --config flows/configs/sales.toml   US alcohol sales, last 12 months\n"
         "  seqflow predict --model models:/forecast-alcohol-sales@candidate --input history.csv\n"
         "  seqflow run retrain --config flows/configs/sales.toml   validate, challenge, gate the champion\n"
+        "  seqflow run retrain-embed             new word vectors, kept only if they beat the champion's\n"
         "  seqflow models list                   registered models, aliases, versions and their scores\n"
         "  seqflow config show embed             every setting of a flow with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
@@ -78,6 +94,7 @@ run_app.command("study")(study.run_study)
 run_app.command("retrain")(retrain.run_retrain)
 run_app.command("lesson")(lesson.run_lesson)
 run_app.command("embed")(embed.run_embed)
+run_app.command("retrain-embed")(retrain_embed.run_retrain_embed)
 
 # Top-level commands first, then the groups: the order `seqflow --help` lists them in.
 app.command("ui")(ui.ui)

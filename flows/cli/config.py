@@ -25,7 +25,7 @@ def show(
     set_: ShowSetOpt = None,
     as_json: RowsJsonOpt = False,
 ) -> None:
-    """Print a flow's resolved config (forecast, study, retrain, embed or lesson): every key, its value, default and meaning."""
+    """Print a flow's resolved config (forecast, study, retrain, embed, lesson or retrain-embed): every key, its value, default and meaning."""
     from tasks.config import describe_schema
 
     print_settings(flow, describe_schema(schema(flow), load(flow, config, set_)), as_json)

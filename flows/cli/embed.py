@@ -61,7 +61,7 @@ def run_embed(
     cfg = load(Flow.embed, config, set_, extra)
     from tasks.errors import EnvironmentFault, InputError
 
-    _preflight(cfg)
+    preflight(cfg)
     check_environment()
     from flows import ephemeral
 
@@ -85,7 +85,7 @@ def run_embed(
     ephemeral.stop_without_waiting()
 
 
-def _preflight(cfg: EmbedConfig) -> None:
+def preflight(cfg: EmbedConfig) -> None:
     """Refuse what can be refused before Prefect or MLflow start, so that bad input writes nothing.
 
     Only pure modules are imported here (importing Prefect creates its home folder). The corpus is
@@ -133,13 +133,13 @@ def hide_input_errors_from_prefect_console() -> None:
             handler.addFilter(HideInputErrors())
 
 
-def _finite_or_null(value):
+def finite_or_null(value):
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
+        return {k: finite_or_null(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
+        return [finite_or_null(v) for v in value]
     return value
 
 
@@ -155,7 +155,7 @@ def _report(summary: EmbedSummary, cfg: EmbedConfig, as_json: bool, seconds: flo
     """Print the summary: what each step made, the backends side by side, the probes' neighbours."""
     if as_json:
         # NaN (a score with nothing to score on a tiny corpus) is not JSON: it is written as null.
-        print_json(_finite_or_null(summary.to_dict()), allow_nan=False)
+        print_json(finite_or_null(summary.to_dict()), allow_nan=False)
         return
     from rich.table import Table
 

@@ -37,6 +37,7 @@ class Flow(str, Enum):
     retrain = "retrain"
     embed = "embed"
     lesson = "lesson"
+    retrain_embed = "retrain-embed"
 
 
 # Each flow's config class, imported only when a command loads it (pydantic schemas import the domain).
@@ -46,6 +47,7 @@ SCHEMAS = {
     Flow.retrain: ("flows.retrain", "RetrainConfig"),
     Flow.embed: ("tasks.embeddings.config", "EmbedConfig"),
     Flow.lesson: ("tasks.lesson.config", "LessonConfig"),
+    Flow.retrain_embed: ("flows.retrain_embed", "RetrainEmbedConfig"),
 }
 
 

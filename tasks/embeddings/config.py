@@ -19,7 +19,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tasks.config import COUNT_MAX, OFF_WORDS, SEED_MAX, Frozen, RunConfig, TrackingConfig
+from tasks.config import (
+    COUNT_MAX,
+    OFF_WORDS,
+    SEED_MAX,
+    Frozen,
+    RunConfig,
+    TrackingConfig,
+    check_registry_name,
+    registry_slug,
+)
 
 # gensim's Cython routines silently truncate a sentence at this many tokens (MAX_WORDS_IN_BATCH);
 # documents are split into chunks of at most this length instead, so no token is lost.
@@ -39,6 +48,20 @@ def is_table(path: Path) -> bool:
     if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
         suffixes = suffixes[:-1]
     return bool(suffixes) and suffixes[-1] in TABLE_SUFFIXES
+
+
+DEFAULT_CORPUS = "lee_background.cor"  # 300 Australian news stories shipped inside gensim's test data: corpus.path = off
+NAME_SUFFIXES: tuple[str, ...] = (".txt", ".cor", *TABLE_SUFFIXES)  # left off a corpus name
+
+
+def corpus_stem(path: Path | None) -> str:
+    """A corpus' name less its compression and text suffixes (``reviews.tsv.gz`` → ``reviews``; off → ``lee_background``)."""
+    name = Path(path).name if path is not None else DEFAULT_CORPUS
+    for suffixes in (COMPRESSED_SUFFIXES, NAME_SUFFIXES):
+        stem, suffix = Path(name).stem, Path(name).suffix.lower()
+        if suffix in suffixes and stem:
+            name = stem
+    return name
 
 
 def _as_words(value: Any) -> Any:
@@ -263,6 +286,14 @@ class EmbedTracking(TrackingConfig):
 
     experiment: str = Field("seqflow-embed", min_length=1)  # the MLflow experiment the runs go to
     log_models: bool = True  # log the vectors (word2vec text/binary, Parquet, projector files) as MLflow artifacts; off = they stay under artifacts/models/<run id>/ only
+    # "auto": one lineage per corpus, named after it (embed-lee_background, embed-reviews), so vectors
+    # of two corpora never share a registered model and an alias never serves another corpus' vectors.
+    registered_model: str | None = Field("auto", min_length=1, max_length=200)  # Model Registry name the first backend's vectors are registered under (alias candidate; needs log_models); auto = embed-<corpus>; off = not registered
+
+    @field_validator("registered_model")
+    @classmethod
+    def _registry_name(cls, value: str | None) -> str | None:
+        return check_registry_name(value)
 
 
 class EmbedConfig(RunConfig):
@@ -274,6 +305,14 @@ class EmbedConfig(RunConfig):
     model: ModelConfig = ModelConfig()  # the word2vec model and its trainer
     evaluate: EvaluateConfig = EvaluateConfig()  # scores, neighbours, t-SNE and projector exports
     tracking: EmbedTracking = EmbedTracking()  # where runs are logged and which files go with them
+
+    @property
+    def registered_name(self) -> str | None:
+        """The Model Registry name this corpus' vectors are registered under (None: not registered)."""
+        name = self.tracking.registered_model
+        if name != "auto":
+            return name
+        return f"embed-{registry_slug(corpus_stem(self.corpus.path), 'corpus')}"[:200]
 
     def for_backend(self, backend: str) -> EmbedConfig:
         """This config with ``model.backend`` set to one of its backends (what one child run trains)."""

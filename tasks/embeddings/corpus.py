@@ -30,10 +30,9 @@ from typing import BinaryIO
 
 from gensim.test.utils import datapath
 
-from tasks.embeddings.config import CorpusConfig, is_table
+from tasks.embeddings.config import DEFAULT_CORPUS, CorpusConfig, is_table
 from tasks.errors import InputError, file_read_error, not_a_file_rule
 
-DEFAULT_CORPUS = "lee_background.cor"  # 300 Australian news stories shipped inside gensim's test data
 TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".txt.gz", ".txt.bz2")
 
 _BLOCK_BYTES = 1 << 20

@@ -303,6 +303,34 @@ def nearest_neighbours(wv: WordVectors, probe_words: Sequence[str], topn: int = 
     return pd.DataFrame(rows, columns=["probe", "rank", "neighbour", "similarity", "count"])
 
 
+def benchmark_scores(restrict_vocab: int) -> tuple[str, ...]:
+    """The scores :meth:`EvaluationReport.metrics` reports that a gate may compare (higher is better for each).
+
+    Args:
+        restrict_vocab: ``evaluate.restrict_vocab``; analogies are also scored at gensim's 300,000.
+    """
+    names: list[str] = []
+    for restrict in sorted({restrict_vocab, GENSIM_RESTRICT_VOCAB}):
+        names += [f"analogy_{restrict}_accuracy", f"analogy_{restrict}_semantic", f"analogy_{restrict}_syntactic"]
+    for dataset in (WORDSIM353, SIMLEX999):
+        names += [f"{Path(dataset).stem}_spearman", f"{Path(dataset).stem}_pearson"]
+    return tuple(names)
+
+
+def benchmark_file(score: str) -> Path:
+    """The test set ``score`` (a name :func:`benchmark_scores` gives) is measured on: gensim's copy.
+
+    Raises:
+        ValueError: ``score`` names no benchmark of this module.
+    """
+    if score.startswith("analogy_"):
+        return Path(datapath(ANALOGIES))
+    for dataset in (WORDSIM353, SIMLEX999):
+        if score.startswith(f"{Path(dataset).stem}_"):
+            return Path(datapath(dataset))
+    raise ValueError(f"{score!r} is measured on no benchmark; scores start with analogy_, wordsim353_ or simlex999_")
+
+
 def evaluate_vectors(wv: WordVectors, cfg: EvaluateConfig) -> EvaluationReport:
     """Run every measurement: analogies at ``cfg.restrict_vocab`` and at 300,000, both pair sets, neighbours."""
     restrictions = sorted({cfg.restrict_vocab, GENSIM_RESTRICT_VOCAB})

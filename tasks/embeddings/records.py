@@ -161,6 +161,28 @@ class ExportedFiles:
 
 
 @dataclass(frozen=True)
+class RegisteredVectors:
+    """The first backend's vectors as a servable model, and where the registry keeps them."""
+
+    model_uri: str  # the logged model (models:/<model id>)
+    model_id: str
+    registered_model: str  # the Model Registry name (embed-<corpus>)
+    version: str
+    alias: str  # candidate
+    uri: str  # models:/NAME@ALIAS: what mlflow.pyfunc.load_model and `mlflow models serve -m` take
+    scores: dict[str, float] = field(hash=False, default_factory=dict)  # the benchmark scores tagged on the version
+
+
+@dataclass(frozen=True)
+class ChampionScores:
+    """The champion's benchmark scores for a retrain's gate, and where they came from."""
+
+    scores: dict[str, float] = field(hash=False)  # score name to value; empty when it could not be scored
+    source: str  # recorded | re-evaluated | not comparable
+    why: str  # a sentence: which tags matched, or why it was scored again, or what failed
+
+
+@dataclass(frozen=True)
 class EmbedSummary:
     """What one run of the embeddings flow produced; ``--json``, the table and the bench read this."""
 
@@ -199,6 +221,7 @@ class EmbedSummary:
     exports: ExportedFiles
     reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
     comparison: tuple[dict[str, Any], ...] = ()  # with several backends: one row per backend (steps.COMPARED)
+    registered: RegisteredVectors | None = None  # the first backend's vectors in the Model Registry (@candidate)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` prints)."""

@@ -17,6 +17,10 @@ order of work (see :mod:`tasks.embeddings.text`):
    :data:`TRAINERS`; per-epoch loss and words/s are logged as the epochs end.
 5. ``evaluate-vectors`` and ``export-vectors``: the same for every backend, reading the vectors'
    Parquet; the run is closed after the exports are logged.
+6. ``register-vectors``: the first backend's vectors as a servable pyfunc on the parent run,
+   registered as a new version of ``embed-<corpus>`` with the alias ``candidate``, its tags saying
+   what they were trained on and how they scored (:mod:`tasks.embeddings.versions`). A retrain's
+   ``score-champion-vectors`` scores the champion as the challenger was scored.
 
 Every check that needs the data (an unreadable corpus, no word reaching ``min_count``, fewer words
 than the t-SNE perplexity) raises :class:`tasks.errors.InputError` in steps 1–3, before the flow opens
@@ -38,17 +42,19 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from tasks import caching, paths, storage
-from tasks.config import flatten
+from tasks.config import flatten, registry_slug
 from tasks.embeddings import config as embed_config
 from tasks.embeddings import corpus as corpus_source
-from tasks.embeddings import evaluation, gensim_w2v, projection, text
+from tasks.embeddings import evaluation, gensim_w2v, projection, text, versions
 from tasks.embeddings.config import CorpusConfig, EmbedConfig, TokenizeConfig
 from tasks.embeddings.records import (
+    ChampionScores,
     CorpusRef,
     EpochFigures,
     EvaluatedVectors,
     ExportedFiles,
     Neighbour,
+    RegisteredVectors,
     TokensRef,
     TrainedVectors,
     VocabularyRef,
@@ -451,3 +457,96 @@ def export_vectors(evaluated: EvaluatedVectors, cfg: EmbedConfig) -> ExportedFil
     runs.end_run(run_id)
     return ExportedFiles({k: str(v) for k, v in local.items()}, logged, len(tsne.frame), tsne.trustworthiness,
                          tsne.seconds)
+
+
+CANDIDATE = "candidate"  # the alias every new version gets; only a retrain's gate moves champion
+
+
+def gated_scores(metrics: dict[str, float], cfg: EmbedConfig) -> dict[str, float]:
+    """The benchmark scores among a model's metrics (what a gate may compare, higher is better)."""
+    return {k: float(metrics[k]) for k in evaluation.benchmark_scores(cfg.evaluate.restrict_vocab) if k in metrics}
+
+
+def _unknown_word(words: tuple[str, ...]) -> str:
+    known, word = set(words), "<unknown>"
+    while word in known:  # a custom token pattern could make even this a word
+        word += "_"
+    return word
+
+
+@task(name="register-vectors", cache_policy=NO_CACHE, persist_result=False)
+def register_vectors(evaluated: EvaluatedVectors, vocabulary: VocabularyRef, cfg: EmbedConfig,
+                     ctx: RunContext) -> RegisteredVectors | None:
+    """Log the vectors as a servable pyfunc on the parent run; register them as a new version, alias ``candidate``.
+
+    The model maps a ``word`` table to the words' vectors (NaN for an unknown word;
+    ``tasks/tracking/vectors_pyfunc.py``). The version is tagged with the corpus' content hash, the
+    config hash, the git commit, the vocabulary size, the benchmark scores and the SHA-256 of the
+    benchmark files and evaluation code that gave them (so a retrain can tell whether a recorded score
+    compares), and described in a sentence. Nothing is logged without ``tracking.log_models`` and
+    nothing registered with ``tracking.registered_model = off``.
+    """
+    from tasks.tracking import models as tracked_models
+    from tasks.tracking import registry
+
+    name = cfg.registered_name
+    if not cfg.tracking.log_models or name is None:
+        return None
+    trained = evaluated.trained
+    wv = read_vectors(Path(trained.vectors_path))
+    words = [*wv.words[:2], _unknown_word(wv.words)]
+    rows = np.vstack([wv.vectors[:2], np.full((1, wv.vector_size), np.nan, dtype=np.float32)])  # (3, vector_size)
+    stem = embed_config.corpus_stem(cfg.corpus.path)
+    model_uri, model_id = tracked_models.log_vectors_model(
+        ctx.parent_run_id, f"vectors-{registry_slug(stem, 'corpus')}", Path(trained.vectors_path), words, rows)
+    scores = gated_scores(evaluated.metrics, cfg)
+    files = sorted({evaluation.benchmark_file(score) for score in scores})
+    corpus = vocabulary.tokens.corpus
+    tags = versions.version_tags(
+        corpus=corpus.name, corpus_hash=corpus.content_hash, config_hash=caching.content_key(cfg.model_dump(mode="json")),
+        git_commit=ctx.tag_dict.get("git_commit", ""), vocabulary_size=len(wv.words), backend=trained.backend,
+        architecture=cfg.model.architecture, vector_size=wv.vector_size, scores=scores,
+        benchmark_hashes={f: storage.content_hash(f) for f in files},
+        evaluation_code=caching.code_fingerprint(evaluation), parent_run_id=ctx.parent_run_id,
+        model_run_id=trained.run_id)
+    description = versions.version_description(
+        corpus=corpus.name, backend=trained.backend, architecture=cfg.model.architecture, vocabulary_size=len(wv.words),
+        vector_size=wv.vector_size, epochs=cfg.model.epochs, scores=scores, restrict_vocab=cfg.evaluate.restrict_vocab)
+    version = registry.register(model_uri, name, CANDIDATE, tags, description)
+    runs.set_tags(ctx.parent_run_id, {"registered_model": name, "registered_version": version,
+                                      "served_model_uri": model_uri})
+    return RegisteredVectors(model_uri, model_id, name, version, CANDIDATE, registry.model_version_uri(name, CANDIDATE),
+                             scores)
+
+
+@task(name="score-champion-vectors", cache_policy=NO_CACHE, persist_result=False)
+def score_champion_vectors(name: str, champion: str, challenger: str, metric: str, cfg: EmbedConfig,
+                           ctx: RunContext) -> ChampionScores:
+    """The champion's benchmark scores, measured as the challenger's were.
+
+    From the champion version's tags when they were measured on the same benchmark files by the same
+    evaluation code as the challenger's (:func:`tasks.embeddings.versions.recorded_scores`); otherwise
+    its vectors are loaded from the registry and scored again now, with this config's ``evaluate``
+    settings. Vectors that cannot be loaded are not comparable: no scores, and the reason says why.
+    Where the scores came from is tagged on the retrain's run (``champion_scores``, ``champion_scores_why``).
+    """
+    from tasks.tracking import models as tracked_models
+    from tasks.tracking import registry
+
+    names = evaluation.benchmark_scores(cfg.evaluate.restrict_vocab)
+    recorded, why = versions.recorded_scores(registry.version_info(name, champion)["tags"],
+                                             registry.version_info(name, challenger)["tags"], metric, names)
+    if recorded is not None:
+        scored = ChampionScores(recorded, "recorded", why)
+    else:
+        try:
+            words, counts, vectors = tracked_models.load_vectors(f"models:/{name}/{champion}")
+            report = evaluation.evaluate_vectors(evaluation.WordVectors(words, counts, vectors), cfg.evaluate)
+        except InputError as exc:
+            scored = ChampionScores({}, "not comparable", f"{why}, and its vectors could not be scored again: {exc}")
+        else:
+            metrics = report.metrics()
+            scored = ChampionScores({k: float(metrics[k]) for k in names if k in metrics}, "re-evaluated",
+                                    f"{why}: its vectors were scored again on the challenger's benchmark files")
+    runs.set_tags(ctx.parent_run_id, {"champion_scores": scored.source, "champion_scores_why": scored.why[:4000]})
+    return scored

@@ -12,13 +12,12 @@ working directory, so it is found from a checkout).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from tasks.config import COUNT_MAX, Frozen, RunConfig, TrackingConfig
+from tasks.config import COUNT_MAX, Frozen, RunConfig, TrackingConfig, check_registry_name, registry_slug
 from tasks.forecasting.calendar import FEATURES as CALENDAR_FEATURES
 from tasks.forecasting.panel import holdout_plan, min_series_length
 from tasks.nets.config import NetConfig, TrainConfig
@@ -27,7 +26,6 @@ SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
 BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
-REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 Frequency = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
@@ -190,10 +188,7 @@ class ForecastTracking(TrackingConfig):
     @classmethod
     def _registry_name(cls, value: str | None) -> str | None:
         # Refused at load, not by MLflow after the training: the registry takes these characters only.
-        if value is not None and not REGISTRY_NAME.fullmatch(value):
-            raise ValueError("a registered model name is letters, digits, '.', '_' and '-' (at most "
-                             "200, starting with a letter or digit); '/' and spaces are not allowed")
-        return value
+        return check_registry_name(value)
 
 
 class ForecastConfig(RunConfig):
@@ -276,8 +271,7 @@ class ForecastConfig(RunConfig):
         stem = Path(self.source.path).stem.lower()
         if self.source.kind == "m4":
             stem = "m4-" + stem.removesuffix("-train")
-        slug = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-.") or self.source.kind
-        return f"forecast-{slug}"[:200]
+        return f"forecast-{registry_slug(stem, self.source.kind)}"[:200]
 
     @property
     def fold_step(self) -> int:

@@ -1,4 +1,4 @@
-"""Settings of a scheduled retrain: how fresh data is checked against the champion's, and the gate."""
+"""Settings of a scheduled retrain: how fresh data is checked against the champion's, and the gates."""
 
 from __future__ import annotations
 
@@ -26,3 +26,10 @@ class GateConfig(Frozen):
 
     metric: Literal["mase", "smape", "rmse", "mae"] = "mase"  # the score compared (lower is better): mase | smape | rmse | mae
     margin: float = Field(0.02, ge=0, lt=1)  # the challenger must beat the champion by this fraction of its score
+
+
+class BenchmarkGateConfig(Frozen):
+    """When new word vectors replace the champion: both scored on the same benchmark (higher is better)."""
+
+    metric: str = Field("wordsim353_spearman", min_length=1)  # the benchmark score compared (higher is better), as the embed flow names it: wordsim353_spearman | simlex999_spearman | analogy_<N>_accuracy (N = evaluate.restrict_vocab or 300000), or their _pearson, _semantic, _syntactic
+    margin: float = Field(0.02, ge=0, lt=1)  # the challenger must beat the champion by this fraction of the size of its score

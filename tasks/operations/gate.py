@@ -1,9 +1,13 @@
 """The gate between the model that serves (the champion) and a new one (the challenger): pure.
 
-Both are scored on the same fresh holdout before this is asked; the gate only compares. The first
-challenger of a problem (no champion yet) is promoted. Otherwise the challenger must beat the
-champion's score on the gate's metric (lower is better) by at least ``margin``, a fraction of the
-champion's score: with ``margin = 0.02`` a champion at MASE 0.800 is replaced only below 0.784.
+Both are scored on the same data before this is asked (forecasters: the same fresh holdout; word
+vectors: the same benchmark); the gate only compares. The first challenger of a problem (no
+champion yet) is promoted. Otherwise the challenger must beat the champion's score on the gate's
+metric by at least ``margin``, a fraction of the size of the champion's score. Lower is better for a
+forecaster's errors: with ``margin = 0.02`` a champion at MASE 0.800 is replaced only below 0.784.
+Higher is better for a benchmark score (``higher_is_better=True``): a champion at Spearman ρ 0.500
+is replaced only above 0.510, and one at −0.200 above −0.196 (the margin is taken from the score's
+size, so it always asks for a better score, whatever its sign).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Decision:
     challenger: float
     champion: float | None  # None: there was no champion
     threshold: float | None  # the score the challenger had to beat (None without a champion)
+    higher_is_better: bool = False  # the direction the metric was compared in
 
     def as_row(self) -> dict[str, str]:
         """The decision as one row of text cells (the decision table's)."""
@@ -35,35 +40,50 @@ class Decision:
 
 
 def decide(challenger: Mapping[str, float], champion: Mapping[str, float] | None, metric: str = "mase",
-           margin: float = 0.02) -> Decision:
+           margin: float = 0.02, higher_is_better: bool = False) -> Decision:
     """Promote the challenger only when it beats the champion on ``metric`` by ``margin``.
 
     Args:
-        challenger: the challenger's scores on the fresh holdout (means over series).
-        champion: the champion's scores on the same holdout, or None when no champion exists yet.
-        metric: the score compared, lower is better: mase | smape | rmse | mae.
-        margin: the fraction of the champion's score the challenger must beat it by (0 = any better).
+        challenger: the challenger's scores (forecasters: means over series on the fresh holdout).
+        champion: the champion's scores on the same data, or None when no champion exists yet.
+        metric: the score compared. Lower is better: mase | smape | rmse | mae. With
+            ``higher_is_better`` any other score the caller's config allows (a benchmark's Spearman
+            ρ or accuracy); the forecasters' error metrics are refused there.
+        margin: the fraction of the champion's score (its size) the challenger must beat it by (0 = any better).
+        higher_is_better: compare so that the larger score wins.
 
     Raises:
-        ValueError: an unknown metric, or a margin outside [0, 1).
+        ValueError: an unknown metric (or an error metric with ``higher_is_better``), or a margin outside [0, 1).
     """
-    if metric not in GATE_METRICS:
+    if higher_is_better and metric in GATE_METRICS:
+        raise ValueError(f"metric = {metric!r} is lower-is-better ({', '.join(GATE_METRICS)}): compare it with "
+                         "higher_is_better = False")
+    if not higher_is_better and metric not in GATE_METRICS:
         raise ValueError(f"metric = {metric!r}: unknown; valid metrics: {', '.join(GATE_METRICS)}")
+    if not metric:
+        raise ValueError("metric = '': name the score compared")
     if not 0 <= margin < 1:
         raise ValueError(f"margin = {margin}: must be in [0, 1)")
     new = float(challenger.get(metric, math.nan))
     if not math.isfinite(new):
         return Decision(False, f"the challenger's {metric} is {new}: nothing to promote", metric, new,
-                        None if champion is None else float(champion.get(metric, math.nan)), None)
+                        None if champion is None else float(champion.get(metric, math.nan)), None, higher_is_better)
     if champion is None:
-        return Decision(True, "no champion yet: the first challenger is promoted", metric, new, None, None)
+        return Decision(True, "no champion yet: the first challenger is promoted", metric, new, None, None,
+                        higher_is_better)
     old = float(champion.get(metric, math.nan))
     if not math.isfinite(old):
-        return Decision(True, f"the champion's {metric} on the fresh holdout is {old}: the challenger replaces it",
-                        metric, new, old, None)
-    threshold = old * (1 - margin)
-    if new < threshold:
-        return Decision(True, f"challenger {metric} {new:.4f} < {threshold:.4f} (champion {old:.4f} less "
-                              f"{margin:.0%})", metric, new, old, threshold)
-    return Decision(False, f"challenger {metric} {new:.4f} >= {threshold:.4f} (champion {old:.4f} less "
-                           f"{margin:.0%}): the champion stays", metric, new, old, threshold)
+        return Decision(True, f"the champion's {metric} is {old} (it could not be scored): the challenger replaces it",
+                        metric, new, old, None, higher_is_better)
+    # old × (1 ∓ margin) on the side of a better score; the factor flips for a negative score.
+    better = 1 + margin if higher_is_better else 1 - margin
+    worse = 1 - margin if higher_is_better else 1 + margin
+    threshold = old * (better if old >= 0 else worse)
+    wins = new > threshold if higher_is_better else new < threshold
+    said = f"(champion {old:.4f} {'plus' if higher_is_better else 'less'} {margin:.0%})"
+    beats, fails = (">", "<=") if higher_is_better else ("<", ">=")
+    if wins:
+        return Decision(True, f"challenger {metric} {new:.4f} {beats} {threshold:.4f} {said}", metric, new, old,
+                        threshold, higher_is_better)
+    return Decision(False, f"challenger {metric} {new:.4f} {fails} {threshold:.4f} {said}: the champion stays",
+                    metric, new, old, threshold, higher_is_better)

@@ -1,4 +1,7 @@
-"""Prefect tasks of the retrain flow's operations: find the champion, validate fresh data, record the decision.
+"""Prefect tasks of the retrain flows' operations: find the champion, validate fresh data, record the decision.
+
+Both retrains use them: ``retrain`` (forecasters: fresh data validated, both scored on the same fresh
+holdout) and ``retrain-embed`` (word vectors: both scored on the same benchmark; no data profile).
 
 The only module of the operations package that meets Prefect, storage and tracking. What is decided
 is recorded three ways, whatever the outcome: on the retrain's MLflow run (tags, metrics,
@@ -25,6 +28,8 @@ from tasks.tracking.runs import RunContext
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PROFILE_FILE = "data_profile.json"
+# The scores a forecaster's decision table shows; a retrain of other models names its own.
+FORECAST_COLUMNS: tuple[str, ...] = ("mase", "smape", "coverage")
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,20 @@ def record_profile(series_path: str, frequency: str, recent_steps: int, ctx: Run
 
 @task(name="apply-gate-decision", cache_policy=NO_CACHE, persist_result=False)
 def apply_decision(name: str, challenger: str, champion: Champion | None, decision: Decision,
-                   scores: dict[str, dict[str, float]], ctx: RunContext) -> str | None:
+                   scores: dict[str, dict[str, float]], ctx: RunContext, *,
+                   score_prefix: str | None = "fresh_holdout_", columns: tuple[str, ...] = FORECAST_COLUMNS,
+                   data_profile: bool = True) -> str | None:
     """Move the aliases as decided, tag both versions and the run, publish the decision table.
 
     The challenger always gets the ``challenger`` alias; ``champion`` moves to it only when the
     gate promotes. Returns the champion's version after the decision.
+
+    Args:
+        score_prefix: the challenger's scores are tagged on its version as ``<prefix><score>``
+            (forecasters: ``fresh_holdout_mase``); None: not tagged (a version that records its scores itself).
+        columns: the scores the decision table shows, one column each.
+        data_profile: the retrain's run holds the data profile the next retrain validates against
+            (tagged ``data_profile_run_id`` on the version).
     """
     registry.set_alias(name, CHALLENGER, challenger)
     if decision.promote:
@@ -112,11 +126,12 @@ def apply_decision(name: str, challenger: str, champion: Champion | None, decisi
     after = challenger if decision.promote else (champion.version if champion else None)
     verdict = {"gate_decision": "promoted" if decision.promote else "kept_champion", "gate_reason": decision.reason,
                "gate_metric": decision.metric, "gate_run_id": ctx.parent_run_id,
-               "data_profile_run_id": ctx.parent_run_id,
-               **{f"fresh_holdout_{k}": f"{v:.6g}" for k, v in scores.get(CHALLENGER, {}).items()}}
+               **({"data_profile_run_id": ctx.parent_run_id} if data_profile else {}),
+               **({f"{score_prefix}{k}": f"{v:.6g}" for k, v in scores.get(CHALLENGER, {}).items()}
+                  if score_prefix is not None else {})}
     registry.tag_version(name, challenger, verdict)
-    record_decision(name, decision_rows(name, challenger, champion, decision, scores, after), ctx,
-                    {"decision": verdict["gate_decision"], "reason": decision.reason,
+    record_decision(name, decision_rows(name, challenger, champion, decision, scores, after, columns=columns), ctx,
+                    {"decision": verdict["gate_decision"], "reason": decision.reason, "gate_metric": decision.metric,
                      "challenger_version": challenger, "champion_version_before": champion.version if champion else "",
                      "champion_version": after or ""})
     runs.log_metrics(ctx.parent_run_id, {f"{label}.{k}": v for label, m in scores.items() for k, v in m.items()})
@@ -124,11 +139,12 @@ def apply_decision(name: str, challenger: str, champion: Champion | None, decisi
 
 
 def decision_rows(name: str, challenger: str | None, champion: Champion | None, decision: Decision | None,
-                  scores: dict[str, dict[str, float]], after: str | None, status: str | None = None) -> list[dict]:
+                  scores: dict[str, dict[str, float]], after: str | None, status: str | None = None,
+                  columns: tuple[str, ...] = FORECAST_COLUMNS) -> list[dict]:
     """The decision table: one row per model compared (or one row saying why nothing was compared)."""
     if decision is None:
         return [{"registered_model": name, "model": "-", "version": champion.version if champion else "",
-                 "decision": status or "", "reason": "", "mase": "", "smape": "", "coverage": "",
+                 "decision": status or "", "reason": "", **{k: "" for k in columns},
                  "champion_after": after or ""}]
     shown = lambda m, k: "" if k not in m else f"{m[k]:.4f}"  # noqa: E731
     rows = []
@@ -138,8 +154,7 @@ def decision_rows(name: str, challenger: str | None, champion: Champion | None, 
         m = scores.get(label, {})
         rows.append({"registered_model": name, "model": label, "version": version,
                      "decision": "promoted" if decision.promote else "kept champion", "reason": decision.reason,
-                     "mase": shown(m, "mase"), "smape": shown(m, "smape"), "coverage": shown(m, "coverage"),
-                     "champion_after": after or ""})
+                     **{k: shown(m, k) for k in columns}, "champion_after": after or ""})
     return rows
 
 

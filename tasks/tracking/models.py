@@ -241,3 +241,76 @@ def predict_table(model, frame):
         return model.predict(frame)
     except MlflowException as exc:
         raise InputError(exc.message.strip()) from None
+
+
+VECTORS_CODE = Path(__file__).with_name("vectors_pyfunc.py")
+
+
+def vector_columns(vector_size: int) -> list[str]:
+    """The output columns of a vectors model (``vectors_pyfunc.py`` names them alike): ``dim_0 .. dim_{n-1}``."""
+    return [f"dim_{k}" for k in range(vector_size)]
+
+
+def log_vectors_model(run_id: str, name: str, vectors_path: Path, example_words: list[str],
+                      example_vectors: np.ndarray) -> tuple[str, str]:
+    """Log word vectors as a models-from-code pyfunc (a ``word`` table in, ``dim_*`` columns out).
+
+    The signature and the input example are written from ``example_words`` and their rows of
+    ``example_vectors``; MLflow's check that the example serves is skipped (it would load the
+    vectors once more), and the tests load and call logged models. The run may be the flow's parent
+    run, still open: it is left RUNNING, as it was.
+
+    Args:
+        run_id: the run the model belongs to.
+        name: the logged model's name (e.g. ``vectors-lee_background``).
+        vectors_path: the ``word, count, vector`` Parquet, logged as the artifact ``vectors``.
+        example_words: a few words, one of them unknown to the vocabulary.
+        example_vectors: their vectors, ``(len(example_words), vector_size)``; NaN rows for unknown words.
+
+    Returns:
+        ``(model_uri, model_id)``.
+    """
+    import pandas as pd
+
+    c = client()
+    was = c.get_run(run_id).info.status
+    example = pd.DataFrame({"word": list(example_words)})
+    output = pd.DataFrame(np.asarray(example_vectors, dtype=np.float32),
+                          columns=vector_columns(np.asarray(example_vectors).shape[1]))
+    with _quiet_type_hint_warning(), mlflow.start_run(run_id=run_id):
+        info = Model.log(
+            artifact_path=None,
+            name=name,
+            flavor=_PyfuncWithoutServingCheck,
+            flavor_name="pyfunc.ModelFromCode",
+            python_model=str(VECTORS_CODE),
+            artifacts={"vectors": str(vectors_path)},
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=_pinned("numpy", "pandas", "pyarrow", "mlflow"),
+            validate_serving_input=False,
+        )
+    if was == "RUNNING":
+        c.update_run(run_id, status="RUNNING")  # leaving the `with` ended it; its owner ends it
+    return info.model_uri, info.model_id
+
+
+def load_vectors(model_uri: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The vocabulary of a vectors model (see :func:`log_vectors_model`): words, counts ``(n_words,)``, vectors ``(n_words, vector_size)``.
+
+    Raises:
+        InputError: the model cannot be loaded, or it holds no word vectors (one line naming the URI).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from tasks.errors import InputError
+
+    try:
+        model = load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        text = exc.message if isinstance(exc, MlflowException) else str(exc)
+        raise InputError(f"cannot load the model: {text.strip().splitlines()[0]}", key="model", value=model_uri) from None
+    inner = model.unwrap_python_model()
+    if not all(hasattr(inner, k) for k in ("words", "counts", "vectors")):
+        raise InputError("holds no word vectors (not registered by the embeddings flow)", key="model", value=model_uri)
+    return inner.words, inner.counts, inner.vectors

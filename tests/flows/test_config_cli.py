@@ -46,7 +46,7 @@ def test_config_show_without_a_flow_is_the_forecast_listing():
 def test_config_show_refuses_an_unknown_flow():
     result = CliRunner().invoke(app, ["config", "show", "sine"])
     assert result.exit_code == 2
-    assert "'sine' is not one of 'forecast', 'study', 'retrain', 'embed', 'lesson'" in result.output
+    assert "'sine' is not one of 'forecast', 'study', 'retrain', 'embed', 'lesson', 'retrain-embed'" in result.output
 
 
 @pytest.mark.parametrize("flow", ["forecast", "study", "lesson"])

@@ -9,6 +9,7 @@ import yaml
 
 from flows.deployments import read_deployments
 from flows.retrain import RetrainConfig
+from flows.retrain_embed import RetrainEmbedConfig
 from tasks import paths
 from tasks.config import load_config
 from tasks.errors import InputError
@@ -17,8 +18,15 @@ from tasks.errors import InputError
 def test_the_shipped_deployments_load_with_their_flows_configs():
     specs = read_deployments(paths.PROJECT_ROOT / "flows" / "deployments.toml", paths.PROJECT_ROOT)
     assert [(s.name, s.flow, s.cron) for s in specs] == [("sales-retrain-nightly", "retrain", "0 2 * * *"),
-                                                          ("embeddings-weekly", "embed", "0 3 * * 0")]
+                                                          ("embeddings-weekly", "retrain-embed", "0 3 * * 0")]
     assert isinstance(specs[0].config, RetrainConfig) and specs[0].config.registered_name == "forecast-alcohol-sales"
+    assert isinstance(specs[1].config, RetrainEmbedConfig) and specs[1].config.registered_name == "embed-lee_background"
+
+
+def test_prefect_yaml_runs_the_gated_embeddings_retrain():
+    deployment = yaml.safe_load((paths.PROJECT_ROOT / "prefect.yaml").read_text())["deployments"][1]
+    assert deployment["entrypoint"] == "flows/retrain_embed.py:retrain_embed" and deployment["concurrency_limit"] == 1
+    assert RetrainEmbedConfig.model_validate(deployment["parameters"]["cfg"]).gate.metric == "wordsim353_spearman"
 
 
 def test_prefect_yaml_carries_the_sales_preset_as_the_retrains_config():
@@ -61,4 +69,5 @@ def test_serve_refuses_a_bad_file_in_one_line_before_any_server_starts(tmp_path:
     result = CliRunner().invoke(app, ["serve", "--config", str(path)])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {path}: deployment 1 ('x'): flow = None; valid flows: retrain, forecast, embed, study, lesson"]
+        f"error: {path}: deployment 1 ('x'): flow = None; valid flows: retrain, forecast, embed, study, lesson, "
+        "retrain-embed"]

@@ -97,6 +97,22 @@ def test_summary_counts_the_corpus_and_scores_the_vectors(first_run, corpus):
     assert first_run["run_name"] == "gensim-skipgram · topics.txt"
 
 
+def test_the_vectors_are_registered_as_a_candidate_of_the_corpus_model(first_run):
+    from tasks.tracking import registry, store
+
+    registered = first_run["registered"]
+    assert (registered["registered_model"], registered["alias"]) == ("embed-topics", "candidate")
+    assert registered["uri"] == "models:/embed-topics@candidate"
+    assert registry.version_by_alias("embed-topics", "candidate") == registered["version"]
+    assert registry.version_by_alias("embed-topics", "champion") is None  # only a retrain's gate moves it
+    tags = registry.version_info("embed-topics", registered["version"])["tags"]
+    assert tags["corpus_content_hash"] == first_run["corpus"]["content_hash"]
+    assert tags["vocabulary_size"] == str(first_run["n_words"]) and tags["model_run_id"] == first_run["run_id"]
+    assert "wordsim353_spearman" in tags and "analogy_30000_accuracy" in tags
+    parent = store.client().get_run(first_run["parent_run_id"])
+    assert parent.data.tags["registered_version"] == registered["version"]
+
+
 def test_related_words_end_nearer_than_unrelated_ones(first_run):
     neighbours = {}
     for row in first_run["neighbours"]:

@@ -220,7 +220,7 @@ class EmbedSummary:
     neighbours: tuple[Neighbour, ...]
     exports: ExportedFiles
     reconciled_runs: tuple[str, ...] = ()  # runs of killed processes closed as KILLED at start
-    comparison: tuple[dict[str, Any], ...] = ()  # with several backends: one row per backend (steps.COMPARED)
+    comparison: tuple[dict[str, Any], ...] = ()  # with several backends: one row per backend (tables.COMPARED)
     registered: RegisteredVectors | None = None  # the first backend's vectors in the Model Registry (@candidate)
 
     def to_dict(self) -> dict[str, Any]:

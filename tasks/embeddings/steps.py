@@ -46,6 +46,7 @@ from tasks.config import flatten, registry_slug
 from tasks.embeddings import config as embed_config
 from tasks.embeddings import corpus as corpus_source
 from tasks.embeddings import evaluation, gensim_w2v, projection, text, versions
+from tasks.embeddings.versions import gated_scores, unknown_word
 from tasks.embeddings.config import CorpusConfig, EmbedConfig, TokenizeConfig
 from tasks.embeddings.records import (
     ChampionScores,
@@ -59,6 +60,7 @@ from tasks.embeddings.records import (
     TrainedVectors,
     VocabularyRef,
 )
+from tasks.embeddings.tables import COMPARED, comparison_markdown, comparison_rows, neighbours_markdown
 from tasks.errors import InputError
 from tasks.progress import epoch_bar
 from tasks.tracking import runs
@@ -349,55 +351,6 @@ def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVect
     return EvaluatedVectors(trained, metrics, tuple(sections.to_dict("records")), neighbours)
 
 
-def neighbours_markdown(neighbours: pd.DataFrame) -> str:
-    """One Markdown row per probe word: its neighbours, nearest first, with their cosine similarity."""
-    lines = ["| probe | nearest neighbours (cosine similarity) |", "|---|---|"]
-    for probe, rows in neighbours.groupby("probe", sort=False):
-        found = rows[rows["rank"] > 0]
-        shown = ", ".join(f"{w} ({s:.2f})" for w, s in zip(found["neighbour"], found["similarity"]))
-        lines.append(f"| {probe} | {shown or 'not in the vocabulary'} |")
-    return "\n".join(lines) + "\n"
-
-
-# The columns of the backend comparison: (row key, metric or figure, header).
-COMPARED: tuple[tuple[str, str], ...] = (
-    ("words_per_second", "effective words/s"),
-    ("train_seconds", "train s"),
-    ("analogy_30000_accuracy", "analogy (30k)"),
-    ("wordsim353_spearman", "WS353 ρ"),
-    ("simlex999_spearman", "SimLex ρ"),
-    ("tsne_trustworthiness", "t-SNE trust."),
-)
-
-
-def comparison_rows(models: list[tuple[EvaluatedVectors, ExportedFiles]]) -> tuple[dict[str, Any], ...]:
-    """One row per trained backend: its run, speed and scores (the keys of :data:`COMPARED`)."""
-    rows = []
-    for evaluated, exported in models:
-        trained = evaluated.trained
-        rows.append({
-            "backend": trained.backend, "run_id": trained.run_id, "run_name": trained.run_name,
-            "words_per_second": trained.words_per_second, "train_seconds": trained.train_seconds,
-            **{key: float(evaluated.metrics.get(key, float("nan"))) for key, _ in COMPARED[2:5]},
-            "tsne_trustworthiness": exported.tsne_trustworthiness,
-        })
-    return tuple(rows)
-
-
-def comparison_markdown(rows: tuple[dict[str, Any], ...]) -> str:
-    """The comparison as a Markdown table, with each backend's words/s relative to the first's."""
-    header = ["backend", *(label for _, label in COMPARED), "words/s vs first"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    first = rows[0]["words_per_second"] if rows else 0.0
-    for row in rows:
-        cells = [row["backend"], f"{row['words_per_second']:,.0f}", f"{row['train_seconds']:.1f}",
-                 f"{row['analogy_30000_accuracy']:.1%}", f"{row['wordsim353_spearman']:.3f}",
-                 f"{row['simlex999_spearman']:.3f}", f"{row['tsne_trustworthiness']:.3f}",
-                 f"{row['words_per_second'] / first:.2f}x" if first > 0 else "n/a"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 @task(name="record-comparison", cache_policy=NO_CACHE, persist_result=False)
 def record_comparison(models: list[tuple[EvaluatedVectors, ExportedFiles]], ctx: RunContext) -> tuple[dict[str, Any], ...]:
     """Log the backends side by side on the parent run: ``<backend>.<figure>`` metrics and a table."""
@@ -462,18 +415,6 @@ def export_vectors(evaluated: EvaluatedVectors, cfg: EmbedConfig) -> ExportedFil
 CANDIDATE = "candidate"  # the alias every new version gets; only a retrain's gate moves champion
 
 
-def gated_scores(metrics: dict[str, float], cfg: EmbedConfig) -> dict[str, float]:
-    """The benchmark scores among a model's metrics (what a gate may compare, higher is better)."""
-    return {k: float(metrics[k]) for k in evaluation.benchmark_scores(cfg.evaluate.restrict_vocab) if k in metrics}
-
-
-def _unknown_word(words: tuple[str, ...]) -> str:
-    known, word = set(words), "<unknown>"
-    while word in known:  # a custom token pattern could make even this a word
-        word += "_"
-    return word
-
-
 @task(name="register-vectors", cache_policy=NO_CACHE, persist_result=False)
 def register_vectors(evaluated: EvaluatedVectors, vocabulary: VocabularyRef, cfg: EmbedConfig,
                      ctx: RunContext) -> RegisteredVectors | None:
@@ -494,7 +435,7 @@ def register_vectors(evaluated: EvaluatedVectors, vocabulary: VocabularyRef, cfg
         return None
     trained = evaluated.trained
     wv = read_vectors(Path(trained.vectors_path))
-    words = [*wv.words[:2], _unknown_word(wv.words)]
+    words = [*wv.words[:2], unknown_word(wv.words)]
     rows = np.vstack([wv.vectors[:2], np.full((1, wv.vector_size), np.nan, dtype=np.float32)])  # (3, vector_size)
     stem = embed_config.corpus_stem(cfg.corpus.path)
     model_uri, model_id = tracked_models.log_vectors_model(

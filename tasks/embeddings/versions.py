@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from tasks.embeddings import evaluation
+from tasks.embeddings.config import EmbedConfig
 from tasks.embeddings.evaluation import benchmark_file
 
 EVALUATION_CODE_TAG = "evaluation_code_sha256"
@@ -92,3 +94,16 @@ def recorded_scores(champion_tags: Mapping[str, str], challenger_tags: Mapping[s
                       "code than the challenger's")
     found = {name: float(champion_tags[name]) for name in (*scores, metric) if name in champion_tags and same(name)}
     return found, f"from its version's tags: the same {benchmark_file(metric).name} and evaluation code"
+
+
+def gated_scores(metrics: dict[str, float], cfg: EmbedConfig) -> dict[str, float]:
+    """The benchmark scores among a model's metrics (what a gate may compare, higher is better)."""
+    return {k: float(metrics[k]) for k in evaluation.benchmark_scores(cfg.evaluate.restrict_vocab) if k in metrics}
+
+
+def unknown_word(words: tuple[str, ...]) -> str:
+    """A token that is not in ``words``: the input example's unknown word."""
+    known, word = set(words), "<unknown>"
+    while word in known:  # a custom token pattern could make even this a word
+        word += "_"
+    return word

@@ -10,7 +10,7 @@ import pytest
 
 from tasks import storage
 from tasks.config import RunConfig, TrackingConfig, describe_schema, load_config
-from tasks.embeddings import projection, steps
+from tasks.embeddings import projection, steps, tables
 from tasks.embeddings.config import BACKENDS, CorpusConfig, EmbedConfig, TokenizeConfig
 from tasks.embeddings.evaluation import WordVectors
 from tasks.embeddings.records import CorpusRef, TokensRef, VocabularyRef
@@ -88,7 +88,7 @@ def test_neighbours_as_markdown():
          {"probe": "cat", "rank": 2, "neighbour": "cow", "similarity": 0.5, "count": 2},
          {"probe": "zebra", "rank": 0, "neighbour": None, "similarity": float("nan"), "count": 0}]
     )
-    assert steps.neighbours_markdown(table).splitlines()[2:] == [
+    assert tables.neighbours_markdown(table).splitlines()[2:] == [
         "| cat | dog (0.91), cow (0.50) |", "| zebra | not in the vocabulary |"]
 
 
@@ -125,7 +125,7 @@ def test_the_backend_comparison_table():
             {"backend": "tf", "words_per_second": 150_000.0, "train_seconds": 20.0,
              "analogy_30000_accuracy": 0.3, "wordsim353_spearman": 0.49, "simlex999_spearman": 0.32,
              "tsne_trustworthiness": 0.91})
-    lines = steps.comparison_markdown(rows).splitlines()
+    lines = tables.comparison_markdown(rows).splitlines()
     assert lines[0] == ("| backend | effective words/s | train s | analogy (30k) | WS353 ρ | SimLex ρ | t-SNE trust. "
                         "| words/s vs first |")
     assert lines[3] == "| tf | 150,000 | 20.0 | 30.0% | 0.490 | 0.320 | 0.910 | 0.50x |"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from prefect import flow
 
 from flows.tracked import reconcile, run_name, tracked_run
@@ -23,7 +21,6 @@ def memory_lesson(cfg: LessonConfig) -> LessonSummary:
 
     A trial that diverges is reported and counted as unsolved; the flow fails only when all did.
     """
-    began = time.perf_counter()
     reconciled = reconcile()
     datasets = [steps.synthesize_task(cfg.task, length, cfg.seed) for length in cfg.sweep.lengths]
     data_hash = steps.data_content_hash(datasets)
@@ -34,8 +31,7 @@ def memory_lesson(cfg: LessonConfig) -> LessonSummary:
             for data in datasets for cell in cfg.model.cells for seed in cfg.sweep.seeds
         ]
         rows, figures = steps.summarise_lesson(trials, baselines, cfg, ctx)
-        seconds = time.perf_counter() - began
-        runs.log_metrics(ctx.parent_run_id, {"lesson_seconds": seconds})
+        seconds = ctx.elapsed()
         if not any(t.ok for t in trials):
             raise AllTrialsFailed("every trial failed: " + "; ".join(
                 f"{t.cell} L{t.length} seed {t.seed}: {t.failure}" for t in trials))

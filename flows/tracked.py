@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 
 from prefect.runtime import flow_run
@@ -81,7 +82,10 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
         ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
     name = run_name(cfg, flow, subject)
     with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
-        yield RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())))
+        ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
+                         time.monotonic())
+        yield ctx
+        runs.log_metrics(parent, {"run_seconds": ctx.elapsed()})  # the flow's time, kept by its run
 
 
 def task_seconds(flow_run_id: str) -> tuple[dict[str, float], float]:

@@ -42,11 +42,18 @@ class RunContext:
     parent_run_id: str
     flow_run_id: str  # the Prefect flow run, or "none" outside Prefect
     tags: tuple[tuple[str, str], ...]  # seed, git commit, data hash, flow run id: copied onto child runs
+    opened: float = 0.0  # time.monotonic() when the parent run opened: the tracked run keeps the flow's time
 
     @property
     def tag_dict(self) -> dict[str, str]:
         """The shared tags as a dict."""
         return dict(self.tags)
+
+    def elapsed(self) -> float:
+        """Seconds since the parent run opened."""
+        import time
+
+        return time.monotonic() - self.opened
 
 
 @functools.lru_cache(maxsize=1)

@@ -80,9 +80,11 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
         check_loaded(cfg, loaded)
     assert str(info.value) == (
         f"{path}: series 'short' has 30 steps, too short: window.lookback = 14, window.horizon = 7 (held out), "
-        "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7) need at least 42 steps per "
-        "series; shorten the window or the horizon, or use fewer folds")
-    check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7"), loaded)
+        "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7), evaluate.inner_folds = 2 "
+        "(model.recipe = auto) need at least 56 steps per series; shorten the window or the horizon, or use fewer "
+        "folds")
+    check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7",
+                      "model.recipe=manual"), loaded)
 
 
 def test_subject_is_a_safe_short_name():

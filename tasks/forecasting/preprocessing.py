@@ -3,10 +3,13 @@
 Pure NumPy, no TensorFlow: the flow and a served model call the very same functions, so a served
 model reproduces the flow's forecast exactly. The pieces, in the order they are applied:
 
-1. **Deseasonalisation** (``deseasonalise = "classical"``), as M4's benchmark code does it: the 90 %
-   autocorrelation test at lag ``m`` (:func:`seasonality_test`), then multiplicative seasonal
-   factors from a centred moving average (:func:`multiplicative_seasonal_indices`). A series that
-   fails the test, or holds a value <= 0, is left as it is (its factors are all 1).
+1. **Deseasonalisation** (``deseasonalise = "classical"``): the strict seasonality decision
+   (:func:`tasks.forecasting.seasonality.decide_season`: M4's 90 % autocorrelation test at lag ``m``,
+   enough full seasons and a strong seasonal pattern), then multiplicative seasonal factors from a
+   centred moving average (:func:`multiplicative_seasonal_indices`), as M4's benchmark code computes
+   them. A series the decision refuses, or that holds a value <= 0, is left as it is (no factors).
+   M4's test alone accepts slow cycles (an 11-year cycle sampled monthly) as a 12-month season; the
+   statistical baselines keep it, to reproduce M4's scores (:mod:`tasks.forecasting.statistical`).
 2. **Log** (``log = True``): ``log(value)``; needs positive values.
 3. **Standardisation**: ``(v - mean) / std`` with mean and std of the training part (always on);
    with level normalisation (4) ``std`` is that of the one-step changes ``v[t] - v[t-1]``, the scale
@@ -49,7 +52,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tasks.forecasting.seasonality import multiplicative_seasonal_indices, seasonality_test
+from tasks.forecasting.seasonality import decide_season, multiplicative_seasonal_indices
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -141,8 +144,9 @@ def fit(
     Args:
         train: ``(time,)`` the training part (steps ``[0, train_end)``, nothing after).
         log: take the log after deseasonalising (``preprocess.log``).
-        deseasonalise: ``"off"`` or ``"classical"`` (``preprocess.deseasonalise``): M4's test and
-            multiplicative factors; a non-seasonal series, or one with a value <= 0, keeps factor 1.
+        deseasonalise: ``"off"`` or ``"classical"`` (``preprocess.deseasonalise``): the strict
+            decision (:func:`~tasks.forecasting.seasonality.decide_season`) and multiplicative
+            factors; a series it refuses, or one with a value <= 0, keeps factor 1.
         season_length: ``m``, steps per season.
         level: per-window level normalisation (``preprocess.level``): off | last | seasonal.
 
@@ -158,7 +162,7 @@ def fit(
         raise ValueError(f"preprocess.level = {level!r}: valid: {', '.join(LEVELS)}")
     factors: tuple[float, ...] = ()
     if (deseasonalise == "classical" and season_length > 1 and np.all(x > 0)
-            and seasonality_test(x, season_length)):
+            and decide_season(x, season_length).seasonal):
         factors = tuple(float(f) for f in multiplicative_seasonal_indices(x, season_length))
     adjusted = x / (np.asarray(factors)[np.arange(x.size) % season_length] if factors else 1.0)
     if log:

@@ -97,6 +97,13 @@ def test_a_slow_cycle_is_not_deseasonalised():
         assert seasonality_test(values, M)  # the old rule's false season
         state = fit(values, log=True, deseasonalise="classical", season_length=M)
         assert state.factors == () and not state.deseasonalised
+        # The rule models logged before the strict decision are refitted by when served.
+        assert fit(values, log=True, deseasonalise="classical", season_length=M, season_rule="m4").deseasonalised
+
+
+def test_an_unknown_season_rule_is_named():
+    with pytest.raises(ValueError, match=r"season_rule = 'stl': valid: strict, m4"):
+        fit(np.arange(1.0, 50.0), deseasonalise="classical", season_length=M, season_rule="stl")
 
 
 def test_log_refuses_a_non_positive_value_naming_the_key():

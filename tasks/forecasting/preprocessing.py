@@ -3,10 +3,14 @@
 Pure NumPy, no TensorFlow: the flow and a served model call the very same functions, so a served
 model reproduces the flow's forecast exactly. The pieces, in the order they are applied:
 
-1. **Deseasonalisation** (``deseasonalise = "classical"``), as M4's benchmark code does it: the 90 %
-   autocorrelation test at lag ``m`` (:func:`seasonality_test`), then multiplicative seasonal
-   factors from a centred moving average (:func:`multiplicative_seasonal_indices`). A series that
-   fails the test, or holds a value <= 0, is left as it is (its factors are all 1).
+1. **Deseasonalisation** (``deseasonalise = "classical"``): the strict seasonality decision
+   (:func:`tasks.forecasting.seasonality.decide_season`: M4's 90 % autocorrelation test at lag ``m``,
+   enough full seasons and a strong seasonal pattern), then multiplicative seasonal factors from a
+   centred moving average (:func:`multiplicative_seasonal_indices`), as M4's benchmark code computes
+   them. A series the decision refuses, or that holds a value <= 0, is left as it is (no factors).
+   M4's test alone accepts slow cycles (an 11-year cycle sampled monthly) as a 12-month season; the
+   statistical baselines keep it, to reproduce M4's scores (:mod:`tasks.forecasting.statistical`),
+   and so do models served from bundles logged before the strict decision (``season_rule = "m4"``).
 2. **Log** (``log = True``): ``log(value)``; needs positive values.
 3. **Standardisation**: ``(v - mean) / std`` with mean and std of the training part (always on);
    with level normalisation (4) ``std`` is that of the one-step changes ``v[t] - v[t-1]``, the scale
@@ -49,11 +53,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tasks.forecasting.seasonality import multiplicative_seasonal_indices, seasonality_test
+from tasks.forecasting.seasonality import decide_season, multiplicative_seasonal_indices, seasonality_test
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
 DESEASONALISE = ("off", "classical")
+# Which decision "classical" deseasonalises by: "strict" (decide_season) for everything fitted now;
+# "m4" (M4's test alone) only to serve models whose bundles were logged before the strict decision.
+SEASON_RULES = ("strict", "m4")
 LEVELS = ("off", "last", "seasonal")
 
 
@@ -77,11 +84,12 @@ class TransformSpec:
     deseasonalise: str = "off"  # preprocess.deseasonalise: off | classical
     season_length: int = 1  # m of the decomposition
     level: str = "off"  # preprocess.level: off | last | seasonal
+    season_rule: str = "strict"  # the seasonality decision of "classical": strict | m4 (old bundles only)
 
     def fit(self, train: np.ndarray) -> SeriesTransform:
         """:func:`fit` with these settings."""
         return fit(train, log=self.log, deseasonalise=self.deseasonalise, season_length=self.season_length,
-                   level=self.level)
+                   level=self.level, season_rule=self.season_rule)
 
 
 @dataclass(frozen=True)
@@ -134,20 +142,24 @@ def _as_series(values: np.ndarray, name: str = "values") -> np.ndarray:
 
 
 def fit(
-    train: np.ndarray, *, log: bool = False, deseasonalise: str = "off", season_length: int = 1, level: str = "off"
+    train: np.ndarray, *, log: bool = False, deseasonalise: str = "off", season_length: int = 1, level: str = "off",
+    season_rule: str = "strict",
 ) -> SeriesTransform:
     """Fit the transform of one series on its training part only.
 
     Args:
         train: ``(time,)`` the training part (steps ``[0, train_end)``, nothing after).
         log: take the log after deseasonalising (``preprocess.log``).
-        deseasonalise: ``"off"`` or ``"classical"`` (``preprocess.deseasonalise``): M4's test and
-            multiplicative factors; a non-seasonal series, or one with a value <= 0, keeps factor 1.
+        deseasonalise: ``"off"`` or ``"classical"`` (``preprocess.deseasonalise``): the strict
+            decision (:func:`~tasks.forecasting.seasonality.decide_season`) and multiplicative
+            factors; a series it refuses, or one with a value <= 0, keeps factor 1.
         season_length: ``m``, steps per season.
         level: per-window level normalisation (``preprocess.level``): off | last | seasonal.
+        season_rule: the decision ``"classical"`` deseasonalises by: ``"strict"``, or ``"m4"`` (M4's
+            test alone) to refit a model logged before the strict decision as it was trained.
 
     Raises:
-        ValueError: ``log`` on a value <= 0, or an unknown ``deseasonalise``.
+        ValueError: ``log`` on a value <= 0, or an unknown ``deseasonalise`` or ``season_rule``.
     """
     x = _as_series(train, "train")
     if deseasonalise not in DESEASONALISE:
@@ -156,9 +168,12 @@ def fit(
         raise ValueError(f"season_length={season_length}: must be >= 1")
     if level not in LEVELS:
         raise ValueError(f"preprocess.level = {level!r}: valid: {', '.join(LEVELS)}")
+    if season_rule not in SEASON_RULES:
+        raise ValueError(f"season_rule = {season_rule!r}: valid: {', '.join(SEASON_RULES)}")
     factors: tuple[float, ...] = ()
-    if (deseasonalise == "classical" and season_length > 1 and np.all(x > 0)
-            and seasonality_test(x, season_length)):
+    if deseasonalise == "classical" and season_length > 1 and np.all(x > 0) and (
+            decide_season(x, season_length).seasonal if season_rule == "strict"
+            else seasonality_test(x, season_length)):
         factors = tuple(float(f) for f in multiplicative_seasonal_indices(x, season_length))
     adjusted = x / (np.asarray(factors)[np.arange(x.size) % season_length] if factors else 1.0)
     if log:

@@ -106,7 +106,9 @@ def window_spec(config: Mapping[str, Any], season_length: int,
     ``season_length`` is the flow's (``evaluate.season_length`` or the data's): the decomposition's
     and the seasonal level's ``m``, and the intervals' scale lag. ``calendar_features`` are the
     covariates the model reads (``preprocess.calendar`` resolved for the series' frequency,
-    :func:`tasks.forecasting.calendar.resolve`); a bundle without the key has none.
+    :func:`tasks.forecasting.calendar.resolve`); a bundle without the key has none. ``season_rule`` is
+    the seasonality decision ``deseasonalise = "classical"`` is fitted by (``"strict"``); a bundle
+    without it was logged before the strict decision and is served with M4's test (``"m4"``).
     """
     window = config["window"]
     target_steps = 1 if _strategy(config) == "recursive" else window["horizon"]
@@ -115,7 +117,8 @@ def window_spec(config: Mapping[str, Any], season_length: int,
             "stride": int(window["stride"]), "validation": float(config["split"]["validation"]),
             "season_length": int(season_length), "calendar": list(calendar_features),
             "preprocess": {"deseasonalise": str(pre.get("deseasonalise", "off")), "log": bool(pre.get("log", False)),
-                           "level": str(pre.get("level", "off"))}}
+                           "level": str(pre.get("level", "off"))},
+            "season_rule": "strict"}
 
 
 def validation_residuals(
@@ -153,8 +156,11 @@ def validation_residuals(
 def transform_spec(bundle: Mapping[str, Any]) -> TransformSpec:
     """The preprocessing a bundle (or :func:`window_spec`) says to fit, as the flow's ``steps.transform_spec``."""
     pre = bundle.get("preprocess") or {}
+    # A bundle without the key was logged when "classical" meant M4's test alone: its model was
+    # trained behind those factors, so it is served with them (preprocessing.SEASON_RULES).
     return TransformSpec(log=bool(pre.get("log", False)), deseasonalise=str(pre.get("deseasonalise", "off")),
-                         season_length=int(bundle["season_length"]), level=str(pre.get("level", "off")))
+                         season_length=int(bundle["season_length"]), level=str(pre.get("level", "off")),
+                         season_rule=str(bundle.get("season_rule", "m4")))
 
 
 def transform_state(history: np.ndarray, bundle: Mapping[str, Any]) -> dict[str, Any]:

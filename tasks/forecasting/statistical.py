@@ -97,6 +97,8 @@ def seasonal_adjustment(train: np.ndarray, horizon: int, season_length: int) -> 
     """
     x = _as_train(train, horizon)
     _check_season(season_length)
+    # M4's own test, not the stricter decide_season the networks' preprocessing uses: Naive2 and
+    # Theta reproduce M4's published scores (a test checks them), slow cycles taken for seasons included.
     if season_length == 1 or np.any(x <= 0) or not seasonality_test(x, season_length):
         return x, np.ones(horizon)
     figure = multiplicative_seasonal_indices(x, season_length)

@@ -21,6 +21,7 @@ from tasks.forecasting.preprocessing import (
     multiplicative_seasonal_indices,
     train_part_end,
 )
+from tasks.forecasting.seasonality import seasonality_test
 
 M = 12
 TRUE_FACTORS = 1.0 + 0.3 * np.sin(2 * np.pi * np.arange(M) / M)  # mean exactly 1
@@ -85,6 +86,24 @@ def test_a_non_seasonal_series_keeps_factor_one():
     rng = np.random.default_rng(1)
     state = fit(100 + rng.normal(0, 1, 120), deseasonalise="classical", season_length=M)
     assert state.factors == () and not state.deseasonalised
+
+
+def test_a_slow_cycle_is_not_deseasonalised():
+    """An 11-year cycle sampled monthly passes M4's test at m = 12 but has no 12-month pattern to divide out."""
+    t = np.arange(216)
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(seed)
+        values = 100 + 10 * np.sin(2 * np.pi * t / 132) + rng.normal(0, 2, t.size)
+        assert seasonality_test(values, M)  # the old rule's false season
+        state = fit(values, log=True, deseasonalise="classical", season_length=M)
+        assert state.factors == () and not state.deseasonalised
+        # The rule models logged before the strict decision are refitted by when served.
+        assert fit(values, log=True, deseasonalise="classical", season_length=M, season_rule="m4").deseasonalised
+
+
+def test_an_unknown_season_rule_is_named():
+    with pytest.raises(ValueError, match=r"season_rule = 'stl': valid: strict, m4"):
+        fit(np.arange(1.0, 50.0), deseasonalise="classical", season_length=M, season_rule="stl")
 
 
 def test_log_refuses_a_non_positive_value_naming_the_key():

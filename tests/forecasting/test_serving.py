@@ -73,6 +73,18 @@ def test_a_forecast_from_the_history_equals_the_panel_path_bit_for_bit(multi_ste
         history, members, preprocessing.SeriesTransform.from_dict(state), lookback, HORIZON))
 
 
+def test_a_bundle_logged_before_the_strict_season_decision_keeps_m4s_test():
+    """A bundle without ``season_rule`` was fitted by M4's test alone: served today it keeps that rule, so an
+    old model still divides a slow cycle by the factors it was trained behind; a new bundle refuses them."""
+    t = np.arange(200)
+    values = 100 + 10 * np.sin(2 * np.pi * t / 132) + np.random.default_rng(0).normal(0, 2, t.size)
+    new = _bundle(preprocess=PREPROCESS[1])
+    old = {key: value for key, value in new.items() if key != "season_rule"}
+    assert new["season_rule"] == "strict"
+    assert serving.transform_state(values, new)["factors"] == []
+    assert len(serving.transform_state(values, old)["factors"]) == 12
+
+
 def test_the_bundle_is_json_and_says_what_the_model_needs():
     bundle = _bundle(preprocess=PREPROCESS[1], ensemble=3)
     assert json.loads(json.dumps(bundle)) == bundle

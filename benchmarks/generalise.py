@@ -149,13 +149,25 @@ def _rule(summary: dict) -> str:
 
 
 def run_generalise_bench(console: Console, names: tuple[str, ...] = (), sets: list[str] = (),
-                         out: Path | None = None) -> dict:
-    """Run every set (or those named), print the tables, and return the figures."""
+                         out: Path | None = None, reuse: bool = False) -> dict:
+    """Run every set (or those named), print the tables, and return the figures.
+
+    Each set's summary is kept in ``artifacts/bench/generalise/<set>.json``; with ``reuse`` a set
+    whose summary is there (and whose scores file still exists) is not run again.
+    """
     chosen = [b for b in SETS if not names or b.name in names]
     tables, walls, summaries = [], {}, {}
     for bench in chosen:
-        console.print(f"[dim]{bench.name}: running the flow (model.recipe = auto, horizon {bench.horizon})…[/]")
-        summary, wall = run_set(bench, sets)
+        kept = OUT / f"{bench.name}.json"
+        if reuse and kept.is_file() and Path(json.loads(kept.read_text())["summary"]["scores_path"]).is_file():
+            saved = json.loads(kept.read_text())
+            summary, wall = saved["summary"], saved["wall"]
+            console.print(f"[dim]{bench.name}: reusing {kept}[/]")
+        else:
+            console.print(f"[dim]{bench.name}: running the flow (model.recipe = auto, horizon {bench.horizon})…[/]")
+            summary, wall = run_set(bench, sets)
+            OUT.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps({"summary": summary, "wall": wall}))
         summary["rule"] = _rule(summary)
         walls[bench.name], summaries[bench.name] = wall, summary
         tables.append(series_table(pd.read_parquet(summary["scores_path"]), bench.name))
@@ -182,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=[], choices=[b.name for b in SETS])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="a config override for every set")
     parser.add_argument("--out", type=Path, help="write the Markdown tables here")
+    parser.add_argument("--reuse", action="store_true", help="reuse each set's kept summary instead of running it")
     args = parser.parse_args(argv)
-    run_generalise_bench(Console(width=160), tuple(args.sets), args.overrides, args.out)
+    run_generalise_bench(Console(width=160), tuple(args.sets), args.overrides, args.out, args.reuse)
 
 
 if __name__ == "__main__":

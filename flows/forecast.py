@@ -40,7 +40,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
                for name, (_, c) in plans.items()}
     subject = ingest.subject(cfg.source)
     with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
-        steps.record_inputs(next(iter(windows.values())), ctx)
+        steps.record_inputs(series, next(iter(windows.values()), None), ctx, cfg.window.horizon, season)
         baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step,
                                              steps.baselines_to_run(cfg))
         # One network after another, each evaluated in the flow's thread: any Python work on a second
@@ -69,7 +69,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         parent_run_name=run_name(cfg, "forecast", subject),
         data_content_hash=series.content_hash,
         series_path=series.path,
-        windows_path=next(iter(windows.values())).path,
+        windows_path=next((w.path for w in windows.values()), None),
         parent_artifacts=runs.artifact_uri(ctx.parent_run_id),
         models=compared.models,
         baselines=compared.baselines,

@@ -334,6 +334,10 @@ def holdout_target_steps(cfg: ForecastConfig) -> int:
 def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") -> None:
     """Check that a series of ``n`` steps fits a held-out horizon at every backtest origin.
 
+    Under ``model.recipe = auto`` the statistical forecasters must fit (every origin, the inner ones
+    too, leaving at least one horizon of history before the earliest); the networks fit a shorter
+    lookback themselves, or are left out (:func:`auto_lookback`).
+
     Args:
         cfg: the config.
         n: the (shortest) series' length.
@@ -343,6 +347,11 @@ def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") ->
         ValueError: the message names the settings and the length they need.
     """
     w = cfg.window
+    if cfg.model.recipe == "auto":
+        need = w.horizon + (cfg.total_folds - 1) * cfg.fold_step + w.horizon
+        if n < need:
+            raise ValueError(holdout_rule(cfg, n, need, what))
+        return
     try:
         holdout_plan(n, w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
                      cfg.total_folds, cfg.fold_step)
@@ -350,6 +359,21 @@ def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") ->
         need = min_series_length(w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
                                  cfg.total_folds, cfg.fold_step)
         raise ValueError(holdout_rule(cfg, n, need, what)) from None
+
+
+def auto_lookback(cfg: ForecastConfig, n: int, least: int = 4) -> int | None:
+    """The lookback auto's networks use on series whose shortest has ``n`` steps: ``window.lookback``,
+    halved until every origin (inner ones too) fits, never below ``least``; None when none fits
+    (auto then chooses among the statistical forecasters alone, and says so)."""
+    w = cfg.window
+    lookback = w.lookback
+    while lookback >= least:
+        need = min_series_length(lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
+                                 cfg.total_folds, cfg.fold_step)
+        if need <= n:
+            return lookback
+        lookback //= 2
+    return None
 
 
 def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series") -> str:

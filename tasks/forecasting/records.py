@@ -170,7 +170,7 @@ class ForecastSummary:
     parent_run_name: str
     data_content_hash: str
     series_path: str
-    windows_path: str
+    windows_path: str | None  # the first network's windows (None: auto found the series too short for networks)
     parent_artifacts: str
     models: tuple[ModelResult, ...]
     baselines: tuple[BaselineScore, ...]

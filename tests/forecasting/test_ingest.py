@@ -73,16 +73,21 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
     rows += [f"short,{d:%Y-%m-%d},{i}" for i, d in enumerate(pd.date_range("2001-01-01", periods=30, freq="D"))]
     path.write_text("\n".join(rows) + "\n")
     cfg = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
-               "evaluate.folds=2")
+               "evaluate.folds=2", "model.recipe=manual")
     loaded = load_source(cfg.source)
     assert loaded.n_series == 2
     with pytest.raises(InputError) as info:
         check_loaded(cfg, loaded)
     assert str(info.value) == (
         f"{path}: series 'short' has 30 steps, too short: window.lookback = 14, window.horizon = 7 (held out), "
-        "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7), evaluate.inner_folds = 2 "
-        "(model.recipe = auto) need at least 56 steps per series; shorten the window or the horizon, or use fewer "
-        "folds")
+        "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7) need at least 42 steps per "
+        "series; shorten the window or the horizon, or use fewer folds")
+    # auto needs only its statistical forecasters to fit every origin (its networks shorten their lookback).
+    auto = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
+                "evaluate.folds=2", "evaluate.inner_folds=3")
+    with pytest.raises(InputError, match=r"evaluate.inner_folds = 3 \(model.recipe = auto\) need at least 42 steps"):
+        check_loaded(auto, loaded)
+    check_loaded(auto.model_copy(update={"evaluate": auto.evaluate.model_copy(update={"inner_folds": 1})}), loaded)
     check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7",
                       "model.recipe=manual"), loaded)
 

@@ -17,9 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from tasks import paths, storage
 from tasks.config import flatten
 from tasks.forecasting import choice, ingest, metrics, panel
+from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ModelResult, ScoredForecasts, SeriesRef
-from tasks.forecasting.steps.data import series_arrays, typed_forecasts, typed_scores
+from tasks.forecasting.steps.data import run_logger, series_arrays, typed_forecasts, typed_scores
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
@@ -34,12 +35,24 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
     if cfg.model.recipe != "auto":
         return {cell: (cell, cfg) for cell in cfg.model.cells}
     arrays = series_arrays(series)
+    lookback = forecast_config.auto_lookback(cfg, min(values.size for _, values in arrays.values()))
+    if lookback is None:
+        run_logger().warning(
+            "model.recipe = auto: series %r has %d steps, too short for a network's windows at every origin "
+            "(window.lookback down to 4); choosing among the statistical forecasters only",
+            series.shortest_series, series.shortest_length)
+        return {}
+    if lookback != cfg.window.lookback:
+        run_logger().info("model.recipe = auto: window.lookback %d does not fit series %r (%d steps) at every "
+                          "origin; the networks look back %d steps", cfg.window.lookback, series.shortest_series,
+                          series.shortest_length, lookback)
     positive = all(bool(np.all(values > 0)) for _, values in arrays.values())
-    family = choice.recipes(cfg.model.cells, cfg.model.units, season_length, cfg.window.lookback, positive)
-    w = cfg.window
+    family = choice.recipes(cfg.model.cells, cfg.model.units, season_length, lookback, positive)
+    w = cfg.window.model_copy(update={"lookback": lookback})
     n_windows = sum(max(0, values.size - w.lookback - w.horizon) // w.stride for _, values in arrays.values())
     train = cfg.train.model_copy(update={"batch_size": choice.batch_size(n_windows)})
     return {r.label: (r.cell, cfg.model_copy(update={
+        "window": w,
         "train": train,
         "model": cfg.model.model_copy(update={"cells": (r.cell,), "units": r.units}),
         "preprocess": cfg.preprocess.model_copy(update={"deseasonalise": r.deseasonalise, "log": r.log,

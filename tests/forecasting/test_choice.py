@@ -140,3 +140,13 @@ def test_a_series_without_a_mase_scale_is_ranked_by_smape():
     flat[-H:] = 6.0
     chosen = _choose({"flat": flat}, held_out=1)
     assert set(chosen.table["inner_metric"]) == {"smape"}
+
+
+def test_auto_shortens_the_networks_lookback_to_fit_short_series_or_leaves_them_out():
+    from tasks.forecasting.config import auto_lookback
+
+    cfg = ForecastConfig.model_validate({"window": {"lookback": 32, "horizon": 18}})
+    assert auto_lookback(cfg, 400) == 32
+    assert auto_lookback(cfg, 120) == 16
+    assert auto_lookback(cfg, 100) == 8
+    assert auto_lookback(cfg, 80) is None  # the statistical forecasters alone

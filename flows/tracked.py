@@ -26,7 +26,7 @@ def _mark_prefect_crashed(flow_run_ids: list[str]) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.states import Crashed
 
-    message = "its process died (killed); marked by the next seqflow run"
+    message = "its process died (killed, or its server died); marked by the next seqflow run"
     with get_client(sync_client=True) as client:
         for flow_run_id in flow_run_ids:
             try:
@@ -41,16 +41,53 @@ def _mark_prefect_crashed(flow_run_ids: list[str]) -> None:
                     client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
 
 
+def dead_flow_runs(flow_runs: list[tuple[str, dict[str, str]]]) -> list[str]:
+    """The ids of the flow runs, given as ``(id, labels)``, whose owner process on this host is dead.
+
+    The owner is the process that labelled the flow run (:func:`_label_own_flow_run`); flow runs
+    without those labels, of another host, or of a live process are not this run's to judge.
+    """
+    return [flow_run_id for flow_run_id, labels in flow_runs if runs.owner_alive(labels) is False]
+
+
+def _label_own_flow_run(client, flow_run_id: str | None) -> None:
+    """Label this process's flow run with its owner (host, pid, start), as its MLflow runs are tagged."""
+    if flow_run_id:
+        client.update_flow_run_labels(flow_run_id, runs.owner_tags())
+
+
+def _orphaned_flow_runs() -> list[str]:
+    """Label this flow run with its owner; return the RUNNING flow runs whose owner process is gone.
+
+    A flow run is left RUNNING when its process was killed (no ``finally`` runs) or when its server
+    died mid-run (nothing could be recorded): its MLflow runs are then closed already, so only
+    Prefect itself can tell.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
+    with get_client(sync_client=True) as client:
+        _label_own_flow_run(client, flow_run.get_id())
+        found = client.read_flow_runs(flow_run_filter=running, limit=200)
+    return dead_flow_runs([(str(run.id), {k: str(v) for k, v in (run.labels or {}).items()}) for run in found])
+
+
 def reconcile() -> tuple[str, ...]:
-    """Close runs left RUNNING by killed processes: KILLED in MLflow, Crashed in Prefect; log one line."""
+    """Close runs left RUNNING by dead processes: KILLED in MLflow, Crashed in Prefect; log one line.
+
+    A run's process is dead when it was killed, or when it stopped because its Prefect server died
+    (:func:`flows.cli.startup.watching_server`). Returns the MLflow runs closed.
+    """
     dead = runs.reconcile_dead_runs()
-    if not dead:
+    flow_runs = sorted({d.prefect_flow_run_id for d in dead if d.prefect_flow_run_id} | set(_orphaned_flow_runs()))
+    if not dead and not flow_runs:
         return ()
-    flow_runs = sorted({d.prefect_flow_run_id for d in dead if d.prefect_flow_run_id})
     _mark_prefect_crashed(flow_runs)
     logger.warning(
         "closed %d run(s) left RUNNING by a killed process as KILLED (%s); Prefect flow run(s) %s marked Crashed",
-        len(dead), ", ".join(f"{d.name} {d.run_id[:8]}" for d in dead), ", ".join(flow_runs) or "none",
+        len(dead), ", ".join(f"{d.name} {d.run_id[:8]}" for d in dead) or "none", ", ".join(flow_runs) or "none",
     )
     return tuple(d.run_id for d in dead)
 

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+# What to do when the run's Prefect server died, by who ran it (flows.ephemeral.server_in_use).
+SERVER_ADVICE = {
+    "seqflow server": "start it again (`seqflow server start`) and run again",
+    "standing": "run again (a new local server starts)",
+    "temporary": "run again (a new local server starts)",
+    "configured": "check the server PREFECT_API_URL names, then run again",
+}
 
 
 def start_tensorflow_flow(module: str, verbose: bool) -> None:
@@ -65,7 +77,8 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     failed = (getattr(flows, all_failed),) if all_failed else ()
     try:
         ephemeral.wait()
-        summary = getattr(flows, function)(cfg)
+        with watching_server():
+            summary = getattr(flows, function)(cfg)
     except InputError as exc:
         fail(str(exc))
     except (*failed, EnvironmentFault) as exc:
@@ -75,3 +88,51 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     else:
         report(summary)
     ephemeral.stop_without_waiting()
+
+
+@contextlib.contextmanager
+def watching_server() -> Iterator[None]:
+    """Run the block while a :class:`~flows.server_watch.ServerWatch` watches the run's Prefect server.
+
+    If the server dies mid-run, the run cannot record anything more in Prefect and its client would
+    retry for ever: the watch closes this process's open MLflow runs as FAILED, says so in one line
+    and ends the process with exit code 1, without unwinding (Prefect's exit hooks would retry the
+    dead server too). The flow run stays RUNNING in the server's database; the next run marks it
+    Crashed (:func:`flows.tracked.reconcile`).
+    """
+    from flows import ephemeral
+    from flows.server_watch import ServerWatch
+
+    server = ephemeral.server_in_use()
+    if server is None:
+        yield
+        return
+    api_url, kind = server
+    watch = ServerWatch(api_url, lambda reason: _server_died(api_url, kind, reason)).start()
+    try:
+        yield
+    finally:
+        watch.stop()
+
+
+def _server_died(api_url: str, kind: str, reason: str) -> None:
+    """Close this process's open MLflow runs FAILED, say what died and what to do in one line, exit 1."""
+    from flows.cli.options import EXIT_FAILED
+
+    logging.disable(logging.CRITICAL)  # Prefect's workers would now log a ConnectError for each retry
+    what = f"the Prefect server ({kind}) at {api_url} {reason}: it died mid-run"
+    try:
+        from tasks.tracking import runs
+
+        closed = runs.fail_runs_of_this_process(f"{what}; the run was stopped")
+        records = f"{len(closed)} open MLflow run(s) closed FAILED"
+    except Exception as exc:  # the store too may be gone; the next run closes them as KILLED
+        records = f"its MLflow runs could not be closed ({type(exc).__name__}), the next run closes them"
+    advice = SERVER_ADVICE.get(kind, "run again")
+    line = f"error: {what}; the run was stopped, {records}; {advice}: the next run marks its Prefect flow run Crashed"
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    os._exit(EXIT_FAILED)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from prefect.runtime import flow_run
 
+from tasks import diskspace, paths
 from tasks.caching import content_key
 from tasks.config import RunConfig, flatten
 from tasks.tracking import runs, store
@@ -109,8 +110,10 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
 
     The parent run carries the whole config as params, the tags every run of the flow shares
     (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
-    differ from the defaults. On any error its open children and itself end FAILED.
+    differ from the defaults. On any error its open children and itself end FAILED; when the error
+    is a full disk, the space held back for that (:mod:`tasks.diskspace`) is freed first.
     """
+    diskspace.reserve(paths.artifacts_dir())  # or refuse now, in one line, when the disk has no room
     experiment_id = store.ensure_experiment(cfg.tracking.experiment)
     shared = {"seed": str(cfg.seed), runs.PREFECT_FLOW_RUN: str(flow_run.get_id() or "none"),
               "git_commit": runs.git_commit(), "seqflow.flow": flow, **tags}
@@ -118,7 +121,8 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
     description = "Settings changed from the defaults: " + (
         ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
     name = run_name(cfg, flow, subject)
-    with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
+    with (runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent,
+          diskspace.released_when_full(paths.artifacts_dir())):
         ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
                          time.monotonic())
         yield ctx

@@ -75,14 +75,25 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     start_tensorflow_flow(module, verbose)
     flows = importlib.import_module(module)
     failed = (getattr(flows, all_failed),) if all_failed else ()
+    hide_full_disk_from_consoles()
     try:
         ephemeral.wait()
         with watching_server():
             summary = getattr(flows, function)(cfg)
     except InputError as exc:
+        ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
         fail(str(exc))
     except (*failed, EnvironmentFault) as exc:
+        ephemeral.stop_without_waiting()
         fail(str(exc), EXIT_FAILED)
+    except Exception as exc:
+        from tasks import diskspace
+
+        if not diskspace.is_full(exc):
+            raise
+        line = full_disk_line(exc)
+        ephemeral.stop_without_waiting()
+        fail(line, EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -136,3 +147,54 @@ def _server_died(api_url: str, kind: str, reason: str) -> None:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     os._exit(EXIT_FAILED)
+
+
+class HideFullDisk(logging.Filter):
+    """Drop the log records of a full disk: MLflow's and Prefect's tracebacks and the failed states quoting them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks import diskspace
+
+        if record.exc_info and record.exc_info[1] is not None and diskspace.is_full(record.exc_info[1]):
+            return False
+        message = record.getMessage().lower()
+        return not any(text in message for text in ("no space left on device", "database or disk is full"))
+
+
+def hide_full_disk_from_consoles() -> None:
+    """Keep every console handler (Prefect's, MLflow's) from printing a full disk's tracebacks.
+
+    The CLI says a full disk in one line (:func:`full_disk_line`); without this, MLflow alone
+    printed a traceback for each write it tried, over 1,800 lines in all. Calling it again adds nothing.
+    """
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, HideFullDisk) for f in handler.filters):
+                handler.addFilter(HideFullDisk())
+
+
+def full_disk_line(exc: BaseException) -> str:
+    """Say in one line where the disk filled, that the run's records are closed (or what to do), and what next.
+
+    The flow's tracked run closed its MLflow runs FAILED with the space it held back; any this
+    process still holds open are closed here. If even that cannot be written, the next run closes
+    them as KILLED once space is free.
+    """
+    from tasks import diskspace, paths
+    from tasks.tracking import runs, store
+
+    folder = paths.artifacts_dir()
+    where = diskspace.full_file(exc)
+    if where is None:
+        where = (f"the MLflow store {store.tracking_uri()}" if "database or disk is full" in str(exc).lower()
+                 else str(folder))
+    try:
+        runs.fail_runs_of_this_process(f"no space left on device: {where}")
+        records = "no MLflow run left open"
+    except Exception:
+        records = "its MLflow runs could not be closed (the store cannot be written): the next run closes them"
+    free = diskspace.size_text(diskspace.free_bytes(folder))
+    return (f"{where}: no space left on device ({free} free under {folder}); the run was stopped, {records}, "
+            "no file half-written; free space there and run again")

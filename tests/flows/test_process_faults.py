@@ -112,6 +112,7 @@ def test_a_dead_server_ends_the_run_in_one_line_and_the_next_run_marks_it_crashe
         with contextlib.suppress(subprocess.TimeoutExpired):
             victim.wait(timeout=30)
         took = time.monotonic() - killed
+        print("server died:", output.since(killed), f"exit {victim.returncode} {took:.1f} s after the kill")
         assert victim.poll() is not None, "the run did not exit within 30 s of its server's death"
         said = output.since(killed)
         assert victim.returncode == 1, said
@@ -137,3 +138,77 @@ def test_a_dead_server_ends_the_run_in_one_line_and_the_next_run_marks_it_crashe
     finally:
         for pid in started:
             _stop(pid)
+
+
+@contextlib.contextmanager
+def _small_disk(where: Path, size: str):
+    """A tmpfs of ``size`` mounted at ``where`` for the block (root only; skipped where mounting is refused)."""
+    where.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _fill(disk: Path) -> Path:
+    """Write zeros until not one byte is free; return the ballast file."""
+    ballast = disk / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for block in (1 << 20, 4096, 1):  # the last megabyte, then the last page, in smaller writes
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * block)
+    finally:
+        os.close(fd)
+    return ballast
+
+
+def test_a_full_disk_stops_the_run_in_one_line_with_its_runs_closed_and_the_store_usable_after(tmp_path):
+    from tasks import diskspace, storage
+
+    with _small_disk(tmp_path / "disk", "96m") as disk:
+        root = disk / "artifacts"
+        started: list[int] = []
+        try:
+            victim = _seqflow(root, "run", "forecast", *TINY, "--set", "train.epochs=150", "--set", "train.patience=150")
+            started.append(victim.pid)
+            output = Lines(victim)
+            deadline = time.monotonic() + 240
+            while not any(r.info.run_name.startswith("gru") and r.info.status == "RUNNING" for r in _runs(root)):
+                assert victim.poll() is None and time.monotonic() < deadline, "\n".join(l for _, l in output.lines)[-3000:]
+                time.sleep(0.5)
+            filled = time.monotonic()
+            ballast = _fill(disk)  # while the gru trains: its metrics, model and forecasts have no room left
+            assert diskspace.free_bytes(disk) < 64 * 1024
+            victim.wait(timeout=120)
+            said = output.since(filled)
+            print("full disk:", said, f"{time.monotonic() - filled:.1f} s after the disk filled")
+            assert victim.returncode == 1, said
+            assert len(said) == 1, said  # one line: no MLflow or Prefect traceback
+            assert said[0].startswith("error: ") and "no space left on device" in said[0], said
+            assert "free space there and run again" in said[0] and "no MLflow run left open" in said[0]
+            assert not any("Traceback" in line for _, line in output.lines)
+            records = _runs(root)
+            assert records and {r.info.status for r in records} == {"FAILED"}, [(r.info.run_name, r.info.status)
+                                                                               for r in records]
+
+            ballast.unlink()  # space freed: the same store takes the next run
+            nxt = _seqflow(root, "run", "forecast", *TINY, "--set", "train.epochs=1", "--json")
+            started.append(nxt.pid)
+            out, _ = nxt.communicate(timeout=300)
+            assert nxt.returncode == 0, out[-3000:]
+            after = _runs(root)
+            assert sorted(r.info.status for r in after) == sorted(["FAILED"] * len(records) + ["FINISHED"] *
+                                                                  (len(after) - len(records)))
+            assert (root / diskspace.RESERVE_NAME).stat().st_size == diskspace.RESERVE_BYTES
+            assert not [p for p in root.rglob("*.tmp")]  # nothing half-written left behind
+            for parquet in root.rglob("*.parquet"):
+                storage.read_frame(parquet)  # every intermediate whole
+        finally:
+            for pid in started:
+                _stop(pid)

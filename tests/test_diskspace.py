@@ -1,0 +1,89 @@
+"""A full disk is recognised in every form it takes, and the space held back is taken and freed as promised."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import subprocess
+
+import pytest
+
+from tasks import diskspace
+from tasks.errors import EnvironmentFault
+
+
+def _wrapped(inner: BaseException) -> BaseException:
+    """``inner`` as MLflow raises it: re-raised twice, each time from the one before."""
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise RuntimeError("(sqlalchemy) wrapped") from exc
+    except RuntimeError as exc:
+        try:
+            raise ValueError("MlflowException: see above") from exc
+        except ValueError as outer:
+            return outer
+
+
+@pytest.mark.parametrize("inner", [
+    OSError(errno.ENOSPC, "No space left on device", "/data/x.parquet"),
+    OSError(errno.EDQUOT, "Disk quota exceeded"),
+    sqlite3.OperationalError("database or disk is full"),
+])
+def test_a_full_disk_is_recognised_however_deep_it_is_wrapped(inner):
+    assert diskspace.is_full(inner)
+    assert diskspace.is_full(_wrapped(inner))
+
+
+@pytest.mark.parametrize("other", [
+    OSError(errno.EACCES, "Permission denied", "/data/x.parquet"),
+    sqlite3.OperationalError("database is locked"),
+    ValueError("no space between columns"),
+])
+def test_other_faults_are_not_a_full_disk(other):
+    assert not diskspace.is_full(_wrapped(other))
+
+
+def test_the_full_file_is_named_when_the_error_names_one():
+    assert diskspace.full_file(_wrapped(OSError(errno.ENOSPC, "No space left on device", "/data/x.parquet"))) == \
+        "/data/x.parquet"
+    assert diskspace.full_file(_wrapped(sqlite3.OperationalError("database or disk is full"))) is None
+
+
+def test_sizes_read_as_a_person_would_say_them():
+    assert [diskspace.size_text(n) for n in (0, 1023, 4096, 4 * 1024 * 1024)] == ["0 bytes", "1023 bytes", "4 KiB",
+                                                                                  "4.0 MiB"]
+
+
+def test_the_reserve_is_held_once_and_freed_only_on_a_full_disk(tmp_path):
+    path = diskspace.reserve(tmp_path, size=64 * 1024)
+    assert path.stat().st_size == 64 * 1024
+    assert diskspace.reserve(tmp_path, size=64 * 1024) == path  # held already: nothing more taken
+
+    with pytest.raises(KeyError), diskspace.released_when_full(tmp_path):
+        raise KeyError("another fault")
+    assert path.exists()
+    with pytest.raises(OSError), diskspace.released_when_full(tmp_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert not path.exists()
+    assert diskspace.release(tmp_path) is False
+
+
+def test_a_disk_without_room_for_the_reserve_is_refused_in_one_line_leaving_nothing(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        with pytest.raises(EnvironmentFault) as refused:
+            diskspace.reserve(disk / "artifacts", size=4 * 1024 * 1024)
+        message = str(refused.value)
+        assert "\n" not in message
+        assert message.startswith(f"{disk / 'artifacts'}: no space left on device (")
+        assert message.endswith("a run needs at least 4.0 MiB to start); free space there and run again")
+        assert not (disk / "artifacts" / diskspace.RESERVE_NAME).exists()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -75,10 +75,9 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     start_tensorflow_flow(module, verbose)
     flows = importlib.import_module(module)
     failed = (getattr(flows, all_failed),) if all_failed else ()
-    hide_full_disk_from_consoles()
     try:
         ephemeral.wait()
-        with watching_server():
+        with environment_faults_in_one_line():
             summary = getattr(flows, function)(cfg)
     except InputError as exc:
         ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
@@ -86,19 +85,37 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     except (*failed, EnvironmentFault) as exc:
         ephemeral.stop_without_waiting()
         fail(str(exc), EXIT_FAILED)
-    except Exception as exc:
-        from tasks import diskspace
-
-        if not diskspace.is_full(exc):
-            raise
-        line = full_disk_line(exc)
-        ephemeral.stop_without_waiting()
-        fail(line, EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())
     else:
         report(summary)
     ephemeral.stop_without_waiting()
+
+
+@contextlib.contextmanager
+def environment_faults_in_one_line() -> Iterator[None]:
+    """Run a flow with its Prefect server watched and a full disk said in one line; both exit 1.
+
+    Bad input and the faults already said in one line (:class:`~tasks.errors.InputError`,
+    :class:`~tasks.errors.EnvironmentFault`) pass through to the caller's handlers.
+    """
+    from flows import ephemeral
+    from flows.cli.options import EXIT_FAILED, fail
+    from tasks import diskspace
+    from tasks.errors import EnvironmentFault, InputError
+
+    hide_full_disk_from_consoles()
+    try:
+        with watching_server():
+            yield
+    except (InputError, EnvironmentFault):
+        raise
+    except Exception as exc:
+        if not diskspace.is_full(exc):
+            raise
+        line = full_disk_line(exc)
+        ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
+        fail(line, EXIT_FAILED)
 
 
 @contextlib.contextmanager

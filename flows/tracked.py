@@ -69,9 +69,14 @@ def _orphaned_flow_runs() -> list[str]:
     from prefect.client.schemas.objects import StateType
 
     running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
-    with get_client(sync_client=True) as client:
-        _label_own_flow_run(client, flow_run.get_id())
-        found = client.read_flow_runs(flow_run_filter=running, limit=200)
+    try:
+        with get_client(sync_client=True) as client:
+            _label_own_flow_run(client, flow_run.get_id())
+            found = client.read_flow_runs(flow_run_filter=running, limit=200)
+    except Exception as exc:  # e.g. a configured server too old for labels: the run itself can still go on
+        logger.warning("could not look for Prefect flow runs left RUNNING by dead processes (%s: %s)",
+                       type(exc).__name__, exc)
+        return []
     return dead_flow_runs([(str(run.id), {k: str(v) for k, v in (run.labels or {}).items()}) for run in found])
 
 

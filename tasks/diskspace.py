@@ -51,6 +51,11 @@ def is_full(exc: BaseException) -> bool:
     return False
 
 
+def database_full(exc: BaseException) -> bool:
+    """Whether SQLite said "database or disk is full" anywhere in ``exc``'s chain (the store itself could not grow)."""
+    return any("database or disk is full" in str(current).lower() for current in _chain(exc))
+
+
 def full_file(exc: BaseException) -> str | None:
     """The file a full-disk ``OSError`` in ``exc``'s chain names, if any."""
     for current in _chain(exc):
@@ -68,12 +73,14 @@ def free_bytes(folder: str | os.PathLike) -> int:
 
 
 def size_text(n: int) -> str:
-    """A byte count for a person: ``0 bytes``, ``812 KiB``, ``3.1 MiB``."""
+    """A byte count for a person: ``0 bytes``, ``812 KiB``, ``3.1 MiB``, ``73.2 GiB``."""
     if n < 1024:
         return f"{n} bytes"
     if n < 1024 * 1024:
         return f"{n // 1024} KiB"
-    return f"{n / (1024 * 1024):.1f} MiB"
+    if n < 1024 ** 3:
+        return f"{n / (1024 * 1024):.1f} MiB"
+    return f"{n / 1024 ** 3:.1f} GiB"
 
 
 def reserve(folder: str | os.PathLike, size: int = RESERVE_BYTES) -> Path:

@@ -205,8 +205,7 @@ def full_disk_line(exc: BaseException) -> str:
     folder = paths.artifacts_dir()
     where = diskspace.full_file(exc)
     if where is None:
-        where = (f"the MLflow store {store.tracking_uri()}" if "database or disk is full" in str(exc).lower()
-                 else str(folder))
+        where = f"the MLflow store {store.tracking_uri()}" if diskspace.database_full(exc) else str(folder)
     try:
         runs.fail_runs_of_this_process(f"no space left on device: {where}")
         records = "no MLflow run left open"

@@ -27,6 +27,9 @@ POLL_SECONDS = 1.0
 REFUSED_SECONDS = 3.0
 SILENT_SECONDS = 120.0
 PROBE_TIMEOUT = 5.0
+# Straight to the server: through an HTTP proxy from the environment, a dead server would look alive
+# (the proxy answers 502 in its place).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def probe(api_url: str, timeout: float = PROBE_TIMEOUT) -> bool | None:
@@ -38,7 +41,7 @@ def probe(api_url: str, timeout: float = PROBE_TIMEOUT) -> bool | None:
         within ``timeout`` seconds (busy, hung or unreachable: cannot be told apart here).
     """
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout):
+        with _DIRECT.open(f"{api_url}/health", timeout=timeout):
             return True
     except urllib.error.HTTPError:
         return True

@@ -70,6 +70,32 @@ def test_probe_tells_refused_from_unanswered_from_answered():
         server.server_close()
 
 
+def test_an_http_proxy_in_the_environment_does_not_answer_for_a_dead_server(monkeypatch):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):  # answers every request, as a proxy does for an unreachable host
+        def do_GET(self):  # noqa: N802 - the http.server hook's name
+            self.send_response(502)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    proxy = HTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for var in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            assert probe(f"http://127.0.0.1:{sock.getsockname()[1]}/api", timeout=2) is False
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
 def test_the_watch_calls_back_once_when_the_port_stops_answering():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

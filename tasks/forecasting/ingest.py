@@ -62,7 +62,8 @@ def load_source(source: CsvSource | M4Source) -> LoadedSeries:
         table = tabular.read_series_csv(
             source.path, date_column=source.date_column, value_column=source.value_column,
             id_column=source.id_column, frequency=source.frequency, missing=source.missing,
-            date_format=source.date_format,
+            date_format=source.date_format, separator=source.separator, decimal=source.decimal,
+            encoding=source.encoding, day_first=source.day_first, ignore_columns=source.ignore_columns,
         )
         skipped = tuple(f"{source.path}, row {s.row}: {s.reason}: {s.text!r}" for s in table.skipped)
         return LoadedSeries(table.frame, table.frequency, table.season_length, skipped, 0, (source.path,))

@@ -13,7 +13,7 @@ spacing, so calendar checks and windowing work, but no real date: do not read ca
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,8 @@ class M4Data:
     frequency: str  # one of validation.FREQUENCIES
     season_length: int  # M4's (see SEASON_LENGTHS)
     horizon: int  # the test width when a test file is given, else M4's horizon for the frequency
+    rows: dict[str, int] = field(default_factory=dict, compare=False)  # series id -> its row in the train file
+    test_rows: dict[str, int] = field(default_factory=dict, compare=False)  # ... and in the test file
 
 
 def synthetic_timestamps(frequency: str, start_step: int, n_steps: int) -> np.ndarray:
@@ -246,4 +248,6 @@ def read_m4(
         frequency=freq,
         season_length=SEASON_LENGTHS[freq],
         horizon=horizon,
+        rows={sid: row for sid, (row, _) in train_rows.items()},
+        test_rows={sid: row for sid, (row, _) in test_rows.items()} if test_path is not None else {},
     )

@@ -45,6 +45,7 @@ class SeriesTable:
     season_length: int  # the calendar's: 24 hourly, 7 daily, 52 weekly, 12 monthly, 4 quarterly, 1 yearly
     skipped: tuple[SkippedRow, ...] = ()
     columns: dict[str, str | None] = field(default_factory=dict)  # role -> the file's column name
+    rows: np.ndarray | None = field(default=None, compare=False)  # (len(frame),) each value's editor row
 
     @property
     def n_series(self) -> int:
@@ -290,6 +291,7 @@ def read_series_csv(
         season_length=v.SEASON_LENGTHS[freq],
         skipped=tuple(sorted(skipped, key=lambda s: s.row)),
         columns=cols,
+        rows=work["row"].to_numpy(dtype=np.int64),
     )
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from tasks.errors import InputError
 
 SEPARATORS = (",", ";", "\t", "|")  # tried in this order when source.separator is off
-DECIMALS = (".", ",")
 FIELD_LIMIT = csv.field_size_limit()  # Python's default, 131072 characters
 _SNIFF_LINES = 50
 _BOMS = (  # longest first: the UTF-32 LE mark starts with UTF-16 LE's
@@ -41,10 +40,6 @@ class Dialect:
 
     separator: str  # one of SEPARATORS, or the configured character
     decimal: str  # "." or ","
-
-
-def _shown_separator(separator: str) -> str:
-    return {"\t": "tab", " ": "space"}.get(separator, repr(separator))
 
 
 def decode(path: str | Path, data: bytes, encoding: str | None = None) -> str:
@@ -123,8 +118,8 @@ def _widths(lines: Sequence[str], separator: str) -> list[int]:
 def sniff(text: str, separator: str | None = None, decimal: str | None = None) -> Dialect:
     """Settle the separator and the decimal mark: the ones given, else detected from the first lines.
 
-    The separator is the first of :data:`SEPARATORS` that splits the header into two or more
-    columns and most of the next lines into as many (the one giving the most columns wins a tie).
+    The separator is, among :data:`SEPARATORS`, the one that splits the header into the most
+    columns (two or more) and at least 80 % of the next lines into as many; a comma when none does.
     The decimal mark is ``,`` when the separator is not a comma and a cell is written like
     ``1,5`` or ``1.234,5``; else ``.``.
 

@@ -211,3 +211,11 @@ def test_an_m4_row_longer_than_its_header_or_with_a_strange_number_is_refused(tm
 def test_an_m4_row_padded_with_empty_cells_past_its_header_still_reads(tmp_path):
     path = _write(tmp_path, "V1,V2,V3\nH1,5,6,,\n", "H-train.csv")
     assert read_m4_wide(path)["H1"][1].tolist() == [5.0, 6.0]
+
+
+def test_a_second_value_column_with_blank_cells_is_still_not_the_series_id(tmp_path):
+    text = "date,sales,price\n" + "".join(f"2020-{m:02d}-01,{m},{'' if m % 4 == 0 else m}\n" for m in range(1, 13))
+    path = _write(tmp_path, text)
+    assert _error(path, value_column="sales").endswith(
+        "column 'price' is left over beside value_column and holds numbers: pass id_column='price' if it holds the "
+        "series ids, or ignore_columns='price' to leave it out")

@@ -72,17 +72,14 @@ def _pick(
 
 def _left_over_id(path: str | Path, name: str, header_row: int, cells: Sequence[str]) -> str:
     """Take the one column left over beside a named value column as the series id, or refuse it."""
-    if name.lower() in ID_NAMES or not cells:
+    filled = [c for c in cells if c.strip() and c.strip() not in v.MISSING_TOKENS]  # a price may have gaps
+    if name.lower() in ID_NAMES or not filled:
         return name
-    numeric = 0
-    for cell in cells:
+    for cell in filled:
         try:
             float(cell)
-            numeric += 1
         except ValueError:
-            pass
-    if numeric < len(cells):
-        return name
+            return name  # text: ids
     raise InputError(
         f"column {name!r} is left over beside value_column and holds numbers: pass id_column={name!r} if it holds "
         f"the series ids, or ignore_columns={name!r} to leave it out",

@@ -107,7 +107,7 @@ def _spawn_standing(home: Path, idle: float) -> str:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     deadline = time.monotonic() + float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    while not prefect_server.healthy(url, timeout=1.0):
+    while not (prefect_server.healthy(url, timeout=1.0) and prefect_server.listened_by(port, process.pid)):
         if process.poll() is not None or time.monotonic() > deadline:
             if process.poll() is None:
                 process.kill()

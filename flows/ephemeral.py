@@ -107,7 +107,7 @@ def _spawn_standing(home: Path, idle: float) -> str:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )
     deadline = time.monotonic() + float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    while not prefect_server.healthy(url, timeout=1.0):
+    while not (prefect_server.healthy(url, timeout=1.0) and prefect_server.listened_by(port, process.pid)):
         if process.poll() is not None or time.monotonic() > deadline:
             if process.poll() is None:
                 process.kill()
@@ -224,3 +224,26 @@ def stop_without_waiting() -> None:
             process.terminate()
         server.server_process = None
         server.running = False
+
+
+def server_in_use() -> tuple[str, str] | None:
+    """The API URL this process's flows talk to and who runs it; ``None`` before any server was chosen.
+
+    Who runs it is ``"seqflow server"`` (Prefect's own server, ``seqflow server start``),
+    ``"standing"`` (:mod:`flows.local_server`), ``"temporary"`` (Prefect's, for this process only) or
+    ``"configured"`` (the user's ``PREFECT_API_URL``): what to do when it dies depends on it.
+    """
+    if _ours:
+        return _ours[0].api_url, "temporary"
+    from prefect.settings import PREFECT_API_URL
+
+    url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+    if not url:
+        return None
+    if not (_standing_url and url == _standing_url[0]):
+        return url, "configured"
+    try:
+        own = json.loads(prefect_server.state_path(os.environ["PREFECT_HOME"]).read_text())
+    except (OSError, ValueError, KeyError):
+        own = {}
+    return url, "seqflow server" if isinstance(own, dict) and own.get("api_url") == url else "standing"

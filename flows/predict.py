@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError
@@ -66,8 +67,39 @@ def predict(model_uri: str, history_path: Path) -> Prediction:
     if table.frequency != bundle["frequency"]:
         raise InputError(f"the history is {table.frequency}; this model was trained on {bundle['frequency']} series",
                          file=history_path, column=table.columns["date"])
-    forecast = models.predict_table(model, table.frame)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
+        forecast = models.predict_table(model, table.frame)
+    check_finite(forecast, table.frame, history_path)
     return Prediction(forecast, bundle, model_uri)
+
+
+def check_finite(forecast: pd.DataFrame, history: pd.DataFrame, history_path: Path) -> None:
+    """Refuse a forecast with an infinite or NaN point or interval bound, naming the series and its history.
+
+    Values near float64's limit (about 1.8e308) forecast fine in the model's units but overflow
+    when mapped back to the series' units; the output is never written with ``inf`` in it.
+
+    Args:
+        forecast: series_id, timestamp, yhat, lower, upper.
+        history: the history read, ``series_id, timestamp, value``.
+        history_path: the history file, for the message.
+
+    Raises:
+        InputError: naming the first series and step whose forecast is not finite.
+    """
+    columns = [c for c in ("yhat", "lower", "upper") if c in forecast.columns]
+    bad = ~np.isfinite(forecast[columns].to_numpy(dtype=np.float64)).all(axis=1)
+    if not bad.any():
+        return
+    first = forecast[bad].iloc[0]
+    sid = first["series_id"]
+    largest = float(history.loc[history["series_id"] == sid, "value"].abs().max())
+    raise InputError(
+        f"series {sid!r}: the forecast for {pd.Timestamp(first['timestamp'])} is not a finite number (its values reach "
+        f"{largest:.3g}, too near float64's limit of about 1.8e308 for the model's arithmetic); rescale the series "
+        "(e.g. divide it by a power of ten) and forecast again",
+        file=history_path,
+    )
 
 
 def write_forecast(forecast: pd.DataFrame, path: Path) -> Path:

@@ -32,23 +32,107 @@ def state_path(home: str | os.PathLike) -> Path:
 
 
 def healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """Whether a Prefect API answers its health check at ``api_url``."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (OSError, ValueError):
+    """Whether Prefect's API answers at ``api_url``: its health check says ``true`` and its version is ours.
+
+    Any web server can answer 200 on ``/api/health``; Prefect's answers the JSON ``true``, and
+    ``/api/admin/version`` the installed Prefect's version (read from the package metadata, so
+    Prefect itself is not imported).
+    """
+    import importlib.metadata
+
+    health = _get_json(f"{api_url}/health", timeout)
+    if health is not True:
         return False
+    version = _get_json(f"{api_url}/admin/version", timeout)
+    try:
+        return version == importlib.metadata.version("prefect")
+    except importlib.metadata.PackageNotFoundError:
+        return isinstance(version, str)
+
+
+def _get_json(url: str, timeout: float) -> object:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            if response.status != 200:
+                return None
+            return json.loads(response.read(4096) or b"null")
+    except (OSError, ValueError):
+        return None
+
+
+def port_of(url: str) -> int | None:
+    """The port of an ``http://host:port/...`` URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(str(url)).port
+    except ValueError:
+        return None
+
+
+def listened_by(port: int, pid: int) -> bool:
+    """Whether the socket listening on TCP ``port`` belongs to process ``pid`` or its session.
+
+    Read from ``/proc`` (the listening socket's inode among the file descriptors of the session's
+    processes); where ``/proc`` cannot tell (another OS, another user's processes), True.
+    """
+    inodes = _listening_inodes(port)
+    if inodes is None:
+        return True
+    if not inodes:
+        return False
+    session = _session(pid)
+    proc = Path("/proc")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or (int(entry.name) != pid and (session is None or _session(int(entry.name)) != session)):
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(link in inodes for link in links):
+            return True
+    return False
+
+
+def _session(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
+    except (OSError, IndexError):
+        return None
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """``socket:[inode]`` of every socket listening on ``port`` (IPv4 and IPv6), None without ``/proc``."""
+    found: set[str] = set()
+    seen = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(f"socket:[{fields[9]}]")
+    return found if seen else None
 
 
 def recorded_server(state_file: Path, url_key: str) -> dict | None:
-    """The server a state file records (its pid, start time and ``url_key``) when it is alive and answers."""
+    """The server a state file records (its pid, start time and ``url_key``) when it is alive, answers as
+    Prefect and is the process listening on its port (never another program that took the port)."""
     try:
         state = json.loads(state_file.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(state, dict) or not processes.alive(int(state.get("pid", 0)), str(state.get("started", ""))):
         return None
-    return state if healthy(str(state.get(url_key))) else None
+    url = str(state.get(url_key))
+    port = port_of(url)
+    if port is None or not listened_by(port, int(state["pid"])):
+        return None
+    return state if healthy(url) else None
 
 
 def running(home: str | os.PathLike) -> dict | None:
@@ -71,6 +155,7 @@ def start(home: str | os.PathLike, port: int = DEFAULT_PORT, timeout: float = 12
         Its state (``pid, started, port, api_url, ui_url, log``); the running one if it already stands.
 
     Raises:
+        EnvironmentFault: its database exists but is not whole (0 bytes, not SQLite, damaged, foreign).
         RuntimeError: the port is taken by another program, or the server did not answer in time
             (the message carries the end of its log).
     """
@@ -80,6 +165,9 @@ def start(home: str | os.PathLike, port: int = DEFAULT_PORT, timeout: float = 12
         return already
     if port_in_use(port):
         raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
+    from tasks import databases
+
+    databases.check_existing(home / "prefect.db", databases.PREFECT_TABLES, "Prefect's database", "Prefect's tables")
     from flows import ephemeral
     from flows.templates import seed_prefect_database
 
@@ -99,7 +187,7 @@ def start(home: str | os.PathLike, port: int = DEFAULT_PORT, timeout: float = 12
         process = subprocess.Popen([*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while not healthy(api_url, timeout=1.0):
+    while not (healthy(api_url, timeout=1.0) and listened_by(port, process.pid)):
         if process.poll() is not None or time.monotonic() > deadline:
             _terminate(process.pid, "")
             tail = log_path.read_text(errors="replace")[-2000:]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from prefect.runtime import flow_run
 
+from tasks import diskspace, paths
 from tasks.caching import content_key
 from tasks.config import RunConfig, flatten
 from tasks.tracking import runs, store
@@ -26,7 +27,7 @@ def _mark_prefect_crashed(flow_run_ids: list[str]) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.states import Crashed
 
-    message = "its process died (killed); marked by the next seqflow run"
+    message = "its process died (killed, or its server died); marked by the next seqflow run"
     with get_client(sync_client=True) as client:
         for flow_run_id in flow_run_ids:
             try:
@@ -41,16 +42,58 @@ def _mark_prefect_crashed(flow_run_ids: list[str]) -> None:
                     client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
 
 
+def dead_flow_runs(flow_runs: list[tuple[str, dict[str, str]]]) -> list[str]:
+    """The ids of the flow runs, given as ``(id, labels)``, whose owner process on this host is dead.
+
+    The owner is the process that labelled the flow run (:func:`_label_own_flow_run`); flow runs
+    without those labels, of another host, or of a live process are not this run's to judge.
+    """
+    return [flow_run_id for flow_run_id, labels in flow_runs if runs.owner_alive(labels) is False]
+
+
+def _label_own_flow_run(client, flow_run_id: str | None) -> None:
+    """Label this process's flow run with its owner (host, pid, start), as its MLflow runs are tagged."""
+    if flow_run_id:
+        client.update_flow_run_labels(flow_run_id, runs.owner_tags())
+
+
+def _orphaned_flow_runs() -> list[str]:
+    """Label this flow run with its owner; return the RUNNING flow runs whose owner process is gone.
+
+    A flow run is left RUNNING when its process was killed (no ``finally`` runs) or when its server
+    died mid-run (nothing could be recorded): its MLflow runs are then closed already, so only
+    Prefect itself can tell.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
+    try:
+        with get_client(sync_client=True) as client:
+            _label_own_flow_run(client, flow_run.get_id())
+            found = client.read_flow_runs(flow_run_filter=running, limit=200)
+    except Exception as exc:  # e.g. a configured server too old for labels: the run itself can still go on
+        logger.warning("could not look for Prefect flow runs left RUNNING by dead processes (%s: %s)",
+                       type(exc).__name__, exc)
+        return []
+    return dead_flow_runs([(str(run.id), {k: str(v) for k, v in (run.labels or {}).items()}) for run in found])
+
+
 def reconcile() -> tuple[str, ...]:
-    """Close runs left RUNNING by killed processes: KILLED in MLflow, Crashed in Prefect; log one line."""
+    """Close runs left RUNNING by dead processes: KILLED in MLflow, Crashed in Prefect; log one line.
+
+    A run's process is dead when it was killed, or when it stopped because its Prefect server died
+    (:func:`flows.cli.startup.watching_server`). Returns the MLflow runs closed.
+    """
     dead = runs.reconcile_dead_runs()
-    if not dead:
+    flow_runs = sorted({d.prefect_flow_run_id for d in dead if d.prefect_flow_run_id} | set(_orphaned_flow_runs()))
+    if not dead and not flow_runs:
         return ()
-    flow_runs = sorted({d.prefect_flow_run_id for d in dead if d.prefect_flow_run_id})
     _mark_prefect_crashed(flow_runs)
     logger.warning(
         "closed %d run(s) left RUNNING by a killed process as KILLED (%s); Prefect flow run(s) %s marked Crashed",
-        len(dead), ", ".join(f"{d.name} {d.run_id[:8]}" for d in dead), ", ".join(flow_runs) or "none",
+        len(dead), ", ".join(f"{d.name} {d.run_id[:8]}" for d in dead) or "none", ", ".join(flow_runs) or "none",
     )
     return tuple(d.run_id for d in dead)
 
@@ -72,8 +115,10 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
 
     The parent run carries the whole config as params, the tags every run of the flow shares
     (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
-    differ from the defaults. On any error its open children and itself end FAILED.
+    differ from the defaults. On any error its open children and itself end FAILED; when the error
+    is a full disk, the space held back for that (:mod:`tasks.diskspace`) is freed first.
     """
+    diskspace.reserve(paths.artifacts_dir())  # or refuse now, in one line, when the disk has no room
     experiment_id = store.ensure_experiment(cfg.tracking.experiment)
     shared = {"seed": str(cfg.seed), runs.PREFECT_FLOW_RUN: str(flow_run.get_id() or "none"),
               "git_commit": runs.git_commit(), "seqflow.flow": flow, **tags}
@@ -81,7 +126,8 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
     description = "Settings changed from the defaults: " + (
         ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
     name = run_name(cfg, flow, subject)
-    with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
+    with (runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent,
+          diskspace.released_when_full(paths.artifacts_dir())):
         ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
                          time.monotonic())
         yield ctx

@@ -72,3 +72,27 @@ def check_existing(database: Path, tables: Iterable[str], what: str, tables_said
     if tables_said is not None and found.startswith("an SQLite database without "):
         found = f"an SQLite database without {tables_said}"
     raise EnvironmentFault(f"{Path(database).resolve()}: {found} where {what} was expected; {ADVICE}")
+
+
+PREFECT_TABLES = ("alembic_version", "flow_run")  # present in every migrated Prefect database
+
+
+def check_prefect_store() -> None:
+    """Refuse a local Prefect database that exists but is not whole (0 bytes, not SQLite, damaged, foreign).
+
+    Prefect, like MLflow, would migrate a 0-byte file into a new, empty database: every flow run,
+    deployment and schedule gone without a word. Nothing is checked when runs go to a Prefect
+    server elsewhere (``PREFECT_API_URL``) or the database is not a local SQLite file.
+
+    Raises:
+        EnvironmentFault: one line naming the file, what is wrong and what to do.
+    """
+    import os
+
+    from tasks import paths
+
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    database = paths.prefect_database()
+    if database is not None:
+        check_existing(database, PREFECT_TABLES, "Prefect's database", "Prefect's tables")

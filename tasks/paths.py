@@ -96,6 +96,17 @@ def prefect_home() -> Path:
     return artifacts_dir() / "prefect"
 
 
+def prefect_database() -> Path | None:
+    """The local Prefect server's SQLite file (``PREFECT_HOME/prefect.db``, or the SQLite file the
+    database URL names); ``None`` when Prefect's database is not a local SQLite file."""
+    for key in ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL"):
+        url = os.environ.get(key, "").strip()
+        if url:
+            match = re.match(r"^sqlite(\+\w+)?:///(.+)$", url)
+            return Path(match.group(2)) if match and match.group(2) != ":memory:" else None
+    return Path(os.environ.get("PREFECT_HOME") or prefect_home()) / "prefect.db"
+
+
 def prefect_results() -> Path:
     """Where Prefect persists task results, which is what makes cached steps survive a re-run."""
     return artifacts_dir() / "prefect" / "results"

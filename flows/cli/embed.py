@@ -67,13 +67,15 @@ def run_embed(
 
     # No TensorFlow here: Prefect, MLflow and gensim import while the temporary server starts.
     ephemeral.start_in_background()
+    from flows.cli.startup import environment_faults_in_one_line
     from flows.embed import train_embeddings
 
     hide_input_errors_from_prefect_console()
     try:
         ephemeral.wait()
         began = time.perf_counter()
-        summary = train_embeddings(cfg)
+        with environment_faults_in_one_line():  # a dead Prefect server, a full disk: one line, exit 1
+            summary = train_embeddings(cfg)
         seconds = time.perf_counter() - began
     except InputError as exc:
         ephemeral.stop_without_waiting()

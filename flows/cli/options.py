@@ -77,20 +77,27 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_environment() -> None:
+def check_environment(prefect: bool = True) -> None:
     """Refuse, in one line and before anything starts, an environment no command can work in.
 
-    ``SEQFLOW_ARTIFACTS`` must be (or be able to become) a folder: else exit 2, the user's to fix. A
-    local MLflow store that exists must be whole: a 0-byte, foreign or damaged ``mlflow.db`` is a
-    fault, exit 1, and is never re-created empty. Nothing is written.
+    ``SEQFLOW_ARTIFACTS`` must be (or be able to become) a folder and ``SEQFLOW_SERVER_IDLE_SECONDS``
+    a number of seconds: else exit 2, the user's to fix. A local MLflow store that exists must be
+    whole, and with ``prefect`` (a command that runs flows) so must Prefect's database: a 0-byte,
+    foreign or damaged ``mlflow.db`` or ``prefect.db`` is a fault, exit 1, and is never re-created
+    empty. Nothing is written.
     """
-    from tasks import paths
+    from flows import ephemeral
+    from tasks import databases, paths
     from tasks.errors import EnvironmentFault, InputError
     from tasks.tracking import store  # imports MLflow only on first use of a client
 
     try:
         paths.check_artifacts_dir()
+        if prefect:
+            ephemeral.idle_seconds()
         store.check_store()
+        if prefect:
+            databases.check_prefect_store()
     except InputError as exc:
         fail(str(exc))
     except EnvironmentFault as exc:

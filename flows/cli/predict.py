@@ -40,7 +40,7 @@ def predict(
     try:
         check_output(output)
         read_history(input_)  # a bad file is refused before MLflow and TensorFlow load
-        check_environment()
+        check_environment(prefect=False)
         from tasks.runtime import import_tensorflow
 
         import_tensorflow(False)

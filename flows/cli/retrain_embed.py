@@ -33,12 +33,14 @@ def run_retrain_embed(config: ConfigOpt = None, set_: RetrainEmbedSetOpt = None,
     from tasks.errors import InputError
 
     ephemeral.start_in_background()  # no TensorFlow unless model.backend names tf
+    from flows.cli.startup import environment_faults_in_one_line
     from flows.retrain_embed import retrain_embed
 
     hide_input_errors_from_prefect_console()
     try:
         ephemeral.wait()
-        summary = retrain_embed(cfg)
+        with environment_faults_in_one_line():  # a dead Prefect server, a full disk: one line, exit 1
+            summary = retrain_embed(cfg)
     except InputError as exc:
         ephemeral.stop_without_waiting()
         fail(str(exc))

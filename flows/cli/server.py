@@ -37,9 +37,13 @@ def start(
     """
     from flows import prefect_server
 
+    from tasks.errors import EnvironmentFault
+
     home = _prefect_home()
     try:
         state = prefect_server.start(home, port)
+    except EnvironmentFault as exc:
+        fail(str(exc), 1)
     except RuntimeError as exc:
         fail(str(exc).splitlines()[0] if "taken" in str(exc) else str(exc), 1 if "did not start" in str(exc) else 2)
     typer.echo(f"Prefect's server at {state['ui_url']} (API {state['api_url']}, pid {state['pid']}) for {home}; "

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+# What to do when the run's Prefect server died, by who ran it (flows.ephemeral.server_in_use).
+SERVER_ADVICE = {
+    "seqflow server": "start it again (`seqflow server start`) and run again",
+    "standing": "run again (a new local server starts)",
+    "temporary": "run again (a new local server starts)",
+    "configured": "check the server PREFECT_API_URL names, then run again",
+}
 
 
 def start_tensorflow_flow(module: str, verbose: bool) -> None:
@@ -65,13 +77,140 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     failed = (getattr(flows, all_failed),) if all_failed else ()
     try:
         ephemeral.wait()
-        summary = getattr(flows, function)(cfg)
+        with environment_faults_in_one_line():
+            summary = getattr(flows, function)(cfg)
     except InputError as exc:
+        ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
         fail(str(exc))
     except (*failed, EnvironmentFault) as exc:
+        ephemeral.stop_without_waiting()
         fail(str(exc), EXIT_FAILED)
     if as_json:
         print_json(summary.to_dict())
     else:
         report(summary)
     ephemeral.stop_without_waiting()
+
+
+@contextlib.contextmanager
+def environment_faults_in_one_line() -> Iterator[None]:
+    """Run a flow with its Prefect server watched and a full disk said in one line; both exit 1.
+
+    Bad input and the faults already said in one line (:class:`~tasks.errors.InputError`,
+    :class:`~tasks.errors.EnvironmentFault`) pass through to the caller's handlers.
+    """
+    from flows import ephemeral
+    from flows.cli.options import EXIT_FAILED, fail
+    from tasks import diskspace
+    from tasks.errors import EnvironmentFault, InputError
+
+    hide_full_disk_from_consoles()
+    try:
+        with watching_server():
+            yield
+    except (InputError, EnvironmentFault):
+        raise
+    except Exception as exc:
+        if not diskspace.is_full(exc):
+            raise
+        line = full_disk_line(exc)
+        ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
+        fail(line, EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def watching_server() -> Iterator[None]:
+    """Run the block while a :class:`~flows.server_watch.ServerWatch` watches the run's Prefect server.
+
+    If the server dies mid-run, the run cannot record anything more in Prefect and its client would
+    retry for ever: the watch closes this process's open MLflow runs as FAILED, says so in one line
+    and ends the process with exit code 1, without unwinding (Prefect's exit hooks would retry the
+    dead server too). The flow run stays RUNNING in the server's database; the next run marks it
+    Crashed (:func:`flows.tracked.reconcile`).
+    """
+    from flows import ephemeral
+    from flows.server_watch import ServerWatch
+
+    server = ephemeral.server_in_use()
+    if server is None:
+        yield
+        return
+    api_url, kind = server
+    watch = ServerWatch(api_url, lambda reason: _server_died(api_url, kind, reason)).start()
+    try:
+        yield
+    finally:
+        watch.stop()
+
+
+def _server_died(api_url: str, kind: str, reason: str) -> None:
+    """Close this process's open MLflow runs FAILED, say what died and what to do in one line, exit 1."""
+    from flows.cli.options import EXIT_FAILED
+
+    logging.disable(logging.CRITICAL)  # Prefect's workers would now log a ConnectError for each retry
+    what = f"the Prefect server ({kind}) at {api_url} {reason}: it died mid-run"
+    try:
+        from tasks.tracking import runs
+
+        closed = runs.fail_runs_of_this_process(f"{what}; the run was stopped")
+        records = f"{len(closed)} open MLflow run(s) closed FAILED"
+    except Exception as exc:  # the store too may be gone; the next run closes them as KILLED
+        records = f"its MLflow runs could not be closed ({type(exc).__name__}), the next run closes them"
+    advice = SERVER_ADVICE.get(kind, "run again")
+    line = f"error: {what}; the run was stopped, {records}; {advice}: the next run marks its Prefect flow run Crashed"
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    os._exit(EXIT_FAILED)
+
+
+class HideFullDisk(logging.Filter):
+    """Drop the log records of a full disk: MLflow's and Prefect's tracebacks and the failed states quoting them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tasks import diskspace
+
+        if record.exc_info and record.exc_info[1] is not None and diskspace.is_full(record.exc_info[1]):
+            return False
+        message = record.getMessage().lower()
+        return not any(text in message for text in ("no space left on device", "database or disk is full"))
+
+
+def hide_full_disk_from_consoles() -> None:
+    """Keep every console handler (Prefect's, MLflow's) from printing a full disk's tracebacks.
+
+    The CLI says a full disk in one line (:func:`full_disk_line`); without this, MLflow alone
+    printed a traceback for each write it tried, over 1,800 lines in all. Calling it again adds nothing.
+    """
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, HideFullDisk) for f in handler.filters):
+                handler.addFilter(HideFullDisk())
+
+
+def full_disk_line(exc: BaseException) -> str:
+    """Say in one line where the disk filled, that the run's records are closed (or what to do), and what next.
+
+    The flow's tracked run closed its MLflow runs FAILED with the space it held back; any this
+    process still holds open are closed here. If even that cannot be written, the next run closes
+    them as KILLED once space is free.
+    """
+    from tasks import diskspace, paths
+    from tasks.tracking import runs, store
+
+    folder = paths.artifacts_dir()
+    where = diskspace.full_file(exc)
+    if where is None:
+        where = f"the MLflow store {store.tracking_uri()}" if diskspace.database_full(exc) else str(folder)
+    try:
+        runs.fail_runs_of_this_process(f"no space left on device: {where}")
+        records = "no MLflow run left open"
+    except Exception:
+        records = "its MLflow runs could not be closed (the store cannot be written): the next run closes them"
+    free = diskspace.size_text(diskspace.free_bytes(folder))
+    return (f"{where}: no space left on device ({free} free under {folder}); the run was stopped, {records}, "
+            "no file half-written; free space there and run again")

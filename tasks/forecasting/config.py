@@ -42,6 +42,37 @@ class CsvSource(Frozen):
     frequency: Frequency | None = None  # hourly | daily | weekly | monthly | quarterly | yearly; off = inferred
     missing: Literal["error", "interpolate", "ffill"] = "error"  # an empty value: error | interpolate | ffill
     date_format: str | None = None  # strftime format of the dates; off = inferred from the first one
+    day_first: bool | None = None  # dates like 03/04/2020: true = 3 April, false = March 4; off = detected
+    separator: str | None = Field(None, min_length=1, max_length=1)  # the cell separator, e.g. ";" or "\t"; off = detected (, ; tab |)
+    decimal: Literal[".", ","] | None = None  # the decimal mark: . | , ; off = detected ("," beside a separator other than ",")
+    encoding: str | None = None  # a Python codec, e.g. utf-8, utf-16, cp1252; off = detected (UTF-8 with or without BOM, UTF-16, Latin-1)
+    ignore_columns: tuple[str, ...] = ()  # columns to leave out, e.g. "price,notes"; the rest are named or inferred
+
+    @field_validator("ignore_columns", mode="before")
+    @classmethod
+    def _column_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return () if value.strip().lower() in ("", "off", "none") else tuple(p.strip() for p in value.split(","))
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str | None) -> str | None:
+        import codecs
+
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError("unknown encoding; use a Python codec name such as utf-8, utf-16, latin-1 or cp1252") from None
+        return value
+
+    @field_validator("separator")
+    @classmethod
+    def _one_separator(cls, value: str | None) -> str | None:
+        if value is not None and (value.isalnum() or value in "\"'.\r\n"):
+            raise ValueError("a separator is one character other than a letter, digit, quote, '.' or line break")
+        return value
 
 
 class M4Source(Frozen):

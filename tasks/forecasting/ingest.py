@@ -9,9 +9,11 @@ flow's ingest step runs them again before any run opens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError
@@ -36,6 +38,8 @@ class LoadedSeries:
     skipped: tuple[str, ...] = ()  # rows of the file not read as data: "file, row N: reason: text"
     test_steps: int = 0  # steps per series that came from a separate test file (M4 --test), else 0
     inputs: tuple[str, ...] = ()  # the files read
+    # Where a row of the frame was read: index -> (file, editor row, column), for messages.
+    locate: Callable[[int], tuple[str, int | None, str | None]] | None = field(default=None, compare=False)
 
     @property
     def n_series(self) -> int:
@@ -62,10 +66,16 @@ def load_source(source: CsvSource | M4Source) -> LoadedSeries:
         table = tabular.read_series_csv(
             source.path, date_column=source.date_column, value_column=source.value_column,
             id_column=source.id_column, frequency=source.frequency, missing=source.missing,
-            date_format=source.date_format,
+            date_format=source.date_format, separator=source.separator, decimal=source.decimal,
+            encoding=source.encoding, day_first=source.day_first, ignore_columns=source.ignore_columns,
         )
         skipped = tuple(f"{source.path}, row {s.row}: {s.reason}: {s.text!r}" for s in table.skipped)
-        return LoadedSeries(table.frame, table.frequency, table.season_length, skipped, 0, (source.path,))
+        rows, column = table.rows, table.columns.get("value")
+
+        def locate_csv(index: int) -> tuple[str, int | None, str | None]:
+            return source.path, (int(rows[index]) if rows is not None else None), column
+
+        return LoadedSeries(table.frame, table.frequency, table.season_length, skipped, 0, (source.path,), locate_csv)
     data = m4.read_m4(source.path, source.test_path, frequency=source.frequency)
     frame = data.train
     test_steps = 0
@@ -74,7 +84,23 @@ def load_source(source: CsvSource | M4Source) -> LoadedSeries:
         frame = frame.sort_values(["series_id", "timestamp"], kind="stable", ignore_index=True)
         test_steps = data.horizon
     inputs = (source.path,) + ((source.test_path,) if source.test_path else ())
-    return LoadedSeries(frame, data.frequency, data.season_length, (), test_steps, inputs)
+    return LoadedSeries(frame, data.frequency, data.season_length, (), test_steps, inputs, _m4_locator(source, data, frame))
+
+
+def _m4_locator(source: M4Source, data: m4.M4Data, frame: pd.DataFrame) -> Callable[[int], tuple[str, int | None, str]]:
+    """Map a row of the long frame back to its M4 file, row and ``V`` column."""
+    ids = frame["series_id"].to_numpy()
+    starts = {sid: int(i) for sid, i in zip(*np.unique(ids, return_index=True))}
+    train_lengths = data.train.groupby("series_id", sort=False).size()
+
+    def locate(index: int) -> tuple[str, int | None, str]:
+        sid = str(ids[index])
+        step = index - starts[sid]
+        if step < int(train_lengths[sid]):
+            return source.path, data.rows.get(sid), f"V{step + 2}"
+        return str(source.test_path), data.test_rows.get(sid), f"V{step - int(train_lengths[sid]) + 2}"
+
+    return locate
 
 
 def check_sizes(
@@ -107,10 +133,37 @@ def check_sizes(
 
 
 def check_loaded(cfg: ForecastConfig, loaded: LoadedSeries) -> None:
-    """:func:`check_sizes` on a loaded source."""
+    """:func:`check_sizes` and :func:`check_preprocessing` on a loaded source."""
     lengths = loaded.lengths()
     shortest = str(lengths.idxmin())
     check_sizes(cfg, shortest, int(lengths[shortest]), loaded.test_steps, loaded.inputs)
+    check_preprocessing(cfg, loaded)
+
+
+def check_preprocessing(cfg: ForecastConfig, loaded: LoadedSeries) -> None:
+    """Refuse values the preprocessing cannot take, right after ingest (before any run opens).
+
+    ``preprocess.log = true`` takes the log of every value (of each training part, and of the
+    history a served model is given), so every value must be positive.
+
+    Raises:
+        InputError: naming the file, row, column, series and the first value <= 0.
+    """
+    if not cfg.preprocess.log:
+        return
+    values = loaded.frame["value"].to_numpy()
+    bad = np.flatnonzero(~(values > 0))
+    if not bad.size:
+        return
+    index = int(bad[0])
+    sid = loaded.frame["series_id"].iloc[index]
+    file, row, column = loaded.locate(index) if loaded.locate else (loaded.inputs[0] if loaded.inputs else None, None, None)
+    count = int(np.sum(loaded.frame["series_id"].to_numpy()[bad] == sid))
+    raise InputError(
+        f"series {sid!r} holds {values[index]:g}{f' (and {count - 1} more values <= 0)' if count > 1 else ''}: "
+        "preprocess.log = true needs every value > 0; set preprocess.log = false, or shift the series above zero",
+        file=file, row=row, column=column,
+    )
 
 
 def subject(source: CsvSource | M4Source) -> str:

@@ -155,6 +155,30 @@ def reconcile_dead_runs() -> list[DeadRun]:
     return found
 
 
+def open_runs_of_this_process() -> list[str]:
+    """Ids of the runs this process opened (by its owner tags) that are still RUNNING, in every experiment."""
+    c = client()
+    experiment_ids = [e.experiment_id for e in c.search_experiments()]
+    if not experiment_ids:
+        return []
+    mine = owner_tags()
+    filter_string = " and ".join(["attributes.status = 'RUNNING'",
+                                  *(f"tags.`{key}` = '{value}'" for key, value in mine.items())])
+    return [r.info.run_id for r in c.search_runs(experiment_ids, filter_string=filter_string, max_results=5000)]
+
+
+def fail_runs_of_this_process(reason: str) -> list[str]:
+    """Close as FAILED every run this process opened that is still RUNNING; return their ids.
+
+    For a process about to end without unwinding (its Prefect server died mid-run): no ``finally``
+    of :func:`parent_run` will run, so the runs are closed here, children and parents alike.
+    """
+    closed = open_runs_of_this_process()
+    for run_id in closed:
+        end_run(run_id, failed=True, reason=reason)
+    return closed
+
+
 def run_status(run_id: str) -> str:
     """The status of a run: RUNNING, FINISHED, FAILED or KILLED."""
     return client().get_run(run_id).info.status

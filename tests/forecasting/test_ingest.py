@@ -107,3 +107,39 @@ def test_shipped_file_presets_read_and_fit_their_data(preset, monkeypatch):
     loaded = load_source(cfg.source)
     check_loaded(cfg, loaded)
     assert cfg.window.horizon == 12 and loaded.frequency == "monthly" and loaded.n_series == 1
+
+
+def test_log_on_a_zero_or_negative_value_is_refused_at_ingest_naming_file_series_row_and_value(tmp_path):
+    path = tmp_path / "shops.csv"
+    rows = [f"a,2000-{m:02d}-01,{m}" for m in range(1, 13)] + [f"b,2000-{m:02d}-01,{m - 7}" for m in range(1, 13)]
+    path.write_text("series_id,date,sales\n" + "\n".join(rows) + "\n")
+    cfg = _cfg(f"source.path={str(path)!r}", "preprocess.log=true", "window.lookback=3")
+    with pytest.raises(InputError) as caught:
+        check_loaded(cfg, load_source(cfg.source))
+    assert str(caught.value) == (
+        f"{path}, row 14, column 'sales': series 'b' holds -6 (and 6 more values <= 0): preprocess.log = true needs "
+        "every value > 0; set preprocess.log = false, or shift the series above zero")
+    check_loaded(cfg.model_copy(update={"preprocess": cfg.preprocess.model_copy(update={"log": False})}),
+                 load_source(cfg.source))
+
+
+def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_path):
+    train, test = tmp_path / "M-train.csv", tmp_path / "M-test.csv"
+    header = "V1," + ",".join(f"V{i}" for i in range(2, 42))
+    train.write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 39 + ["0"]) + "\n")
+    test.write_text("V1,V2,V3\nM1,1,-2\nM2,3,4\n")
+    cfg = _cfg("source.kind=m4", f"source.path={str(train)!r}", "preprocess.log=true", "window.lookback=3",
+               "window.horizon=2")
+    with pytest.raises(InputError) as caught:
+        check_loaded(cfg, load_source(cfg.source))
+    assert str(caught.value) == (
+        f"{train}, row 3, column 'V41': series 'M2' holds 0: preprocess.log = true needs every value > 0; set "
+        "preprocess.log = false, or shift the series above zero")
+    with_test = _cfg("source.kind=m4", f"source.path={str(train).replace('M-train', 'M-ok')!r}",
+                     f"source.test_path={str(test)!r}", "preprocess.log=true", "window.lookback=3", "window.horizon=2")
+    (tmp_path / "M-ok.csv").write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 40) + "\n")
+    with pytest.raises(InputError) as caught:
+        check_loaded(with_test, load_source(with_test.source))
+    assert str(caught.value) == (
+        f"{test}, row 2, column 'V3': series 'M1' holds -2: preprocess.log = true needs every value > 0; set "
+        "preprocess.log = false, or shift the series above zero")

@@ -8,8 +8,7 @@ Whatever the file, the result is one long frame ``series_id`` (str), ``timestamp
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError
+from tasks.forecasting.sources import dialect
 from tasks.forecasting.sources import validation as v
 
 SERIES_COLUMNS = ("series_id", "timestamp", "value")
@@ -45,6 +45,7 @@ class SeriesTable:
     season_length: int  # the calendar's: 24 hourly, 7 daily, 52 weekly, 12 monthly, 4 quarterly, 1 yearly
     skipped: tuple[SkippedRow, ...] = ()
     columns: dict[str, str | None] = field(default_factory=dict)  # role -> the file's column name
+    rows: np.ndarray | None = field(default=None, compare=False)  # (len(frame),) each value's editor row
 
     @property
     def n_series(self) -> int:
@@ -52,23 +53,9 @@ class SeriesTable:
         return int(self.frame["series_id"].nunique())
 
 
-def read_records(text: str) -> list[tuple[int, list[str]]]:
-    """Split CSV text into records, each with the editor row it starts on.
-
-    Args:
-        text: the whole file.
-
-    Returns:
-        ``(row, cells)`` per record, blank lines included (as empty or all-empty cell lists); a
-        quoted cell spanning lines keeps the row it starts on.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records = []
-    line = 0
-    for cells in reader:
-        records.append((line + 1, cells))
-        line = reader.line_num
-    return records
+def read_records(text: str, separator: str = ",", path: str | Path | None = None) -> list[tuple[int, list[str]]]:
+    """Split CSV text into ``(row, cells)`` records: :func:`.dialect.read_records`."""
+    return dialect.read_records(text, separator, path)
 
 
 def _pick(
@@ -83,6 +70,25 @@ def _pick(
     return None
 
 
+def _left_over_id(path: str | Path, name: str, header_row: int, cells: Sequence[str]) -> str:
+    """Take the one column left over beside a named value column as the series id, or refuse it."""
+    filled = [c for c in cells if c.strip() and c.strip() not in v.MISSING_TOKENS]  # a price may have gaps
+    if name.lower() in ID_NAMES or not filled:
+        return name
+    for cell in filled:
+        try:
+            float(cell)
+        except ValueError:
+            return name  # text: ids
+    raise InputError(
+        f"column {name!r} is left over beside value_column and holds numbers: pass id_column={name!r} if it holds "
+        f"the series ids, or ignore_columns={name!r} to leave it out",
+        file=path,
+        row=header_row,
+        column=name,
+    )
+
+
 def resolve_columns(
     path: str | Path,
     header: list[str],
@@ -90,14 +96,22 @@ def resolve_columns(
     date_column: str | None,
     value_column: str | None,
     id_column: str | None,
+    id_cells: Callable[[str], Sequence[str]] | None = None,
 ) -> dict[str, str | None]:
     """Name the date, value and (for many series) id columns, from the arguments or the header.
 
     Inference, for a role the caller left as None: a header with two columns is ``date,value``
     (the date column is the one named like a date, else the first); with more, a role is read
     from a column named like it (``date``/``month``/``ds``..., ``series_id``/``id``...,
-    ``value``/``y``/``sales``...) or from the one column left over. Anything else is ambiguous
-    and refused, naming the argument that settles it.
+    ``value``/``y``/``sales``...) or from the one column left over. A column left over beside a
+    named ``value_column`` is the series id only when it is named like one or holds text: a second
+    column of numbers (a price beside the sales) is refused, naming ``id_column`` and
+    ``ignore_columns``, never silently made the id. Anything else is ambiguous and refused, naming
+    the argument that settles it.
+
+    Args:
+        id_cells: a column's data cells by name, to tell ids from numbers; None takes the column
+            left over as the id.
 
     Returns:
         ``{"date": name, "value": name, "id": name or None}``.
@@ -126,7 +140,7 @@ def resolve_columns(
         ident = _pick(path, header, taken, ID_NAMES, "series ids", "id_column")
         rest = [h for h in header if h not in taken]
         if ident is None and value_column is not None and len(rest) == 1:
-            ident = rest[0]
+            ident = _left_over_id(path, rest[0], header_row, id_cells(rest[0]) if id_cells else ())
         if ident is None and len(rest) > 1:
             raise InputError(
                 f"cannot tell which column holds the series ids among {', '.join(map(repr, rest))}; "
@@ -161,6 +175,11 @@ def read_series_csv(
     missing: str = "error",
     min_length: int = 1,
     date_format: str | None = None,
+    separator: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    day_first: bool | None = None,
+    ignore_columns: Sequence[str] = (),
 ) -> SeriesTable:
     """Read a CSV of one or many series into the long layout, validating every rule on the way.
 
@@ -177,6 +196,13 @@ def read_series_csv(
         min_length: the fewest values a series may have (a forecast run passes ``lookback +
             horizon`` plus its backtest folds).
         date_format: a ``strftime`` format for the dates; None infers it from the first one.
+        separator: the cell separator; None detects it (``,`` ``;`` tab ``|``).
+        decimal: the decimal mark, ``.`` or ``,``; None detects it (``,`` only beside a separator
+            other than a comma).
+        encoding: a Python codec name; None detects it (UTF-8 with or without BOM, UTF-16, Latin-1).
+        day_first: dates such as ``03/04/2020`` put the day first (True) or the month (False);
+            None detects it.
+        ignore_columns: columns left out before the others are named or inferred.
 
     Returns:
         The series, their frequency and season length, the skipped rows and the columns used.
@@ -190,10 +216,11 @@ def read_series_csv(
     v.check_choice(missing, v.MISSING_POLICIES, "missing")
     if min_length < 1:
         raise InputError("must be >= 1", key="min_length", value=min_length)
-    text = v.check_readable(path)
+    text = v.check_readable(path, encoding)
+    found = dialect.sniff(text, separator, decimal)
     skipped: list[SkippedRow] = []
     records = []
-    for row, cells in read_records(text):
+    for row, cells in read_records(text, found.separator, path):
         if v.is_blank(cells):
             skipped.append(SkippedRow(row, "empty row", v.shown(cells)))
         else:
@@ -201,10 +228,14 @@ def read_series_csv(
     if not records:
         raise InputError("file is empty", file=path)
     header_row, header_cells = records[0]
-    header = v.check_header(path, header_cells, header_row)
-    cols = resolve_columns(path, header, header_row, date_column, value_column, id_column)
-    di, vi = header.index(cols["date"]), header.index(cols["value"])
-    ii = header.index(cols["id"]) if cols["id"] is not None else None
+    full_header = v.check_header(path, header_cells, header_row)
+    for name in ignore_columns:
+        v.check_column(path, name, full_header, "ignore_columns", header_row)
+    header = [h for h in full_header if h not in ignore_columns]
+    cols = resolve_columns(path, header, header_row, date_column, value_column, id_column,
+                           lambda name: _cells(records[1:], full_header.index(name))[:200])
+    di, vi = full_header.index(cols["date"]), full_header.index(cols["value"])
+    ii = full_header.index(cols["id"]) if cols["id"] is not None else None
 
     data = records[1:]
     footer_start = len(data)
@@ -216,7 +247,7 @@ def read_series_csv(
     if not data:
         raise InputError("no data rows below the header", file=path)
 
-    width = len(header)
+    width = len(full_header)
     for row, cells in data:
         extra = [c for c in cells[width:] if c.strip()]
         if extra:
@@ -224,17 +255,17 @@ def read_series_csv(
                 f"row has {len(cells)} cells but the header has {width} columns", file=path, row=row
             )
     rows = np.array([row for row, _ in data], dtype=np.int64)
+    for index in (di, vi, ii):
+        if index is not None:
+            _check_one_line(path, data, index, full_header[index], found.separator)
 
-    def column(index: int) -> list[str]:
-        return [cells[index] if index < len(cells) else "" for _, cells in data]
-
-    date_text = [c.strip() for c in column(di)]
-    timestamps = v.parse_dates(path, date_text, rows, cols["date"], date_format)
-    values = v.parse_values(path, column(vi), rows, cols["value"])
+    date_text = [c.strip() for c in _cells(data, di)]
+    timestamps = v.parse_dates(path, date_text, rows, cols["date"], date_format, day_first)
+    values = v.parse_values(path, _cells(data, vi), rows, cols["value"], found.decimal)
     if ii is None:
         ids = np.full(len(data), series_id if series_id is not None else Path(path).stem, dtype=object)
     else:
-        ids = np.array([c.strip() for c in column(ii)], dtype=object)
+        ids = np.array([c.strip() for c in _cells(data, ii)], dtype=object)
         empty = np.flatnonzero(ids == "")
         if empty.size:
             raise InputError("missing series id", file=path, row=int(rows[empty[0]]), column=cols["id"])
@@ -257,4 +288,27 @@ def read_series_csv(
         season_length=v.SEASON_LENGTHS[freq],
         skipped=tuple(sorted(skipped, key=lambda s: s.row)),
         columns=cols,
+        rows=work["row"].to_numpy(dtype=np.int64),
     )
+
+
+def _cells(data: Sequence[tuple[int, list[str]]], index: int) -> list[str]:
+    return [cells[index] if index < len(cells) else "" for _, cells in data]
+
+
+def _check_one_line(
+    path: str | Path, data: Sequence[tuple[int, list[str]]], index: int, name: str, separator: str
+) -> None:
+    """Refuse a quoted cell that swallowed rows: a stray quote closed only rows later.
+
+    A cell spanning lines is fine on its own (``"3\n"``); one whose later lines hold the separator
+    has taken in records of the file.
+    """
+    for row, cells in data:
+        if index < len(cells) and "\n" in cells[index] and separator in cells[index].split("\n", 1)[1]:
+            lines = cells[index].count("\n") + 1
+            raise InputError(
+                f"a quoted cell runs over {lines} lines (a quote opened here is closed only "
+                f"{lines - 1} row{'s' if lines > 2 else ''} later); close the quote on this row or remove it",
+                file=path, row=row, column=name,
+            )

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import InputError, file_read_error, not_a_file_rule
+from tasks.forecasting.sources import dialect
+from tasks.forecasting.sources.numbers import MISSING_TOKENS, number, parse_values  # noqa: F401  (their home)
 
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # pandas period codes: a regular series advances its period ordinal by exactly 1 per row.
@@ -28,8 +30,6 @@ PERIOD_CODES = {"hourly": "h", "daily": "D", "weekly": "W", "monthly": "M", "qua
 # The calendar's season length per frequency (M4's own convention differs: see sources.m4).
 SEASON_LENGTHS = {"hourly": 24, "daily": 7, "weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}
 MISSING_POLICIES = ("error", "interpolate", "ffill")
-# Cells read as "no value". "." is FRED's marker for a missing observation.
-MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "."})
 
 _SNIFF_BYTES = 8192
 _LETTERS = re.compile(r"[A-Za-z]{3,}")
@@ -46,19 +46,21 @@ def check_choice(value: str, choices: Sequence[str], key: str) -> str:
     return value
 
 
-def check_readable(path: str | Path) -> str:
+def check_readable(path: str | Path, encoding: str | None = None) -> str:
     """Read a text file whole, refusing a missing, empty or binary file.
 
     Args:
         path: the file.
+        encoding: a Python codec name; None detects it (:func:`.dialect.decode`: a byte-order
+            mark, UTF-16 without one, UTF-8, else Windows-1252/Latin-1, so a stray accented letter
+            in a title does not stop a file whose dates and numbers are ASCII).
 
     Returns:
-        Its text (UTF-8, with a byte-order mark dropped; Latin-1 when it is not valid UTF-8, so a
-        stray accented letter in a title does not stop a file whose dates and numbers are ASCII).
+        Its text, without a byte-order mark.
 
     Raises:
         InputError: the file is missing, not a regular file (a FIFO is refused, never waited on),
-            unreadable (permissions), empty or binary.
+            unreadable (permissions), empty, binary or not in ``encoding``.
         EnvironmentFault: the disk or share failed while reading it.
     """
     file = Path(path)
@@ -72,14 +74,10 @@ def check_readable(path: str | Path) -> str:
         raise file_read_error(exc, path) from None
     if not data.strip():
         raise InputError("file is empty", file=path)
-    head = data[:_SNIFF_BYTES]
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        raise InputError(f"binary file (a NUL byte at offset {nul}); expected CSV text", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    text = dialect.decode(path, data, encoding)
+    if not text.strip():
+        raise InputError("file is empty", file=path)
+    return text
 
 
 def is_blank(cells: Sequence[str]) -> bool:
@@ -146,7 +144,12 @@ def check_column(path: str | Path, name: str, header: Sequence[str], argument: s
 
 
 def parse_dates(
-    path: str | Path, cells: Sequence[str], rows: Sequence[int], column: str, date_format: str | None = None
+    path: str | Path,
+    cells: Sequence[str],
+    rows: Sequence[int],
+    column: str,
+    date_format: str | None = None,
+    day_first: bool | None = None,
 ) -> pd.Series:
     """Parse a date column, every cell with one format.
 
@@ -157,21 +160,19 @@ def parse_dates(
         column: the column's name, for messages.
         date_format: a ``strftime`` format; None infers one from the first cell (ISO 8601 dates
             such as ``1962-01`` or ``1992-01-01`` are read as such).
+        day_first: for dates such as ``03/04/2020`` without ``date_format``: True reads the day
+            first (3 April), False the month first (March 4); None detects it (:func:`day_order`).
 
     Returns:
         ``(n_rows,)`` timestamps, ``datetime64[s]``; time zones are converted to UTC and dropped.
 
     Raises:
-        InputError: a cell is empty or does not parse.
+        InputError: a cell is empty or does not parse, or the day's place cannot be told.
     """
     text = pd.Series(list(cells), dtype=object).str.strip()
-    with warnings.catch_warnings():
-        # A format pandas cannot guess makes it fall back to per-cell parsing, with a warning.
-        warnings.simplefilter("ignore")
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=True)
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"date_format={date_format!r} is not usable: {exc}", file=path, column=column) from exc
+    if date_format is None and day_first is None and _numeric_dates(text):
+        day_first = day_order(path, text, column)
+    parsed = _to_datetime(path, text, column, date_format, bool(day_first))
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -186,37 +187,57 @@ def parse_dates(
     return parsed.dt.tz_localize(None).astype("datetime64[s]")
 
 
-def parse_values(path: str | Path, cells: Sequence[str], rows: Sequence[int], column: str) -> np.ndarray:
-    """Parse a value column; missing markers (see :data:`MISSING_TOKENS`) become NaN.
+_NUMERIC_DATE = re.compile(r"^\d{1,2}([./-])\d{1,2}\1\d{2,4}(\s.*)?$", re.ASCII)
 
-    Args:
-        path: the file, for messages.
-        cells: ``(n_rows,)`` value cells as written.
-        rows: ``(n_rows,)`` editor row number of each cell.
-        column: the column's name, for messages.
+
+def _numeric_dates(text: pd.Series) -> bool:
+    first = next((t for t in text if t), "")
+    return bool(_NUMERIC_DATE.match(first))
+
+
+def _to_datetime(path: str | Path, text: pd.Series, column: str, date_format: str | None, day_first: bool) -> pd.Series:
+    with warnings.catch_warnings():
+        # A format pandas cannot guess makes it fall back to per-cell parsing, with a warning.
+        warnings.simplefilter("ignore")
+        try:
+            return pd.to_datetime(text, errors="coerce", format=date_format, utc=True, dayfirst=day_first)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"date_format={date_format!r} is not usable: {exc}", file=path, column=column) from exc
+
+
+def _regular(parsed: pd.Series) -> bool:
+    """Tell whether the distinct dates advance one period at a time at some frequency."""
+    stamps = pd.Series(parsed.dropna().dt.tz_localize(None).unique()).sort_values()
+    if len(stamps) < 2:
+        return True
+    return any(bool((np.diff(_ordinals(stamps, f)) == 1).all()) for f in FREQUENCIES)
+
+
+def day_order(path: str | Path, text: pd.Series, column: str) -> bool:
+    """Detect whether dates such as ``03/04/2020`` put the day first.
+
+    The order that reads every cell wins; when both do, the one whose dates follow a regular
+    calendar (daily, monthly...) wins. When that does not settle it either, the user must.
 
     Returns:
-        ``(n_rows,)`` float64 values, NaN where a value is missing.
+        True for day first, False for month first.
 
     Raises:
-        InputError: a cell is not a number, or is infinite (``inf``) or NaN spelled as a number.
+        InputError: the order cannot be told from the dates; names ``source.day_first``.
     """
-    out = np.empty(len(cells), dtype=np.float64)
-    for i, cell in enumerate(cells):
-        text = cell.strip()
-        if text in MISSING_TOKENS:
-            out[i] = np.nan
-            continue
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError("not a number", file=path, row=int(rows[i]), column=column, value=text) from None
-        if not np.isfinite(number):
-            raise InputError(
-                "not a finite number; values must be finite", file=path, row=int(rows[i]), column=column, value=text
-            )
-        out[i] = number
-    return out
+    cells = text[text != ""]
+    tries = {first: _to_datetime(path, cells, column, None, first) for first in (True, False)}
+    whole = [first for first, parsed in tries.items() if not parsed.isna().any()]
+    if len(whole) == 1:
+        return whole[0]
+    if not whole:
+        return False  # neither reads every cell: parse_dates names the first bad one
+    regular = [first for first in whole if _regular(tries[first])]
+    if len(regular) == 1 or (tries[True] == tries[False]).all():
+        return regular[0] if len(regular) == 1 else False
+    sample = cells.iloc[0]
+    raise InputError(f"dates such as {sample!r} read both day first and month first; set source.day_first = "
+                     "true (day first, as in Europe) or false (month first, as in the US)", file=path, column=column)
 
 
 def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
@@ -284,6 +305,15 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
     _, at = _steps(work, "daily")
     first = int(at[0])
     prev, here = work.iloc[first - 1], work.iloc[first]
+    finer = _finer_than_hourly(work)
+    if finer is not None:
+        raise InputError(
+            f"rows {finer} apart (e.g. {prev['date_text']!r} to {here['date_text']!r}): finer than hourly; "
+            f"seqflow forecasts {', '.join(FREQUENCIES)} series: aggregate the rows to hourly (or coarser) first",
+            file=path,
+            row=int(here["row"]),
+            column=column,
+        )
     raise InputError(
         f"cannot infer the frequency: the steps between rows (e.g. {prev['date_text']!r} to "
         f"{here['date_text']!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
@@ -291,6 +321,22 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
         row=int(here["row"]),
         column=column,
     )
+
+
+def _finer_than_hourly(work: pd.DataFrame) -> str | None:
+    """Say the commonest spacing of rows within a series when it is under an hour, e.g. ``1 minute``."""
+    seconds = np.diff(work["timestamp"].to_numpy().astype("datetime64[s]").astype(np.int64))
+    same = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
+    seconds = seconds[same & (seconds > 0)]
+    if not seconds.size:
+        return None
+    sizes, counts = np.unique(seconds, return_counts=True)
+    step = int(sizes[counts.argmax()])
+    if step >= 3600:
+        return None
+    if step % 60 == 0:
+        return f"{step // 60} minute{'s' if step >= 120 else ''}"
+    return f"{step} second{'s' if step > 1 else ''}"
 
 
 def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column: str) -> None:

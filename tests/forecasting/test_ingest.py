@@ -113,7 +113,7 @@ def test_log_on_a_zero_or_negative_value_is_refused_at_ingest_naming_file_series
     path = tmp_path / "shops.csv"
     rows = [f"a,2000-{m:02d}-01,{m}" for m in range(1, 13)] + [f"b,2000-{m:02d}-01,{m - 7}" for m in range(1, 13)]
     path.write_text("series_id,date,sales\n" + "\n".join(rows) + "\n")
-    cfg = _cfg(f"source.path={str(path)!r}", "preprocess.log=true", "window.lookback=3")
+    cfg = _cfg(f"source.path={str(path)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3")
     with pytest.raises(InputError) as caught:
         check_loaded(cfg, load_source(cfg.source))
     assert str(caught.value) == (
@@ -128,7 +128,7 @@ def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_pa
     header = "V1," + ",".join(f"V{i}" for i in range(2, 42))
     train.write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 39 + ["0"]) + "\n")
     test.write_text("V1,V2,V3\nM1,1,-2\nM2,3,4\n")
-    cfg = _cfg("source.kind=m4", f"source.path={str(train)!r}", "preprocess.log=true", "window.lookback=3",
+    cfg = _cfg("source.kind=m4", f"source.path={str(train)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3",
                "window.horizon=2")
     with pytest.raises(InputError) as caught:
         check_loaded(cfg, load_source(cfg.source))
@@ -136,7 +136,7 @@ def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_pa
         f"{train}, row 3, column 'V41': series 'M2' holds 0: preprocess.log = true needs every value > 0; set "
         "preprocess.log = false, or shift the series above zero")
     with_test = _cfg("source.kind=m4", f"source.path={str(train).replace('M-train', 'M-ok')!r}",
-                     f"source.test_path={str(test)!r}", "preprocess.log=true", "window.lookback=3", "window.horizon=2")
+                     f"source.test_path={str(test)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3", "window.horizon=2")
     (tmp_path / "M-ok.csv").write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 40) + "\n")
     with pytest.raises(InputError) as caught:
         check_loaded(with_test, load_source(with_test.source))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tasks.tracking.model_server import RequestSizeLimit, too_large_message
+from tasks.tracking.model_server import PlainErrors, RequestSizeLimit, caller_message, too_large_message
 
 LIMIT = 1000
 
@@ -72,3 +72,50 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit():
 def test_a_content_length_that_is_no_number_is_a_400(declared):
     status, body, read = _call([b"x"], [(b"content-length", declared)])
     assert status == 400 and read == 0 and "is not a number of bytes" in json.loads(body)["message"]
+
+
+MLFLOW_400 = ("Failed to predict data '    timestamp  value\n0  1992-01-01   3459'. \nError: input, row 1, column "
+              "'value': series 'series' has 1 value (rows 1-1)")
+
+
+def test_a_refusal_reads_as_the_models_line_without_the_request_mlflow_repeats():
+    assert caller_message(MLFLOW_400) == "input, row 1, column 'value': series 'series' has 1 value (rows 1-1)"
+    assert caller_message("something else") == "something else"
+
+
+def _answering(status: int, body: bytes):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body[:5], "more_body": True})
+        await send({"type": "http.response.body", "body": body[5:]})
+    return app
+
+
+def _through_plain_errors(app) -> tuple[int, dict, bytes]:
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(PlainErrors(app)({"type": "http", "headers": []}, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), body
+
+
+def test_a_400_from_the_scoring_app_is_passed_on_with_the_models_line_only():
+    payload = json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": MLFLOW_400}).encode()
+    status, headers, body = _through_plain_errors(_answering(400, payload))
+    assert status == 400 and json.loads(body) == {"error_code": "INVALID_PARAMETER_VALUE", "message": (
+        "input, row 1, column 'value': series 'series' has 1 value (rows 1-1)")}
+    assert int(headers[b"content-length"]) == len(body)
+
+
+def test_other_answers_pass_through_untouched():
+    payload = b'{"predictions": [1, 2]}'
+    assert _through_plain_errors(_answering(200, payload))[::2] == (200, payload)
+    assert _through_plain_errors(_answering(400, b"not json at all"))[::2] == (400, b"not json at all")

@@ -6,12 +6,14 @@ uvicorn child running; and it reads any request whole, so a 17 MB history ran 60
 kept a core busy long after (the work of a timed-out request is not cancelled). Here the same app
 (:func:`mlflow.pyfunc.scoring_server.init`: ``/invocations``, ``/ping``, ``/health``, ``/version``,
 the same JSON and CSV formats) runs in this very process, with no child to outlive it; SIGTERM or
-Ctrl-C stops it, and a request over the limit is answered 413 before its body is read.
+Ctrl-C stops it, a request over the limit is answered 413 before its body is parsed, and a refused
+history's 400 is the model's own line (MLflow would prefix it with the whole request).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -108,6 +110,57 @@ async def _discard(receive: Receive, cap: int) -> None:
             return
 
 
+# MLflow prefixes a model's refusal with the whole request, as pandas prints it, over several lines.
+_PREDICT_PREFIX = re.compile(r"^Failed to predict data '.*'\. \nError: ", re.DOTALL)
+
+
+def caller_message(message: str) -> str:
+    """A model's refusal as the caller should read it: MLflow's ``Failed to predict data '<the request>'`` cut off."""
+    return _PREDICT_PREFIX.sub("", message, count=1)
+
+
+class PlainErrors:
+    """ASGI middleware: a 400's JSON ``message`` without MLflow's prefix, so it is the model's one line.
+
+    Args:
+        app: the scoring app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def plain_send(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] == 400:
+                held = message
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            try:
+                payload = json.loads(body)
+                payload["message"] = caller_message(payload["message"])
+                body = json.dumps(payload).encode()
+            except (ValueError, KeyError, TypeError):
+                pass  # not MLflow's JSON error: passed on as it came
+            headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+            await send({**held, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, plain_send)
+
+
 async def _answer(send: Send, status: int, code: str, message: str) -> None:
     """Send a whole JSON error response in MLflow's shape (``error_code``, ``message``)."""
     body = json.dumps({"error_code": code, "message": message}).encode()
@@ -134,7 +187,7 @@ def scoring_app(model_uri: str, max_bytes: int) -> ASGIApp:
     except (MlflowException, OSError) as exc:
         text = (exc.message if isinstance(exc, MlflowException) else str(exc)).strip() or type(exc).__name__
         raise InputError(f"cannot load the model: {text.splitlines()[0]}", key="--model", value=model_uri) from None
-    return RequestSizeLimit(scoring_server.init(model), max_bytes)
+    return RequestSizeLimit(PlainErrors(scoring_server.init(model)), max_bytes)
 
 
 def serve(app: ASGIApp, host: str, port: int) -> None:

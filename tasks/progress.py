@@ -32,8 +32,28 @@ def _interactive() -> bool:
     return _console.is_terminal
 
 
-def eta_line(label: str, done: int, total: int, elapsed: float, unit: str = "", extra: str = "") -> str:
-    """One log line for a finished step: count, share, elapsed time and the time left at the pace so far.
+def seconds_left(done: int, total: int, elapsed: float, first: float | None) -> float | None:
+    """The time the ``total - done`` steps left take at the pace since the first step ended.
+
+    The first step is left out of the pace when a later one has ended: it carries the warm-up
+    (graph tracing, the first model load) and would inflate the estimate many times over.
+
+    Args:
+        done: steps finished.
+        total: steps in all.
+        elapsed: seconds since the work began.
+        first: seconds from the start to the end of the first step (None: not known).
+    """
+    if not total or done <= 0 or done >= total:
+        return None
+    if done >= 2 and first is not None and elapsed > first:
+        return (elapsed - first) / (done - 1) * (total - done)
+    return elapsed / done * (total - done)
+
+
+def eta_line(label: str, done: int, total: int, elapsed: float, unit: str = "", extra: str = "",
+             left: float | None = None) -> str:
+    """One log line for a finished step: count, share, elapsed time and the time left.
 
     Args:
         label: what is progressing, e.g. ``score-baselines``.
@@ -42,12 +62,13 @@ def eta_line(label: str, done: int, total: int, elapsed: float, unit: str = "", 
         elapsed: seconds since the work began.
         unit: the steps' name, e.g. ``epochs``, after the count.
         extra: appended after a comma (e.g. the losses).
+        left: seconds left (:func:`seconds_left`); None: at the mean pace so far.
     """
     count = f"{done}/{total}" if total else str(done)
     parts = [f"{label}: {count}{f' {unit}' if unit else ''}" + (f" ({done / total:.0%})" if total else ""),
              _seconds(elapsed)]
     if total and 0 < done < total:
-        parts.append(f"about {_seconds(elapsed / done * (total - done))} left")
+        parts.append(f"about {_seconds(left if left is not None else elapsed / done * (total - done))} left")
     elif total and done >= total:
         parts.append("done")
     if extra:
@@ -81,6 +102,7 @@ class LineProgress:
         self.start = clock()
         self.last_line = self.start
         self.printed = False
+        self.first: float | None = None  # seconds from the start to the end of the first step
 
     def update(self, done: int, extra: str = "") -> None:
         """Record that ``done`` steps are finished; print a line when due.
@@ -89,12 +111,16 @@ class LineProgress:
         whenever any came before it or the work took ``every`` seconds: work that ends sooner stays silent.
         """
         now = self.clock()
+        if self.first is None:
+            self.first = now - self.start
         final = bool(self.total) and done >= self.total
         due = now - self.last_line >= self.every
         if not (due or (final and self.printed)):
             return
         self.last_line, self.printed = now, True
-        print(eta_line(self.label, done, self.total, now - self.start, self.unit, extra),
+        elapsed = now - self.start
+        print(eta_line(self.label, done, self.total, elapsed, self.unit, extra,
+                       seconds_left(done, self.total, elapsed, self.first)),
               file=self.stream or sys.stderr, flush=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from tasks.progress import LineProgress, eta_line, step_progress
+from tasks.progress import LineProgress, eta_line, seconds_left, step_progress
 
 
 def test_an_eta_line_says_count_share_elapsed_and_time_left_at_the_pace_so_far():
@@ -21,10 +21,18 @@ def test_in_a_log_a_line_comes_at_most_every_few_seconds_and_for_the_last_step()
     for done, at in enumerate((1.0, 2.0, 7.0, 8.0, 9.0), start=1):
         now[0] = at
         lines.update(done)
+    # The pace leaves out the first step (its warm-up): 6 s for steps 2 and 3, so 3 s a step.
     assert out.getvalue().splitlines() == [
-        "score-baselines: 3/5 (60%), 7.0 s, about 4.7 s left",
+        "score-baselines: 3/5 (60%), 7.0 s, about 6.0 s left",
         "score-baselines: 5/5 (100%), 9.0 s, done",
     ]
+
+
+def test_the_time_left_leaves_the_first_steps_warm_up_out_of_the_pace():
+    # The first epoch took 21 s (tracing), the next ones 1 s each: 190 epochs left take 190 s, not 50 min.
+    assert seconds_left(10, 200, 30.0, 21.0) == 190.0
+    assert seconds_left(1, 200, 21.0, 21.0) == 21.0 * 199
+    assert seconds_left(5, 5, 9.0, 1.0) is None and seconds_left(0, 5, 1.0, None) is None
 
 
 def test_in_a_log_work_done_within_the_interval_prints_nothing():

@@ -158,12 +158,15 @@ def label_flow_run(flow_run_id: str, flow: str, subject: str, config_hash: str, 
     """
     from prefect.artifacts import create_link_artifact
     from prefect.client.orchestration import get_client
+    from prefect.logging import get_run_logger
 
     name = flow_run_name(flow, subject, now)
     with get_client(sync_client=True) as client:
         current = client.read_flow_run(flow_run_id)
         tags = list(dict.fromkeys([*(current.tags or []), *flow_run_tags(flow, subject, config_hash, settings)]))
         client.update_flow_run(flow_run_id, name=name, tags=tags)
+    # Prefect's log lines keep the name the run started with: say once what it is called now.
+    get_run_logger().info("flow run %r is now %r (MLflow run %r)", current.name, name, run_name)
     run_url, view_url = mlflow_urls(tracking_uri, experiment_id, run_id)
     local = "" if tracking_uri.startswith(("http://", "https://")) else " (open the UI with `seqflow ui`)"
     create_link_artifact(link=run_url, link_text=f"MLflow run {run_name}", key=artifact_key(flow, subject, "mlflow-run"),

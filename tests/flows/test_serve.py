@@ -379,3 +379,23 @@ def test_seqflow_predict_json_prints_the_model_and_the_forecast_rows(run, flow_f
                                        str(tmp_path / "f.csv"), "--json"])
     assert written.exit_code == 0, written.output
     assert json.loads(written.stdout)["output"] == str(tmp_path / "f.csv") and "forecast" not in json.loads(written.stdout)
+
+
+def test_the_forecast_flow_run_is_named_tagged_linked_and_shows_its_ranking(run):
+    """Prefect's view of the run: read back through its API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    summary, _ = run
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(summary["flow_run_id"])
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[summary["flow_run_id"]])))}
+    assert flow_run.name.startswith("forecast-shop-")
+    assert {"flow:forecast", "subject:shop", "cells:gru"} <= set(flow_run.tags)
+    assert f"/runs/{summary['parent_run_id']}" in found["forecast-shop-mlflow-run"].data
+    rows = found["forecast-shop-ranking"].data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert [(r["rank"], r["forecaster"], r["kind"]) for r in rows] == [
+        (r["rank"], r["forecaster"], r["kind"]) for r in summary["ranking"]]
+    assert rows[0]["mase"] == float(f"{summary['ranking'][0]['mase']:.4g}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.artifacts import published
 from flows.tracked import reconcile, run_name, tracked_run
 from tasks.embeddings import steps
 from tasks.embeddings.config import EmbedConfig
@@ -12,6 +13,7 @@ from tasks.tracking import runs, store
 
 
 @flow(name="train-embeddings", log_prints=False)
+@published
 def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
     """Train word vectors on a streamed corpus, score them and export them for people and tools.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.artifacts import published
 from flows.tracked import reconcile, run_name, tracked_run
 from tasks.forecasting import calendar, ingest, steps
 from tasks.forecasting import config as forecast_config
@@ -18,6 +19,7 @@ class AllModelsFailed(RuntimeError):
 
 
 @flow(name="train-forecasters", log_prints=False)
+@published
 def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     """Train every configured cell on the source's series and score it beside the baselines.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.artifacts import published
 from flows.tracked import reconcile, run_name, tracked_run
 from tasks.study import steps
 from tasks.study.config import StudyConfig
@@ -16,6 +17,7 @@ class AllModelsFailed(RuntimeError):
 
 
 @flow(name="sine-study", log_prints=False)
+@published
 def sine_study(cfg: StudyConfig) -> StudySummary:
     """Train every configured cell on the wave's one-step shift and score it beside the baselines.
 

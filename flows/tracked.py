@@ -10,9 +10,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from prefect.runtime import flow_run
 
+from flows import artifacts
 from tasks import diskspace, paths
 from tasks.caching import content_key
 from tasks.config import RunConfig, flatten
@@ -115,8 +117,10 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
 
     The parent run carries the whole config as params, the tags every run of the flow shares
     (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
-    differ from the defaults. On any error its open children and itself end FAILED; when the error
-    is a full disk, the space held back for that (:mod:`tasks.diskspace`) is freed first.
+    differ from the defaults. The Prefect flow run is renamed after the flow and subject, tagged,
+    and linked to the parent run (:func:`flows.artifacts.label_flow_run`). On any error its open
+    children and itself end FAILED; when the error is a full disk, the space held back for that
+    (:mod:`tasks.diskspace`) is freed first.
     """
     diskspace.reserve(paths.artifacts_dir())  # or refuse now, in one line, when the disk has no room
     experiment_id = store.ensure_experiment(cfg.tracking.experiment)
@@ -126,10 +130,14 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
     description = "Settings changed from the defaults: " + (
         ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
     name = run_name(cfg, flow, subject)
-    with (runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent,
+    settings = flatten(cfg)
+    with (runs.parent_run(experiment_id, name, settings, {**shared, "mlflow.note.content": description}) as parent,
           diskspace.released_when_full(paths.artifacts_dir())):
         ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
                          time.monotonic())
+        if ctx.flow_run_id != "none":
+            artifacts.label_flow_run(ctx.flow_run_id, flow, subject, name.rsplit(" · ", 1)[-1], settings,
+                                     store.tracking_uri(), experiment_id, parent, name, datetime.now(timezone.utc))
         yield ctx
         runs.log_metrics(parent, {"run_seconds": ctx.elapsed()})  # the flow's time, kept by its run
 

@@ -3,7 +3,7 @@
 One module per command group, each with the renderer of what it prints: ``forecast`` (``run
 forecast``), ``study`` (``run study``, ``run demo``), ``embed`` (``run embed``), ``retrain`` (``run
 retrain``), ``retrain_embed`` (``run retrain-embed``), ``lesson`` (``run lesson``), ``predict``,
-``models``, ``serve``, ``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
+``models``, ``serve``, ``serve_model`` (``serve-model``), ``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
 wires them into one app.
 
 Heavy imports (Prefect, MLflow, TensorFlow) happen inside the commands, so ``seqflow --help``
@@ -30,6 +30,7 @@ from flows.cli import (
     retrain,
     retrain_embed,
     serve,
+    serve_model,
     server,
     study,
     ui,
@@ -63,6 +64,7 @@ app = typer.Typer(
         "  seqflow predict --model models:/forecast-alcohol-sales@candidate --input history.csv\n"
         "  seqflow run retrain --config flows/configs/sales.toml   validate, challenge, gate the champion\n"
         "  seqflow run retrain-embed             new word vectors, kept only if they beat the champion's\n"
+        "  seqflow serve-model --model models:/forecast-alcohol-sales@champion --port 5001   the model over HTTP\n"
         "  seqflow models list                   registered models, aliases, versions and their scores\n"
         "  seqflow config show embed             every setting of a flow with its value, default and meaning\n"
         "  seqflow ui                            review runs at http://127.0.0.1:5000\n"
@@ -101,6 +103,7 @@ app.command("ui")(ui.ui)
 app.command("predict")(predict.predict)
 app.command("promote")(models.promote)
 app.command("serve")(serve.serve)
+app.command("serve-model")(serve_model.serve_model)
 app.add_typer(run_app, name="run")
 app.add_typer(models.app, name="models")
 app.add_typer(config.app, name="config")

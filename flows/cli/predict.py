@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.options import EXIT_FAILED, check_environment, console, fail
+from flows.cli.options import EXIT_FAILED, check_environment, console, fail, print_json
 
 if TYPE_CHECKING:
     from flows.predict import Prediction
@@ -25,14 +25,18 @@ def predict(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FORECAST.parquet|.csv",
         help="Write the forecast there (Parquet or CSV, by the suffix) instead of printing a table.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the model's settings and the forecast rows (with --output: where they went) as JSON "
+                       "on stdout.")] = False,
 ) -> None:
     """Forecast the next horizon of every series in a history with a registered model, with prediction intervals.
 
     Prints (or writes) series_id, timestamp, yhat, lower, upper: the timestamps continue each series'
     calendar; lower/upper is the model's split-conformal interval at the level it was trained with
-    (evaluate.interval_level). A bad history is one line naming the file, row, column and rule, exit
-    code 2. The store is this project's (MLFLOW_TRACKING_URI, else artifacts/mlflow); the same model
-    serves over HTTP with `mlflow models serve -m MODEL_URI --env-manager local`.
+    (evaluate.interval_level). With --json: the model's settings and the forecast rows as JSON on
+    stdout (with --output: where they were written). A bad history is one line naming the file, row,
+    column and rule, exit code 2. The store is this project's (MLFLOW_TRACKING_URI, else
+    artifacts/mlflow); the same model serves over HTTP with `seqflow serve-model --model MODEL_URI`.
     """
     from flows.predict import check_output, predict as forecast, read_history, write_forecast
     from tasks.errors import EnvironmentFault, InputError
@@ -51,10 +55,25 @@ def predict(
         fail(str(exc))
     except EnvironmentFault as exc:
         fail(str(exc), EXIT_FAILED)
+    if as_json:
+        print_json(prediction_record(made, output))
+        return
     if output is not None:
         console(stderr=True).print(f"wrote {len(made.forecast)} rows to {output}", highlight=False)
         return
     _print_forecast(made, model)
+
+
+def prediction_record(made: Prediction, output: Path | None) -> dict:
+    """What ``--json`` prints: the model and its settings, then the forecast rows (or where they were written)."""
+    bundle = made.bundle
+    record = {"model_uri": made.model_uri, "cell": bundle["cell"], "horizon": bundle["horizon"],
+              "frequency": bundle["frequency"], "interval_level": bundle["interval"]["level"],
+              "n_series": int(made.forecast["series_id"].nunique()), "rows": len(made.forecast)}
+    if output is not None:
+        return {**record, "output": str(output)}
+    rows = made.forecast.assign(timestamp=made.forecast["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    return {**record, "forecast": rows.to_dict(orient="records")}
 
 
 def _print_forecast(made: Prediction, model: str) -> None:

@@ -133,6 +133,7 @@ def run_backtest(
     folds: int = 1,
     fold_step: int | None = None,
     min_train: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Refit every forecaster at every origin of every series, and score it with the M4 metrics.
 
@@ -145,6 +146,8 @@ def run_backtest(
         folds: origins per series.
         fold_step: steps between origins; None means ``horizon``.
         min_train: the fewest training steps the earliest origin may leave.
+        on_progress: called with ``(done, total)`` after each series and origin, every forecaster
+            fit there (``total`` = series × origins): a progress bar's hook; None = nothing.
 
     Returns:
         The forecasts (one row per series, model, fold and step) and the scores (one row per
@@ -158,7 +161,8 @@ def run_backtest(
     forecast_parts: list[pd.DataFrame] = []
     score_rows: list[dict] = []
     steps = np.arange(1, horizon + 1)
-    for fold in rolling_folds(frame, horizon, folds, fold_step, min_train):
+    total = int(frame["series_id"].nunique()) * folds
+    for done, fold in enumerate(rolling_folds(frame, horizon, folds, fold_step, min_train), start=1):
         for name, fit_predict in forecasters.items():
             yhat = np.asarray(fit_predict(fold.train, horizon), dtype=np.float64).reshape(-1)
             if yhat.shape != (horizon,):
@@ -190,6 +194,8 @@ def run_backtest(
                     **score_forecast(fold.test, yhat, fold.train, season_length),
                 }
             )
+        if on_progress is not None:
+            on_progress(done, total)
     forecasts = (
         pd.concat(forecast_parts, ignore_index=True)
         if forecast_parts

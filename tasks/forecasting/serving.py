@@ -41,6 +41,10 @@ FORECAST_COLUMNS = ("series_id", "timestamp", "yhat", "lower", "upper")
 _STEP = {"hourly": pd.DateOffset(hours=1), "daily": pd.DateOffset(days=1), "weekly": pd.DateOffset(weeks=1),
          "monthly": pd.DateOffset(months=1), "quarterly": pd.DateOffset(months=3), "yearly": pd.DateOffset(years=1)}
 
+# One period of each frequency, as a caller counts rows.
+_PERIOD = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
+           "yearly": "year"}
+
 Predict = Callable[[np.ndarray], np.ndarray]  # (batch, lookback, 1) float32 -> (batch, target_steps, 1)
 Predicts = Predict | Sequence[Predict]  # one network, or an ensemble's members (median in series space)
 
@@ -340,23 +344,42 @@ def check_history(history: pd.DataFrame, bundle: Mapping[str, Any], source: str 
                          "value": values, "row": rows, "date_text": date_text})
     work = work.sort_values(["series_id", "timestamp", "row"], kind="stable", ignore_index=True)
     v.check_duplicates(source, work, "timestamp")
-    found = v.infer_frequency(source, work, "timestamp")
+    # Length first: a caller of the served model can only send more rows (its frequency is the model's),
+    # and a single row per series is too short before it is a frequency no one can infer.
+    check_length(work, bundle, source)
+    try:
+        found = v.infer_frequency(source, work, "timestamp")
+    except InputError as exc:
+        # The file rules' advice (``pass frequency=``) is an argument no HTTP caller can pass.
+        raise InputError(str(exc).removesuffix("; pass frequency=")
+                         + f"; this model forecasts {bundle['frequency']} series: send one row per "
+                         f"{_PERIOD[bundle['frequency']]}") from None
     if found != bundle["frequency"]:
         raise InputError(f"the history is {found}; this model was trained on {bundle['frequency']} series",
                          file=source, column="timestamp")
     v.check_calendar(source, work, found, "timestamp")
     work = v.fill_missing(source, work, "error", "value")
-    check_length(work, bundle, source)
     return work[list(HISTORY_COLUMNS)].reset_index(drop=True)
 
 
 def check_length(work: pd.DataFrame, bundle: Mapping[str, Any], source: str = "input") -> None:
-    """Refuse a series shorter than the model's ``min_history`` (rows named as :func:`check_history` numbers them).
+    """Refuse a series shorter than the model's ``min_history``, saying what rows the caller must send.
+
+    Rows are named as :func:`check_history` numbers them; the message speaks in the request's terms
+    (rows and columns per series), since an HTTP caller has no setting to change.
 
     Raises:
         InputError: naming the first short series, its rows and what the model needs.
     """
-    v.check_length(
-        source, work, bundle["min_history"], "value",
-        why=(f"lookback {bundle['lookback']}, horizon {bundle['horizon']}, validation {bundle['validation']:g}: the "
-             "history the flow itself needs before an origin"))
+    need = int(bundle["min_history"])
+    counts = work.groupby("series_id", sort=False)["row"].agg(["size", "min", "max"])
+    short = counts[counts["size"] < need]
+    if short.empty:
+        return
+    size, first, last = (int(x) for x in short.iloc[0])
+    raise InputError(
+        f"series {str(short.index[0])!r} has {size} value{'' if size == 1 else 's'} (rows {first}-{last}); this model "
+        f"needs at least {need} (lookback {bundle['lookback']}, horizon {bundle['horizon']}, validation "
+        f"{bundle['validation']:g}: the history the flow itself needs before an origin): send at least {need} "
+        f"consecutive {bundle['frequency']} rows per series, as columns series_id, timestamp, value",
+        file=source, row=first, column="value")

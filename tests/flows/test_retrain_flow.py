@@ -140,3 +140,21 @@ def test_bad_fresh_data_stops_at_validation_and_leaves_the_champion(retrains, ca
     if case == "drift":
         failed = [row for row in summary["validation"] if not row["ok"]]
         assert failed and failed[0]["check"] == "level" and float(failed[0]["value"]) > 1.5
+
+
+def test_the_retrain_and_its_challengers_flow_runs_are_named_tagged_and_linked(retrains):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from tasks.tracking import runs, store
+
+    third = retrains["runs"][2]
+    challenger_flow_run = store.client().get_run(third["challenger_run_id"]).data.tags[runs.PREFECT_FLOW_RUN]
+    with get_client(sync_client=True) as client:
+        retrain_run = client.read_flow_run(third["flow_run_id"])
+        challenger = client.read_flow_run(challenger_flow_run)
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[third["flow_run_id"], challenger_flow_run])))}
+    assert retrain_run.name.startswith("retrain-sales-") and {"flow:retrain", "subject:sales"} <= set(retrain_run.tags)
+    assert challenger.name.startswith("forecast-sales-") and "cells:gru" in challenger.tags
+    assert {"retrain-sales-mlflow-run", "forecast-sales-mlflow-run", "forecast-sales-ranking"} <= keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -267,3 +268,135 @@ def test_mlflow_models_serve_returns_the_same_forecast(run, flow_forecast, histo
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux: /proc/<pid>/task/*/children), however deep."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += sorted(children - found)
+            found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_seqflow_serve_model_answers_without_the_venv_on_path_refuses_large_requests_and_stops_on_sigterm(
+        run, flow_forecast, history):
+    """The README's serving command from a shell that never activated the environment: the environment's
+    bin is not on PATH (where `mlflow models serve` exits 127, "uvicorn: not found")."""
+    seqflow_bin = Path(sys.executable).with_name("seqflow")
+    bin_dir = str(seqflow_bin.parent)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != bin_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MLFLOW_TRACKING_URI")}
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(seqflow_bin), "serve-model", "--model", run[0]["served"]["uri"], "--port", str(port),
+         "--max-request-mb", "1"],
+        env={**env, "PATH": path}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert server.poll() is None, server.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "seqflow serve-model did not answer /ping within 120 s"
+            time.sleep(1)
+        frame = _history_frame(history)
+        status, body = _post(f"{url}/invocations", {"dataframe_split": frame.to_dict(orient="split", index=False)})
+        assert status == 200, body
+        _assert_same_forecast(pd.DataFrame(body["predictions"]), flow_forecast)
+        # One row: the refusal says what to send, not a Python argument.
+        status, body = _post(f"{url}/invocations", {"dataframe_split": frame.head(1).to_dict(orient="split", index=False)})
+        assert status == 400
+        assert body["message"].startswith("input, row 1, column 'value': series 'north' has 1 value (rows 1-1)")
+        assert "consecutive monthly rows per series, as columns series_id, timestamp, value" in body["message"]
+        assert "frequency=" not in body["message"] and "\n" not in body["message"]
+        # A body over --max-request-mb is refused at once, and the server still answers afterwards.
+        big = {"dataframe_split": {"columns": ["series_id", "timestamp", "value"],
+                                   "data": [["north", "2015-01", 1.0]] * 60_000}}
+        started = time.monotonic()
+        status, body = _post(f"{url}/invocations", big)
+        took = time.monotonic() - started
+        assert status == 413 and body["error_code"] == "REQUEST_TOO_LARGE", body
+        assert "is over this server's limit of 1,048,576 bytes" in body["message"]
+        assert took < 5, f"the 413 took {took:.1f} s"
+        with urllib.request.urlopen(f"{url}/ping", timeout=5) as r:
+            assert r.status == 200
+        below = _descendants(server.pid)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0, server.stderr.read()[-3000:]
+        assert "stopped serving" in server.stderr.read()
+        survivors = [pid for pid in below if _alive(pid)]
+        assert not survivors, f"children of the server alive after SIGTERM: {survivors}"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def test_seqflow_serve_model_names_a_missing_model_and_a_taken_port():
+    missing = CliRunner().invoke(app, ["serve-model", "--model", "models:/no-such-model@candidate",
+                                       "--port", str(_free_port())])
+    assert missing.exit_code == 2
+    assert "error: --model = 'models:/no-such-model@candidate': cannot load the model" in missing.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve-model", "--model", "models:/no-such-model@candidate",
+                                          "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"error: --port = {port}: 127.0.0.1:{port} is taken by another process" in result.stderr
+
+
+def test_seqflow_predict_json_prints_the_model_and_the_forecast_rows(run, flow_forecast, history, tmp_path):
+    uri = run[0]["served"]["uri"]
+    shown = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history), "--json"])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert {k: record[k] for k in ("model_uri", "cell", "horizon", "frequency", "interval_level", "n_series")} == {
+        "model_uri": uri, "cell": "gru", "horizon": HORIZON, "frequency": "monthly", "interval_level": 0.95,
+        "n_series": 2}
+    assert record["rows"] == len(record["forecast"]) == 2 * HORIZON
+    _assert_same_forecast(pd.DataFrame(record["forecast"]), flow_forecast)
+    written = CliRunner().invoke(app, ["predict", "--model", uri, "--input", str(history), "--output",
+                                       str(tmp_path / "f.csv"), "--json"])
+    assert written.exit_code == 0, written.output
+    assert json.loads(written.stdout)["output"] == str(tmp_path / "f.csv") and "forecast" not in json.loads(written.stdout)
+
+
+def test_the_forecast_flow_run_is_named_tagged_linked_and_shows_its_ranking(run):
+    """Prefect's view of the run: read back through its API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    summary, _ = run
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(summary["flow_run_id"])
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[summary["flow_run_id"]])))}
+    assert flow_run.name.startswith("forecast-shop-")
+    assert {"flow:forecast", "subject:shop", "cells:gru"} <= set(flow_run.tags)
+    assert f"/runs/{summary['parent_run_id']}" in found["forecast-shop-mlflow-run"].data
+    rows = found["forecast-shop-ranking"].data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert [(r["rank"], r["forecaster"], r["kind"]) for r in rows] == [
+        (r["rank"], r["forecaster"], r["kind"]) for r in summary["ranking"]]
+    assert rows[0]["mase"] == float(f"{summary['ranking'][0]['mase']:.4g}")

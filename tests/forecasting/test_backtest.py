@@ -94,3 +94,18 @@ def test_run_backtest_tables():
 def test_a_forecaster_of_the_wrong_shape_is_named():
     with pytest.raises(ValueError, match=r"^forecaster 'bad' returned \(2,\) for series 'a'; must be \(3,\)$"):
         run_backtest(_frame({"a": 12}), {"bad": lambda x, h: np.zeros(2)}, horizon=3, season_length=1)
+
+
+def test_progress_is_reported_after_every_series_and_origin_with_the_total():
+    calls = []
+    fits = []
+
+    def naive(train, horizon):
+        fits.append(len(calls))  # how many progress calls came before this fit
+        return np.repeat(train[-1], horizon)
+
+    run_backtest(_frame({"a": 30, "b": 40, "c": 25}), {"naive": naive, "again": naive}, horizon=4, season_length=1,
+                 folds=2, on_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 6) for k in range(1, 7)]
+    # Both forecasters of a series and origin are fit before it is counted done.
+    assert fits == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]

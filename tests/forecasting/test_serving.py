@@ -199,3 +199,32 @@ def test_a_bundle_without_a_calendar_key_has_no_covariates():
     old = {k: v for k, v in bundle.items() if k != "calendar"}
     np.testing.assert_array_equal(serving.forecast_frame(_history(), old, _predict(HORIZON))["yhat"],
                                   serving.forecast_frame(_history(), bundle, _predict(HORIZON))["yhat"])
+
+
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        (_history(n=1), "input, row 1, column 'value': series 'a' has 1 value (rows 1-1); this model needs at least 16"),
+        (_history(n=3), "series 'a' has 3 values (rows 1-3); this model needs at least 16"),
+        (pd.concat([_history(n=20), _history(n=1, sid="b")], ignore_index=True), "series 'b' has 1 value (rows 21-21)"),
+    ],
+    ids=["one-row", "three-rows", "one-short-series"],
+)
+def test_a_short_history_over_http_says_what_the_caller_must_send(history, message):
+    """An HTTP caller cannot pass Python arguments: the refusal says which rows and columns to send."""
+    with pytest.raises(InputError) as info:
+        serving.forecast_frame(history, _bundle(), _predict(HORIZON))
+    text = str(info.value)
+    assert message in text
+    assert "send at least 16 consecutive monthly rows per series, as columns series_id, timestamp, value" in text
+    assert "frequency=" not in text and "\n" not in text
+
+
+def test_a_history_of_irregular_steps_names_the_models_frequency_not_an_argument():
+    history = _history(n=30).assign(timestamp=pd.date_range("2020-01-01", periods=30, freq="3D"))
+    with pytest.raises(InputError) as info:
+        serving.forecast_frame(history, _bundle(), _predict(HORIZON))
+    text = str(info.value)
+    assert "input, row 2, column 'timestamp'" in text and "cannot infer the frequency" in text
+    assert "this model forecasts monthly series: send one row per month" in text
+    assert "frequency=" not in text

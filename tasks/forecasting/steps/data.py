@@ -39,6 +39,7 @@ from tasks.forecasting.records import (
     WindowsRef,
 )
 from tasks.nets import windowing
+from tasks.progress import step_progress
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
@@ -214,7 +215,10 @@ def backtest_baselines(
 
     every = statistical.baseline_forecasters(season_length)
     frame = storage.read_frame(Path(series.path))
-    result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step)
+    total = int(frame["series_id"].nunique()) * folds
+    with step_progress("score-baselines", total, "series × origins") as advance:
+        result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step,
+                                       on_progress=lambda done, _: advance(done))
     key = _baselines_key(series, horizon, season_length, folds, fold_step, names)
     forecasts = storage.write_frame(typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))
     scores = storage.write_frame(typed_scores(result.scores), paths.intermediate_path("baseline-scores", key))

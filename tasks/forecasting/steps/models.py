@@ -32,7 +32,7 @@ from tasks.forecasting.records import (
 )
 from tasks.forecasting.steps.data import read_panel, series_arrays, typed_forecasts, typed_scores
 from tasks.nets.records import TrainedModel
-from tasks.progress import epoch_bar
+from tasks.progress import epoch_bar, step_progress
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
@@ -188,29 +188,33 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         parts, residuals = [], []
         spec = serving.window_spec(cfg.model_dump(mode="json"), season_length, table.calendar_features)
         units = _units(table, cfg)
-        kept = None
-        for fold in range(cfg.total_folds):
-            for group in sorted({u.group for u in units if u.fold == fold}):
-                members = [u for u in units if u.fold == fold and u.group == group]
-                models = [keras.saving.load_model(model_dir / u.file(trained.cell), compile=False) for u in members]
-                # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
-                predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in models]
-                rows = _unit_rows(table, members[0], "test")
-                yhat = panel.forecast_rows(table, rows, predicts, horizon)
-                parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell, rows))
-                # What calibrates the intervals: the same ensemble's forecasts from inside each
-                # series' validation part (serving's path, the served model's own). One call per
-                # series and member: a traced predict function (predict_on_batch), since an eager
-                # recurrent call runs its time loop op by op (0.5 s per M4 Hourly series for a GRU
-                # over 168 steps, against ~10 ms traced; the same numbers).
-                traced = [lambda x, m=m: np.asarray(m.predict_on_batch(x)) for m in models]
-                for r in rows:
-                    sid = str(table.series_id[r])
-                    residuals.append(serving.validation_residuals(
-                        sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length,
-                        stamps=series[sid][0]))
-                if fold == 0 and group == 0:
-                    kept, first_rows = models[0], rows
+        kept, done = None, 0
+        total = sum(len(_unit_rows(table, u, "test")) for u in units if u.member == 0)
+        with step_progress(f"{trained.cell} · evaluate", total, "series × origins", cfg.train.progress) as advance:
+            for fold in range(cfg.total_folds):
+                for group in sorted({u.group for u in units if u.fold == fold}):
+                    members = [u for u in units if u.fold == fold and u.group == group]
+                    models = [keras.saving.load_model(model_dir / u.file(trained.cell), compile=False) for u in members]
+                    # A few calls per model (one, or one per step when recursive): eager beats tracing a graph.
+                    predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in models]
+                    rows = _unit_rows(table, members[0], "test")
+                    yhat = panel.forecast_rows(table, rows, predicts, horizon)
+                    parts.append(panel.model_forecasts(table, fold, yhat, series, trained.cell, rows))
+                    # What calibrates the intervals: the same ensemble's forecasts from inside each
+                    # series' validation part (serving's path, the served model's own). One call per
+                    # series and member: a traced predict function (predict_on_batch), since an eager
+                    # recurrent call runs its time loop op by op (0.5 s per M4 Hourly series for a GRU
+                    # over 168 steps, against ~10 ms traced; the same numbers).
+                    traced = [lambda x, m=m: np.asarray(m.predict_on_batch(x)) for m in models]
+                    for r in rows:
+                        sid = str(table.series_id[r])
+                        residuals.append(serving.validation_residuals(
+                            sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length,
+                            stamps=series[sid][0]))
+                        done += 1
+                        advance(done)
+                    if fold == 0 and group == 0:
+                        kept, first_rows = models[0], rows
         banded, widths = intervals.attach_intervals(
             pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
             cfg.evaluate.interval_level, horizon)

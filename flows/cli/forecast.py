@@ -130,8 +130,10 @@ def _report(summary: ForecastSummary) -> None:
     if summary.recipe == "auto":
         out.print("chosen: model.recipe = auto chose and combined its candidates on backtests inside the training part "
                   "only (evaluate.inner_folds origins before each held-out horizon); every row's scores are the test "
-                  f"part's, seen after the choice. Served: {summary.served_network or 'no network'}, the network "
-                  "with the best inner score.", highlight=False, style="dim")
+                  "part's, seen after the choice. "
+                  + (f"Served: {summary.served_network}, the network with the best inner score."
+                     if summary.served_network else "No network served: none fit the series."),
+                  highlight=False, style="dim")
     elif not any(row.chosen for row in summary.ranking) and len(models) > 1:
         out.print("chosen: none before the test; the best of several models by these test scores is an optimistic "
                   "pick (model.recipe = auto chooses on the training part only)", highlight=False, style="dim")

@@ -8,11 +8,15 @@ choice for fold ``k`` reads lies in fold ``k``'s training part, so rewriting the
 fold ``k`` cannot change what is chosen, its weights, or its forecast (a test checks it bit for bit).
 
 For each series and held-out fold, the candidates are ranked by their mean MASE over the inner folds
-(sMAPE where a series has no MASE scale), and three rules are scored on those folds: the best
-candidate alone, the median of the top three, and their inverse-error weighted mean. The rule with the
-lowest inner MASE pooled over every series is used, with each series' own top candidates: the M4
-competition's lesson is that combinations of recurrent and statistical forecasts win; the inner folds
-say whether they win here.
+(sMAPE where a series has no MASE scale). Five rules turn a ranking into a forecast: the best
+candidate, the median of the top three, their inverse-error weighted mean (each on the series' own
+ranking), and the best and the median of the top three of one ranking shared by every series (by
+mean relative score: a panel's series lend each other evidence against a noisy pick). Each rule is
+scored *cross-fitted* on the inner folds (members chosen on all inner folds but one, scored on that
+one), so a rule that picks each series' best is not judged on the folds it picked on; the rule with
+the lowest pooled score is used, with members chosen on every inner fold. The M4 competition's lesson
+is that combinations of recurrent and statistical forecasts win; the inner folds say whether they win
+here.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from tasks.forecasting.metrics import score_forecast
 
 # The statistical forecasters auto considers (tasks.forecasting.statistical.baseline_forecasters).
 STATISTICAL: tuple[str, ...] = ("seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
-RULES: tuple[str, ...] = ("best", "median_top3", "weighted_top3")
+# Per series (each series' own ranking) and shared (one ranking for every series of the run).
+RULES: tuple[str, ...] = ("best", "median_top3", "weighted_top3", "shared_best", "shared_median_top3")
 TOP_K = 3
 AUTO = "auto"
 CHOICE_COLUMNS = ("series_id", "fold", "origin", "rule", "candidate", "rank", "inner_score", "inner_metric", "weight")
@@ -175,56 +180,99 @@ def choose(
         truth[(sid, int(fold))] = (int(first["origin"].iloc[0]), first["timestamp"].to_numpy(),
                                    first["y"].to_numpy(dtype=np.float64))
     present = sorted({str(m) for m in rows["model"].unique()})
+    ids = sorted({s for s, _ in truth})
     table_rows: list[dict] = []
     out_parts: list[pd.DataFrame] = []
     rules: dict[int, str] = {}
     rule_scores: dict[int, dict[str, float]] = {}
     network_scores: dict[str, list[float]] = {}
     for fold in range(held_out):
-        plans = {}
-        pooled = {rule: [] for rule in RULES}
-        for sid in sorted({s for s, _ in truth}):
+        inner, scored = {}, {}
+        for sid in ids:
             origins = {f: truth[(s, f)][0] for s, f in truth if s == sid}
-            inner = inner_folds(origins, fold, horizon, n_inner)
-            values = series[sid][1]
-            per = {}
-            for name in present:
-                got = [_score(truth[(sid, f)][2], yhat[(sid, name, f)], values[: origins[f]], season_length)
-                       for f in inner if (sid, name, f) in yhat]
-                if len(got) == len(inner) and (sid, name, fold) in yhat:
-                    per[name] = got
-            if not per:
+            inner[sid] = inner_folds(origins, fold, horizon, n_inner)
+            scored[sid] = _inner_scores(sid, inner[sid], present, fold, yhat, truth, series[sid][1], season_length)
+            if not scored[sid][0]:
                 raise ValueError(f"series {sid!r}: no candidate forecast every inner fold of held-out fold {fold}")
-            # MASE when every candidate has a scale on every inner fold, else sMAPE (a flat history).
-            metric = "mase" if all(math.isfinite(s[0]) for got in per.values() for s in got) else "smape"
-            index = 0 if metric == "mase" else 1
-            ranked = sorted(per, key=lambda name: (float(np.mean([s[index] for s in per[name]])), name))
-            scores = np.array([float(np.mean([s[index] for s in per[name]])) for name in ranked])
-            if fold == 0:
-                for name, score in zip(ranked, scores):
-                    if name in networks:
-                        network_scores.setdefault(name, []).append(float(score))
-            for rule in RULES:
-                inner_scores = []
-                for f in inner:
-                    stack = np.stack([yhat[(sid, name, f)] for name in ranked])
-                    combined, _ = _combine(rule, stack, scores)
-                    mase, smape = _score(truth[(sid, f)][2], combined, values[: origins[f]], season_length)
-                    inner_scores.append(mase if metric == "mase" else smape / 100.0)
-                pooled[rule].append(float(np.mean(inner_scores)))
-            plans[sid] = (ranked, scores, metric)
-        rule_scores[fold] = {rule: float(np.mean(v)) for rule, v in pooled.items()}
+        # Each rule scored cross-fitted: its members chosen on all inner folds but one, scored on that
+        # one (a rule that picks each series' best is not scored on the folds it picked on).
+        rule_scores[fold] = {}
+        for rule in RULES:
+            got = []
+            for k in range(n_inner):
+                keep = [j for j in range(n_inner) if j != k] or [k]  # one inner fold: scored in-sample
+                plans = _plans(scored, keep)
+                for sid in ids:
+                    f = inner[sid][k]
+                    combined, _ = _apply(rule, plans, sid, lambda name, f=f, sid=sid: yhat[(sid, name, f)])
+                    mase, smape = _score(truth[(sid, f)][2], combined, series[sid][1][: truth[(sid, f)][0]],
+                                         season_length)
+                    got.append(mase if scored[sid][2] == "mase" else smape / 100.0)
+            rule_scores[fold][rule] = float(np.mean(got))
         rule = min(RULES, key=lambda r: (rule_scores[fold][r], RULES.index(r)))
         rules[fold] = rule
-        for sid, (ranked, scores, metric) in plans.items():
+        plans = _plans(scored, list(range(n_inner)))
+        for sid in ids:
             origin, stamps, y = truth[(sid, fold)]
-            combined, weights = _combine(rule, np.stack([yhat[(sid, name, fold)] for name in ranked]), scores)
+            combined, weights = _apply(rule, plans, sid, lambda name, sid=sid: yhat[(sid, name, fold)])
+            ranked, scores = plans["series"][sid]
             out_parts.append(pd.DataFrame({
                 "series_id": sid, "model": AUTO, "fold": fold, "origin": origin, "timestamp": stamps,
                 "horizon_step": np.arange(1, horizon + 1), "yhat": combined, "y": y}))
             table_rows += [{"series_id": sid, "fold": fold, "origin": origin, "rule": rule, "candidate": name,
-                            "rank": r + 1, "inner_score": float(score), "inner_metric": metric, "weight": float(w)}
-                           for r, (name, score, w) in enumerate(zip(ranked, scores, weights))]
+                            "rank": r + 1, "inner_score": float(score), "inner_metric": scored[sid][2],
+                            "weight": float(weights.get(name, 0.0))}
+                           for r, (name, score) in enumerate(zip(ranked, scores))]
+            if fold == 0:
+                for name, score in zip(ranked, scores):
+                    if name in networks:
+                        network_scores.setdefault(name, []).append(float(score))
     network = min(network_scores, key=lambda n: (float(np.mean(network_scores[n])), n)) if network_scores else None
     return Choice(pd.concat(out_parts, ignore_index=True), pd.DataFrame(table_rows, columns=list(CHOICE_COLUMNS)),
                   rules, rule_scores, network)
+
+
+def _inner_scores(sid, inner, present, fold, yhat, truth, values, m) -> tuple[dict[str, list[float]], list[int], str]:
+    """Every candidate's score on each inner fold of one series: MASE, or sMAPE / 100 without a MASE scale."""
+    raw = {}
+    for name in present:
+        got = [_score(truth[(sid, f)][2], yhat[(sid, name, f)], values[: truth[(sid, f)][0]], m)
+               for f in inner if (sid, name, f) in yhat]
+        if len(got) == len(inner) and (sid, name, fold) in yhat:
+            raw[name] = got
+    metric = "mase" if all(math.isfinite(s[0]) for got in raw.values() for s in got) else "smape"
+    index = 0 if metric == "mase" else 1
+    scale = 1.0 if metric == "mase" else 100.0
+    return {name: [s[index] / scale for s in got] for name, got in raw.items()}, inner, metric
+
+
+def _plans(scored: Mapping[str, tuple], keep: list[int]) -> dict:
+    """Rankings on the inner folds at positions ``keep``: each series' own, and one shared by every series.
+
+    The shared ranking orders the candidates every series has by their mean relative score (each
+    series' scores divided by its median candidate's), so a series with large errors does not
+    outweigh the others.
+    """
+    per_series, relative = {}, {}
+    for sid, (scores, _, _) in scored.items():
+        means = {name: float(np.mean([got[j] for j in keep])) for name, got in scores.items()}
+        ranked = sorted(means, key=lambda name: (means[name], name))
+        per_series[sid] = (ranked, np.array([means[n] for n in ranked]))
+        middle = float(np.median(list(means.values())))
+        for name, value in means.items():
+            relative.setdefault(name, []).append(value / middle if middle > 0 else 1.0)
+    shared = [name for name, got in relative.items() if len(got) == len(scored)]
+    pooled = {name: float(np.mean(relative[name])) for name in shared}
+    ranked = sorted(pooled, key=lambda name: (pooled[name], name))
+    return {"series": per_series, "shared": (ranked, np.array([pooled[n] for n in ranked]))}
+
+
+def _apply(rule: str, plans: dict, sid: str, forecast_of) -> tuple[np.ndarray, dict[str, float]]:
+    """One rule's forecast for one series and the weight of each member."""
+    shared = rule.startswith("shared_")
+    ranked, scores = plans["shared"] if shared else plans["series"][sid]
+    if not ranked:  # no candidate every series has: each series' own
+        ranked, scores = plans["series"][sid]
+    top = ranked[:TOP_K]
+    combined, weights = _combine(rule.removeprefix("shared_"), np.stack([forecast_of(n) for n in top]), scores[:TOP_K])
+    return combined, {name: float(w) for name, w in zip(top, weights)}

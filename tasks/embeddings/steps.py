@@ -150,7 +150,8 @@ def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: T
     if tokenize_cfg.phrases:
         first_pass = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
         phraser = text.learn_phrases((chunk.tokens for chunk in first_pass), tokenize_cfg)
-    chunks = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
+    read = corpus_source.ReadStats()
+    chunks = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg, stats=read), tokenize_cfg)
     if phraser is not None:
         chunks = text.apply_phrases(chunks, phraser)
     counter = text.VocabularyCounter()
@@ -169,13 +170,20 @@ def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: T
     counts_path = storage.write_frame(counts, paths.intermediate_path("word-counts", key), metadata)
     seconds = time.perf_counter() - began
     n_phrases = len(phraser.phrasegrams) if phraser is not None else 0
-    get_run_logger().info(
+    logger = get_run_logger()
+    logger.info(
         "tokenized %s: %d documents, %d tokens, %d distinct words in %.1f s (%.0f tokens/s)",
         corpus.name, counter.n_documents, counter.n_tokens, len(counts), seconds,
         counter.n_tokens / seconds if seconds > 0 else 0.0,
     )
+    if read.dropped_runs:
+        logger.warning(
+            "%s: dropped %d run(s) of word characters at least %d long as non-words (%d characters in all)",
+            corpus.name, read.dropped_runs, read.piece_chars, read.dropped_chars,
+        )
     return TokensRef(str(tokens_path), str(counts_path), storage.content_hash(tokens_path), corpus,
-                     counter.n_documents, counter.n_chunks, counter.n_tokens, len(counts), n_phrases, seconds)
+                     counter.n_documents, counter.n_chunks, counter.n_tokens, len(counts), n_phrases, seconds,
+                     read.dropped_runs, read.dropped_chars)
 
 
 def _vocabulary_key(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> str:
@@ -211,7 +219,8 @@ def build_vocabulary(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> Vocabul
     )
     ids_path = paths.intermediate_path("token-ids", key)
     with storage.frame_writer(ids_path) as write:
-        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=STREAM_ROWS)
+        rows = text.batch_rows(tokens.n_tokens, tokens.n_chunks, STREAM_ROWS)
+        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=rows)
         for frame in text.encode_token_frames(frames, vocabulary["word"]):
             write(frame)
     return VocabularyRef(str(vocabulary_path), str(ids_path), storage.content_hash(vocabulary_path), tokens,
@@ -244,6 +253,7 @@ def record_corpus(vocabulary: VocabularyRef, tokenize_cached: bool, ctx: RunCont
     runs.log_metrics(ctx.parent_run_id, {
         "corpus.documents": tokens.n_documents, "corpus.chunks": tokens.n_chunks, "corpus.tokens": tokens.n_tokens,
         "corpus.distinct_words": tokens.n_distinct, "corpus.phrases": tokens.n_phrases,
+        "corpus.dropped_runs": tokens.dropped_runs, "corpus.dropped_chars": tokens.dropped_chars,
         "vocabulary.words": vocabulary.n_words, "vocabulary.tokens": vocabulary.n_tokens,
         "tokenize.seconds": tokens.seconds, "tokenize.tokens_per_second": tokens.tokens_per_second,
     })
@@ -291,8 +301,9 @@ def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) 
         runs.log_params(run_id, flatten(cfg))
         words = storage.read_frame(Path(vocabulary.vocabulary_path))
         ids_path = Path(vocabulary.ids_path)
+        rows = text.batch_rows(vocabulary.tokens.n_tokens, vocabulary.tokens.n_chunks, STREAM_ROWS)
         stream = text.RestartableTokens(
-            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=STREAM_ROWS)),
+            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=rows)),
             words=words["word"],
         )
         with epoch_bar(cfg.model.architecture, cfg.model.epochs) as bar:

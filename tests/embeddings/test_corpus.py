@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,90 @@ def test_a_long_line_arrives_in_pieces_cut_at_whitespace(tmp_path, monkeypatch):
     assert len(first) > 5 and all(len(d.text) <= 200 + 64 for d in first)
     assert "".join(d.text for d in first).split() == words  # no token cut in two
     assert docs[-1] == Document(1, "next line")
+
+
+class _CountingPattern:
+    """A compiled pattern that counts the characters it is asked to scan (the reader's work)."""
+
+    def __init__(self, pattern):
+        self.pattern, self.scanned = pattern, 0
+
+    def _count(self, string, pos=0, endpos=None):
+        self.scanned += (len(string) if endpos is None else min(endpos, len(string))) - pos
+
+    def search(self, string, *args):
+        self._count(string, *args)
+        return self.pattern.search(string, *args)
+
+    def match(self, string, *args):
+        self._count(string, *args)
+        return self.pattern.match(string, *args)
+
+
+def _scanned_reading(monkeypatch, path, piece_chars) -> tuple[int, list[Document]]:
+    counters = []
+    for name in ("_LAST_SPACE", "_LAST_NON_WORD", "_WORD_RUN"):
+        if hasattr(corpus, name):
+            counters.append(_CountingPattern(getattr(corpus, name)))
+            monkeypatch.setattr(corpus, name, counters[-1])
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=piece_chars))
+    return sum(c.scanned for c in counters), docs
+
+
+@pytest.mark.parametrize("separator", [",", ""], ids=["punctuation", "letters-only"])
+def test_a_line_without_whitespace_is_read_in_linear_work_and_bounded_pieces(tmp_path, monkeypatch, separator):
+    """Work is counted as the characters the cut searches scan: 4x the line, at most ~4x the work."""
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 256)
+    work, longest = [], []
+    for n_words in (500, 2_000):
+        path = tmp_path / f"line-{n_words}.txt"
+        path.write_text(separator.join(f"w{i:05d}" for i in range(n_words)) + "\nnext line\n", encoding="utf-8")
+        scanned, docs = _scanned_reading(monkeypatch, path, piece_chars=300)
+        # A line of word characters alone is no word: dropped, it leaves no document behind.
+        assert docs[-1] == Document(1 if separator else 0, "next line")
+        work.append(scanned)
+        longest.append(max(len(d.text) for d in docs))
+    assert work[0] > 0  # the searches that cut pieces were counted
+    assert work[1] <= 4.5 * work[0], work
+    assert max(longest) <= 300, longest
+
+
+def test_a_line_without_whitespace_is_cut_at_punctuation_never_inside_a_token(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
+    words = [f"word{i:04d}" for i in range(400)]
+    path = tmp_path / "commas.txt"
+    path.write_text(",".join(words) + "\n", encoding="utf-8")
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=200))
+    assert len(docs) > 5 and all(len(d.text) <= 200 for d in docs)
+    assert "".join(d.text for d in docs) == ",".join(words)
+    assert [w for d in docs for w in d.text.split(",") if w] == words  # every piece ends at a comma
+
+
+def test_an_overlong_run_of_letters_is_dropped_as_a_non_word_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
+    path = tmp_path / "blob.txt"
+    path.write_text("before " + "x" * 5_000 + " after\n" + "y" * 5_000 + "\nlast\n", encoding="utf-8")
+    stats = corpus.ReadStats()
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=200, stats=stats))
+    assert all(len(d.text) <= 200 for d in docs)
+    assert [(d.doc_id, d.text.split()) for d in docs if d.text.split()] == [(0, ["before"]), (0, ["after"]),
+                                                                             (1, ["last"])]
+    assert (stats.dropped_runs, stats.dropped_chars) == (2, 10_000)
+
+
+def test_reading_memory_is_bounded_by_the_piece_not_the_line(tmp_path, monkeypatch):
+    """A 2 MB line of letters alone, read in 1 KiB blocks and 4 KiB pieces: the peak stays near the piece."""
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 1024)
+    path = tmp_path / "letters.txt"
+    path.write_text("a" * 2_000_000 + " tail\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        docs = list(iter_documents(CorpusConfig(path=path), piece_chars=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [d.text.split() for d in docs] == [["tail"]]
+    assert peak < 256 * 1024, peak
 
 
 def test_undecodable_byte_names_the_file_and_byte_offset(tmp_path, monkeypatch):

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 _console = Console(stderr=True)
 
@@ -37,3 +46,58 @@ def epoch_bar(label: str, total: int, enabled: bool = True) -> Iterator[Callable
             progress.update(bar, completed=epoch + 1, losses=losses)
 
         yield hook
+
+
+@contextlib.contextmanager
+def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """Yield an ``update(completed)`` hook for one long step: progress, elapsed and time left on a terminal.
+
+    With ``total`` known the bar shows ``completed/total unit`` and an ETA; with ``total=None`` a
+    spinner and the elapsed time. In a non-interactive log (stderr not a terminal) nothing is redrawn:
+    one line is written when the step ends, e.g. ``t-SNE of 2,000 words: 1,000/1,000 iterations in 63.2 s``.
+
+    Args:
+        label: what the step does, e.g. ``"tokenize"``.
+        total: the amount of work when known (iterations, bytes, measurements), else ``None``.
+        unit: what ``completed`` counts, for the finished line.
+        enabled: ``False`` for a hook that does nothing.
+    """
+    if not enabled:
+        yield lambda completed: None
+        return
+    done = 0
+    began = time.perf_counter()
+
+    def finished_line() -> str:
+        of = f"{done:,}/{total:,}" if total is not None else f"{done:,}"
+        return f"{label}: {of} {unit} in {time.perf_counter() - began:.1f} s"
+
+    if not _console.is_terminal:
+
+        def note(completed: int) -> None:
+            nonlocal done
+            done = completed
+
+        yield note
+        _console.print(finished_line(), markup=False, highlight=False)
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is not None else TextColumn(""),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TimeRemainingColumn() if total is not None else TextColumn(""),
+        console=_console,
+        transient=False,
+    )
+    with progress:
+        bar = progress.add_task(label, total=total)
+
+        def update(completed: int) -> None:
+            nonlocal done
+            done = completed
+            progress.update(bar, completed=completed)
+
+        yield update

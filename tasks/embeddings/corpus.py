@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import csv
 import gzip
 import re
@@ -35,7 +36,7 @@ from typing import BinaryIO
 
 from gensim.test.utils import datapath
 
-from tasks.embeddings.config import DEFAULT_CORPUS, CorpusConfig, is_table
+from tasks.embeddings.config import LEE_CORPUS, CorpusConfig, is_table
 from tasks.errors import InputError, file_read_error, not_a_file_rule
 
 TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".txt.gz", ".txt.bz2")
@@ -72,16 +73,19 @@ class ReadStats:
         dropped_runs: how many such runs were dropped.
         dropped_chars: their characters, in total.
         piece_chars: the length from which a run was dropped (the reader's piece size).
+        bytes_read: bytes of the corpus files read so far (compressed, for compressed files): progress
+            against :func:`corpus_bytes`.
     """
 
     dropped_runs: int = 0
     dropped_chars: int = 0
     piece_chars: int = field(default=0)
+    bytes_read: int = 0
 
 
 def corpus_path(cfg: CorpusConfig) -> Path:
-    """Return the configured path, or gensim's bundled ``lee_background.cor`` when none is set."""
-    return Path(cfg.path) if cfg.path is not None else Path(datapath(DEFAULT_CORPUS))
+    """Return the configured path, or gensim's bundled ``lee_background.cor`` for ``corpus.path = off``."""
+    return Path(cfg.path) if cfg.path is not None else Path(datapath(LEE_CORPUS))
 
 
 def corpus_files(cfg: CorpusConfig) -> list[Path]:
@@ -102,6 +106,11 @@ def corpus_files(cfg: CorpusConfig) -> list[Path]:
     if not path.is_file():
         raise InputError(not_a_file_rule(path), file=path)
     return [path]
+
+
+def corpus_bytes(cfg: CorpusConfig) -> int:
+    """The corpus files' total size in bytes (as stored: compressed for compressed files)."""
+    return sum(f.stat().st_size for f in corpus_files(cfg))
 
 
 def iter_documents(
@@ -129,7 +138,7 @@ def iter_documents(
     table = path.is_file() and is_table(path)
     doc_id = 0
     for file in files:
-        pieces = _table_rows(file, cfg) if table else _text_pieces(file, cfg, piece_chars, stats)
+        pieces = _table_rows(file, cfg, stats) if table else _text_pieces(file, cfg, piece_chars, stats)
         started = False
         for text, ends_document in pieces:
             if text.strip():
@@ -143,30 +152,47 @@ def iter_documents(
         if started:  # a file that ends without a newline still closes its last document
             doc_id += 1
     if doc_id == 0:
-        raise InputError("the corpus is empty: no document has any text", file=path)
+        dropped = (f" ({stats.dropped_runs:,} run(s) of word characters at least {piece_chars:,} long were dropped "
+                   "as non-words)") if stats.dropped_runs else ""
+        raise InputError(f"the corpus is empty: no document has any text{dropped}", file=path)
 
 
-def _open_binary(file: Path) -> BinaryIO:
-    """Open ``file`` for reading bytes, decompressing gzip or bzip2 recognised by their magic bytes."""
+@contextlib.contextmanager
+def _open_binary(file: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """Open ``file`` for reading bytes, decompressing gzip or bzip2 recognised by their magic bytes.
+
+    Yields the stream to read and the raw file beneath it, whose position tells how far reading has
+    got in the file's own bytes (progress against the file's size, compressed or not).
+    """
     with open(file, "rb") as raw:
         magic = raw.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(file, "rb")
-    if magic == b"BZh":
-        return bz2.open(file, "rb")
-    return open(file, "rb")
+        raw.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+                yield handle, raw
+        elif magic == b"BZh":
+            with bz2.BZ2File(raw, "rb") as handle:
+                yield handle, raw
+        else:
+            yield raw, raw
 
 
-def _decoded_blocks(file: Path, encoding: str, errors: str) -> Iterator[str]:
-    """Yield the text of ``file`` in blocks, raising one-line errors with the failing byte offset."""
+def _decoded_blocks(file: Path, encoding: str, errors: str, stats: ReadStats | None = None) -> Iterator[str]:
+    """Yield the text of ``file`` in blocks, raising one-line errors with the failing byte offset.
+
+    With ``stats``, ``stats.bytes_read`` grows by the file's bytes read (compressed, for a compressed file).
+    """
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     check_binary = not codecs.lookup(encoding).name.startswith(_WIDE_ENCODINGS)
     consumed = 0  # bytes fed to the decoder so far
     first = True
+    before = stats.bytes_read if stats is not None else 0
     try:
-        with _open_binary(file) as handle:
+        with _open_binary(file) as (handle, raw):
             while True:
                 block = handle.read(_BLOCK_BYTES)
+                if stats is not None:
+                    stats.bytes_read = before + raw.tell()
                 if first and check_binary:
                     nul = block.find(b"\x00", 0, _SNIFF_BYTES)
                     if nul >= 0:
@@ -200,14 +226,14 @@ def _decoded_blocks(file: Path, encoding: str, errors: str) -> Iterator[str]:
         raise InputError(f"cannot be read as a compressed or text file ({exc})", file=file) from None
 
 
-def _text_lines(file: Path, encoding: str, errors: str) -> Iterator[str]:
+def _text_lines(file: Path, encoding: str, errors: str, stats: ReadStats | None = None) -> Iterator[str]:
     """Yield the whole lines of ``file`` (without ``\\n`` or a preceding ``\\r``), for the table reader.
 
     A line's parts are joined once, when it ends, so a long line costs linear time (a table's csv
     parser must see whole lines, so here a line is held whole).
     """
     parts: list[str] = []
-    for block in _decoded_blocks(file, encoding, errors):
+    for block in _decoded_blocks(file, encoding, errors, stats):
         lines = block.split("\n")
         for line in lines[:-1]:
             parts.append(line)
@@ -268,7 +294,7 @@ def _text_pieces(file: Path, cfg: CorpusConfig, piece_chars: int, stats: ReadSta
     """Yield ``(text, ends_document)`` for a text file: pieces of lines, or of the whole file."""
     cutter = _PieceCutter(piece_chars, stats)
     by_line = cfg.document == "line"
-    for block in _decoded_blocks(file, cfg.encoding, cfg.errors):
+    for block in _decoded_blocks(file, cfg.encoding, cfg.errors, stats):
         lines = block.split("\n") if by_line else [block]
         for line in lines[:-1]:
             for piece in cutter.add(line):
@@ -280,7 +306,7 @@ def _text_pieces(file: Path, cfg: CorpusConfig, piece_chars: int, stats: ReadSta
     yield (last.removesuffix("\r") if by_line else last), True
 
 
-def _table_rows(file: Path, cfg: CorpusConfig) -> Iterator[tuple[str, bool]]:
+def _table_rows(file: Path, cfg: CorpusConfig, stats: ReadStats) -> Iterator[tuple[str, bool]]:
     """Yield ``(text, True)`` for each row of a TSV (no quoting) or CSV (Excel quoting) table."""
     suffixes = [s.lower() for s in file.suffixes if s.lower() not in (".gz", ".bz2")]
     tsv = bool(suffixes) and suffixes[-1] in (".tsv", ".tab")
@@ -289,7 +315,7 @@ def _table_rows(file: Path, cfg: CorpusConfig) -> Iterator[tuple[str, bool]]:
     # One review can exceed the csv module's default field limit (128 KiB); the limit is process-wide.
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     # The csv parser is given lines with their newline back, as from a file opened with newline="".
-    lines = (line + "\n" for line in _text_lines(file, cfg.encoding, cfg.errors))
+    lines = (line + "\n" for line in _text_lines(file, cfg.encoding, cfg.errors, stats))
     reader = csv.reader(lines, **dialect)
     header = next(reader, None)
     if header is None:

@@ -62,7 +62,7 @@ from tasks.embeddings.records import (
 )
 from tasks.embeddings.tables import COMPARED, comparison_markdown, comparison_rows, neighbours_markdown
 from tasks.errors import InputError
-from tasks.progress import epoch_bar
+from tasks.progress import epoch_bar, work_bar
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
@@ -156,9 +156,11 @@ def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: T
         chunks = text.apply_phrases(chunks, phraser)
     counter = text.VocabularyCounter()
     tokens_path = paths.intermediate_path("tokens", key)
-    with storage.frame_writer(tokens_path) as write:
+    with storage.frame_writer(tokens_path) as write, \
+            work_bar(f"tokenize {corpus.name}", corpus_source.corpus_bytes(corpus_cfg), "bytes read") as bar:
         for frame in text.token_frames(counter.observe(chunks)):
             write(frame)
+            bar(read.bytes_read)
         if counter.n_chunks == 0:
             raise InputError(
                 f"no document has a token matching tokenize.token_pattern = {tokenize_cfg.token_pattern!r}",
@@ -342,7 +344,9 @@ def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVect
     """Score analogies, word-pair similarity and neighbours; log the metrics and the tables."""
     run_id = trained.run_id
     try:
-        report = evaluation.evaluate_vectors(read_vectors(Path(trained.vectors_path)), cfg.evaluate)
+        with work_bar("evaluate", evaluation.evaluation_steps(cfg.evaluate), "measurements") as bar:
+            report = evaluation.evaluate_vectors(read_vectors(Path(trained.vectors_path)), cfg.evaluate,
+                                                 on_step=lambda done, name: bar(done))
         metrics = report.metrics()
         runs.log_metrics(run_id, metrics)  # a NaN (no known word pair on a tiny corpus) becomes a tag
         sections = report.analogy_sections()
@@ -393,9 +397,10 @@ def export_vectors(evaluated: EvaluatedVectors, cfg: EmbedConfig) -> ExportedFil
         )
         local.update(projector_config=projector.config, projector_vectors=projector.vectors,
                      projector_metadata=projector.metadata)
-        tsne = projection.tsne_projection(
-            wv, cfg.evaluate.tsne_top_n, cfg.evaluate.perplexity, cfg.seed, max_iter=cfg.evaluate.tsne_max_iter
-        )
+        n_words = min(cfg.evaluate.tsne_top_n, len(wv.words))
+        with work_bar(f"t-SNE of {n_words:,} words", cfg.evaluate.tsne_max_iter, "iterations") as bar:
+            tsne = projection.tsne_projection(wv, cfg.evaluate.tsne_top_n, cfg.evaluate.perplexity, cfg.seed,
+                                              max_iter=cfg.evaluate.tsne_max_iter, on_iteration=bar)
         local["tsne_parquet"] = storage.write_frame(tsne.frame, out / "tsne.parquet")
         fig = projection.tsne_figure(
             tsne.frame, cfg.evaluate.tsne_label_top,

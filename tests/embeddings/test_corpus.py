@@ -22,10 +22,19 @@ def _docs(**kwargs) -> list[Document]:
     return list(iter_documents(CorpusConfig(**kwargs)))
 
 
-def test_the_default_corpus_is_gensims_lee_background():
-    docs = _docs()
+def test_off_is_gensims_small_lee_background_corpus():
+    docs = _docs(path=None)
     assert len(docs) == 300
     assert docs[0].text.startswith("Hundreds of people have been forced to vacate their homes")
+
+
+def test_the_default_corpus_is_the_shipped_text8_prefix_read_in_pieces():
+    """data/text8-prefix.gz: one 12.5 MB line of Wikipedia text, read piece by piece (only the first here)."""
+    cfg = CorpusConfig()
+    assert cfg.path == Path("data/text8-prefix.gz") and corpus.corpus_path(cfg).is_file()
+    first = next(iter_documents(cfg))
+    assert first.doc_id == 0 and first.text.startswith(" anarchism originated as a term of abuse")
+    assert len(first.text) <= corpus._PIECE_CHARS
 
 
 @pytest.mark.parametrize("opener", [open, gzip.open, bz2.open], ids=["plain", "gz", "bz2"])
@@ -160,6 +169,29 @@ def test_an_overlong_run_of_letters_is_dropped_as_a_non_word_and_counted(tmp_pat
     assert (stats.dropped_runs, stats.dropped_chars) == (2, 10_000)
 
 
+@pytest.mark.parametrize("opener", [open, gzip.open], ids=["plain", "gz"])
+def test_bytes_read_reach_the_corpus_size_for_progress(tmp_path, monkeypatch, opener):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 256)
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name in ("a.txt.gz", "b.txt.gz") if opener is gzip.open else ("a.txt", "b.txt"):
+        with opener(folder / name, "wb") as handle:
+            handle.write(("some words here\n" * 500).encode())
+    cfg, stats, seen = CorpusConfig(path=folder), corpus.ReadStats(), []
+    for _ in iter_documents(cfg, stats=stats):
+        seen.append(stats.bytes_read)
+    assert seen == sorted(seen) and seen[0] < corpus.corpus_bytes(cfg)
+    assert stats.bytes_read == corpus.corpus_bytes(cfg) == sum(f.stat().st_size for f in folder.iterdir())
+
+
+def test_a_corpus_of_dropped_runs_alone_says_so(tmp_path):
+    path = tmp_path / "blob.txt"
+    path.write_text("q" * 1_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"the corpus is empty: no document has any text \(1 run\(s\) of word "
+                                         r"characters at least 300 long were dropped as non-words\)"):
+        list(iter_documents(CorpusConfig(path=path), piece_chars=300))
+
+
 def test_reading_memory_is_bounded_by_the_piece_not_the_line(tmp_path, monkeypatch):
     """A 2 MB line of letters alone, read in 1 KiB blocks and 4 KiB pieces: the peak stays near the piece."""
     monkeypatch.setattr(corpus, "_BLOCK_BYTES", 1024)
@@ -291,5 +323,6 @@ def test_corpus_files_for_hashing(tmp_path):
     (tmp_path / "b.txt").write_text("x", encoding="utf-8")
     (tmp_path / "a.txt").write_text("y", encoding="utf-8")
     assert corpus.corpus_files(CorpusConfig(path=tmp_path)) == [tmp_path / "a.txt", tmp_path / "b.txt"]
-    assert corpus.corpus_files(CorpusConfig())[0].name == "lee_background.cor"
-    assert isinstance(corpus.corpus_path(CorpusConfig()), Path)
+    assert corpus.corpus_files(CorpusConfig(path=None))[0].name == "lee_background.cor"
+    assert isinstance(corpus.corpus_path(CorpusConfig(path=None)), Path)
+    assert corpus.corpus_files(CorpusConfig()) == [Path("data/text8-prefix.gz")]

@@ -257,9 +257,9 @@ class EvaluateConfig(Frozen):
     """What is measured on the trained vectors and how they are projected."""
 
     restrict_vocab: int = Field(30_000, ge=1, le=COUNT_MAX)  # analogies also scored over only the N most frequent words (besides gensim's 300,000)
-    probe_words: tuple[str, ...] = ("good", "bad", "man", "woman", "day")  # words whose nearest neighbours are tabled
+    probe_words: tuple[str, ...] = ("man", "woman", "day", "city", "music", "france", "red", "two")  # words whose nearest neighbours are tabled (common words of several kinds: people, time, places, arts, colours, numbers)
     neighbours: int = Field(10, ge=1, le=10_000)  # neighbours listed per probe word
-    tsne_top_n: int = Field(2_000, ge=10, le=1_000_000)  # the N most frequent words projected with t-SNE (5,000 took 170 s on the default corpus here, 2,000 a third of that)
+    tsne_top_n: int = Field(2_000, ge=10, le=1_000_000)  # the N most frequent words projected with t-SNE (on the default corpus under a load average of about 10: 5,000 words 170 s, 2,000 words 64 s)
     tsne_label_top: int = Field(100, ge=0, le=1_000_000)  # only the N most frequent of them are labelled in the PNG
     perplexity: float = Field(30.0, gt=0)  # t-SNE's effective number of neighbours
     tsne_max_iter: int = Field(1_000, ge=250, le=1_000_000)  # t-SNE gradient steps (scikit-learn's default; fewer = faster, rougher)

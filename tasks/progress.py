@@ -48,13 +48,20 @@ def epoch_bar(label: str, total: int, enabled: bool = True) -> Iterator[Callable
         yield hook
 
 
+# A step shorter than this leaves no line behind: it needed no progress, and a refusal of bad input
+# right after it stays the one line on stderr.
+REPORT_AFTER_SECONDS = 2.0
+
+
 @contextlib.contextmanager
 def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """Yield an ``update(completed)`` hook for one long step: progress, elapsed and time left on a terminal.
 
     With ``total`` known the bar shows ``completed/total unit`` and an ETA; with ``total=None`` a
-    spinner and the elapsed time. In a non-interactive log (stderr not a terminal) nothing is redrawn:
-    one line is written when the step ends, e.g. ``t-SNE of 2,000 words: 1,000/1,000 iterations in 63.2 s``.
+    spinner and the elapsed time. The bar is redrawn in place on a terminal only; when the step ends,
+    it is replaced by one line, e.g. ``t-SNE of 2,000 words: 1,000/1,000 iterations in 63.2 s``, which
+    is all a non-interactive log (stderr not a terminal) gets. A step shorter than
+    :data:`REPORT_AFTER_SECONDS` leaves no line.
 
     Args:
         label: what the step does, e.g. ``"tokenize"``.
@@ -72,6 +79,10 @@ def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> 
         of = f"{done:,}/{total:,}" if total is not None else f"{done:,}"
         return f"{label}: {of} {unit} in {time.perf_counter() - began:.1f} s"
 
+    def report() -> None:
+        if time.perf_counter() - began >= REPORT_AFTER_SECONDS:
+            _console.print(finished_line(), markup=False, highlight=False)
+
     if not _console.is_terminal:
 
         def note(completed: int) -> None:
@@ -79,7 +90,7 @@ def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> 
             done = completed
 
         yield note
-        _console.print(finished_line(), markup=False, highlight=False)
+        report()
         return
     progress = Progress(
         SpinnerColumn(),
@@ -90,7 +101,7 @@ def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> 
         TimeElapsedColumn(),
         TimeRemainingColumn() if total is not None else TextColumn(""),
         console=_console,
-        transient=False,
+        transient=True,
     )
     with progress:
         bar = progress.add_task(label, total=total)
@@ -101,3 +112,4 @@ def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> 
             progress.update(bar, completed=completed)
 
         yield update
+    report()

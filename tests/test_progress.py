@@ -9,9 +9,10 @@ from rich.console import Console
 from tasks import progress
 
 
-def _console(monkeypatch, terminal: bool) -> io.StringIO:
+def _console(monkeypatch, terminal: bool, report_after: float = 0.0) -> io.StringIO:
     out = io.StringIO()
     monkeypatch.setattr(progress, "_console", Console(file=out, force_terminal=terminal, width=100))
+    monkeypatch.setattr(progress, "REPORT_AFTER_SECONDS", report_after)
     return out
 
 
@@ -32,12 +33,20 @@ def test_an_unknown_total_is_reported_as_what_was_done(monkeypatch):
     assert out.getvalue().startswith("tokenize: 12,345 bytes in ")
 
 
-def test_a_terminal_gets_a_bar_with_the_time_left(monkeypatch):
+def test_a_terminal_gets_a_bar_with_the_time_left_then_the_finished_line(monkeypatch):
     out = _console(monkeypatch, terminal=True)
     with progress.work_bar("evaluate", 5, "measurements") as update:
-        update(5)
+        update(2)
     shown = out.getvalue()
-    assert "evaluate" in shown and "5/5" in shown and "measurements" in shown
+    assert "evaluate" in shown and "2/5" in shown and "measurements" in shown
+    assert "evaluate: 2/5 measurements in " in shown
+
+
+def test_a_quick_step_leaves_no_line_so_a_refusal_after_it_stays_one_line(monkeypatch):
+    out = _console(monkeypatch, terminal=False, report_after=60.0)
+    with progress.work_bar("tokenize", 100, "bytes read") as update:
+        update(100)
+    assert out.getvalue() == ""
 
 
 def test_a_disabled_bar_writes_nothing(monkeypatch):

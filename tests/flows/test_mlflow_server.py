@@ -190,3 +190,34 @@ def test_the_registered_version_reads_back_over_rest(run_on_server, mlflow_serve
     tags = {t["key"]: t["value"] for t in version["tags"]}
     gru = next(r for r in summary["ranking"] if r["forecaster"] == "gru")
     assert float(tags["holdout_mase"]) == pytest.approx(gru["mase"], rel=1e-5)
+
+
+def _post(url: str, endpoint: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{url}{endpoint}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_run_left_running_by_a_dead_process_is_closed_over_http(run_on_server, mlflow_server, monkeypatch):
+    from tasks import processes
+    from tasks.tracking import runs
+
+    summary = json.loads(run_on_server.stdout)
+    dead = subprocess.Popen(["true"])
+    started = processes.start_time(dead.pid)
+    dead.wait()
+    owner = {runs.OWNER_HOST: socket.gethostname(), runs.OWNER_PID: str(dead.pid), runs.OWNER_START: started}
+    created = _post(mlflow_server.url, "/api/2.0/mlflow/runs/create", {
+        "experiment_id": summary["experiment_id"], "run_name": "killed mid-run", "start_time": int(time.time() * 1000),
+        "tags": [{"key": k, "value": v} for k, v in owner.items()]})
+    run_id = created["run"]["info"]["run_id"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    closed = runs.reconcile_dead_runs()
+    assert [d.run_id for d in closed] == [run_id]
+    run = json.loads(_get(mlflow_server.url, "/api/2.0/mlflow/runs/get", run_id=run_id))["run"]
+    assert run["info"]["status"] == "KILLED"
+    parent = json.loads(_get(mlflow_server.url, "/api/2.0/mlflow/runs/get", run_id=summary["parent_run_id"]))["run"]
+    assert parent["info"]["status"] == "FINISHED"  # its owner is gone too, but it ended: never touched

@@ -31,6 +31,13 @@ class SweepConfig(Frozen):
     seed: int = Field(0, ge=0)  # draws the sample; the points' own seed comes from the base preset
     metric: str = Field("mase", min_length=1)  # ranked by, lower is better
 
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _dotted(cls, grid: Any) -> Any:
+        # Unquoted, `model.units = [4, 8]` under [grid] is a TOML table `model` holding `units`: the
+        # same key as the quoted "model.units", so it is read as one.
+        return _flatten_tables(grid) if isinstance(grid, dict) else grid
+
     @field_validator("grid")
     @classmethod
     def _keys_and_values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -44,6 +51,16 @@ class SweepConfig(Frozen):
             if len({_canonical(v) for v in values}) < len(values):
                 raise ValueError(f"grid key {key!r}: a value is given twice in {values!r}")
         return grid
+
+
+def _flatten_tables(grid: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in grid.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten_tables(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _canonical(value: Any) -> str:

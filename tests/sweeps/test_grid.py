@@ -115,3 +115,13 @@ def test_keys_that_would_change_the_split_are_found_in_a_grid():
 
     grid = {"model.units": [4], "window.horizon": [6], "source": [{}], "source.path": ["x.csv"]}
     assert fixed_keys_in(grid, ("window.horizon", "source.path")) == ["window.horizon", "source", "source.path"]
+
+
+def test_unquoted_dotted_keys_in_the_grid_read_as_the_quoted_ones():
+    import tomllib
+
+    quoted = tomllib.loads('base = "b.toml"\n[grid]\n"model.units" = [4, 8]\n"train.epochs" = [2]\n')
+    unquoted = tomllib.loads('base = "b.toml"\n[grid]\nmodel.units = [4, 8]\ntrain.epochs = [2]\n')
+    assert unquoted != quoted
+    assert SweepConfig.model_validate(unquoted, strict=True) == SweepConfig.model_validate(quoted, strict=True)
+    assert SweepConfig.model_validate(unquoted, strict=True).grid == {"model.units": [4, 8], "train.epochs": [2]}

@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml uv.lock
 	@touch $(STAMP)
 
 # The sine (all five cells), a real series (US alcohol sales, last 12 months held out: sales.toml),
-# then word embeddings on the embedded default corpus.
+# then word embeddings on the shipped text8 prefix (data/text8-prefix.gz).
 demo: $(STAMP)
 	$(VENV)/bin/seqflow run demo
 	$(VENV)/bin/seqflow run forecast --config flows/configs/sales.toml

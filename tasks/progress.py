@@ -20,6 +20,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -189,3 +190,70 @@ def epoch_bar(label: str, total: int, enabled: bool = True) -> Iterator[Callable
             progress.update(bar, completed=epoch + 1, losses=losses(logs))
 
         yield hook
+
+
+# A step shorter than this leaves no line behind: it needed no progress, and a refusal of bad input
+# right after it stays the one line on stderr.
+REPORT_AFTER_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def work_bar(label: str, total: int | None, unit: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """Yield an ``update(completed)`` hook for one long step: progress, elapsed and time left on a terminal.
+
+    With ``total`` known the bar shows ``completed/total unit`` and an ETA; with ``total=None`` a
+    spinner and the elapsed time. The bar is redrawn in place on a terminal only; when the step ends,
+    it is replaced by one line, e.g. ``t-SNE of 2,000 words: 1,000/1,000 iterations in 63.2 s``, which
+    is all a non-interactive log (stderr not a terminal) gets. A step shorter than
+    :data:`REPORT_AFTER_SECONDS` leaves no line.
+
+    Args:
+        label: what the step does, e.g. ``"tokenize"``.
+        total: the amount of work when known (iterations, bytes, measurements), else ``None``.
+        unit: what ``completed`` counts, for the finished line.
+        enabled: ``False`` for a hook that does nothing.
+    """
+    if not enabled:
+        yield lambda completed: None
+        return
+    done = 0
+    began = time.perf_counter()
+
+    def finished_line() -> str:
+        of = f"{done:,}/{total:,}" if total is not None else f"{done:,}"
+        return f"{label}: {of} {unit} in {time.perf_counter() - began:.1f} s"
+
+    def report() -> None:
+        if time.perf_counter() - began >= REPORT_AFTER_SECONDS:
+            _console.print(finished_line(), markup=False, highlight=False)
+
+    if not _console.is_terminal:
+
+        def note(completed: int) -> None:
+            nonlocal done
+            done = completed
+
+        yield note
+        report()
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is not None else TextColumn(""),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TimeRemainingColumn() if total is not None else TextColumn(""),
+        console=_console,
+        transient=True,
+    )
+    with progress:
+        bar = progress.add_task(label, total=total)
+
+        def update(completed: int) -> None:
+            nonlocal done
+            done = completed
+            progress.update(bar, completed=completed)
+
+        yield update
+    report()

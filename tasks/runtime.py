@@ -19,6 +19,9 @@ DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "true",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # Over HTTP, MLflow prints "View run ... at <url>" to stdout whenever a run ends: stdout carries
+    # `--json` summaries and tables, and the CLI names the run itself.
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
     # Caching needs persisted results; task results here are small path records, not data.
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
     # TensorFlow's C++ INFO lines (CUDA probing, oneDNN notes) drown the progress bars.

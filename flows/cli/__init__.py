@@ -2,8 +2,9 @@
 
 One module per command group, each with the renderer of what it prints: ``forecast`` (``run
 forecast``), ``study`` (``run study``, ``run demo``), ``embed`` (``run embed``), ``retrain`` (``run
-retrain``), ``retrain_embed`` (``run retrain-embed``), ``lesson`` (``run lesson``), ``predict``,
-``models``, ``serve``, ``serve_model`` (``serve-model``), ``config``, ``server``, ``ui``, ``bench``; ``options`` holds what they share. This module only
+retrain``), ``retrain_embed`` (``run retrain-embed``), ``sweep`` (``run sweep``), ``lesson`` (``run lesson``),
+``predict``, ``models``, ``serve``, ``serve_model`` (``serve-model``), ``config``, ``server``, ``ui``, ``bench``;
+``options`` holds what they share. This module only
 wires them into one app.
 
 Heavy imports (Prefect, MLflow, TensorFlow) happen inside the commands, so ``seqflow --help``
@@ -33,6 +34,7 @@ from flows.cli import (
     serve_model,
     server,
     study,
+    sweep,
     ui,
 )
 
@@ -97,6 +99,7 @@ run_app.command("retrain")(retrain.run_retrain)
 run_app.command("lesson")(lesson.run_lesson)
 run_app.command("embed")(embed.run_embed)
 run_app.command("retrain-embed")(retrain_embed.run_retrain_embed)
+run_app.command("sweep")(sweep.run_sweep)
 
 # Top-level commands first, then the groups: the order `seqflow --help` lists them in.
 app.command("ui")(ui.ui)

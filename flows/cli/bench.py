@@ -127,6 +127,25 @@ def embed(
         run_flow_bench(max_docs, figures, console(), archs)
 
 
+@app.command("corpus")
+def corpus(
+    megabytes: Annotated[int, typer.Option(min=1, max=10_000, help="Size of the one-line corpora, in MB.")] = 200,
+    scaling: Annotated[bool, typer.Option(help="Also measure a quarter of the size, to show the scaling.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the embed flow's ingest (read, tokenize, count, Parquet) on one-line corpora: peak RSS and seconds.
+
+    The shipped text8 prefix repeated to --megabytes as one line: with spaces, with commas (no whitespace) and
+    as letters alone (dropped as a non-word). Each runs in a child process; written under artifacts/bench/.
+    """
+    with _from_a_checkout():
+        from benchmarks.embed_corpus import run_corpus_bench
+
+    rows = run_corpus_bench(megabytes, scaling, console(stderr=as_json))
+    if as_json:
+        print_json(rows)
+
+
 @app.command("retrain")
 def retrain(set_: SetOpt = None) -> None:
     """Measure one scheduled retrain's cost beyond its training, on Prefect's own server (the sales preset, twice)."""

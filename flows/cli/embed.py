@@ -38,7 +38,7 @@ def run_embed(
         str | None,
         typer.Option("--corpus", metavar="PATH",
                      help="A text file (.gz/.bz2 too), a directory of .txt files, or a .tsv/.csv with a text column "
-                          "(corpus.text_column). Default: gensim's lee_background.cor."),
+                          "(corpus.text_column). Default: the shipped text8 prefix, data/text8-prefix.gz (Wikipedia, 2.1 M tokens); --set corpus.path=off for gensim's small lee_background.cor."),
     ] = None,
     backend: Annotated[
         str | None,

@@ -121,8 +121,14 @@ def print_where(out: Console, summary: Any) -> None:
     """Say where a flow's run is recorded and how to open it in the MLflow UI's training view."""
     out.print(f"MLflow: {summary.tracking_uri}  experiment {summary.experiment_id}, "
               f"parent run '{summary.parent_run_name}' {summary.parent_run_id}", highlight=False)
-    out.print("review with `seqflow ui`, then open "
-              f"http://127.0.0.1:5000/#/experiments/{summary.experiment_id}?{TRAINING_VIEW}", highlight=False)
+    from tasks.tracking.store import server_url
+
+    view = f"#/experiments/{summary.experiment_id}?{TRAINING_VIEW}"
+    server = server_url(summary.tracking_uri)
+    if server is not None:
+        out.print(f"review at {server}/{view}", highlight=False)
+        return
+    out.print(f"review with `seqflow ui`, then open http://127.0.0.1:5000/{view}", highlight=False)
 
 
 def print_json(data: Any, **dumps: Any) -> None:

@@ -17,9 +17,15 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="Server worker processes (one answers fastest on a small machine).")] = 1,
 ) -> None:
-    """Open the MLflow UI on this project's tracking store."""
+    """Open the MLflow UI on this project's tracking store (a tracking server: say where its own UI is)."""
     from tasks.tracking import store
 
+    server = store.server_url(store.tracking_uri())
+    if server is not None:
+        console(stderr=True).print(
+            f"MLFLOW_TRACKING_URI is an MLflow server: its UI is at {server}/#/experiments?{TRAINING_VIEW}; "
+            "nothing to start here", highlight=False, soft_wrap=True)
+        return
     check_environment(prefect=False)  # `mlflow ui` would create its tables in a 0-byte or foreign mlflow.db
     check_port_free(host, port)
     cmd = store.ui_command(host, port, workers)

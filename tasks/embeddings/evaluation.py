@@ -11,7 +11,7 @@ analogies are solved as matrix products in batches instead of one ``most_similar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,9 +331,31 @@ def benchmark_file(score: str) -> Path:
     raise ValueError(f"{score!r} is measured on no benchmark; scores start with analogy_, wordsim353_ or simlex999_")
 
 
-def evaluate_vectors(wv: WordVectors, cfg: EvaluateConfig) -> EvaluationReport:
-    """Run every measurement: analogies at ``cfg.restrict_vocab`` and at 300,000, both pair sets, neighbours."""
+def evaluation_steps(cfg: EvaluateConfig) -> int:
+    """How many measurements :func:`evaluate_vectors` makes (the total of its ``on_step`` count)."""
+    return len({cfg.restrict_vocab, GENSIM_RESTRICT_VOCAB}) + 3  # analogies, two pair sets, neighbours
+
+
+def evaluate_vectors(
+    wv: WordVectors, cfg: EvaluateConfig, on_step: Callable[[int, str], None] | None = None
+) -> EvaluationReport:
+    """Run every measurement: analogies at ``cfg.restrict_vocab`` and at 300,000, both pair sets, neighbours.
+
+    Args:
+        wv: the vectors.
+        cfg: the vocabulary restriction and the probe words.
+        on_step: called after each measurement with how many are done and its name (progress).
+    """
+    report = on_step if on_step is not None else (lambda done, name: None)
     restrictions = sorted({cfg.restrict_vocab, GENSIM_RESTRICT_VOCAB})
-    analogies = tuple(analogy_accuracy(wv, r) for r in restrictions)
-    pairs = tuple(pair_correlation(wv, name) for name in (WORDSIM353, SIMLEX999))
-    return EvaluationReport(analogies, pairs, nearest_neighbours(wv, cfg.probe_words, cfg.neighbours))
+    analogies = []
+    for r in restrictions:
+        analogies.append(analogy_accuracy(wv, r))
+        report(len(analogies), f"analogies ({r:,} words)")
+    pairs = []
+    for name, label in ((WORDSIM353, "WordSim-353"), (SIMLEX999, "SimLex-999")):
+        pairs.append(pair_correlation(wv, name))
+        report(len(analogies) + len(pairs), label)
+    neighbours = nearest_neighbours(wv, cfg.probe_words, cfg.neighbours)
+    report(len(analogies) + len(pairs) + 1, "neighbours")
+    return EvaluationReport(tuple(analogies), tuple(pairs), neighbours)

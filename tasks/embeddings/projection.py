@@ -9,10 +9,12 @@ MLflow's ``log_figure``.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,13 +149,35 @@ class TsneProjection:
     perplexity: float
 
 
+class _TsneLog(io.TextIOBase):
+    """A text sink for scikit-learn's verbose t-SNE log that passes each reported iteration on.
+
+    ``TSNE(verbose=2)`` prints ``[t-SNE] Iteration 50: error = …`` every 50 gradient steps (its
+    ``n_iter_check``); TSNE has no callback, so its log is the only honest measure of progress.
+    """
+
+    _ITERATION = re.compile(r"\[t-SNE\] Iteration (\d+):")
+
+    def __init__(self, on_iteration: Callable[[int], None]):
+        self._on_iteration = on_iteration
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        for match in self._ITERATION.finditer(text):
+            self._on_iteration(int(match.group(1)))
+        return len(text)
+
+
 def tsne_projection(
     wv: WordVectors,
-    top_n: int = 5_000,
+    top_n: int = 2_000,
     perplexity: float = 30.0,
     seed: int = 0,
     n_jobs: int | None = None,
     max_iter: int = 1000,
+    on_iteration: Callable[[int], None] | None = None,
 ) -> TsneProjection:
     """Project the ``top_n`` most frequent words to 2-d with Barnes-Hut t-SNE (PCA init, seeded).
 
@@ -167,6 +191,10 @@ def tsne_projection(
         seed: t-SNE's random state.
         n_jobs: threads for the neighbour search; ``None`` = every CPU this process may use.
         max_iter: gradient steps (sklearn's default 1,000; at least 250).
+        on_iteration: called with the number of gradient steps done, every 50 steps (scikit-learn's
+            verbose log, read while the map is fitted; standard output is borrowed for that time).
+            The optimisation may stop early when it no longer improves: then the last count is below
+            ``max_iter``.
 
     Raises:
         ValueError: fewer words than ``perplexity`` + 1.
@@ -180,8 +208,7 @@ def tsne_projection(
     points = wv.unit_vectors()[order]  # (n_words, vector_size)
     if n_jobs is None:
         n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    began = time.perf_counter()
-    xy = TSNE(
+    tsne = TSNE(
         n_components=2,
         perplexity=perplexity,
         init="pca",
@@ -190,7 +217,12 @@ def tsne_projection(
         random_state=seed,
         n_jobs=n_jobs,
         max_iter=max_iter,
-    ).fit_transform(points)  # (n_words, 2)
+        verbose=2 if on_iteration is not None else 0,
+    )
+    watching = contextlib.redirect_stdout(_TsneLog(on_iteration)) if on_iteration else contextlib.nullcontext()
+    began = time.perf_counter()
+    with watching:
+        xy = tsne.fit_transform(points)  # (n_words, 2)
     seconds = time.perf_counter() - began
     trust = float(trustworthiness(points, xy, n_neighbors=min(5, max(1, len(order) // 2 - 1))))
     frame = pd.DataFrame(

@@ -34,7 +34,7 @@ class TokensRef:
     """The tokenized corpus: ``doc_id, tokens`` Parquet (one row per chunk) and every word's count.
 
     Attributes:
-        tokens_path: the token Parquet, one row group per 2,048 chunks.
+        tokens_path: the token Parquet, one row group per 2,048 chunks or about 500,000 tokens.
         counts_path: ``word, count`` Parquet of every word seen, most frequent first.
         content_hash: sha256 of the token Parquet.
         corpus: the corpus it was made from.
@@ -44,6 +44,9 @@ class TokensRef:
         n_distinct: distinct words (rows of the word counts).
         n_phrases: distinct joined phrases among them (``tokenize.phrases``; 0 when off).
         seconds: wall time of tokenizing (all passes) and writing both files.
+        dropped_runs: runs of word characters too long to be words, dropped by the reader
+            (:class:`tasks.embeddings.corpus.ReadStats`).
+        dropped_chars: their characters, in total.
     """
 
     tokens_path: str
@@ -56,6 +59,8 @@ class TokensRef:
     n_distinct: int
     n_phrases: int
     seconds: float
+    dropped_runs: int = 0
+    dropped_chars: int = 0
 
     @property
     def tokens_per_second(self) -> float:

@@ -62,7 +62,7 @@ from tasks.embeddings.records import (
 )
 from tasks.embeddings.tables import COMPARED, comparison_markdown, comparison_rows, neighbours_markdown
 from tasks.errors import InputError
-from tasks.progress import epoch_bar
+from tasks.progress import epoch_bar, work_bar
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
@@ -150,14 +150,17 @@ def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: T
     if tokenize_cfg.phrases:
         first_pass = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
         phraser = text.learn_phrases((chunk.tokens for chunk in first_pass), tokenize_cfg)
-    chunks = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg), tokenize_cfg)
+    read = corpus_source.ReadStats()
+    chunks = text.tokenize_documents(corpus_source.iter_documents(corpus_cfg, stats=read), tokenize_cfg)
     if phraser is not None:
         chunks = text.apply_phrases(chunks, phraser)
     counter = text.VocabularyCounter()
     tokens_path = paths.intermediate_path("tokens", key)
-    with storage.frame_writer(tokens_path) as write:
+    with storage.frame_writer(tokens_path) as write, \
+            work_bar(f"tokenize {corpus.name}", corpus_source.corpus_bytes(corpus_cfg), "bytes read") as bar:
         for frame in text.token_frames(counter.observe(chunks)):
             write(frame)
+            bar(read.bytes_read)
         if counter.n_chunks == 0:
             raise InputError(
                 f"no document has a token matching tokenize.token_pattern = {tokenize_cfg.token_pattern!r}",
@@ -169,13 +172,20 @@ def tokenize_corpus(corpus: CorpusRef, corpus_cfg: CorpusConfig, tokenize_cfg: T
     counts_path = storage.write_frame(counts, paths.intermediate_path("word-counts", key), metadata)
     seconds = time.perf_counter() - began
     n_phrases = len(phraser.phrasegrams) if phraser is not None else 0
-    get_run_logger().info(
+    logger = get_run_logger()
+    logger.info(
         "tokenized %s: %d documents, %d tokens, %d distinct words in %.1f s (%.0f tokens/s)",
         corpus.name, counter.n_documents, counter.n_tokens, len(counts), seconds,
         counter.n_tokens / seconds if seconds > 0 else 0.0,
     )
+    if read.dropped_runs:
+        logger.warning(
+            "%s: dropped %d run(s) of word characters at least %d long as non-words (%d characters in all)",
+            corpus.name, read.dropped_runs, read.piece_chars, read.dropped_chars,
+        )
     return TokensRef(str(tokens_path), str(counts_path), storage.content_hash(tokens_path), corpus,
-                     counter.n_documents, counter.n_chunks, counter.n_tokens, len(counts), n_phrases, seconds)
+                     counter.n_documents, counter.n_chunks, counter.n_tokens, len(counts), n_phrases, seconds,
+                     read.dropped_runs, read.dropped_chars)
 
 
 def _vocabulary_key(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> str:
@@ -211,7 +221,8 @@ def build_vocabulary(tokens: TokensRef, tokenize_cfg: TokenizeConfig) -> Vocabul
     )
     ids_path = paths.intermediate_path("token-ids", key)
     with storage.frame_writer(ids_path) as write:
-        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=STREAM_ROWS)
+        rows = text.batch_rows(tokens.n_tokens, tokens.n_chunks, STREAM_ROWS)
+        frames = storage.iter_frames(Path(tokens.tokens_path), batch_rows=rows)
         for frame in text.encode_token_frames(frames, vocabulary["word"]):
             write(frame)
     return VocabularyRef(str(vocabulary_path), str(ids_path), storage.content_hash(vocabulary_path), tokens,
@@ -244,6 +255,7 @@ def record_corpus(vocabulary: VocabularyRef, tokenize_cached: bool, ctx: RunCont
     runs.log_metrics(ctx.parent_run_id, {
         "corpus.documents": tokens.n_documents, "corpus.chunks": tokens.n_chunks, "corpus.tokens": tokens.n_tokens,
         "corpus.distinct_words": tokens.n_distinct, "corpus.phrases": tokens.n_phrases,
+        "corpus.dropped_runs": tokens.dropped_runs, "corpus.dropped_chars": tokens.dropped_chars,
         "vocabulary.words": vocabulary.n_words, "vocabulary.tokens": vocabulary.n_tokens,
         "tokenize.seconds": tokens.seconds, "tokenize.tokens_per_second": tokens.tokens_per_second,
     })
@@ -291,8 +303,9 @@ def train_vectors(vocabulary: VocabularyRef, cfg: EmbedConfig, ctx: RunContext) 
         runs.log_params(run_id, flatten(cfg))
         words = storage.read_frame(Path(vocabulary.vocabulary_path))
         ids_path = Path(vocabulary.ids_path)
+        rows = text.batch_rows(vocabulary.tokens.n_tokens, vocabulary.tokens.n_chunks, STREAM_ROWS)
         stream = text.RestartableTokens(
-            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=STREAM_ROWS)),
+            lambda: (f["ids"] for f in storage.iter_frames(ids_path, columns=["ids"], batch_rows=rows)),
             words=words["word"],
         )
         with epoch_bar(cfg.model.architecture, cfg.model.epochs) as bar:
@@ -331,7 +344,9 @@ def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVect
     """Score analogies, word-pair similarity and neighbours; log the metrics and the tables."""
     run_id = trained.run_id
     try:
-        report = evaluation.evaluate_vectors(read_vectors(Path(trained.vectors_path)), cfg.evaluate)
+        with work_bar("evaluate", evaluation.evaluation_steps(cfg.evaluate), "measurements") as bar:
+            report = evaluation.evaluate_vectors(read_vectors(Path(trained.vectors_path)), cfg.evaluate,
+                                                 on_step=lambda done, name: bar(done))
         metrics = report.metrics()
         runs.log_metrics(run_id, metrics)  # a NaN (no known word pair on a tiny corpus) becomes a tag
         sections = report.analogy_sections()
@@ -382,9 +397,10 @@ def export_vectors(evaluated: EvaluatedVectors, cfg: EmbedConfig) -> ExportedFil
         )
         local.update(projector_config=projector.config, projector_vectors=projector.vectors,
                      projector_metadata=projector.metadata)
-        tsne = projection.tsne_projection(
-            wv, cfg.evaluate.tsne_top_n, cfg.evaluate.perplexity, cfg.seed, max_iter=cfg.evaluate.tsne_max_iter
-        )
+        n_words = min(cfg.evaluate.tsne_top_n, len(wv.words))
+        with work_bar(f"t-SNE of {n_words:,} words", cfg.evaluate.tsne_max_iter, "iterations") as bar:
+            tsne = projection.tsne_projection(wv, cfg.evaluate.tsne_top_n, cfg.evaluate.perplexity, cfg.seed,
+                                              max_iter=cfg.evaluate.tsne_max_iter, on_iteration=bar)
         local["tsne_parquet"] = storage.write_frame(tsne.frame, out / "tsne.parquet")
         fig = projection.tsne_figure(
             tsne.frame, cfg.evaluate.tsne_label_top,

@@ -192,16 +192,50 @@ def vocabulary_frame(counts: Mapping[str, int], min_count: int, max_vocab_size: 
     return frame
 
 
-def token_frames(chunks: Iterable[TokenChunk], batch_rows: int = 2048) -> Iterator[pd.DataFrame]:
-    """Group chunks into ``doc_id, tokens`` frames of at most ``batch_rows`` rows (one Parquet row group each)."""
+# Tokens a frame (one Parquet row group) holds at most. Rows alone do not bound memory: 2,048 chunks
+# of a long document are 20 million tokens (a 200 MB one-line corpus peaked at 3.2 GB so). At about
+# 60 bytes a str token, 2**19 tokens are ~30 MB in Python and as much again in Arrow.
+FRAME_TOKENS = 1 << 19
+
+
+def batch_rows(n_tokens: int, n_chunks: int, most: int) -> int:
+    """Rows a batch read back from the token Parquet may hold to stay near :data:`FRAME_TOKENS` tokens.
+
+    Args:
+        n_tokens: tokens in the stored file.
+        n_chunks: its rows (chunks).
+        most: the row cap for short documents.
+    """
+    if n_chunks <= 0 or n_tokens <= 0:
+        return most
+    mean = -(-n_tokens // n_chunks)  # ceil: round the estimate towards fewer rows
+    return max(1, min(most, FRAME_TOKENS // mean))
+
+
+def token_frames(
+    chunks: Iterable[TokenChunk], batch_rows: int = 2048, max_tokens: int = FRAME_TOKENS
+) -> Iterator[pd.DataFrame]:
+    """Group chunks into ``doc_id, tokens`` frames (one Parquet row group each), bounded in rows and tokens.
+
+    Args:
+        chunks: the token chunks, in order.
+        batch_rows: the most rows a frame holds (many short documents).
+        max_tokens: a frame is closed once it holds this many tokens (few long documents); a single
+            chunk is never split, so a frame holds at most ``max_tokens`` plus one chunk's tokens.
+    """
     ids: list[int] = []
     tokens: list[list[str]] = []
+    held = 0
     for chunk in chunks:
+        if ids and held + len(chunk.tokens) > max_tokens:
+            yield _token_frame(ids, tokens)
+            ids, tokens, held = [], [], 0
         ids.append(chunk.doc_id)
         tokens.append(chunk.tokens)
+        held += len(chunk.tokens)
         if len(ids) >= batch_rows:
             yield _token_frame(ids, tokens)
-            ids, tokens = [], []
+            ids, tokens, held = [], [], 0
     if ids:
         yield _token_frame(ids, tokens)
 

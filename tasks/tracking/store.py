@@ -45,6 +45,17 @@ def uses_default_store() -> bool:
     return tracking_uri() == default_uri()
 
 
+def server_url(uri: str) -> str | None:
+    """The address of an MLflow tracking server (``http(s)://``, no trailing slash), or None for a database.
+
+    A server is its own UI and keeps its own artifacts (``mlflow-artifacts:/`` URIs): nothing local
+    stands in for it, and ``seqflow ui`` has nothing to start.
+    """
+    if not uri.lower().startswith(("http://", "https://")):
+        return None
+    return uri.rstrip("/")
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a local ``sqlite:///`` URI, or None for any other store."""
     if not uri.startswith("sqlite:///"):

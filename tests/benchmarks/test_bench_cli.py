@@ -87,3 +87,14 @@ def test_m4_flow_is_skipped_without_the_shared_data(monkeypatch, tmp_path):
     out = io.StringIO()
     figures = bench_forecast.run_forecast_bench(Console(file=out), datasets=("Weekly",), m4=False, m4_flow=True)
     assert figures["m4_flow"] == [] and "M4 part skipped" in out.getvalue()
+
+
+def test_bench_corpus_runs_the_ingest_bench(monkeypatch):
+    from benchmarks import embed_corpus
+
+    calls = []
+    monkeypatch.setattr(embed_corpus, "run_corpus_bench",
+                        lambda megabytes, scaling, console: calls.append((megabytes, scaling)) or [{"form": "spaces"}])
+    result = CliRunner().invoke(app, ["bench", "corpus", "--megabytes", "8", "--no-scaling", "--json"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(8, False)] and json.loads(result.stdout) == [{"form": "spaces"}]

@@ -19,7 +19,7 @@ def lee_vectors() -> evaluation.WordVectors:
     """Skip-gram vectors of the 300-document Lee background corpus (min_count 2, one worker, seeded)."""
     tokenize = TokenizeConfig(min_count=2)
     counter = text.VocabularyCounter()
-    chunks = list(counter.observe(text.tokenize_documents(corpus.iter_documents(CorpusConfig()), tokenize)))
+    chunks = list(counter.observe(text.tokenize_documents(corpus.iter_documents(CorpusConfig(path=None)), tokenize)))
     vocabulary = text.vocabulary_frame(counter.counts, tokenize.min_count)
     stream = text.RestartableTokens(lambda: [[c.tokens for c in chunks]])
     trained = gensim_w2v.train_word2vec(

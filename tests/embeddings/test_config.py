@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -20,7 +22,7 @@ def _message(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 
 def test_defaults_are_valid_and_frozen():
     cfg = EmbedConfig()
-    assert cfg.corpus.path is None and cfg.model.backend == "gensim" and cfg.tracking.experiment == "seqflow-embed"
+    assert cfg.corpus.path == Path("data/text8-prefix.gz") and cfg.model.backend == "gensim" and cfg.tracking.experiment == "seqflow-embed"
     assert cfg.model.sg == 1 and ModelConfig(architecture="cbow").sg == 0
     with pytest.raises(ValidationError):
         cfg.seed = 1  # type: ignore[misc]

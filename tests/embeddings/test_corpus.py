@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,19 @@ def _docs(**kwargs) -> list[Document]:
     return list(iter_documents(CorpusConfig(**kwargs)))
 
 
-def test_the_default_corpus_is_gensims_lee_background():
-    docs = _docs()
+def test_off_is_gensims_small_lee_background_corpus():
+    docs = _docs(path=None)
     assert len(docs) == 300
     assert docs[0].text.startswith("Hundreds of people have been forced to vacate their homes")
+
+
+def test_the_default_corpus_is_the_shipped_text8_prefix_read_in_pieces():
+    """data/text8-prefix.gz: one 12.5 MB line of Wikipedia text, read piece by piece (only the first here)."""
+    cfg = CorpusConfig()
+    assert cfg.path == Path("data/text8-prefix.gz") and corpus.corpus_path(cfg).is_file()
+    first = next(iter_documents(cfg))
+    assert first.doc_id == 0 and first.text.startswith(" anarchism originated as a term of abuse")
+    assert len(first.text) <= corpus._PIECE_CHARS
 
 
 @pytest.mark.parametrize("opener", [open, gzip.open, bz2.open], ids=["plain", "gz", "bz2"])
@@ -88,6 +98,113 @@ def test_a_long_line_arrives_in_pieces_cut_at_whitespace(tmp_path, monkeypatch):
     assert len(first) > 5 and all(len(d.text) <= 200 + 64 for d in first)
     assert "".join(d.text for d in first).split() == words  # no token cut in two
     assert docs[-1] == Document(1, "next line")
+
+
+class _CountingPattern:
+    """A compiled pattern that counts the characters it is asked to scan (the reader's work)."""
+
+    def __init__(self, pattern):
+        self.pattern, self.scanned = pattern, 0
+
+    def _count(self, string, pos=0, endpos=None):
+        self.scanned += (len(string) if endpos is None else min(endpos, len(string))) - pos
+
+    def search(self, string, *args):
+        self._count(string, *args)
+        return self.pattern.search(string, *args)
+
+    def match(self, string, *args):
+        self._count(string, *args)
+        return self.pattern.match(string, *args)
+
+
+def _scanned_reading(monkeypatch, path, piece_chars) -> tuple[int, list[Document]]:
+    counters = []
+    for name in ("_LAST_SPACE", "_LAST_NON_WORD", "_WORD_RUN"):
+        if hasattr(corpus, name):
+            counters.append(_CountingPattern(getattr(corpus, name)))
+            monkeypatch.setattr(corpus, name, counters[-1])
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=piece_chars))
+    return sum(c.scanned for c in counters), docs
+
+
+@pytest.mark.parametrize("separator", [",", ""], ids=["punctuation", "letters-only"])
+def test_a_line_without_whitespace_is_read_in_linear_work_and_bounded_pieces(tmp_path, monkeypatch, separator):
+    """Work is counted as the characters the cut searches scan: 4x the line, at most ~4x the work."""
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 256)
+    work, longest = [], []
+    for n_words in (500, 2_000):
+        path = tmp_path / f"line-{n_words}.txt"
+        path.write_text(separator.join(f"w{i:05d}" for i in range(n_words)) + "\nnext line\n", encoding="utf-8")
+        scanned, docs = _scanned_reading(monkeypatch, path, piece_chars=300)
+        # A line of word characters alone is no word: dropped, it leaves no document behind.
+        assert docs[-1] == Document(1 if separator else 0, "next line")
+        work.append(scanned)
+        longest.append(max(len(d.text) for d in docs))
+    assert work[0] > 0  # the searches that cut pieces were counted
+    assert work[1] <= 4.5 * work[0], work
+    assert max(longest) <= 300, longest
+
+
+def test_a_line_without_whitespace_is_cut_at_punctuation_never_inside_a_token(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
+    words = [f"word{i:04d}" for i in range(400)]
+    path = tmp_path / "commas.txt"
+    path.write_text(",".join(words) + "\n", encoding="utf-8")
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=200))
+    assert len(docs) > 5 and all(len(d.text) <= 200 for d in docs)
+    assert "".join(d.text for d in docs) == ",".join(words)
+    assert [w for d in docs for w in d.text.split(",") if w] == words  # every piece ends at a comma
+
+
+def test_an_overlong_run_of_letters_is_dropped_as_a_non_word_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 64)
+    path = tmp_path / "blob.txt"
+    path.write_text("before " + "x" * 5_000 + " after\n" + "y" * 5_000 + "\nlast\n", encoding="utf-8")
+    stats = corpus.ReadStats()
+    docs = list(iter_documents(CorpusConfig(path=path), piece_chars=200, stats=stats))
+    assert all(len(d.text) <= 200 for d in docs)
+    assert [(d.doc_id, d.text.split()) for d in docs if d.text.split()] == [(0, ["before"]), (0, ["after"]),
+                                                                             (1, ["last"])]
+    assert (stats.dropped_runs, stats.dropped_chars) == (2, 10_000)
+
+
+@pytest.mark.parametrize("opener", [open, gzip.open], ids=["plain", "gz"])
+def test_bytes_read_reach_the_corpus_size_for_progress(tmp_path, monkeypatch, opener):
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 256)
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name in ("a.txt.gz", "b.txt.gz") if opener is gzip.open else ("a.txt", "b.txt"):
+        with opener(folder / name, "wb") as handle:
+            handle.write(("some words here\n" * 500).encode())
+    cfg, stats, seen = CorpusConfig(path=folder), corpus.ReadStats(), []
+    for _ in iter_documents(cfg, stats=stats):
+        seen.append(stats.bytes_read)
+    assert seen == sorted(seen) and seen[0] < corpus.corpus_bytes(cfg)
+    assert stats.bytes_read == corpus.corpus_bytes(cfg) == sum(f.stat().st_size for f in folder.iterdir())
+
+
+def test_a_corpus_of_dropped_runs_alone_says_so(tmp_path):
+    path = tmp_path / "blob.txt"
+    path.write_text("q" * 1_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"the corpus is empty: no document has any text \(1 run\(s\) of word "
+                                         r"characters at least 300 long were dropped as non-words\)"):
+        list(iter_documents(CorpusConfig(path=path), piece_chars=300))
+
+
+def test_reading_memory_is_bounded_by_the_piece_not_the_line(tmp_path, monkeypatch):
+    """A 2 MB line of letters alone, read in 1 KiB blocks and 4 KiB pieces: the peak stays near the piece."""
+    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 1024)
+    path = tmp_path / "letters.txt"
+    path.write_text("a" * 2_000_000 + " tail\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        docs = list(iter_documents(CorpusConfig(path=path), piece_chars=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [d.text.split() for d in docs] == [["tail"]]
+    assert peak < 256 * 1024, peak
 
 
 def test_undecodable_byte_names_the_file_and_byte_offset(tmp_path, monkeypatch):
@@ -206,5 +323,6 @@ def test_corpus_files_for_hashing(tmp_path):
     (tmp_path / "b.txt").write_text("x", encoding="utf-8")
     (tmp_path / "a.txt").write_text("y", encoding="utf-8")
     assert corpus.corpus_files(CorpusConfig(path=tmp_path)) == [tmp_path / "a.txt", tmp_path / "b.txt"]
-    assert corpus.corpus_files(CorpusConfig())[0].name == "lee_background.cor"
-    assert isinstance(corpus.corpus_path(CorpusConfig()), Path)
+    assert corpus.corpus_files(CorpusConfig(path=None))[0].name == "lee_background.cor"
+    assert isinstance(corpus.corpus_path(CorpusConfig(path=None)), Path)
+    assert corpus.corpus_files(CorpusConfig()) == [Path("data/text8-prefix.gz")]

@@ -52,6 +52,15 @@ def test_nearest_neighbours_table():
     assert table["similarity"].iloc[0] == pytest.approx(0.9 / np.hypot(0.9, 0.1))
 
 
+def test_evaluate_vectors_reports_each_measurement_as_it_finishes(lee_vectors):
+    done: list[tuple[int, str]] = []
+    cfg = EvaluateConfig(restrict_vocab=1_000, probe_words=("police",))
+    evaluation.evaluate_vectors(lee_vectors, cfg, on_step=lambda n, name: done.append((n, name)))
+    assert done == [(1, "analogies (1,000 words)"), (2, "analogies (300,000 words)"), (3, "WordSim-353"),
+                    (4, "SimLex-999"), (5, "neighbours")]
+    assert evaluation.evaluation_steps(cfg) == 5
+
+
 def test_evaluate_vectors_reports_flat_metrics(lee_vectors):
     report = evaluation.evaluate_vectors(lee_vectors, EvaluateConfig(restrict_vocab=1_000, probe_words=("police",)))
     metrics = report.metrics()

@@ -65,6 +65,17 @@ def test_tsne_of_the_most_frequent_words_and_its_plot(lee_vectors, tmp_path):
     assert (tmp_path / "tsne.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_tsne_reports_its_iterations_as_it_goes_and_prints_nothing(lee_vectors, capsys):
+    """scikit-learn's TSNE has no callback: its verbose log is read for the iteration count instead."""
+    seen: list[int] = []
+    quiet = projection.tsne_projection(lee_vectors, top_n=200, perplexity=10, seed=0, max_iter=300)
+    watched = projection.tsne_projection(lee_vectors, top_n=200, perplexity=10, seed=0, max_iter=300,
+                                         on_iteration=seen.append)
+    assert seen and seen == sorted(seen) and seen[0] == 50 and seen[-1] <= 300, seen
+    assert capsys.readouterr().out == ""  # the log was read, not shown
+    assert np.array_equal(quiet.frame[["x", "y"]].to_numpy(), watched.frame[["x", "y"]].to_numpy())
+
+
 def test_tsne_needs_more_words_than_perplexity():
     wv = WordVectors(tuple("abcde"), np.arange(5, 0, -1), np.eye(5, dtype=np.float32))
     with pytest.raises(ValueError, match=r"5 words is too few for perplexity = 30; lower evaluate.perplexity"):

@@ -33,8 +33,9 @@ def test_embed_config_is_a_run_config_loaded_like_every_flows(tmp_path):
 def test_every_setting_has_its_comment():
     rows = describe_schema(EmbedConfig)
     assert [key for key, _, _, comment in rows if not comment] == []
-    assert ("corpus.path", "off", "off",
-            "text, .gz, .bz2, a directory of .txt files, or a .tsv/.csv; off = gensim's lee_background.cor") in rows
+    assert ("corpus.path", "data/text8-prefix.gz", "data/text8-prefix.gz",
+            "text, .gz, .bz2, a directory of .txt files, or a .tsv/.csv; default: the shipped text8 prefix "
+            "(Wikipedia, 2.1 M tokens); off = gensim's small lee_background.cor") in rows
 
 
 def test_an_empty_corpus_path_is_refused():

@@ -147,6 +147,26 @@ def test_ingestion_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
     assert peak_large < 1.25 * peak_small + 64 * 1024, (peak_small, peak_large)
 
 
+def test_token_frames_hold_a_bounded_number_of_tokens_whatever_the_document_length():
+    """300 chunks of a 3-million-token document: no frame (one Parquet row group) holds them all."""
+    chunks = (TokenChunk(0, ["w"] * 10_000) for _ in range(300))
+    frames = list(text.token_frames(chunks))
+    sizes = [int(f["tokens"].map(len).sum()) for f in frames]
+    assert sum(sizes) == 3_000_000
+    assert max(sizes) <= text.FRAME_TOKENS <= 1_000_000, max(sizes)
+
+
+def test_short_documents_still_fill_frames_by_rows():
+    frames = list(text.token_frames((TokenChunk(i, ["a", "b"]) for i in range(5_000)), batch_rows=2_048))
+    assert [len(f) for f in frames] == [2_048, 2_048, 904]
+
+
+def test_batch_rows_keep_a_batch_of_long_chunks_within_the_token_budget():
+    assert text.batch_rows(n_tokens=3_000_000, n_chunks=300, most=2_048) == text.FRAME_TOKENS // 10_000
+    assert text.batch_rows(n_tokens=1_000, n_chunks=100, most=2_048) == 2_048  # short documents: the row cap
+    assert text.batch_rows(n_tokens=0, n_chunks=0, most=2_048) == 2_048
+
+
 def test_token_ids_round_trip_through_the_restartable_stream():
     vocabulary = ["the", "cat", "sat"]
     frames = [

@@ -20,7 +20,7 @@ def test_the_shipped_deployments_load_with_their_flows_configs():
     assert [(s.name, s.flow, s.cron) for s in specs] == [("sales-retrain-nightly", "retrain", "0 2 * * *"),
                                                           ("embeddings-weekly", "retrain-embed", "0 3 * * 0")]
     assert isinstance(specs[0].config, RetrainConfig) and specs[0].config.registered_name == "forecast-alcohol-sales"
-    assert isinstance(specs[1].config, RetrainEmbedConfig) and specs[1].config.registered_name == "embed-lee_background"
+    assert isinstance(specs[1].config, RetrainEmbedConfig) and specs[1].config.registered_name == "embed-text8-prefix"
 
 
 def test_prefect_yaml_runs_the_gated_embeddings_retrain():

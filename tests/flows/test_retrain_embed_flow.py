@@ -59,7 +59,7 @@ def _write_corpus(path: Path, lines: int = 600) -> Path:
 
 def test_the_gate_is_checked_against_the_scores_the_embed_flow_reports():
     cfg = RetrainEmbedConfig()
-    assert (cfg.gate.metric, cfg.gate.margin, cfg.registered_name) == (METRIC, 0.02, "embed-lee_background")
+    assert (cfg.gate.metric, cfg.gate.margin, cfg.registered_name) == (METRIC, 0.02, "embed-text8-prefix")
     assert RetrainEmbedConfig.model_validate({"evaluate": {"restrict_vocab": 1000},
                                               "gate": {"metric": "analogy_1000_accuracy"}}).gate.metric
     assert cfg.as_embed() == EmbedConfig()

@@ -1,0 +1,1 @@
+"""Sweeps: a grid or seeded sample of config points over a base preset, checked and ranked (pure)."""

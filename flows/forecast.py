@@ -90,6 +90,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         unscaled_series=compared.unscaled,
         forecasts_path=compared.forecasts_path,
         scores_path=compared.scores_path,
+        baseline_forecasts_path=baselines.forecasts_path,
         backtest=compared.backtest,
         served=served,
         not_served=steps.LOCAL_NOT_SERVED if served is None and cfg.model.scope == "local" else None,

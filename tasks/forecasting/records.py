@@ -192,6 +192,8 @@ class ForecastSummary:
     not_served: str | None  # why no model was served (model.scope = local)
     recipe: str = "manual"  # model.recipe: auto (chosen on inner folds) | manual
     served_network: str | None = None  # the network served: auto's inner-fold choice, else the best-ranked
+    # The statistical forecasters' backtest forecasts at every origin (under auto the inner ones too).
+    baseline_forecasts_path: str | None = None
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

@@ -33,24 +33,35 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     # The size rules need the data: checked here, before any run opens (the CLI checked them already).
     ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)
     season = cfg.evaluate.season_length or series.season_length
-    folds, step = cfg.evaluate.folds, cfg.fold_step
-    windows = steps.window_panel(series, cfg.window, cfg.split, folds, step, steps.transform_spec(cfg, season),
-                                 forecast_config.holdout_target_steps(cfg),
-                                 calendar.resolve(cfg.preprocess.calendar, series.frequency))
+    folds, step = cfg.total_folds, cfg.fold_step
+    # The networks to train: model.cells as given, or model.recipe = auto's family of recipes.
+    plans = steps.recipe_configs(cfg, series, season)
+    features = calendar.resolve(cfg.preprocess.calendar, series.frequency)
+    windows = {name: steps.window_panel(series, c.window, c.split, folds, step, steps.transform_spec(c, season),
+                                        forecast_config.holdout_target_steps(c), features)
+               for name, (_, c) in plans.items()}
     subject = ingest.subject(cfg.source)
     with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
-        steps.record_inputs(windows, ctx)
-        baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step, cfg.evaluate.baselines)
-        # One cell after another, each evaluated in the flow's thread: any Python work on a second
+        steps.record_inputs(series, next(iter(windows.values()), None), ctx, cfg.window.horizon, season)
+        baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step,
+                                             steps.baselines_to_run(cfg))
+        # One network after another, each evaluated in the flow's thread: any Python work on a second
         # thread of this process slowed the next cell's training two- to fourfold (docs/performance.md).
         results = [
-            steps.evaluate_panel_model(steps.train_panel_model(windows, cfg, cell, ctx), windows, cfg, season)
-            for cell in cfg.model.cells
+            steps.evaluate_panel_model(steps.train_panel_model(windows[name], c, cell, ctx, name), windows[name], c,
+                                       season)
+            for name, (cell, c) in plans.items()
         ]
-        compared = steps.compare_holdout(results, baselines, series, cfg, ctx)
-        if not any(r.ok for r in results):
+        if not any(r.ok for r in results) and cfg.model.recipe != "auto":
             raise AllModelsFailed("every model failed: " + "; ".join(f"{r.cell}: {r.failure}" for r in results))
-        served = steps.serve_best_model(compared, series, cfg, season, ctx)
+        network = None
+        if cfg.model.recipe == "auto":
+            # Chosen on the inner folds only (tasks.forecasting.choice); the held-out folds are only scored.
+            auto, network = steps.choose_auto(results, baselines, series, cfg, season, ctx)
+            results.append(auto)
+        compared = steps.compare_holdout(results, baselines, series, cfg, ctx, network)
+        served_cfg = plans[compared.served][1] if compared.served in plans else None
+        served = steps.serve_best_model(compared, series, cfg, season, ctx, served_cfg)
     return ForecastSummary(
         flow="train-forecasters",
         flow_run_id=ctx.flow_run_id,
@@ -60,7 +71,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         parent_run_name=run_name(cfg, "forecast", subject),
         data_content_hash=series.content_hash,
         series_path=series.path,
-        windows_path=windows.path,
+        windows_path=next((w.path for w in windows.values()), None),
         parent_artifacts=runs.artifact_uri(ctx.parent_run_id),
         models=compared.models,
         baselines=compared.baselines,
@@ -72,11 +83,14 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         n_series=series.n_series,
         frequency=series.frequency,
         season_length=season,
-        folds=folds,
+        folds=cfg.evaluate.folds,
+        recipe=cfg.model.recipe,
+        served_network=compared.served,
         skipped_rows=series.skipped_rows,
         unscaled_series=compared.unscaled,
         forecasts_path=compared.forecasts_path,
         scores_path=compared.scores_path,
+        baseline_forecasts_path=baselines.forecasts_path,
         backtest=compared.backtest,
         served=served,
         not_served=steps.LOCAL_NOT_SERVED if served is None and cfg.model.scope == "local" else None,

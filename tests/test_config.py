@@ -16,7 +16,9 @@ def load(preset=None, overrides=()):
 
 def test_defaults_are_valid_and_frozen():
     cfg = load()
-    assert cfg.model.cells == CELLS
+    # One cell, chosen among by model.recipe = auto's inner backtests (three recipes of it).
+    assert (cfg.model.recipe, cfg.model.cells) == ("auto", ("gru",))
+    assert set(cfg.model.cells) <= set(CELLS)
     assert cfg.source == CsvSource(path="data/alcohol-sales.csv")  # the shipped sales series
     with pytest.raises(Exception):
         cfg.seed = 1  # type: ignore[misc]
@@ -211,14 +213,15 @@ def test_describe_schema_lists_value_default_and_comment():
             describe_schema(ForecastConfig, load(None, ["window.lookback=24"]))}
     assert rows["window.lookback"] == ("24", "32", "input steps the model sees per window")
     assert rows["train.clipvalue"][:2] == ("off", "off")
-    assert rows["model.cells"][0] == "rnn,lstm,gru,manual_rnn,peephole_lstm"
+    assert rows["model.cells"][0] == "gru"
+    assert rows["model.recipe"][0] == "auto"
 
 
 MILK = ["source.kind=csv", "source.path=data/monthly-milk.csv"]
 
 
 def test_strategy_scope_ensemble_and_preprocessing_keys_are_accepted():
-    cfg = load(None, [*MILK, "model.strategy=recursive", "model.scope=local", "model.ensemble=5",
+    cfg = load(None, [*MILK, "model.recipe=manual", "model.strategy=recursive", "model.scope=local", "model.ensemble=5",
                       "preprocess.deseasonalise=classical", "preprocess.log=true", "preprocess.level=seasonal"])
     assert (cfg.model.strategy, cfg.model.scope, cfg.model.ensemble) == ("recursive", "local", 5)
     assert (cfg.preprocess.deseasonalise, cfg.preprocess.log, cfg.preprocess.level) == ("classical", True, "seasonal")
@@ -248,9 +251,10 @@ def test_bad_strategy_scope_ensemble_and_preprocessing_values_name_the_key(overr
 
 
 def test_window_multi_step_still_means_model_strategy():
-    assert load(None, [*MILK, "window.multi_step=recursive"]).model.strategy == "recursive"
+    manual = [*MILK, "model.recipe=manual"]
+    assert load(None, [*manual, "window.multi_step=recursive"]).model.strategy == "recursive"
     with pytest.raises(ConfigError, match="window.multi_step = 'recursive' .* contradicts model.strategy = 'direct'"):
-        load(None, [*MILK, "window.multi_step=recursive", "model.strategy=direct"])
+        load(None, [*manual, "window.multi_step=recursive", "model.strategy=direct"])
 
 
 def test_calendar_covariates_are_off_by_default_and_take_auto_or_a_list():

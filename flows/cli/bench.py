@@ -68,9 +68,24 @@ def forecast(
                                                                        "(flows/configs/m4_hourly.toml, m4_weekly.toml) "
                                                                        "for each --dataset, the model beside the "
                                                                        "baselines of the same run (minutes each).")] = False,
+    generalise: Annotated[bool, typer.Option("--generalise", help="Instead: model.recipe = auto on series nobody "
+                                                                  "tuned for (the shared monthly series, 10 M4 Monthly, "
+                                                                  "50 M4 Weekly and 50 M4 Hourly), win counts against "
+                                                                  "seasonal naive, Holt-Winters (damped) and Theta "
+                                                                  "(tens of minutes).")] = False,
+    reuse: Annotated[bool, typer.Option("--reuse", help="With --generalise: reuse each set's kept summary "
+                                                        "(artifacts/bench/generalise/) instead of running it.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
+    if generalise:
+        with _from_a_checkout():
+            from benchmarks.generalise import run_generalise_bench
+
+        figures = run_generalise_bench(console(stderr=as_json), reuse=reuse)
+        if as_json:
+            print_json(figures)
+        return
     with _from_a_checkout():
         from benchmarks.forecast import run_forecast_bench
 

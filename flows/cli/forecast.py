@@ -117,16 +117,26 @@ def _report(summary: ForecastSummary) -> None:
 
     out = console()
     series = "1 series" if summary.n_series == 1 else f"{summary.n_series} series"
-    table = Table(title=f"last {summary.horizon} steps of {series} held out ({summary.frequency}, season "
-                        f"{summary.season_length}); means over series, best MASE first")
-    for col in ("#", "forecaster", "kind", "MASE", "sMAPE", "OWA", "RMSE", "MAE", "coverage", "MSIS"):
+    table = Table(title=f"test scores: last {summary.horizon} steps of {series} held out ({summary.frequency}, "
+                        f"season {summary.season_length}); means over series, best MASE first")
+    for col in ("#", "forecaster", "kind", "chosen", "MASE", "sMAPE", "OWA", "RMSE", "MAE", "coverage", "MSIS"):
         table.add_column(col, justify="left" if col in ("forecaster", "kind") else "right", no_wrap=True)
     models = {m.cell: m.metrics for m in summary.models if m.ok}
     for row in summary.ranking:
         m = models.get(row.forecaster, {}) if row.kind == "model" else {}
-        table.add_row(str(row.rank), row.forecaster, row.kind, _fmt(row.mase), _fmt(row.smape), _fmt(row.owa),
+        table.add_row(str(row.rank), row.forecaster, row.kind, "before test" if row.chosen else "", _fmt(row.mase), _fmt(row.smape), _fmt(row.owa),
                       _fmt(row.test_rmse, 2), _fmt(row.test_mae, 2), _fmt(m.get("coverage"), 2), _fmt(m.get("msis"), 2))
     out.print(table)
+    if summary.recipe == "auto":
+        out.print("chosen: model.recipe = auto chose and combined its candidates on backtests inside the training part "
+                  "only (evaluate.inner_folds origins before each held-out horizon); every row's scores are the test "
+                  "part's, seen after the choice. "
+                  + (f"Served: {summary.served_network}, the network with the best inner score."
+                     if summary.served_network else "No network served: none fit the series."),
+                  highlight=False, style="dim")
+    elif not any(row.chosen for row in summary.ranking) and len(models) > 1:
+        out.print("chosen: none before the test; the best of several models by these test scores is an optimistic "
+                  "pick (model.recipe = auto chooses on the training part only)", highlight=False, style="dim")
     if models:
         out.print("coverage: share of held-out values inside the models' prediction intervals (split-conformal, "
                   "nominal evaluate.interval_level); MSIS: M4's scaled interval score", highlight=False, style="dim")

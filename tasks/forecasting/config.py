@@ -116,8 +116,21 @@ class SplitConfig(Frozen):
     validation: float = Field(0.15, gt=0, lt=1)  # fraction before the test part used for early stopping
 
 
+RECIPES: tuple[str, ...] = ("auto", "manual")
+
+
 class ModelConfig(NetConfig):
     """The recurrent network (the same settings for every cell in ``cells``) and how it covers the horizon."""
+
+    # "auto": every choice (the preprocessing, the network's size, the statistical forecasters, how they
+    # are combined) is made by rolling-origin backtests inside the training part (evaluate.inner_folds
+    # origins before each held-out horizon) and the forecaster named "auto" is the combination chosen
+    # there (tasks.forecasting.choice); the test part is only scored. "manual": the cells are trained
+    # with exactly the preprocess settings given, as a tuned preset does.
+    recipe: Literal["auto", "manual"] = "auto"  # how the forecaster is chosen: auto (inner backtests) | manual (the settings as given)
+    # One cell by default: GRU was the best cell of every tuned preset (milk, sales, M4 Weekly and
+    # Hourly), and auto trains three recipes of each cell named here at every origin.
+    cells: tuple[str, ...] = ("gru",)  # cells to train, by name: rnn | lstm | gru | manual_rnn | peephole_lstm
 
     # How a model covers the horizon held out at the end of each series:
     # "direct": one network outputs all `horizon` steps at once (the horizon head; errors do not compound);
@@ -183,6 +196,9 @@ class EvaluateConfig(Frozen):
 
     season_length: int | None = Field(None, gt=0, le=COUNT_MAX)  # seasonal baselines and MASE; off = the data's: the calendar's (CSV), M4's
     folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest; everything is refit per origin
+    # model.recipe = auto: how many origins inside the training part (before each held-out horizon)
+    # score the candidates the choice is made on; each costs one more training of every network.
+    inner_folds: int = Field(2, ge=1, le=20)  # origins before each held-out horizon that model.recipe = auto chooses on
     fold_step: int | None = Field(None, gt=0, le=COUNT_MAX)  # steps between two origins; off = window.horizon
     baselines: tuple[str, ...] = BASELINES  # multi-step baselines: naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
     plot_series: int = Field(3, ge=0, le=50)  # series plotted: this many first and this many worst by MASE
@@ -277,7 +293,25 @@ class ForecastConfig(RunConfig):
     def _fits_the_series(self) -> ForecastConfig:
         if self.preprocess.calendar is not None:
             self._calendar_fits()
+        if self.model.recipe == "auto":
+            self._auto_chooses()
         return self
+
+    def _auto_chooses(self) -> None:
+        # What model.recipe = auto chooses itself is refused when set, never silently overridden.
+        p = self.preprocess
+        fixed = [(key, value) for key, value, off in (("preprocess.deseasonalise", p.deseasonalise, "off"),
+                                                      ("preprocess.log", p.log, False),
+                                                      ("preprocess.level", p.level, "off")) if value != off]
+        if fixed:
+            key, value = fixed[0]
+            raise ValueError(
+                f"{key} = {value!r} fixes what model.recipe = 'auto' chooses: it tries the series with and without "
+                "deseasonalising, log and level normalisation and keeps what the backtests inside the training "
+                "part choose; set model.recipe = 'manual' to train with exactly these settings")
+        if self.model.strategy != "direct":
+            raise ValueError(f"model.strategy = {self.model.strategy!r}: model.recipe = 'auto' trains direct "
+                             "networks only; set model.recipe = 'manual' for the recursive strategy")
 
     def _calendar_fits(self) -> None:
         # Refused here, not a minute into a run: calendar covariates need dates, and a model that reads
@@ -305,6 +339,15 @@ class ForecastConfig(RunConfig):
         return f"forecast-{registry_slug(stem, self.source.kind)}"[:200]
 
     @property
+    def total_folds(self) -> int:
+        """Origins every forecaster is backtested at: the held-out ones, and under ``recipe = auto`` the
+        ``inner_folds`` before the earliest of them whose test parts end before it (the choice's)."""
+        if self.model.recipe != "auto":
+            return self.evaluate.folds
+        h, s = self.window.horizon, self.fold_step
+        return self.evaluate.folds - 1 + -(-h // s) + self.evaluate.inner_folds
+
+    @property
     def fold_step(self) -> int:
         """Steps between two backtest origins: configured, or the horizon (test parts that tile the end)."""
         return self.evaluate.fold_step or self.window.horizon
@@ -322,6 +365,10 @@ def holdout_target_steps(cfg: ForecastConfig) -> int:
 def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") -> None:
     """Check that a series of ``n`` steps fits a held-out horizon at every backtest origin.
 
+    Under ``model.recipe = auto`` the statistical forecasters must fit (every origin, the inner ones
+    too, leaving at least one horizon of history before the earliest); the networks fit a shorter
+    lookback themselves, or are left out (:func:`auto_lookback`).
+
     Args:
         cfg: the config.
         n: the (shortest) series' length.
@@ -331,13 +378,33 @@ def check_holdout_fits(cfg: ForecastConfig, n: int, what: str = "the series") ->
         ValueError: the message names the settings and the length they need.
     """
     w = cfg.window
+    if cfg.model.recipe == "auto":
+        need = w.horizon + (cfg.total_folds - 1) * cfg.fold_step + w.horizon
+        if n < need:
+            raise ValueError(holdout_rule(cfg, n, need, what))
+        return
     try:
         holdout_plan(n, w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
-                     cfg.evaluate.folds, cfg.fold_step)
+                     cfg.total_folds, cfg.fold_step)
     except ValueError:
         need = min_series_length(w.lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
-                                 cfg.evaluate.folds, cfg.fold_step)
+                                 cfg.total_folds, cfg.fold_step)
         raise ValueError(holdout_rule(cfg, n, need, what)) from None
+
+
+def auto_lookback(cfg: ForecastConfig, n: int, least: int = 4) -> int | None:
+    """The lookback auto's networks use on series whose shortest has ``n`` steps: ``window.lookback``,
+    halved until every origin (inner ones too) fits, never below ``least``; None when none fits
+    (auto then chooses among the statistical forecasters alone, and says so)."""
+    w = cfg.window
+    lookback = w.lookback
+    while lookback >= least:
+        need = min_series_length(lookback, w.horizon, holdout_target_steps(cfg), w.stride, cfg.split.validation,
+                                 cfg.total_folds, cfg.fold_step)
+        if need <= n:
+            return lookback
+        lookback //= 2
+    return None
 
 
 def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series") -> str:
@@ -345,6 +412,8 @@ def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series
     w = cfg.window
     folds = (f", evaluate.folds = {cfg.evaluate.folds} (fold_step {cfg.fold_step})"
              if cfg.evaluate.folds > 1 else "")
+    if cfg.model.recipe == "auto":
+        folds += f", evaluate.inner_folds = {cfg.evaluate.inner_folds} (model.recipe = auto)"
     return (
         f"{what} has {n} steps, too short: window.lookback = {w.lookback}, window.horizon = {w.horizon} "
         f"(held out), window.stride = {w.stride}, split.validation = {cfg.split.validation:g}{folds} need at "

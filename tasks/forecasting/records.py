@@ -84,6 +84,10 @@ class RankedForecaster:
     mase: float
     smape: float
     owa: float
+    # Chosen before the test part was seen: model.recipe = auto's combination (chosen on the inner
+    # folds), or a manual run's only model. A manual run of several cells chooses none of them: the
+    # best of those by these test scores is an optimistic pick.
+    chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class HoldoutComparison:
     forecasts_path: str
     scores_path: str
     unscaled: tuple[UnscaledSeries, ...]  # series scored without MASE, MSIS and interval
+    served: str | None = None  # the network to serve: auto's inner-fold choice, else the best-ranked model
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class ForecastSummary:
     parent_run_name: str
     data_content_hash: str
     series_path: str
-    windows_path: str
+    windows_path: str | None  # the first network's windows (None: auto found the series too short for networks)
     parent_artifacts: str
     models: tuple[ModelResult, ...]
     baselines: tuple[BaselineScore, ...]
@@ -185,6 +190,10 @@ class ForecastSummary:
     backtest: tuple[FoldScore, ...]  # one row per forecaster and fold
     served: ServedModel | None  # the best model as a servable forecaster (None: not logged or not servable)
     not_served: str | None  # why no model was served (model.scope = local)
+    recipe: str = "manual"  # model.recipe: auto (chosen on inner folds) | manual
+    served_network: str | None = None  # the network served: auto's inner-fold choice, else the best-ranked
+    # The statistical forecasters' backtest forecasts at every origin (under auto the inner ones too).
+    baseline_forecasts_path: str | None = None
 
     def model(self, cell: str) -> ModelResult:
         """The result of one cell."""

@@ -146,16 +146,20 @@ def rank(scores: Sequence[float | None]) -> list[int]:
 
 
 def point_score(ranking: Sequence[Mapping[str, Any]], metric: str) -> float | None:
-    """A point's score: the best (lowest) ``metric`` of its trained models, baselines left out.
+    """A point's score: the ``metric`` of the forecaster chosen before its test part was seen (``chosen``:
+    model.recipe = auto's ``auto``, a manual point's only model), else the best of its trained models,
+    baselines left out.
 
     Args:
-        ranking: the point's ranked rows, each with ``kind`` (``model`` or ``baseline``) and the metric.
+        ranking: the point's ranked rows, each with ``kind`` (``model`` or ``baseline``), ``chosen`` and
+            the metric.
         metric: the column ranked by, e.g. ``mase``.
 
     Returns:
         None when no model of the point has a finite score (every model failed).
     """
-    scores = [row.get(metric) for row in ranking if row.get("kind") == "model"]
+    chosen = [row.get(metric) for row in ranking if row.get("chosen")]
+    scores = chosen or [row.get(metric) for row in ranking if row.get("kind") == "model"]
     finite = [float(s) for s in scores if s is not None and math.isfinite(s)]
     return min(finite) if finite else None
 

@@ -308,15 +308,20 @@ INPUTS = [
      "{tmp}/f.csv, row 5, column 'series_id': missing series id"),
     ("csv", "one row per series", _FORECAST, {"f.csv": "series_id,date,value\na,2000-01-01,1\nb,2000-01-01,2\n"},
      {}, 2, "{tmp}/f.csv, column 'date': cannot infer the frequency from a single row per series; pass frequency="),
-    ("csv", "too short for the window", [*_FORECAST, "--horizon", "6"], {"f.csv": _monthly(24)}, {}, 2,
+    ("csv", "too short for auto's inner folds", [*_FORECAST, "--horizon", "6"], {"f.csv": _monthly(20)}, {}, 2,
+     "{tmp}/f.csv: series 'f' has 20 steps, too short: window.lookback = 32, window.horizon = 6 (held out), "
+     "window.stride = 1, split.validation = 0.15, evaluate.inner_folds = 2 (model.recipe = auto) need at least 24 "
+     "steps per series; shorten the window or the horizon, or use fewer folds"),
+    ("csv", "too short for the window", [*_FORECAST, "--horizon", "6", "--set", "model.recipe=manual"],
+     {"f.csv": _monthly(24)}, {}, 2,
      "{tmp}/f.csv: series 'f' has 24 steps, too short: window.lookback = 32, window.horizon = 6 (held out), "
      "window.stride = 1, split.validation = 0.15 need at least 50 steps per series; shorten the window or the "
      "horizon, or use fewer folds"),
-    ("csv", "log of a zero", [*_FORECAST, "--set", "preprocess.log=true"],
+    ("csv", "log of a zero", [*_FORECAST, "--set", "model.recipe=manual", "--set", "preprocess.log=true"],
      {"f.csv": _with_row(9, "2000-10-01,0")}, {}, 2,
      "{tmp}/f.csv, row 11, column 'value': series 'f' holds 0: preprocess.log = true needs every value > 0; set "
      "preprocess.log = false, or shift the series above zero"),
-    ("csv", "log of negatives", [*_FORECAST, "--set", "preprocess.log=true"],
+    ("csv", "log of negatives", [*_FORECAST, "--set", "model.recipe=manual", "--set", "preprocess.log=true"],
      {"f.csv": _monthly(value=lambda i: i - 30)}, {}, 2,
      "{tmp}/f.csv, row 2, column 'value': series 'f' holds -30 (and 30 more values <= 0): preprocess.log = true "
      "needs every value > 0; set preprocess.log = false, or shift the series above zero"),
@@ -350,7 +355,7 @@ INPUTS = [
      {"M-train.csv": _m4(_M4_ROW), "M-test.csv": "V1,V2,V3\nM1,1,2\n"}, {}, 2,
      "{tmp}/M-test.csv: holds 2 steps per series but window.horizon = 1; the test file is the held-out horizon: "
      "pass --horizon 2"),
-    ("m4", "log of a zero", [*_M4_RUN, "--set", "preprocess.log=true"],
+    ("m4", "log of a zero", [*_M4_RUN, "--set", "model.recipe=manual", "--set", "preprocess.log=true"],
      {"M-train.csv": _m4(_M4_ROW.replace(",101,", ",0,", 1))}, {}, 2,
      "{tmp}/M-train.csv, row 2, column 'V3': series 'M1' holds 0: preprocess.log = true needs every value > 0; set "
      "preprocess.log = false, or shift the series above zero"),

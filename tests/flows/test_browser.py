@@ -28,7 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = paths.PROJECT_ROOT / "artifacts" / "browser"
 RUN = ["run", "study", "--set", "source.x_end=40", "--set", "window.lookback=12", "--set", "model.units=8",
        "--set", "train.epochs=3", "--set", "evaluate.generate_steps=20", "--set", "train.progress=false",
-       "--set", "model.cells=lstm,manual_rnn", "--set", "tracking.experiment=browser", "--json"]
+       "--set", "model.recipe=manual", "--set", "model.cells=lstm,manual_rnn", "--set", "tracking.experiment=browser", "--json"]
 
 
 @pytest.fixture(scope="module")

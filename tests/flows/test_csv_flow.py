@@ -19,6 +19,7 @@ SMALL = [
     "--horizon", str(HORIZON),
     "--set", "window.lookback=12",
     "--set", "model.units=8",
+    "--set", "model.recipe=manual",
     "--set", "model.cells=gru",
     "--set", "train.epochs=3",
     "--set", "train.progress=false",

@@ -52,7 +52,7 @@ def history(tmp_path_factory) -> Path:
 
 RUNS = {
     "study": ["run", "study", "--set", "train.epochs=1"],
-    "forecast": ["run", "forecast", "--set", "train.epochs=1"],
+    "forecast": ["run", "forecast", "--set", "model.recipe=manual", "--set", "train.epochs=1"],
     "embed": ["run", "embed", "--set", "model.epochs=1"],
     "lesson": ["run", "lesson", "--set", "train.epochs=1"],
 }

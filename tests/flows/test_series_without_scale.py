@@ -46,7 +46,7 @@ def test_series_without_scale_are_reported_and_the_others_scored(prefect_harness
     result = CliRunner().invoke(app, [
         "run", "forecast", "--source", "csv", "--path", str(path), "--horizon", str(HORIZON),
         "--set", "source.id_column=shop", "--set", "window.lookback=12", "--set", "model.units=4",
-        "--set", "model.cells=gru", "--set", "train.epochs=2", "--set", "train.progress=false",
+        "--set", "model.recipe=manual", "--set", "model.cells=gru", "--set", "train.epochs=2", "--set", "train.progress=false",
         "--set", "evaluate.baselines=naive,naive2", "--set", "tracking.log_models=false",
         "--set", "tracking.experiment=e2e-unscaled"])
     assert result.exit_code == 0, result.output

@@ -29,6 +29,7 @@ SMALL = [
     "--set", "source.id_column=store",
     "--set", "window.lookback=12",
     "--set", "model.units=8",
+    "--set", "model.recipe=manual",
     "--set", "model.cells=gru",
     "--set", "model.ensemble=2",
     "--set", "preprocess.deseasonalise=classical",

@@ -73,7 +73,7 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
     rows += [f"short,{d:%Y-%m-%d},{i}" for i, d in enumerate(pd.date_range("2001-01-01", periods=30, freq="D"))]
     path.write_text("\n".join(rows) + "\n")
     cfg = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
-               "evaluate.folds=2")
+               "evaluate.folds=2", "model.recipe=manual")
     loaded = load_source(cfg.source)
     assert loaded.n_series == 2
     with pytest.raises(InputError) as info:
@@ -82,7 +82,14 @@ def test_a_series_too_short_for_window_horizon_and_folds_is_refused_naming_all(t
         f"{path}: series 'short' has 30 steps, too short: window.lookback = 14, window.horizon = 7 (held out), "
         "window.stride = 1, split.validation = 0.15, evaluate.folds = 2 (fold_step 7) need at least 42 steps per "
         "series; shorten the window or the horizon, or use fewer folds")
-    check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7"), loaded)
+    # auto needs only its statistical forecasters to fit every origin (its networks shorten their lookback).
+    auto = _cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=14", "window.horizon=7",
+                "evaluate.folds=2", "evaluate.inner_folds=3")
+    with pytest.raises(InputError, match=r"evaluate.inner_folds = 3 \(model.recipe = auto\) need at least 42 steps"):
+        check_loaded(auto, loaded)
+    check_loaded(auto.model_copy(update={"evaluate": auto.evaluate.model_copy(update={"inner_folds": 1})}), loaded)
+    check_loaded(_cfg("source.kind=csv", f"source.path={str(path)!r}", "window.lookback=7", "window.horizon=7",
+                      "model.recipe=manual"), loaded)
 
 
 def test_subject_is_a_safe_short_name():
@@ -106,7 +113,7 @@ def test_log_on_a_zero_or_negative_value_is_refused_at_ingest_naming_file_series
     path = tmp_path / "shops.csv"
     rows = [f"a,2000-{m:02d}-01,{m}" for m in range(1, 13)] + [f"b,2000-{m:02d}-01,{m - 7}" for m in range(1, 13)]
     path.write_text("series_id,date,sales\n" + "\n".join(rows) + "\n")
-    cfg = _cfg(f"source.path={str(path)!r}", "preprocess.log=true", "window.lookback=3")
+    cfg = _cfg(f"source.path={str(path)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3")
     with pytest.raises(InputError) as caught:
         check_loaded(cfg, load_source(cfg.source))
     assert str(caught.value) == (
@@ -121,7 +128,7 @@ def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_pa
     header = "V1," + ",".join(f"V{i}" for i in range(2, 42))
     train.write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 39 + ["0"]) + "\n")
     test.write_text("V1,V2,V3\nM1,1,-2\nM2,3,4\n")
-    cfg = _cfg("source.kind=m4", f"source.path={str(train)!r}", "preprocess.log=true", "window.lookback=3",
+    cfg = _cfg("source.kind=m4", f"source.path={str(train)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3",
                "window.horizon=2")
     with pytest.raises(InputError) as caught:
         check_loaded(cfg, load_source(cfg.source))
@@ -129,7 +136,7 @@ def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_pa
         f"{train}, row 3, column 'V41': series 'M2' holds 0: preprocess.log = true needs every value > 0; set "
         "preprocess.log = false, or shift the series above zero")
     with_test = _cfg("source.kind=m4", f"source.path={str(train).replace('M-train', 'M-ok')!r}",
-                     f"source.test_path={str(test)!r}", "preprocess.log=true", "window.lookback=3", "window.horizon=2")
+                     f"source.test_path={str(test)!r}", "model.recipe=manual", "preprocess.log=true", "window.lookback=3", "window.horizon=2")
     (tmp_path / "M-ok.csv").write_text(header + "\nM1," + ",".join(["5"] * 40) + "\nM2," + ",".join(["5"] * 40) + "\n")
     with pytest.raises(InputError) as caught:
         check_loaded(with_test, load_source(with_test.source))

@@ -108,6 +108,9 @@ def test_a_points_score_is_its_best_models_baselines_left_out():
             {"kind": "model", "mase": math.nan}]
     assert point_score(rows, "mase") == 0.7
     assert point_score(rows[:1] + rows[3:], "mase") is None
+    # Under model.recipe = auto the point is what was chosen before its test, not its best recipe by test.
+    auto = rows + [{"kind": "model", "mase": 0.8, "chosen": True}]
+    assert point_score(auto, "mase") == 0.8
 
 
 def test_keys_that_would_change_the_split_are_found_in_a_grid():

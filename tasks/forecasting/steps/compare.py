@@ -42,6 +42,7 @@ def compare_holdout(
     series: SeriesRef,
     cfg: ForecastConfig,
     ctx: RunContext,
+    served_network: str | None = None,
 ) -> HoldoutComparison:
     """Aggregate every forecaster as M4 does, rank by MASE, and log the tables, forecasts and plots.
 
@@ -56,16 +57,21 @@ def compare_holdout(
     ok = [r for r in results if r.ok]
     frames = [storage.read_frame(Path(baselines.forecasts_path))] + [storage.read_frame(Path(r.forecasts_path)) for r in ok]
     score_frames = [storage.read_frame(Path(baselines.scores_path))] + [storage.read_frame(Path(r.scores_path)) for r in ok]
-    forecasts = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    scores = pd.concat([f for f in score_frames if len(f)], ignore_index=True)
-    kinds = {**{name: "baseline" for name in cfg.evaluate.baselines}, **{r.cell: "model" for r in ok}}
+    # Only the held-out folds are compared: model.recipe = auto's inner folds were its choice's.
+    forecasts = pd.concat([f[f["fold"] < cfg.evaluate.folds] for f in frames if len(f)], ignore_index=True)
+    scores = pd.concat([f[f["fold"] < cfg.evaluate.folds] for f in score_frames if len(f)], ignore_index=True)
+    shown = _baselines_shown(cfg)
+    kinds = {**{name: "baseline" for name in shown}, **{r.cell: "model" for r in ok}}
     fold_table = holdout.fold_scores(scores, kinds)
     models = tuple(
         dataclasses.replace(r, metrics={**r.metrics, **holdout.headline_metrics(fold_table, r.cell)}) if r.ok else r
         for r in results
     )
-    base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in cfg.evaluate.baselines)
-    ranking = rank(models, base)
+    base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in shown)
+    networks = [r for r in ok if r.model_uri is not None or r.model_path is not None]
+    chosen = served_network if cfg.model.recipe == "auto" else None
+    ranking = rank(models, base, "auto" if cfg.model.recipe == "auto" else
+                   (networks[0].cell if len(cfg.model.cells) == 1 and networks else None))
 
     parent = ctx.parent_run_id
     out_path = storage.write_frame(holdout.output_frame(forecasts), paths.intermediate_path("forecasts", parent))
@@ -95,8 +101,23 @@ def compare_holdout(
         runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
-    _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
-    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path), unscaled)
+    # What is served: auto's network chosen on the inner folds; a manual run's best-ranked network.
+    served = chosen if cfg.model.recipe == "auto" else best_model
+    if served is not None:
+        runs.set_tags(parent, {"chosen_before_test": "auto" if cfg.model.recipe == "auto" else
+                               ("yes" if len(cfg.model.cells) == 1 else "no: the best of several cells by test MASE")})
+    lead = "auto" if cfg.model.recipe == "auto" and "auto" in kinds else best_model
+    _log_series_plots(parent, forecasts, scores, series, lead, best_baseline, cfg)
+    return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path), unscaled, served)
+
+
+def _baselines_shown(cfg: ForecastConfig) -> tuple[str, ...]:
+    """The baselines in the ranking: the configured ones, and under auto the statistical forecasters it chose among."""
+    from tasks.forecasting import choice
+
+    if cfg.model.recipe != "auto":
+        return cfg.evaluate.baselines
+    return cfg.evaluate.baselines + tuple(n for n in choice.STATISTICAL if n not in cfg.evaluate.baselines)
 
 
 # MLflow keeps a tag value of at most 8,000 characters; the full list goes to unscaled_series.json.
@@ -125,7 +146,7 @@ LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of netw
 
 @task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
 def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
-                     ctx: RunContext) -> ServedModel | None:
+                     ctx: RunContext, served_cfg: ForecastConfig | None = None) -> ServedModel | None:
     """Log the best model (by the ranking) as a servable forecaster on the parent run; register it as ``candidate``.
 
     The forecaster maps a history table to the forecast table with intervals
@@ -139,7 +160,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     from tasks.nets import cells
     from tasks.tracking import registry
 
-    best = next((row.forecaster for row in compared.ranking if row.kind == "model"), None)
+    best = compared.served
     if not cfg.tracking.log_models or best is None:
         return None
     if cfg.model.scope == "local":
@@ -153,7 +174,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     model_dir = Path(result.model_path).parent
     members = [model_dir / Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
     bundle = serving.make_bundle(
-        cfg.model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
+        (served_cfg or cfg).model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
         np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
         data_content_hash=series.content_hash)
     frame = storage.read_frame(Path(series.path))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -90,20 +91,30 @@ def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
 
 
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
-def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
-    """Log where the intermediates are, how many windows each split holds and the rows skipped on ingest."""
-    series = windows.series
-    tags = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path,
-            "n_series": str(series.n_series), "frequency": series.frequency}
+def record_inputs(series: SeriesRef, windows: WindowsRef | None, ctx: RunContext, horizon: int = 1,
+                  season_length: int = 1) -> None:
+    """Log where the intermediates are, how many windows each split holds, the rows skipped on ingest,
+    and each series' season decision on its part before the latest held-out horizon (``seasonality.json``)."""
+    tags = {"series_path": series.path, "n_series": str(series.n_series), "frequency": series.frequency}
+    if windows is not None:
+        tags |= {"windows_content_hash": windows.content_hash, "windows_path": windows.path}
+        runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
     if series.source_content_hash:
         tags["source_content_hash"] = series.source_content_hash
     runs.set_tags(ctx.parent_run_id, tags)
-    runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
     if series.skipped_rows:
         # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.
         for line in series.skipped_rows:
             run_logger().warning("skipped %s", line)
         runs.log_text(ctx.parent_run_id, "\n".join(series.skipped_rows) + "\n", "skipped_rows.txt")
+    if season_length > 1:
+        # The decision the networks' deseasonalising makes (tasks.forecasting.seasonality.decide_season),
+        # per series, with its statistics: what a reviewer checks when a season looks spurious.
+        parts = {sid: values[:-horizon] for sid, (_, values) in series_arrays(series).items()}
+        decisions = seasonality.season_decisions(parts, season_length)
+        runs.log_metrics(ctx.parent_run_id, {"seasonal_series": int(decisions["seasonal"].sum())})
+        runs.log_dict(ctx.parent_run_id, {"season_length": season_length,
+                                          "series": json.loads(decisions.to_json(orient="records"))}, "seasonality.json")
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:

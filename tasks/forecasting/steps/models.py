@@ -63,7 +63,7 @@ def _units(table: panel.PanelWindows, cfg: ForecastConfig) -> list[Unit]:
     """Every network a cell needs: folds × ensemble members × (series, when local)."""
     ids = sorted({str(s) for s in table.series_id})
     groups = [(k, (sid,)) for k, sid in enumerate(ids)] if cfg.model.scope == "local" else [(0, None)]
-    return [Unit(fold, member, k, group) for fold in range(cfg.evaluate.folds)
+    return [Unit(fold, member, k, group) for fold in range(cfg.total_folds)
             for member in range(cfg.model.ensemble) for k, group in groups]
 
 
@@ -75,10 +75,14 @@ def _unit_rows(table: panel.PanelWindows, unit: Unit, split: str) -> np.ndarray:
 
 
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
-def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext) -> TrainedModel:
+def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext,
+                      label: str | None = None) -> TrainedModel:
     """Train one cell afresh at every origin, in its own child run: one network on the pooled windows
     of every series (model.scope global) or one per series (local), model.ensemble times with seeds
     seed, seed + 1000, ...; windows are level-normalised here when preprocess.level is on.
+
+    ``label`` names the forecaster (its run, files and rows) when it is not the cell's own name: a
+    recipe of ``model.recipe = auto`` such as ``gru-deseason-log``.
 
     The latest origin's first network is the one kept and logged; the others are saved beside it
     for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
@@ -88,14 +92,15 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
 
     from tasks.nets.training import DivergedError, train_cell
 
+    name = label or cell
     run_id = runs.start_run(
-        ctx.experiment_id, f"{cell} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
+        ctx.experiment_id, f"{name} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
         parent_run_id=ctx.parent_run_id,
     )
     target_steps = forecast_config.holdout_target_steps(cfg)
     began = time.perf_counter()
     try:
-        runs.log_params(run_id, {"cell": cell, **flatten(cfg)})
+        runs.log_params(run_id, {"cell": cell, "forecaster": name, **flatten(cfg)})
         table = read_panel(windows)
         model_dir = paths.model_dir(run_id)
         model_dir.mkdir(parents=True, exist_ok=True)
@@ -118,9 +123,9 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
             x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
             x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
             x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
-            label = cell if len(units) == 1 else f"{cell} · {unit.file(cell).removesuffix('.keras')}"
+            shown = name if len(units) == 1 else f"{name} · {unit.file(name).removesuffix('.keras')}"
             epochs: list[tuple[str, float, int]] = []
-            with epoch_bar(label, cfg.train.epochs, cfg.train.progress and logged) as bar:
+            with epoch_bar(shown, cfg.train.epochs, cfg.train.progress and logged) as bar:
 
                 def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
                     bar(epoch, logs)
@@ -134,11 +139,11 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                     )
                 except DivergedError as exc:
                     runs.log_entries(run_id, epochs)
-                    reason = f"{unit.file(cell).removesuffix('.keras')}: {exc}" if len(units) > 1 else str(exc)
+                    reason = f"{unit.file(name).removesuffix('.keras')}: {exc}" if len(units) > 1 else str(exc)
                     runs.end_run(run_id, failed=True, reason=reason)
-                    return TrainedModel(cell, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
+                    return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
             runs.log_entries(run_id, epochs)
-            model.save(model_dir / unit.file(cell))
+            model.save(model_dir / unit.file(name))
             if logged:
                 runs.log_metrics(
                     run_id,
@@ -152,7 +157,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
-    return TrainedModel(cell, run_id, str(model_dir / f"{cell}.keras"), first.epochs_run, first.best_epoch,
+    return TrainedModel(name, run_id, str(model_dir / f"{name}.keras"), first.epochs_run, first.best_epoch,
                         first.seconds, first.samples_per_second, first.history)
 
 
@@ -186,7 +191,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         kept, done = None, 0
         total = sum(len(_unit_rows(table, u, "test")) for u in units if u.member == 0)
         with step_progress(f"{trained.cell} · evaluate", total, "series × origins", cfg.train.progress) as advance:
-            for fold in range(cfg.evaluate.folds):
+            for fold in range(cfg.total_folds):
                 for group in sorted({u.group for u in units if u.fold == fold}):
                     members = [u for u in units if u.fold == fold and u.group == group]
                     models = [keras.saving.load_model(model_dir / u.file(trained.cell), compile=False) for u in members]
@@ -217,11 +222,14 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         scores = typed_scores(panel.score_forecasts(forecasts, series, season_length))
         forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
         scores_path = storage.write_frame(scores, paths.intermediate_path("model-scores", run_id))
-        means = scores.groupby("fold")[list(metrics.METRICS)].mean()
+        # The held-out folds' scores; the inner folds of model.recipe = auto are the choice's (tasks.forecasting.choice).
+        held_out = forecasts["fold"] < cfg.evaluate.folds
+        means = scores[scores["fold"] < cfg.evaluate.folds].groupby("fold")[list(metrics.METRICS)].mean()
         found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
                  for fold, row in means.iterrows() for k, v in row.items()}
         found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
-        banded_scores = intervals.interval_scores(forecasts, series, season_length, cfg.evaluate.interval_level)
+        banded_scores = intervals.interval_scores(forecasts[held_out], series, season_length,
+                                                  cfg.evaluate.interval_level)
         found.update({("" if fold == 0 else f"fold{fold}.") + k: v
                       for fold, row in banded_scores.items() for k, v in row.items()})
         if cfg.evaluate.folds > 1:

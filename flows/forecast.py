@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.forecasting import calendar, ingest, steps
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
@@ -37,7 +37,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
                                  calendar.resolve(cfg.preprocess.calendar, series.frequency))
     subject = ingest.subject(cfg.source)
     with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
-        steps.record_inputs(windows, ctx)
+        steps.record_inputs(windows, ctx, subject)
         baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step, cfg.evaluate.baselines)
         # One cell after another, each evaluated in the flow's thread: any Python work on a second
         # thread of this process slowed the next cell's training two- to fourfold (docs/performance.md).
@@ -55,7 +55,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "forecast", subject),
+        parent_run_name=ctx.name,
         data_content_hash=series.content_hash,
         series_path=series.path,
         windows_path=windows.path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.study import steps
 from tasks.study.config import StudyConfig
 from tasks.study.records import StudySummary
@@ -46,7 +46,7 @@ def sine_study(cfg: StudyConfig) -> StudySummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "study", "sine"),
+        parent_run_name=ctx.name,
         data_content_hash=wave.content_hash,
         series_path=wave.path,
         windows_path=windows.path,

@@ -7,13 +7,13 @@ the :class:`~tasks.tracking.runs.RunContext` it yields, one small record instead
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import time
 from collections.abc import Iterator
 
 from prefect.runtime import flow_run
 
-from tasks.caching import content_key
 from tasks.config import RunConfig, flatten
 from tasks.tracking import runs, store
 from tasks.tracking.runs import RunContext
@@ -61,9 +61,27 @@ def changed_settings(cfg: RunConfig) -> dict[str, str]:
     return {k: v for k, v in flatten(cfg).items() if defaults.get(k) != v}
 
 
-def run_name(cfg: RunConfig, flow: str, subject: str) -> str:
-    """A parent run name that tells runs apart in a list: flow, subject and a short config hash."""
-    return f"{flow} · {subject} · {content_key(cfg.model_dump(mode='json'))[:8]}"
+def recipe(cfg: RunConfig) -> str:
+    """What the flow trains, in a few characters: its cells or backends joined by ``+`` (``gru+lstm``).
+
+    Read from the flattened config (``model.cells``, ``model.backend``), so every flow's config is
+    covered without a flow saying it; a config with neither gives ``""``.
+    """
+    flat = flatten(cfg)
+    for key in ("model.cells", "model.backend"):
+        if flat.get(key):
+            return "+".join(part.strip() for part in flat[key].split(",") if part.strip())
+    return ""
+
+
+def run_name(flow: str, subject: str, what: str, started: datetime.datetime) -> str:
+    """A parent run name a reviewer can read: flow, subject, what ran and when it started (UTC, to the second).
+
+    Two reruns of one config differ by their start time; :func:`tasks.tracking.runs.unique_run_name`
+    adds a sequence when two start within the same second.
+    """
+    parts = [flow, subject, what, started.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")]
+    return " · ".join(p for p in parts if p)
 
 
 @contextlib.contextmanager
@@ -80,10 +98,11 @@ def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -
     changed = changed_settings(cfg)
     description = "Settings changed from the defaults: " + (
         ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
-    name = run_name(cfg, flow, subject)
+    name = runs.unique_run_name(experiment_id, run_name(flow, subject, recipe(cfg),
+                                                        datetime.datetime.now(datetime.timezone.utc)))
     with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:
         ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
-                         time.monotonic())
+                         time.monotonic(), name)
         yield ctx
         runs.log_metrics(parent, {"run_seconds": ctx.elapsed()})  # the flow's time, kept by its run
 

@@ -134,7 +134,7 @@ def apply_decision(name: str, challenger: str, champion: Champion | None, decisi
                     {"decision": verdict["gate_decision"], "reason": decision.reason, "gate_metric": decision.metric,
                      "challenger_version": challenger, "champion_version_before": champion.version if champion else "",
                      "champion_version": after or ""})
-    runs.log_metrics(ctx.parent_run_id, {f"{label}.{k}": v for label, m in scores.items() for k, v in m.items()})
+    runs.log_ranked(ctx.parent_run_id, scores.get(CHALLENGER, {}), scores)
     return after
 
 

@@ -128,7 +128,7 @@ def test_intervals_coverage_and_msis_are_logged(run):
         assert np.isfinite(model["metrics"][key]), key
     assert 0 <= model["metrics"]["coverage"] <= 1
     parent = store.client().get_run(summary["parent_run_id"])
-    assert np.isfinite(parent.data.metrics["gru.msis"]) and "gru.coverage" in parent.data.metrics
+    assert np.isfinite(parent.data.metrics["by_model.gru.msis"]) and "by_model.gru.coverage" in parent.data.metrics
 
 
 def test_seqflow_predict_prints_the_forecast_and_writes_parquet(run, flow_forecast, history, tmp_path):

@@ -73,9 +73,11 @@ def compare_holdout(
     runs.log_file(parent, out_path, "forecasts")
     runs.log_file(parent, scores_path, "scores")
     runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
-    named = [(r.cell, r.metrics) for r in models if r.ok] + [(b.name, b.metrics) for b in base]
-    runs.log_metrics(parent, {f"{name}.{k}": v for name, m in named for k, v in m.items()
-                              if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")})
+    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
+    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
+    named = {**{r.cell: _parent_metrics(r.metrics) for r in models if r.ok},
+             **{b.name: _parent_metrics(b.metrics) for b in base}}
+    runs.log_ranked(parent, named.get(best_model, {}), named)
     for name in kinds:
         for fold in range(cfg.evaluate.folds):
             _, text = holdout.score_table(scores, name, fold)
@@ -88,8 +90,6 @@ def compare_holdout(
     failed = [r for r in results if not r.ok]
     if failed:
         runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
-    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
-    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
     if best_model is not None:
         best = next(r for r in ok if r.cell == best_model)
         runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
@@ -97,6 +97,12 @@ def compare_holdout(
             tracked_models.link_model(parent, best.model_id)
     _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
     return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path), unscaled)
+
+
+def _parent_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics a parent run keeps of one forecaster: the headline, the intervals' and the backtest means."""
+    return {k: v for k, v in metrics.items()
+            if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")}
 
 
 # MLflow keeps a tag value of at most 8,000 characters; the full list goes to unscaled_series.json.

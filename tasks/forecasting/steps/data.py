@@ -89,9 +89,12 @@ def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
 
 
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
-def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
-    """Log where the intermediates are, how many windows each split holds and the rows skipped on ingest."""
+def record_inputs(windows: WindowsRef, ctx: RunContext, subject: str = "series") -> None:
+    """Log the input as the run's dataset, where the intermediates are, the windows per split and the rows skipped on ingest."""
     series = windows.series
+    sample = storage.read_frame(Path(series.path)).head(5)
+    runs.log_dataset(ctx.parent_run_id, subject, ", ".join(series.inputs) or series.path, series.content_hash, sample,
+                     {"num_rows": series.n_points, "num_series": series.n_series, "frequency": series.frequency})
     tags = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path,
             "n_series": str(series.n_series), "frequency": series.frequency}
     if series.source_content_hash:

@@ -71,3 +71,13 @@ def test_a_dataset_is_recorded_on_the_run_and_inherited_by_its_children(monkeypa
         assert {t.key: t.value for t in found.tags} == {"mlflow.data.context": "training"}
     for run_id in (child, parent):
         runs.end_run(run_id)
+
+
+def test_a_served_forecasters_signature_lets_the_model_check_its_history_itself():
+    from tasks.tracking.models import forecaster_signature
+
+    signature = forecaster_signature(("series_id", "timestamp", "value"), ("series_id", "timestamp", "yhat", "lower"))
+    assert [(c.name, c.required, str(c.type)) for c in signature.inputs] == [
+        ("series_id", False, "Any"), ("timestamp", False, "Any"), ("value", False, "Any")]
+    assert [(c.name, c.type.name) for c in signature.outputs] == [
+        ("series_id", "string"), ("timestamp", "datetime"), ("yhat", "double"), ("lower", "double")]

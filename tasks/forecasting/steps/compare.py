@@ -167,7 +167,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     example = first.tail(bundle["min_history"]).reset_index(drop=True)
     model_uri, model_id = tracked_models.log_forecaster_model(
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
-        serving.__name__, [cells.__name__], example)
+        serving.__name__, [cells.__name__], example, serving.HISTORY_COLUMNS, serving.FORECAST_COLUMNS)
     runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
     name = cfg.registered_name
     if name is None:

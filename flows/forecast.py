@@ -36,7 +36,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
                                  forecast_config.holdout_target_steps(cfg),
                                  calendar.resolve(cfg.preprocess.calendar, series.frequency))
     subject = ingest.subject(cfg.source)
-    with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
+    with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}, RANKED_BY) as ctx:
         steps.record_inputs(windows, ctx, subject)
         baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step, cfg.evaluate.baselines)
         # One cell after another, each evaluated in the flow's thread: any Python work on a second

@@ -27,7 +27,7 @@ def sine_study(cfg: StudyConfig) -> StudySummary:
     reconciled = reconcile()
     wave = steps.synthesize_wave(cfg.source, cfg.seed)
     windows = steps.window_wave(wave, cfg.window, cfg.split)
-    with tracked_run(cfg, "study", "sine", {"data_content_hash": wave.content_hash}) as ctx:
+    with tracked_run(cfg, "study", "sine", {"data_content_hash": wave.content_hash}, "test_rmse") as ctx:
         steps.record_inputs(windows, ctx)
         baselines = steps.score_baselines(windows, cfg, ctx)
         # One cell after another, its plots and model logged before the next trains: any Python

@@ -84,20 +84,31 @@ def run_name(flow: str, subject: str, what: str, started: datetime.datetime) -> 
     return " · ".join(p for p in parts if p)
 
 
+def run_description(changed: dict[str, str], ranked_by: str | None = None) -> str:
+    """The parent run's description (Markdown): how its runs rank, and the settings changed from the defaults."""
+    settings = "Settings changed from the defaults: " + (
+        ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
+    if ranked_by is None:
+        return settings
+    return (f"Ranked by `{ranked_by}` (lower is better): this run carries its served or best model's value under "
+            f"the name its child runs use, each model's under `by_model.<model>.{ranked_by}`. In the runs table, "
+            f"**Sort → {ranked_by}** shows it as a column.\n\n{settings}")
+
+
 @contextlib.contextmanager
-def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -> Iterator[RunContext]:
+def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str],
+                ranked_by: str | None = None) -> Iterator[RunContext]:
     """Open the flow's experiment and parent run; yield the context its tasks log with.
 
     The parent run carries the whole config as params, the tags every run of the flow shares
     (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
-    differ from the defaults. On any error its open children and itself end FAILED.
+    differ from the defaults and, given ``ranked_by``, of the metric that ranks the runs (see
+    :func:`description`). On any error its open children and itself end FAILED.
     """
     experiment_id = store.ensure_experiment(cfg.tracking.experiment)
     shared = {"seed": str(cfg.seed), runs.PREFECT_FLOW_RUN: str(flow_run.get_id() or "none"),
               "git_commit": runs.git_commit(), "seqflow.flow": flow, **tags}
-    changed = changed_settings(cfg)
-    description = "Settings changed from the defaults: " + (
-        ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
+    description = run_description(changed_settings(cfg), ranked_by)
     name = runs.unique_run_name(experiment_id, run_name(flow, subject, recipe(cfg),
                                                         datetime.datetime.now(datetime.timezone.utc)))
     with runs.parent_run(experiment_id, name, flatten(cfg), {**shared, "mlflow.note.content": description}) as parent:

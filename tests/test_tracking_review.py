@@ -81,3 +81,31 @@ def test_a_served_forecasters_signature_lets_the_model_check_its_history_itself(
         ("series_id", False, "Any"), ("timestamp", False, "Any"), ("value", False, "Any")]
     assert [(c.name, c.type.name) for c in signature.outputs] == [
         ("series_id", "string"), ("timestamp", "datetime"), ("yhat", "double"), ("lower", "double")]
+
+
+def test_log_table_writes_a_table_mlflow_renders(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    exp_id = store.ensure_experiment("unit-review-tables")
+    run_id = runs.start_run(exp_id, "tables", {})
+    runs.log_table(run_id, [{"rank": 1, "forecaster": "gru", "mase": 0.8, "fold": None},
+                            {"rank": 2, "forecaster": "naive2", "mase": 1.0, "fold": (0, 1)}], "ranking_table.json")
+    runs.end_run(run_id)
+    table = runs.load_dict(run_id, "ranking_table.json")
+    assert table["columns"] == ["rank", "forecaster", "mase", "fold"]
+    assert table["data"] == [[1, "gru", 0.8, None], [2, "naive2", 1.0, "(0, 1)"]]
+    # log_table records the file so the UI lists it among the run's tables
+    assert "ranking_table.json" in store.client().get_run(run_id).data.tags["mlflow.loggedArtifacts"]
+
+
+def test_bookkeeping_tags_go_under_the_prefix_the_ui_hides():
+    assert runs.internal({"scores_path": "/a/b.parquet"}) == {"mlflow.seqflow.scores_path": "/a/b.parquet"}
+
+
+def test_the_parent_description_says_how_its_runs_rank():
+    from flows.tracked import run_description
+
+    text = run_description({"window.lookback": "12"}, "mase")
+    assert text.startswith("Ranked by `mase` (lower is better)")
+    assert "`by_model.<model>.mase`" in text and "**Sort → mase**" in text
+    assert text.endswith("Settings changed from the defaults: `window.lookback=12`")
+    assert run_description({}) == "Settings changed from the defaults: none"

@@ -164,6 +164,7 @@ def record_decision(name: str, rows: list[dict], ctx: RunContext, tags: dict[str
 
     runs.set_tags(ctx.parent_run_id, {"registered_model": name, **{k: str(v)[:4000] for k, v in tags.items()}})
     runs.log_dict(ctx.parent_run_id, {"registered_model": name, **tags, "rows": rows}, "decision.json")
+    runs.log_table(ctx.parent_run_id, rows, "decision_table.json")
     if ctx.flow_run_id != "none":
         create_table_artifact(table=rows, key=_artifact_key(f"decision-{name}"),
                               description=f"{name}: {tags.get('decision', '')}: {tags.get('reason', '')}"[:500])

@@ -134,6 +134,16 @@ def _inherit_datasets(parent_run_id: str, run_id: str) -> None:
         client().log_inputs(run_id, datasets=found)
 
 
+# Tags a reviewer never reads (where the intermediates are, ids other runs are found by) go under
+# this prefix: MLflow's UI hides ``mlflow.``-prefixed tags from a run's page; the API still reads them.
+INTERNAL = "mlflow.seqflow."
+
+
+def internal(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` under :data:`INTERNAL`: kept on the run, out of the reviewer's way in the UI."""
+    return {f"{INTERNAL}{key}": value for key, value in tags.items()}
+
+
 def unique_run_name(experiment_id: str, name: str) -> str:
     """``name``, or ``name #2``, ``#3`` .. when runs of the experiment already carry it."""
     if "'" in name:  # cannot be quoted in a filter string; names carry no quotes in practice
@@ -306,6 +316,20 @@ def load_dict(run_id: str, artifact_file: str) -> dict | None:
             return None
         with open(local, encoding="utf-8") as f:
             return json.load(f)
+
+
+def log_table(run_id: str, frame, artifact_file: str) -> None:
+    """Log a ``pandas.DataFrame`` (or a list of row dicts) as a table MLflow's UI renders (a ``.json`` file, ``log_table``'s format).
+
+    Columns of other types than text, numbers and booleans are written as text; NaN stays empty.
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(frame).copy()
+    for column in table.columns:
+        if not (pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column])):
+            table[column] = table[column].map(lambda v: None if v is None else str(v))
+    client().log_table(run_id, data=table, artifact_file=artifact_file)
 
 
 def log_text(run_id: str, text: str, artifact_file: str) -> None:

@@ -72,7 +72,8 @@ def compare_holdout(
     scores_path = storage.write_frame(scores, paths.intermediate_path("scores", parent))
     runs.log_file(parent, out_path, "forecasts")
     runs.log_file(parent, scores_path, "scores")
-    runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
+    runs.set_tags(parent, {**runs.internal({"forecasts_path": str(out_path), "scores_path": str(scores_path)}),
+                           "ranked_by": "mase"})
     best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
     best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
     named = {**{r.cell: _parent_metrics(r.metrics) for r in models if r.ok},
@@ -84,6 +85,9 @@ def compare_holdout(
             runs.log_text(parent, text, f"tables/{name}/fold-{fold}.md")
     runs.log_dict(parent, {"backtest": [dataclasses.asdict(f) for f in fold_table]}, "backtest.json")
     runs.log_dict(parent, {"ranked_by": "mase", "ranking": [dataclasses.asdict(r) for r in ranking]}, "ranking.json")
+    # The same two tables as MLflow renders them (the run's Artifacts tab shows a sortable grid).
+    runs.log_table(parent, pd.DataFrame([dataclasses.asdict(r) for r in ranking]), "ranking_table.json")
+    runs.log_table(parent, pd.DataFrame([dataclasses.asdict(f) for f in fold_table]), "backtest_table.json")
     season = cfg.evaluate.season_length or series.season_length
     unscaled = holdout.unscaled_series(scores, series_arrays(series), season)
     _report_unscaled(parent, unscaled)
@@ -92,7 +96,7 @@ def compare_holdout(
         runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
     if best_model is not None:
         best = next(r for r in ok if r.cell == best_model)
-        runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
+        runs.set_tags(parent, {"best_model": best_model, **runs.internal({"best_model_run_id": best.run_id})})
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
     _log_series_plots(parent, forecasts, scores, series, best_model, best_baseline, cfg)
@@ -168,7 +172,7 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     model_uri, model_id = tracked_models.log_forecaster_model(
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
         serving.__name__, [cells.__name__], example, serving.HISTORY_COLUMNS, serving.FORECAST_COLUMNS)
-    runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
+    runs.set_tags(ctx.parent_run_id, {"served_model": best, **runs.internal({"served_model_uri": model_uri})})
     name = cfg.registered_name
     if name is None:
         return ServedModel(best, model_uri, model_id)
@@ -250,11 +254,13 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         part = latest[latest["series_id"] == sid]
         origin = int(part["origin"].iloc[0])
         shown = holdout.history_window(origin, season, cfg.window.horizon)
-        lines = {}
+        lines, band = {}, None
         for name, kind in ((best_model, "best model"), (best_baseline, "best baseline")):
             rows = part[part["model"] == name].sort_values("horizon_step")
             if name is not None and len(rows):
                 lines[f"{name} ({kind})"] = rows["yhat"].to_numpy()
+                if band is None and {"lower", "upper"} <= set(rows) and rows[["lower", "upper"]].notna().all(axis=None):
+                    band = (rows["lower"].to_numpy(), rows["upper"].to_numpy())
         latest_scores = scores[(scores["fold"] == 0) & (scores["series_id"] == sid)].set_index("model")["mase"]
         said = "; ".join(f"{name} MASE {float(latest_scores[name]):.3f}"
                          for name in (best_model, best_baseline) if name in latest_scores.index)
@@ -262,7 +268,10 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         fig = plots.series_forecast_figure(
             stamps[origin - shown : origin], values[origin - shown : origin],
             stamps[origin : origin + cfg.window.horizon], values[origin : origin + cfg.window.horizon], lines, title,
+            band, f"{next(iter(lines)).split(' ')[0]} {cfg.evaluate.interval_level:.0%} interval",
         )
         runs.log_figure(parent, fig, f"plots/series/{label}.png")
+        if label == picked[0][0]:  # at the artifact root too: MLflow's compare view shows root files side by side
+            runs.log_figure(parent, fig, "forecast.png")
         plots.close(fig)
     runs.log_dict(parent, {label: sid for label, sid in picked}, "plots/series/index.json")

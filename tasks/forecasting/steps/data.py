@@ -95,11 +95,10 @@ def record_inputs(windows: WindowsRef, ctx: RunContext, subject: str = "series")
     sample = storage.read_frame(Path(series.path)).head(5)
     runs.log_dataset(ctx.parent_run_id, subject, ", ".join(series.inputs) or series.path, series.content_hash, sample,
                      {"num_rows": series.n_points, "num_series": series.n_series, "frequency": series.frequency})
-    tags = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path,
-            "n_series": str(series.n_series), "frequency": series.frequency}
+    kept = {"windows_content_hash": windows.content_hash, "series_path": series.path, "windows_path": windows.path}
     if series.source_content_hash:
-        tags["source_content_hash"] = series.source_content_hash
-    runs.set_tags(ctx.parent_run_id, tags)
+        kept["source_content_hash"] = series.source_content_hash
+    runs.set_tags(ctx.parent_run_id, {**runs.internal(kept), "n_series": str(series.n_series), "frequency": series.frequency})
     runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
     if series.skipped_rows:
         # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.

@@ -81,7 +81,8 @@ def retrain(cfg: RetrainConfig) -> RetrainSummary:
             report = validation.ValidationReport("failed", f"the fresh data breaks a file rule: {exc}")
             operations.record_report(report, ctx)
         else:
-            report = operations.validate_fresh_data(series.path, series.frequency, champion, cfg.validation, ctx)
+            report = operations.validate_fresh_data(series.path, series.frequency, champion, cfg.validation, ctx,
+                                                    subject, series.content_hash)
         if report.status != "ok":
             operations.record_stop(name, champion, report, ctx)
             status = "validation_failed" if report.status == "failed" else report.status

@@ -68,9 +68,15 @@ def find_champion(name: str) -> Champion | None:
 
 @task(name="validate-fresh-data", cache_policy=NO_CACHE, persist_result=False)
 def validate_fresh_data(series_path: str, frequency: str, champion: Champion | None, settings: ValidationConfig,
-                        ctx: RunContext) -> validation.ValidationReport:
-    """Check the fresh data against the champion's data and log the report on the run and the flow run."""
+                        ctx: RunContext, subject: str = "", content_hash: str = "") -> validation.ValidationReport:
+    """Check the fresh data against the champion's data and log the report on the run and the flow run.
+
+    Given its ``subject`` and ``content_hash``, the fresh data is recorded as the run's dataset.
+    """
     frame = storage.read_frame(Path(series_path))
+    if subject and content_hash:
+        runs.log_dataset(ctx.parent_run_id, subject, series_path, content_hash, frame.head(5),
+                         {"num_rows": len(frame), "num_series": int(frame["series_id"].nunique()), "frequency": frequency})
     if champion is None or champion.profile is None:
         why = "no champion yet" if champion is None else f"champion version {champion.version} has no data profile"
         report = validation.ValidationReport(

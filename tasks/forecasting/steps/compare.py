@@ -254,13 +254,14 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         part = latest[latest["series_id"] == sid]
         origin = int(part["origin"].iloc[0])
         shown = holdout.history_window(origin, season, cfg.window.horizon)
-        lines, band = {}, None
+        lines, band, band_label = {}, None, ""
         for name, kind in ((best_model, "best model"), (best_baseline, "best baseline")):
             rows = part[part["model"] == name].sort_values("horizon_step")
             if name is not None and len(rows):
                 lines[f"{name} ({kind})"] = rows["yhat"].to_numpy()
                 if band is None and {"lower", "upper"} <= set(rows) and rows[["lower", "upper"]].notna().all(axis=None):
                     band = (rows["lower"].to_numpy(), rows["upper"].to_numpy())
+                    band_label = f"{name} {cfg.evaluate.interval_level:.0%} interval"
         latest_scores = scores[(scores["fold"] == 0) & (scores["series_id"] == sid)].set_index("model")["mase"]
         said = "; ".join(f"{name} MASE {float(latest_scores[name]):.3f}"
                          for name in (best_model, best_baseline) if name in latest_scores.index)
@@ -268,7 +269,7 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         fig = plots.series_forecast_figure(
             stamps[origin - shown : origin], values[origin - shown : origin],
             stamps[origin : origin + cfg.window.horizon], values[origin : origin + cfg.window.horizon], lines, title,
-            band, f"{next(iter(lines)).split(' ')[0]} {cfg.evaluate.interval_level:.0%} interval",
+            band, band_label,
         )
         runs.log_figure(parent, fig, f"plots/series/{label}.png")
         if label == picked[0][0]:  # at the artifact root too: MLflow's compare view shows root files side by side

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.artifacts import published
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.embeddings import steps
 from tasks.embeddings.config import EmbedConfig
 from tasks.embeddings.records import EmbedSummary
@@ -42,7 +42,8 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
             evaluated = steps.evaluate_vectors(trained, one)
             exported = steps.export_vectors(evaluated, one)
             models.append((evaluated, exported))
-        comparison = steps.record_comparison(models, ctx) if len(models) > 1 else ()
+        compared = steps.record_comparison(models, ctx)  # one backend too: the parent's own scores
+        comparison = compared if len(models) > 1 else ()
         registered = steps.register_vectors(models[0][0], vocabulary, cfg, ctx)
     (evaluated, exported), trained = models[0], models[0][0].trained
     return EmbedSummary(
@@ -51,7 +52,7 @@ def train_embeddings(cfg: EmbedConfig) -> EmbedSummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "embed", corpus.name),
+        parent_run_name=ctx.name,
         run_id=trained.run_id,
         run_name=trained.run_name,
         run_artifacts=runs.artifact_uri(trained.run_id),

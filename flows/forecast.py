@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.artifacts import published
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.forecasting import calendar, ingest, steps
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
@@ -41,8 +41,8 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
                                         forecast_config.holdout_target_steps(c), features)
                for name, (_, c) in plans.items()}
     subject = ingest.subject(cfg.source)
-    with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}) as ctx:
-        steps.record_inputs(series, next(iter(windows.values()), None), ctx, cfg.window.horizon, season)
+    with tracked_run(cfg, "forecast", subject, {"data_content_hash": series.content_hash}, RANKED_BY) as ctx:
+        steps.record_inputs(series, next(iter(windows.values()), None), ctx, subject, cfg.window.horizon, season)
         baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step,
                                              steps.baselines_to_run(cfg))
         # One network after another, each evaluated in the flow's thread: any Python work on a second
@@ -68,7 +68,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "forecast", subject),
+        parent_run_name=ctx.name,
         data_content_hash=series.content_hash,
         series_path=series.path,
         windows_path=next((w.path for w in windows.values()), None),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.lesson import steps
 from tasks.lesson.config import LessonConfig
 from tasks.lesson.records import LessonSummary
@@ -41,7 +41,7 @@ def memory_lesson(cfg: LessonConfig) -> LessonSummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "lesson", cfg.task.kind),
+        parent_run_name=ctx.name,
         task=cfg.task.kind,
         solved_mse=cfg.sweep.solved_mse,
         data=tuple(datasets),

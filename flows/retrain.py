@@ -15,7 +15,7 @@ from prefect import flow
 from pydantic import model_validator
 
 from flows.forecast import AllModelsFailed, train_forecasters
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.errors import InputError
 from tasks.forecasting import ingest
 from tasks.forecasting import steps as forecasting
@@ -81,11 +81,12 @@ def retrain(cfg: RetrainConfig) -> RetrainSummary:
             report = validation.ValidationReport("failed", f"the fresh data breaks a file rule: {exc}")
             operations.record_report(report, ctx)
         else:
-            report = operations.validate_fresh_data(series.path, series.frequency, champion, cfg.validation, ctx)
+            report = operations.validate_fresh_data(series.path, series.frequency, champion, cfg.validation, ctx,
+                                                    subject, series.content_hash)
         if report.status != "ok":
             operations.record_stop(name, champion, report, ctx)
             status = "validation_failed" if report.status == "failed" else report.status
-            return RetrainSummary(ctx.flow_run_id, ctx.parent_run_id, run_name(cfg, "retrain", subject), name, status,
+            return RetrainSummary(ctx.flow_run_id, ctx.parent_run_id, ctx.name, name, status,
                                   report.summary, before, before, None, validation=report.rows())
         trained = train_forecasters(cfg.as_forecast())
         if trained.served is None or trained.served.version is None:
@@ -100,7 +101,7 @@ def retrain(cfg: RetrainConfig) -> RetrainSummary:
                                cfg.gate.margin)
         operations.record_profile(series.path, series.frequency, recent, ctx)
         after = operations.apply_decision(name, challenger, champion, decision, scores, ctx)
-    return RetrainSummary(ctx.flow_run_id, ctx.parent_run_id, run_name(cfg, "retrain", subject), name,
+    return RetrainSummary(ctx.flow_run_id, ctx.parent_run_id, ctx.name, name,
                           "promoted" if decision.promote else "kept_champion", decision.reason, before, after,
                           challenger, scores, report.rows(), trained.parent_run_id)
 

@@ -16,7 +16,7 @@ from prefect import flow
 from pydantic import model_validator
 
 from flows.embed import train_embeddings
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.embeddings import evaluation
 from tasks.embeddings import steps as embeddings
 from tasks.embeddings.config import EmbedConfig
@@ -85,7 +85,7 @@ def retrain_embed(cfg: RetrainEmbedConfig) -> RetrainEmbedSummary:
         except InputError as exc:
             report = validation.ValidationReport("failed", f"the corpus was refused: {exc}")
             operations.record_stop(name, champion, report, ctx)
-            return RetrainEmbedSummary(ctx.flow_run_id, ctx.parent_run_id, run_name(cfg, "retrain-embed", subject),
+            return RetrainEmbedSummary(ctx.flow_run_id, ctx.parent_run_id, ctx.name,
                                        name, "validation_failed", report.summary, metric, before, before, None)
         if trained.registered is None:
             raise RuntimeError(f"the challenger run {trained.parent_run_id} registered no vectors: nothing to gate")
@@ -103,7 +103,7 @@ def retrain_embed(cfg: RetrainEmbedConfig) -> RetrainEmbedSummary:
                                        f"analogy_{cfg.evaluate.restrict_vocab}_accuracy")))
         after = operations.apply_decision(name, challenger, champion, decision, scores, ctx, score_prefix=None,
                                           columns=columns, data_profile=False)
-    return RetrainEmbedSummary(ctx.flow_run_id, ctx.parent_run_id, run_name(cfg, "retrain-embed", subject), name,
+    return RetrainEmbedSummary(ctx.flow_run_id, ctx.parent_run_id, ctx.name, name,
                                "promoted" if decision.promote else "kept_champion", decision.reason, metric, before,
                                after, challenger, scores, f"{scored.source}: {scored.why}" if scored else "",
                                trained.parent_run_id)

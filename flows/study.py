@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.artifacts import published
-from flows.tracked import reconcile, run_name, tracked_run
+from flows.tracked import reconcile, tracked_run
 from tasks.study import steps
 from tasks.study.config import StudyConfig
 from tasks.study.records import StudySummary
@@ -29,7 +29,7 @@ def sine_study(cfg: StudyConfig) -> StudySummary:
     reconciled = reconcile()
     wave = steps.synthesize_wave(cfg.source, cfg.seed)
     windows = steps.window_wave(wave, cfg.window, cfg.split)
-    with tracked_run(cfg, "study", "sine", {"data_content_hash": wave.content_hash}) as ctx:
+    with tracked_run(cfg, "study", "sine", {"data_content_hash": wave.content_hash}, "test_rmse") as ctx:
         steps.record_inputs(windows, ctx)
         baselines = steps.score_baselines(windows, cfg, ctx)
         # One cell after another, its plots and model logged before the next trains: any Python
@@ -48,7 +48,7 @@ def sine_study(cfg: StudyConfig) -> StudySummary:
         tracking_uri=store.tracking_uri(),
         experiment_id=ctx.experiment_id,
         parent_run_id=ctx.parent_run_id,
-        parent_run_name=run_name(cfg, "study", "sine"),
+        parent_run_name=ctx.name,
         data_content_hash=wave.content_hash,
         series_path=wave.path,
         windows_path=windows.path,

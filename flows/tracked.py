@@ -106,38 +106,68 @@ def changed_settings(cfg: RunConfig) -> dict[str, str]:
     return {k: v for k, v in flatten(cfg).items() if defaults.get(k) != v}
 
 
-def run_name(cfg: RunConfig, flow: str, subject: str) -> str:
-    """A parent run name that tells runs apart in a list: flow, subject and a short config hash."""
-    return f"{flow} · {subject} · {content_key(cfg.model_dump(mode='json'))[:8]}"
+def recipe(cfg: RunConfig) -> str:
+    """What the flow trains, in a few characters: its cells or backends joined by ``+`` (``gru+lstm``).
+
+    Read from the flattened config (``model.cells``, ``model.backend``), so every flow's config is
+    covered without a flow saying it; a config with neither gives ``""``.
+    """
+    flat = flatten(cfg)
+    for key in ("model.cells", "model.backend"):
+        if flat.get(key):
+            return "+".join(part.strip() for part in flat[key].split(",") if part.strip())
+    return ""
+
+
+def run_name(flow: str, subject: str, what: str, started: datetime) -> str:
+    """A parent run name a reviewer can read: flow, subject, what ran and when it started (UTC, to the second).
+
+    Two reruns of one config differ by their start time; :func:`tasks.tracking.runs.unique_run_name`
+    adds a sequence when two start within the same second.
+    """
+    parts = [flow, subject, what, started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")]
+    return " · ".join(p for p in parts if p)
+
+
+def run_description(changed: dict[str, str], ranked_by: str | None = None) -> str:
+    """The parent run's description (Markdown): how its runs rank, and the settings changed from the defaults."""
+    settings = "Settings changed from the defaults: " + (
+        ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
+    if ranked_by is None:
+        return settings
+    return (f"Ranked by `{ranked_by}` (lower is better): this run carries its served or best model's value under "
+            f"the name its child runs use, each model's under `by_model.<model>.{ranked_by}`. In the runs table, "
+            f"**Sort → {ranked_by}** shows it as a column.\n\n{settings}")
 
 
 @contextlib.contextmanager
-def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str]) -> Iterator[RunContext]:
+def tracked_run(cfg: RunConfig, flow: str, subject: str, tags: dict[str, str],
+                ranked_by: str | None = None) -> Iterator[RunContext]:
     """Open the flow's experiment and parent run; yield the context its tasks log with.
 
     The parent run carries the whole config as params, the tags every run of the flow shares
     (seed, git commit, Prefect flow run id, plus ``tags``) and a description of the settings that
-    differ from the defaults. The Prefect flow run is renamed after the flow and subject, tagged,
-    and linked to the parent run (:func:`flows.artifacts.label_flow_run`). On any error its open
-    children and itself end FAILED; when the error is a full disk, the space held back for that
+    differ from the defaults and, given ``ranked_by``, of the metric that ranks the runs (see
+    :func:`run_description`). The Prefect flow run is renamed after the flow and subject, tagged, and
+    linked to the parent run (:func:`flows.artifacts.label_flow_run`). On any error its open children
+    and itself end FAILED; when the error is a full disk, the space held back for that
     (:mod:`tasks.diskspace`) is freed first.
     """
     diskspace.reserve(paths.artifacts_dir())  # or refuse now, in one line, when the disk has no room
     experiment_id = store.ensure_experiment(cfg.tracking.experiment)
     shared = {"seed": str(cfg.seed), runs.PREFECT_FLOW_RUN: str(flow_run.get_id() or "none"),
               "git_commit": runs.git_commit(), "seqflow.flow": flow, **tags}
-    changed = changed_settings(cfg)
-    description = "Settings changed from the defaults: " + (
-        ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none")
-    name = run_name(cfg, flow, subject)
+    description = run_description(changed_settings(cfg), ranked_by)
+    started = datetime.now(timezone.utc)
+    name = runs.unique_run_name(experiment_id, run_name(flow, subject, recipe(cfg), started))
     settings = flatten(cfg)
     with (runs.parent_run(experiment_id, name, settings, {**shared, "mlflow.note.content": description}) as parent,
           diskspace.released_when_full(paths.artifacts_dir())):
         ctx = RunContext(experiment_id, parent, shared[runs.PREFECT_FLOW_RUN], tuple(sorted(shared.items())),
-                         time.monotonic())
+                         time.monotonic(), name)
         if ctx.flow_run_id != "none":
-            artifacts.label_flow_run(ctx.flow_run_id, flow, subject, name.rsplit(" · ", 1)[-1], settings,
-                                     store.tracking_uri(), experiment_id, parent, name, datetime.now(timezone.utc))
+            artifacts.label_flow_run(ctx.flow_run_id, flow, subject, content_key(cfg.model_dump(mode="json"))[:8],
+                                     settings, store.tracking_uri(), experiment_id, parent, name, started)
         yield ctx
         runs.log_metrics(parent, {"run_seconds": ctx.elapsed()})  # the flow's time, kept by its run
 

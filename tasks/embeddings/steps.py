@@ -246,12 +246,14 @@ def check_vocabulary(vocabulary: VocabularyRef, cfg: EmbedConfig) -> None:
 
 @task(name="record-corpus", cache_policy=NO_CACHE, persist_result=False)
 def record_corpus(vocabulary: VocabularyRef, tokenize_cached: bool, ctx: RunContext) -> None:
-    """Log the corpus' and vocabulary's sizes and where their Parquet files are on the parent run."""
+    """Log the corpus as the run's dataset, its and the vocabulary's sizes and where their Parquet files are."""
     tokens = vocabulary.tokens
-    runs.set_tags(ctx.parent_run_id, {
-        "corpus": tokens.corpus.path, "tokens_path": tokens.tokens_path, "vocabulary_path": vocabulary.vocabulary_path,
-        "token_ids_path": vocabulary.ids_path, "tokenize_cached": str(tokenize_cached).lower(),
-    })
+    runs.log_dataset(ctx.parent_run_id, tokens.corpus.name, tokens.corpus.path, tokens.corpus.content_hash,
+                     storage.read_frame(Path(vocabulary.vocabulary_path)).head(5),
+                     {"num_documents": tokens.n_documents, "num_tokens": tokens.n_tokens,
+                      "num_distinct_words": tokens.n_distinct, "vocabulary_words": vocabulary.n_words})
+    runs.set_tags(ctx.parent_run_id, {"corpus": tokens.corpus.path, "tokenize_cached": str(tokenize_cached).lower(), **runs.internal({
+        "tokens_path": tokens.tokens_path, "vocabulary_path": vocabulary.vocabulary_path, "token_ids_path": vocabulary.ids_path})})
     runs.log_metrics(ctx.parent_run_id, {
         "corpus.documents": tokens.n_documents, "corpus.chunks": tokens.n_chunks, "corpus.tokens": tokens.n_tokens,
         "corpus.distinct_words": tokens.n_distinct, "corpus.phrases": tokens.n_phrases,
@@ -355,6 +357,7 @@ def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVect
         runs.log_text(run_id, pairs.to_csv(index=False), "evaluation/word_pairs.csv")
         runs.log_text(run_id, report.neighbours.to_csv(index=False), "evaluation/neighbours.csv")
         runs.log_text(run_id, neighbours_markdown(report.neighbours), "evaluation/neighbours.md")
+        runs.log_table(run_id, report.neighbours, "neighbours_table.json")
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
@@ -370,9 +373,12 @@ def evaluate_vectors(trained: TrainedVectors, cfg: EmbedConfig) -> EvaluatedVect
 def record_comparison(models: list[tuple[EvaluatedVectors, ExportedFiles]], ctx: RunContext) -> tuple[dict[str, Any], ...]:
     """Log the backends side by side on the parent run: ``<backend>.<figure>`` metrics and a table."""
     rows = comparison_rows(models)
-    runs.log_metrics(ctx.parent_run_id, {f"{row['backend']}.{key}": row[key] for row in rows for key, _ in COMPARED})
+    per_backend = {row["backend"]: {key: row[key] for key, _ in COMPARED} for row in rows}
+    # The first backend's vectors are the ones registered: its scores are the parent's own.
+    runs.log_ranked(ctx.parent_run_id, per_backend[rows[0]["backend"]] if rows else {}, per_backend)
     runs.log_text(ctx.parent_run_id, comparison_markdown(rows), "comparison/backends.md")
     runs.log_text(ctx.parent_run_id, pd.DataFrame(rows).to_csv(index=False), "comparison/backends.csv")
+    runs.log_table(ctx.parent_run_id, pd.DataFrame(rows), "comparison_table.json")
     return rows
 
 

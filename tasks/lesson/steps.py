@@ -57,9 +57,11 @@ def data_content_hash(datasets: Sequence[TaskDataRef]) -> str:
 
 @task(name="score-no-memory", cache_policy=NO_CACHE, persist_result=False)
 def score_no_memory(datasets: Sequence[TaskDataRef], ctx: RunContext) -> tuple[NoMemoryBaseline, ...]:
-    """Score the no-memory baseline on every length's stored data, beside its closed form."""
+    """Record every length's data as a dataset of the run; score the no-memory baseline on it, beside its closed form."""
     found = []
     for data in datasets:
+        runs.log_dataset(ctx.parent_run_id, f"{data.kind}-L{data.length}", data.path, data.content_hash, None,
+                         {"length": data.length, **{f"num_{split}": n for split, n in data.counts}})
         stored = _read(data)
         measured = memory.no_memory_mse(stored.part("train")[1], stored.part("test")[1])
         found.append(NoMemoryBaseline(data.length, memory.NO_MEMORY_MSE[data.kind], measured))

@@ -37,6 +37,27 @@ def loss_figure(history: dict[str, list[float]], title: str) -> Figure:
     return fig
 
 
+def members_loss_figure(histories: list[dict[str, list[float]]], title: str) -> Figure:
+    """Training (solid) and validation (dashed) loss per epoch of every ensemble member, one colour each, log scale.
+
+    Args:
+        histories: one Keras history per member (``loss``, ``val_loss`` per epoch), in member order.
+        title: the caption.
+    """
+    fig, ax = axes((7.5, 3.8))
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:grey")
+    for member, history in enumerate(histories):
+        color = colors[member % len(colors)]
+        for key, style in (("loss", "-"), ("val_loss", "--")):
+            if key in history:
+                ax.plot(np.arange(1, len(history[key]) + 1), history[key], color=color, linestyle=style,
+                        label=f"member {member} {'training' if key == 'loss' else 'validation'}")
+    ax.set(title=title, xlabel="epoch", ylabel="MSE (scaled units)", yscale="log")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def close(fig: Figure) -> None:
     """Free a figure's memory once it has been logged."""
     fig.clear()

@@ -21,3 +21,6 @@ class TrainedModel:
     samples_per_second: float
     history: dict[str, list[float]] = field(hash=False, compare=False)
     failure: str | None = None
+    # Every ensemble member's history at the latest origin (first series), in member order; the
+    # first is ``history``. Empty for a single network trained without members.
+    member_histories: tuple[dict[str, list[float]], ...] = field(default=(), hash=False, compare=False)

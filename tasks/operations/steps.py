@@ -68,9 +68,15 @@ def find_champion(name: str) -> Champion | None:
 
 @task(name="validate-fresh-data", cache_policy=NO_CACHE, persist_result=False)
 def validate_fresh_data(series_path: str, frequency: str, champion: Champion | None, settings: ValidationConfig,
-                        ctx: RunContext) -> validation.ValidationReport:
-    """Check the fresh data against the champion's data and log the report on the run and the flow run."""
+                        ctx: RunContext, subject: str = "", content_hash: str = "") -> validation.ValidationReport:
+    """Check the fresh data against the champion's data and log the report on the run and the flow run.
+
+    Given its ``subject`` and ``content_hash``, the fresh data is recorded as the run's dataset.
+    """
     frame = storage.read_frame(Path(series_path))
+    if subject and content_hash:
+        runs.log_dataset(ctx.parent_run_id, subject, series_path, content_hash, frame.head(5),
+                         {"num_rows": len(frame), "num_series": int(frame["series_id"].nunique()), "frequency": frequency})
     if champion is None or champion.profile is None:
         why = "no champion yet" if champion is None else f"champion version {champion.version} has no data profile"
         report = validation.ValidationReport(
@@ -134,7 +140,7 @@ def apply_decision(name: str, challenger: str, champion: Champion | None, decisi
                     {"decision": verdict["gate_decision"], "reason": decision.reason, "gate_metric": decision.metric,
                      "challenger_version": challenger, "champion_version_before": champion.version if champion else "",
                      "champion_version": after or ""})
-    runs.log_metrics(ctx.parent_run_id, {f"{label}.{k}": v for label, m in scores.items() for k, v in m.items()})
+    runs.log_ranked(ctx.parent_run_id, scores.get(CHALLENGER, {}), scores)
     return after
 
 
@@ -164,6 +170,7 @@ def record_decision(name: str, rows: list[dict], ctx: RunContext, tags: dict[str
 
     runs.set_tags(ctx.parent_run_id, {"registered_model": name, **{k: str(v)[:4000] for k, v in tags.items()}})
     runs.log_dict(ctx.parent_run_id, {"registered_model": name, **tags, "rows": rows}, "decision.json")
+    runs.log_table(ctx.parent_run_id, rows, "decision_table.json")
     if ctx.flow_run_id != "none":
         create_table_artifact(table=rows, key=_artifact_key(f"decision-{name}"),
                               description=f"{name}: {tags.get('decision', '')}: {tags.get('reason', '')}"[:500])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
@@ -91,9 +92,13 @@ def _read_wave(windows: WindowsRef) -> np.ndarray:
 
 @task(name="record-wave-windows", cache_policy=NO_CACHE, persist_result=False)
 def record_inputs(windows: WindowsRef, ctx: RunContext) -> None:
-    """Log where the intermediates are and how many windows each split holds."""
-    runs.set_tags(ctx.parent_run_id, {"windows_content_hash": windows.content_hash, "series_path": windows.wave.path,
-                                      "windows_path": windows.path, "n_series": "1", "frequency": "synthetic"})
+    """Log the wave as the run's dataset, where the intermediates are and how many windows each split holds."""
+    sample = storage.read_frame(Path(windows.wave.path)).head(5)
+    runs.log_dataset(ctx.parent_run_id, "sine", windows.wave.path, windows.wave.content_hash, sample,
+                     {"num_rows": windows.wave.n_points, "num_series": 1, "windows": dict(windows.counts)})
+    runs.set_tags(ctx.parent_run_id, {**runs.internal({"windows_content_hash": windows.content_hash, "series_path":
+                                                       windows.wave.path, "windows_path": windows.path}),
+                                      "n_series": "1", "frequency": "synthetic"})
     runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
 
 
@@ -107,7 +112,7 @@ def score_baselines(windows: WindowsRef, cfg: StudyConfig, ctx: RunContext) -> t
     table = _read_windows(windows)
     points = forecast_points(table.start[table.split == "test"], table.x.shape[1])
     scores = score(values, points, table.bounds.train_end, cfg.season_length, cfg.evaluate.ar_lags)
-    runs.log_metrics(ctx.parent_run_id, {f"{name}.{k}": v for name, m in scores.items() for k, v in m.items()})
+    runs.log_ranked(ctx.parent_run_id, {}, scores)
     return tuple(BaselineScore(name, m) for name, m in scores.items())
 
 
@@ -229,18 +234,19 @@ def rank_forecasters(
 
     ranking = rank(results, baselines)
     runs.log_dict(ctx.parent_run_id, {"ranking": [r.__dict__ for r in ranking]}, "ranking.json")
+    runs.log_table(ctx.parent_run_id, pd.DataFrame([r.__dict__ for r in ranking]), "ranking_table.json")
     ok = [r for r in results if r.ok]
-    runs.log_metrics(
-        ctx.parent_run_id,
-        {f"{r.cell}.{k}": r.metrics[k] for r in ok for k in ("test_rmse", "test_mae", "generated_rmse", "gradient_first_to_last")},
-    )
+    kept = {r.cell: {k: r.metrics[k] for k in ("test_rmse", "test_mae", "generated_rmse", "gradient_first_to_last")}
+            for r in ok}
     failed = [r for r in results if not r.ok]
     if failed:
         runs.set_tags(ctx.parent_run_id, {f"failed.{r.cell}": r.failure or "" for r in failed})
     best = next((row for row in ranking if row.kind == "model"), None)
+    runs.log_ranked(ctx.parent_run_id, kept[best.forecaster] if best is not None else {}, kept)
     if best is not None:
         best_result = next(r for r in ok if r.cell == best.forecaster)
-        runs.set_tags(ctx.parent_run_id, {"best_model": best.forecaster, "best_model_run_id": best_result.run_id})
+        runs.set_tags(ctx.parent_run_id, {"best_model": best.forecaster,
+                                          **runs.internal({"best_model_run_id": best_result.run_id})})
         if best_result.model_id:
             tracked_models.link_model(ctx.parent_run_id, best_result.model_id)
     if ok:

@@ -6,13 +6,13 @@ import contextlib
 import importlib.metadata
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import mlflow
 import numpy as np
 from mlflow.entities import LoggedModelOutput
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
 
 from tasks import paths
 from tasks.tracking.store import client
@@ -160,6 +160,8 @@ def log_forecaster_model(
     serving_module: str,
     keras_modules: list[str],
     input_example,
+    history_columns: Sequence[str] = (),
+    forecast_columns: Sequence[str] = (),
 ) -> tuple[str, str]:
     """Log a servable forecaster (history table in, forecast table out) as a models-from-code pyfunc.
 
@@ -176,6 +178,8 @@ def log_forecaster_model(
         serving_module: the module with ``forecast_frame(history, bundle, predicts, source)``.
         keras_modules: modules to import before loading (they register custom layers).
         input_example: a small history table (``series_id, timestamp, value``).
+        history_columns: the history's columns, ``forecast_columns`` the forecast's: the model's
+            signature (see :func:`forecaster_signature`); none given, none is logged.
 
     Returns:
         ``(model_uri, model_id)``.
@@ -197,15 +201,30 @@ def log_forecaster_model(
                 model_config={"serving_module": serving_module, "keras_modules": list(keras_modules),
                               "errors_module": "tasks.errors"},
                 code_paths=[str(paths.PROJECT_ROOT / "tasks")],
-                # No signature: the model checks its input itself, with the ingestion rules' clear
-                # messages (a schema would refuse a bad table first, in MLflow's words).
-                signature=False,
+                signature=forecaster_signature(history_columns, forecast_columns) if history_columns else False,
                 input_example=input_example,
                 pip_requirements=_pinned("tensorflow", "keras", "numpy", "pandas", "mlflow"),
             )
     if was == "RUNNING":
         c.update_run(run_id, status="RUNNING")  # leaving the `with` ended it; its owner ends it
     return info.model_uri, info.model_id
+
+
+def forecaster_signature(history_columns: Sequence[str], forecast_columns: Sequence[str]) -> ModelSignature:
+    """A served forecaster's signature: the history's columns in, the forecast's out.
+
+    Every input column is of type ``any`` and optional: MLflow then passes the table through as
+    given, and the model checks it itself with the ingestion rules' messages (row, column, rule); a
+    typed or required column would be refused first, in MLflow's words. The outputs are typed:
+    ``series_id`` text, ``timestamp`` a datetime, every other column a float.
+    """
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    types = {"series_id": "string", "timestamp": "datetime"}
+    return ModelSignature(
+        inputs=Schema([ColSpec(AnyType(), name, required=False) for name in history_columns]),
+        outputs=Schema([ColSpec(types.get(name, "double"), name) for name in forecast_columns]),
+    )
 
 
 def load_forecaster(model_uri: str):

@@ -27,9 +27,12 @@ from tasks.tracking.store import client
 
 _MAX_BATCH = 500  # MLflow's log_batch limit is 1000 metrics / 100 params per call
 
-OWNER_HOST = "seqflow.owner.host"
-OWNER_PID = "seqflow.owner.pid"
-OWNER_START = "seqflow.owner.start"
+# Bookkeeping a reviewer never needs: under ``mlflow.``, the prefix MLflow's UI keeps out of a run's
+# tags. Runs written before they moved keep them under the old keys, still read (:func:`owner_alive`).
+OWNER_HOST = "mlflow.seqflow.owner.host"
+OWNER_PID = "mlflow.seqflow.owner.pid"
+OWNER_START = "mlflow.seqflow.owner.start"
+_LEGACY_OWNER_PREFIX = "seqflow.owner."
 PREFECT_FLOW_RUN = "prefect_flow_run_id"
 FAILURE_REASON = "seqflow.failure"
 
@@ -43,6 +46,7 @@ class RunContext:
     flow_run_id: str  # the Prefect flow run, or "none" outside Prefect
     tags: tuple[tuple[str, str], ...]  # seed, git commit, data hash, flow run id: copied onto child runs
     opened: float = 0.0  # time.monotonic() when the parent run opened: the tracked run keeps the flow's time
+    name: str = ""  # the parent run's name, as the UI lists it
 
     @property
     def tag_dict(self) -> dict[str, str]:
@@ -75,6 +79,8 @@ def owner_tags() -> dict[str, str]:
 
 def owner_alive(tags: dict[str, str]) -> bool | None:
     """Whether the process that owns a run still runs; None when it cannot be told from here."""
+    legacy = {f"mlflow.{k}": v for k, v in tags.items() if k.startswith(_LEGACY_OWNER_PREFIX)}
+    tags = {**legacy, **tags}
     if tags.get(OWNER_HOST) != socket.gethostname() or not tags.get(OWNER_PID, "").isdigit():
         return None
     return processes.alive(int(tags[OWNER_PID]), tags.get(OWNER_START, ""))
@@ -89,7 +95,64 @@ def start_run(experiment_id: str, name: str, tags: dict[str, str], parent_run_id
         all_tags.setdefault("mlflow.source.git.commit", commit)
     if parent_run_id:
         all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
-    return client().create_run(experiment_id, tags=all_tags, run_name=name).info.run_id
+    run_id = client().create_run(experiment_id, tags=all_tags, run_name=name).info.run_id
+    if parent_run_id:
+        _inherit_datasets(parent_run_id, run_id)
+    return run_id
+
+
+def log_dataset(run_id: str, name: str, source: str, digest: str, sample, profile: dict[str, Any],
+                context: str = "training") -> None:
+    """Record a run's input in MLflow's Datasets (what ``mlflow.log_input`` records, without loading the data).
+
+    Args:
+        run_id: the run that read it.
+        name: what the data is (e.g. the subject ``shop``).
+        source: the file or URI it was read from.
+        digest: its content hash (the one the run's tags and caches use); MLflow keeps its first 36 characters.
+        sample: a few rows of the data as a ``pandas.DataFrame``, for the schema; None records none.
+        profile: counts to show beside it (``num_rows``, ``num_series`` ...).
+        context: ``training`` (or ``evaluation`` ...), shown as the input's context.
+    """
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.models import infer_signature
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    schema = None if sample is None else json.dumps({"mlflow_colspec": infer_signature(sample).inputs.to_dict()})
+    dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
+                      schema=schema, profile=json.dumps(profile))
+    client().log_inputs(run_id, datasets=[DatasetInput(dataset, [InputTag(MLFLOW_DATASET_CONTEXT, context)])])
+
+
+def _inherit_datasets(parent_run_id: str, run_id: str) -> None:
+    """Record on a child run the inputs its parent recorded: the Datasets column shows them on every row."""
+    inputs = client().get_run(parent_run_id).inputs
+    found = list(inputs.dataset_inputs) if inputs is not None else []
+    if found:
+        client().log_inputs(run_id, datasets=found)
+
+
+# Tags a reviewer never reads (where the intermediates are, ids other runs are found by) go under
+# this prefix: MLflow's UI hides ``mlflow.``-prefixed tags from a run's page; the API still reads them.
+INTERNAL = "mlflow.seqflow."
+
+
+def internal(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` under :data:`INTERNAL`: kept on the run, out of the reviewer's way in the UI."""
+    return {f"{INTERNAL}{key}": value for key, value in tags.items()}
+
+
+def unique_run_name(experiment_id: str, name: str) -> str:
+    """``name``, or ``name #2``, ``#3`` .. when runs of the experiment already carry it."""
+    if "'" in name:  # cannot be quoted in a filter string; names carry no quotes in practice
+        return name
+    taken = {r.info.run_name for r in client().search_runs(
+        [experiment_id], filter_string=f"attributes.run_name LIKE '{name}%'", max_results=1000)}
+    if name not in taken:
+        return name
+    return next(f"{name} #{k}" for k in range(2, len(taken) + 3) if f"{name} #{k}" not in taken)
 
 
 def end_run(run_id: str, failed: bool = False, reason: str | None = None) -> None:
@@ -208,6 +271,29 @@ def log_metrics(run_id: str, metrics: dict[str, float], step: int = 0) -> list[s
     return log_entries(run_id, [(key, value, step) for key, value in metrics.items()])
 
 
+# A parent run's copies of each compared model's metrics: ``by_model.<model>.<metric>``, never
+# the plain names, which the parent keeps for its own headline (the served or best model's), the
+# same names its children use, so one column ranks parents and children alike.
+BY_MODEL = "by_model"
+
+
+def ranked_metrics(headline: dict[str, float], per_model: dict[str, dict[str, float]]) -> dict[str, float]:
+    """A parent run's metrics: ``headline`` under its own names, each model's under ``by_model.<model>.<metric>``.
+
+    Args:
+        headline: the metrics the parent is ranked by (the served or best model's), named as its
+            children name theirs (``mase``, ``test_rmse``).
+        per_model: model or baseline name to its metrics.
+    """
+    return {**{f"{BY_MODEL}.{name}.{key}": value for name, m in per_model.items() for key, value in m.items()},
+            **headline}
+
+
+def log_ranked(run_id: str, headline: dict[str, float], per_model: dict[str, dict[str, float]]) -> list[str]:
+    """Log :func:`ranked_metrics` on a parent run; returns the keys that were not finite."""
+    return log_metrics(run_id, ranked_metrics(headline, per_model))
+
+
 def log_series(run_id: str, key: str, values: list[float] | np.ndarray, first_step: int = 0) -> list[str]:
     """Log a metric's whole history, one value per step (e.g. loss per epoch, gradient norm per t)."""
     return log_entries(run_id, [(key, value, first_step + i) for i, value in enumerate(values)])
@@ -254,6 +340,20 @@ def load_dict(run_id: str, artifact_file: str) -> dict | None:
             return None
         with open(local, encoding="utf-8") as f:
             return json.load(f)
+
+
+def log_table(run_id: str, frame, artifact_file: str) -> None:
+    """Log a ``pandas.DataFrame`` (or a list of row dicts) as a table MLflow's UI renders (a ``.json`` file, ``log_table``'s format).
+
+    Columns of other types than text, numbers and booleans are written as text; NaN stays empty.
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(frame).copy()
+    for column in table.columns:
+        if not (pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column])):
+            table[column] = table[column].map(lambda v: None if v is None else str(v))
+    client().log_table(run_id, data=table, artifact_file=artifact_file)
 
 
 def log_text(run_id: str, text: str, artifact_file: str) -> None:

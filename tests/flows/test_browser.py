@@ -47,8 +47,38 @@ def finished_run(prefect_harness, browser_path):
     return json.loads(result.stdout)
 
 
+FORECAST_NAME = "browser-forecaster"
+
+
+def _shop(path):
+    import numpy as np
+    import pandas as pd
+
+    rows = ["store,month,units"]
+    for k, (store, n) in enumerate((("north", 60), ("south", 54))):
+        months = pd.date_range("2015-01-01", periods=n, freq="MS")
+        values = 200.0 + 50 * k + 2.0 * np.arange(n) + 30 * np.sin(2 * np.pi * np.arange(n) / 12)
+        rows += [f"{store},{m:%Y-%m},{v:.2f}" for m, v in zip(months, values)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 @pytest.fixture(scope="module")
-def ui_url(finished_run, artifacts_root):
+def forecast_run(prefect_harness, browser_path, tmp_path_factory):
+    """Two cells, each an ensemble of two, on two monthly series; the best registered."""
+    shop = _shop(tmp_path_factory.mktemp("browser") / "shop.csv")
+    result = CliRunner().invoke(app, [
+        "run", "forecast", "--source", "csv", "--path", str(shop), "--horizon", "6", "--set", "source.id_column=store",
+        "--set", "window.lookback=12", "--set", "model.units=8", "--set", "model.cells=gru,lstm",
+        "--set", "model.ensemble=2", "--set", "train.epochs=2", "--set", "train.progress=false",
+        "--set", "evaluate.folds=1", "--set", "evaluate.baselines=naive,seasonal_naive",
+        "--set", f"tracking.registered_model={FORECAST_NAME}", "--set", "tracking.experiment=browser-forecast", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def ui_url(finished_run, forecast_run, artifacts_root):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -68,7 +98,11 @@ def ui_url(finished_run, artifacts_root):
         yield url
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # on a busy machine MLflow's server can take longer to stop
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +112,7 @@ def page(ui_url, browser_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
-        yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        yield browser.new_page(viewport={"width": 1920, "height": 1000})
         browser.close()
 
 
@@ -120,3 +154,100 @@ def test_a_child_shows_its_metric_charts_plots_and_named_model(page, ui_url, fin
     for cell in ("lstm", "manual_rnn"):
         page.get_by_text(f"{cell}-sine", exact=True).first.wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "5-logged-models-named.png"))
+
+
+def _room(page) -> None:
+    """Close MLflow's assistant panel and the sidebar when shown: the table's columns need the width."""
+    for name in ("Close", "Toggle sidebar"):
+        button = page.get_by_role("button", name=name, exact=True)
+        if button.count():
+            button.first.click()
+    time.sleep(1)
+
+
+def test_the_readme_link_opens_the_training_view_not_the_welcome_page(page, ui_url):
+    page.goto(f"{ui_url}/#/experiments?workflowType=machine_learning")  # the README's and `seqflow ui`'s link
+    page.get_by_text("browser-forecast", exact=True).first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Welcome to MLflow" not in body and "Model training" in body
+    page.screenshot(path=str(SHOTS / "6-readme-link-experiments.png"))
+
+
+def test_the_runs_table_ranks_parents_and_children_by_one_metric_column(page, ui_url, forecast_run):
+    page.goto(_experiment_url(ui_url, forecast_run, "/runs"))
+    page.get_by_text(forecast_run["parent_run_name"], exact=True).first.wait_for(timeout=60_000)
+    # Sorting by a metric from the Sort menu shows it as a column; the parent's description says so.
+    page.get_by_role("button", name="Sort").first.click()
+    page.keyboard.type("mase")
+    page.get_by_test_id("sort-select-mase").click(timeout=30_000)
+    page.keyboard.press("Escape")
+    page.goto(_experiment_url(ui_url, forecast_run, "/runs").replace("?", "?orderByKey=metrics.%60mase%60&orderByAsc=true&"))
+    page.get_by_role("columnheader", name="mase").first.wait_for(timeout=60_000)
+    _room(page)
+    time.sleep(2)
+    served = forecast_run["served"]["cell"]
+    child = next(m for m in forecast_run["models"] if m["cell"] == served)
+    shown = [float(v) for v in page.locator("[role=gridcell][col-id='metrics.`mase`']").all_inner_texts() if v.strip()]
+    # The parent's mase is its served model's, the same value its child run carries: one column ranks both.
+    assert len(shown) == 1 + len(forecast_run["models"]) and shown == sorted(shown)
+    assert shown.count(pytest.approx(child["metrics"]["mase"])) == 2
+    assert page.get_by_text(forecast_run["parent_run_name"], exact=True).count() >= 1
+    page.screenshot(path=str(SHOTS / "7-runs-ranked-by-mase.png"))
+
+
+def test_a_parent_run_shows_what_it_was_trained_on(page, ui_url, forecast_run):
+    page.goto(_experiment_url(ui_url, forecast_run, f"/runs/{forecast_run['parent_run_id']}"))
+    dataset = f"shop ({forecast_run['data_content_hash'][:36]})"
+    page.get_by_text(dataset).first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Datasets" in body and "Training" in body  # the section, and the input's context
+    assert "Ranked by mase" in body  # the description: how the runs rank
+    assert "seqflow.owner" not in body and "forecasts_path" not in body  # bookkeeping tags hidden
+    page.screenshot(path=str(SHOTS / "8-parent-run-datasets.png"))
+
+
+def test_the_registered_version_shows_its_signature_description_and_tags(page, ui_url, forecast_run):
+    served = forecast_run["served"]
+    page.goto(f"{ui_url}/#/models/{FORECAST_NAME}/versions/{served['version']}?workflowType=machine_learning")
+    page.get_by_text("Inputs (3)").first.wait_for(timeout=60_000)
+    page.get_by_text("Inputs (3)").first.click()
+    page.get_by_text("series_id (optional)").first.wait_for(timeout=30_000)
+    page.get_by_text("Outputs (5)").first.click()
+    page.get_by_text("yhat").first.wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert f"{served['cell']} forecaster of shop (2 series, monthly)" in body
+    for text in ("holdout_mase", "data_content_hash", "horizon", "frequency", "subject", "timestamp", "lower", "upper"):
+        assert text in body, text
+    page.get_by_text("Schema", exact=True).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "9-registered-version-signature-tags.png"), full_page=True)
+
+
+def test_the_forecast_plot_sits_at_the_artifact_root(page, ui_url, forecast_run):
+    run_url = _experiment_url(ui_url, forecast_run, f"/runs/{forecast_run['parent_run_id']}")
+    page.goto(run_url.replace("?", "/artifacts/forecast.png?"))
+    page.get_by_text("Path:").first.wait_for(timeout=60_000)
+    image = page.locator("img[src^='blob:']").first  # the previewed file, fetched as a blob
+    image.wait_for(timeout=60_000)
+    time.sleep(2)
+    assert image.evaluate("img => img.naturalWidth") > 0
+    body = page.inner_text("body")
+    assert "forecast.png" in body and "ranking_table.json" in body  # the plot and the ranking as a table, at the root  # the ranking as a table MLflow renders
+    page.screenshot(path=str(SHOTS / "10-forecast-plot-interval.png"))
+
+
+def test_the_compare_view_shows_both_models_loss_plots_side_by_side(page, ui_url, forecast_run):
+    ids = ",".join(f"%22{m['run_id']}%22" for m in forecast_run["models"])
+    page.goto(f"{ui_url}/#/compare-runs?runs=[{ids}]&experiments=[%22{forecast_run['experiment_id']}%22]"
+              "&workflowType=machine_learning")
+    page.get_by_text("Run details").first.wait_for(timeout=60_000)
+    entry = page.get_by_text("loss.png", exact=True).first
+    entry.scroll_into_view_if_needed()
+    entry.dispatch_event("click")
+    images = page.locator("img[src^='blob:']:visible")
+    images.nth(len(forecast_run["models"]) - 1).wait_for(timeout=60_000)
+    time.sleep(2)
+    assert images.count() == len(forecast_run["models"])
+    boxes = [images.nth(k).bounding_box() for k in range(images.count())]
+    assert boxes[0]["x"] < boxes[1]["x"] and abs(boxes[0]["y"] - boxes[1]["y"]) < 5  # side by side
+    images.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "11-compare-loss-side-by-side.png"))

@@ -64,7 +64,7 @@ def test_summary_ranks_models_and_baselines_by_mase_on_the_held_out_months(first
     assert (first_run["source_kind"], first_run["ranked_by"]) == ("csv", "mase")
     assert (first_run["n_series"], first_run["horizon"], first_run["folds"]) == (2, HORIZON, 2)
     assert (first_run["frequency"], first_run["season_length"]) == ("monthly", 12)
-    assert first_run["parent_run_name"].startswith("forecast · shop · ")
+    assert first_run["parent_run_name"].startswith("forecast · shop · gru · ")
     assert {r["forecaster"] for r in first_run["ranking"]} == {"gru", "naive", "seasonal_naive", "naive2"}
     mase = [r["mase"] for r in first_run["ranking"]]
     assert mase == sorted(mase) and all(np.isfinite(mase))
@@ -107,7 +107,11 @@ def test_mlflow_holds_tables_per_forecaster_and_fold_forecasts_plots_and_the_mod
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["ranked_by"] == "mase" and parent.data.tags["n_series"] == "2"
     assert parent.data.params["source.path"].endswith("shop.csv")
-    assert np.isfinite(parent.data.metrics["gru.mase"]) and np.isfinite(parent.data.metrics["naive2.owa"])
+    assert np.isfinite(parent.data.metrics["by_model.gru.mase"]) and np.isfinite(parent.data.metrics["by_model.naive2.owa"])
+    # Ranked by the children's own names: the parent's headline is the served (best) model's.
+    for key in ("mase", "smape", "owa"):
+        assert parent.data.metrics[key] == parent.data.metrics[f"by_model.gru.{key}"]
+    assert not any(k.startswith("gru.") for k in parent.data.metrics)
 
     def listed(path=None):
         found = []

@@ -334,8 +334,11 @@ def test_gensim_and_tf_side_by_side_on_the_same_tokens(first_run, corpus):
     parent = client.get_run(summary["parent_run_id"])
     assert parent.data.params["model.backend"] == "gensim,tf"
     for backend in rows:
-        assert f"{backend}.words_per_second" in parent.data.metrics
-        assert f"{backend}.simlex999_spearman" in parent.data.metrics
+        assert f"by_model.{backend}.words_per_second" in parent.data.metrics
+        assert f"by_model.{backend}.simlex999_spearman" in parent.data.metrics
+    # The parent ranks as its registered (first) backend: its scores under the children's names.
+    assert parent.data.metrics["words_per_second"] == parent.data.metrics["by_model.gensim.words_per_second"]
+    assert "comparison_table.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     table = (_artifact_dir(parent.info.run_id) / "comparison/backends.md").read_text()
     assert table.splitlines()[0].startswith("| backend | effective words/s |") and "| tf |" in table
     tf_run = client.get_run(rows["tf"]["run_id"])

@@ -84,9 +84,16 @@ def test_the_second_scores_both_on_the_same_new_holdout_and_records_the_decision
     assert run.data.tags["challenger_version"] == "2" and run.data.tags["champion_version"] == expected_after
     decision = runs.load_dict(second["parent_run_id"], "decision.json")
     assert [row["model"] for row in decision["rows"]] == ["challenger", "champion"]
+    table = runs.load_dict(second["parent_run_id"], "decision_table.json")  # the same rows as MLflow renders them
+    assert table["data"][0][table["columns"].index("model")] == "challenger"
+    # Ranked like any run: the challenger's scores under the plain names, both models' under by_model.
+    assert run.data.metrics["mase"] == run.data.metrics["by_model.challenger.mase"]
+    assert "by_model.champion.mase" in run.data.metrics and "challenger.mase" not in run.data.metrics
     version = registry.version_info(NAME, "2")
     assert version["tags"]["gate_decision"] == second["status"] and "fresh_holdout_mase" in version["tags"]
     assert version["tags"]["data_content_hash"] and version["description"].startswith("gru forecaster of sales")
+    (fresh,) = run.inputs.dataset_inputs  # the fresh data, as the challenger saw it
+    assert fresh.dataset.name == "sales" and fresh.dataset.digest == version["tags"]["data_content_hash"][:36]
 
 
 def test_a_worse_recipe_keeps_the_champion(retrains):

@@ -66,16 +66,16 @@ def test_series_without_scale_are_reported_and_the_others_scored(prefect_harness
     assert parent.data.tags["unscaled_series"] == "cycle,flat"
     assert parent.data.metrics["n_unscaled_series"] == 2
     for name in ("gru", "naive", "naive2"):
-        assert np.isfinite(parent.data.metrics[f"{name}.mase"]), name
-    assert np.isfinite(parent.data.metrics["gru.msis"]) and np.isfinite(parent.data.metrics["gru.coverage"])
+        assert np.isfinite(parent.data.metrics[f"by_model.{name}.mase"]), name
+    assert np.isfinite(parent.data.metrics["by_model.gru.msis"]) and np.isfinite(parent.data.metrics["by_model.gru.coverage"])
 
-    scores = storage.read_frame(Path(parent.data.tags["scores_path"]))
+    scores = storage.read_frame(Path(parent.data.tags["mlflow.seqflow.scores_path"]))
     unscaled = scores["series_id"].isin(["flat", "cycle"])
     assert scores[unscaled]["mase"].isna().all() and scores[~unscaled]["mase"].notna().all()
     assert scores[unscaled]["smape"].notna().all()  # the scale-free metrics are still there
     naive2 = scores[(scores["model"] == "naive2") & ~unscaled]["mase"].mean()
-    assert parent.data.metrics["naive2.mase"] == pytest.approx(naive2)
-    forecasts = storage.read_frame(Path(parent.data.tags["forecasts_path"]))
+    assert parent.data.metrics["by_model.naive2.mase"] == pytest.approx(naive2)
+    forecasts = storage.read_frame(Path(parent.data.tags["mlflow.seqflow.forecasts_path"]))
     gru = forecasts[forecasts["model"] == "gru"]
     assert gru[gru["series_id"].isin(["flat", "cycle"])][["lower", "upper"]].isna().all().all()
     assert gru[gru["series_id"].isin(["north", "south"])][["lower", "upper"]].notna().all().all()

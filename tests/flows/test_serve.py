@@ -114,6 +114,15 @@ def test_the_best_model_is_registered_as_candidate_and_equals_the_flows_forecast
     bundle = model.unwrap_python_model().bundle
     assert bundle["config"]["window"]["lookback"] == 12 and bundle["frequency"] == "monthly"
     assert bundle["interval"]["level"] == 0.95 and len(bundle["interval"]["half_widths"]) == HORIZON
+    # A signature (history in, forecast with its interval out) and an input example, as the version page shows them.
+    signature = model.metadata.signature
+    assert [c.name for c in signature.inputs] == ["series_id", "timestamp", "value"]
+    assert [c.name for c in signature.outputs] == ["series_id", "timestamp", "yhat", "lower", "upper"]
+    assert model.metadata.saved_input_example_info is not None
+    version = registry.version_info(NAME, served["version"])
+    assert version["description"].startswith("gru forecaster of ")
+    for key in ("subject", "data_content_hash", "horizon", "frequency", "holdout_mase"):
+        assert version["tags"][key], key
     # The flow's preprocessing and every ensemble member travel with the model.
     assert bundle["preprocess"] == {"deseasonalise": "classical", "log": True, "level": "last"}
     assert bundle["ensemble"] == 2 and len(model.unwrap_python_model()._predicts) == 2
@@ -130,7 +139,7 @@ def test_intervals_coverage_and_msis_are_logged(run):
         assert np.isfinite(model["metrics"][key]), key
     assert 0 <= model["metrics"]["coverage"] <= 1
     parent = store.client().get_run(summary["parent_run_id"])
-    assert np.isfinite(parent.data.metrics["gru.msis"]) and "gru.coverage" in parent.data.metrics
+    assert np.isfinite(parent.data.metrics["by_model.gru.msis"]) and "by_model.gru.coverage" in parent.data.metrics
 
 
 def test_seqflow_predict_prints_the_forecast_and_writes_parquet(run, flow_forecast, history, tmp_path):

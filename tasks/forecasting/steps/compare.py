@@ -78,27 +78,34 @@ def compare_holdout(
     scores_path = storage.write_frame(scores, paths.intermediate_path("scores", parent))
     runs.log_file(parent, out_path, "forecasts")
     runs.log_file(parent, scores_path, "scores")
-    runs.set_tags(parent, {"forecasts_path": str(out_path), "scores_path": str(scores_path), "ranked_by": "mase"})
-    named = [(r.cell, r.metrics) for r in models if r.ok] + [(b.name, b.metrics) for b in base]
-    runs.log_metrics(parent, {f"{name}.{k}": v for name, m in named for k, v in m.items()
-                              if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")})
+    runs.set_tags(parent, {**runs.internal({"forecasts_path": str(out_path), "scores_path": str(scores_path)}),
+                           "ranked_by": "mase"})
+    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
+    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
+    named = {**{r.cell: _parent_metrics(r.metrics) for r in models if r.ok},
+             **{b.name: _parent_metrics(b.metrics) for b in base}}
+    # The parent's headline is what was chosen before the test (auto, a manual run's only model), else
+    # the best-ranked model.
+    headline = next((row.forecaster for row in ranking if row.chosen), best_model)
+    runs.log_ranked(parent, named.get(headline, {}), named)
     for name in kinds:
         for fold in range(cfg.evaluate.folds):
             _, text = holdout.score_table(scores, name, fold)
             runs.log_text(parent, text, f"tables/{name}/fold-{fold}.md")
     runs.log_dict(parent, {"backtest": [dataclasses.asdict(f) for f in fold_table]}, "backtest.json")
     runs.log_dict(parent, {"ranked_by": "mase", "ranking": [dataclasses.asdict(r) for r in ranking]}, "ranking.json")
+    # The same two tables as MLflow renders them (the run's Artifacts tab shows a sortable grid).
+    runs.log_table(parent, pd.DataFrame([dataclasses.asdict(r) for r in ranking]), "ranking_table.json")
+    runs.log_table(parent, pd.DataFrame([dataclasses.asdict(f) for f in fold_table]), "backtest_table.json")
     season = cfg.evaluate.season_length or series.season_length
     unscaled = holdout.unscaled_series(scores, series_arrays(series), season)
     _report_unscaled(parent, unscaled)
     failed = [r for r in results if not r.ok]
     if failed:
         runs.set_tags(parent, {f"failed.{r.cell}": r.failure or "" for r in failed})
-    best_model = next((row.forecaster for row in ranking if row.kind == "model"), None)
-    best_baseline = next((row.forecaster for row in ranking if row.kind == "baseline"), None)
     if best_model is not None:
         best = next(r for r in ok if r.cell == best_model)
-        runs.set_tags(parent, {"best_model": best_model, "best_model_run_id": best.run_id})
+        runs.set_tags(parent, {"best_model": best_model, **runs.internal({"best_model_run_id": best.run_id})})
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
     # What is served: auto's network chosen on the inner folds; a manual run's best-ranked network.
@@ -118,6 +125,12 @@ def _baselines_shown(cfg: ForecastConfig) -> tuple[str, ...]:
     if cfg.model.recipe != "auto":
         return cfg.evaluate.baselines
     return cfg.evaluate.baselines + tuple(n for n in choice.STATISTICAL if n not in cfg.evaluate.baselines)
+
+
+def _parent_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics a parent run keeps of one forecaster: the headline, the intervals' and the backtest means."""
+    return {k: v for k, v in metrics.items()
+            if k in holdout.HEADLINE or k in intervals.METRICS or k.startswith("backtest_")}
 
 
 # MLflow keeps a tag value of at most 8,000 characters; the full list goes to unscaled_series.json.
@@ -182,8 +195,8 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
     example = first.tail(bundle["min_history"]).reset_index(drop=True)
     model_uri, model_id = tracked_models.log_forecaster_model(
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
-        serving.__name__, [cells.__name__], example)
-    runs.set_tags(ctx.parent_run_id, {"served_model": best, "served_model_uri": model_uri})
+        serving.__name__, [cells.__name__], example, serving.HISTORY_COLUMNS, serving.FORECAST_COLUMNS)
+    runs.set_tags(ctx.parent_run_id, {"served_model": best, **runs.internal({"served_model_uri": model_uri})})
     name = cfg.registered_name
     if name is None:
         return ServedModel(best, model_uri, model_id)
@@ -265,11 +278,14 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         part = latest[latest["series_id"] == sid]
         origin = int(part["origin"].iloc[0])
         shown = holdout.history_window(origin, season, cfg.window.horizon)
-        lines = {}
+        lines, band, band_label = {}, None, ""
         for name, kind in ((best_model, "best model"), (best_baseline, "best baseline")):
             rows = part[part["model"] == name].sort_values("horizon_step")
             if name is not None and len(rows):
                 lines[f"{name} ({kind})"] = rows["yhat"].to_numpy()
+                if band is None and {"lower", "upper"} <= set(rows) and rows[["lower", "upper"]].notna().all(axis=None):
+                    band = (rows["lower"].to_numpy(), rows["upper"].to_numpy())
+                    band_label = f"{name} {cfg.evaluate.interval_level:.0%} interval"
         latest_scores = scores[(scores["fold"] == 0) & (scores["series_id"] == sid)].set_index("model")["mase"]
         said = "; ".join(f"{name} MASE {float(latest_scores[name]):.3f}"
                          for name in (best_model, best_baseline) if name in latest_scores.index)
@@ -277,7 +293,10 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
         fig = plots.series_forecast_figure(
             stamps[origin - shown : origin], values[origin - shown : origin],
             stamps[origin : origin + cfg.window.horizon], values[origin : origin + cfg.window.horizon], lines, title,
+            band, band_label,
         )
         runs.log_figure(parent, fig, f"plots/series/{label}.png")
+        if label == picked[0][0]:  # at the artifact root too: MLflow's compare view shows root files side by side
+            runs.log_figure(parent, fig, "forecast.png")
         plots.close(fig)
     runs.log_dict(parent, {label: sid for label, sid in picked}, "plots/series/index.json")

@@ -91,17 +91,21 @@ def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
 
 
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
-def record_inputs(series: SeriesRef, windows: WindowsRef | None, ctx: RunContext, horizon: int = 1,
-                  season_length: int = 1) -> None:
-    """Log where the intermediates are, how many windows each split holds, the rows skipped on ingest,
-    and each series' season decision on its part before the latest held-out horizon (``seasonality.json``)."""
-    tags = {"series_path": series.path, "n_series": str(series.n_series), "frequency": series.frequency}
+def record_inputs(series: SeriesRef, windows: WindowsRef | None, ctx: RunContext, subject: str = "series",
+                  horizon: int = 1, season_length: int = 1) -> None:
+    """Log the input as the run's dataset, where the intermediates are, the windows per split, the rows
+    skipped on ingest, and each series' season decision on its part before the latest held-out horizon
+    (``seasonality.json``)."""
+    sample = storage.read_frame(Path(series.path)).head(5)
+    runs.log_dataset(ctx.parent_run_id, subject, ", ".join(series.inputs) or series.path, series.content_hash, sample,
+                     {"num_rows": series.n_points, "num_series": series.n_series, "frequency": series.frequency})
+    kept = {"series_path": series.path}
     if windows is not None:
-        tags |= {"windows_content_hash": windows.content_hash, "windows_path": windows.path}
+        kept |= {"windows_content_hash": windows.content_hash, "windows_path": windows.path}
         runs.log_metrics(ctx.parent_run_id, {f"windows.{split}": n for split, n in windows.counts})
     if series.source_content_hash:
-        tags["source_content_hash"] = series.source_content_hash
-    runs.set_tags(ctx.parent_run_id, tags)
+        kept["source_content_hash"] = series.source_content_hash
+    runs.set_tags(ctx.parent_run_id, {**runs.internal(kept), "n_series": str(series.n_series), "frequency": series.frequency})
     if series.skipped_rows:
         # Trailing junk (empty rows, a text footer) is read past, never silently: said here and kept.
         for line in series.skipped_rows:

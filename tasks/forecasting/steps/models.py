@@ -105,6 +105,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
         model_dir = paths.model_dir(run_id)
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
+        histories = []  # every member's history at the latest origin (first series): the loss plot
         units = _units(table, cfg)
         # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
         future_steps = target_steps if table.calendar is not None else 0
@@ -144,6 +145,8 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                     return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
             runs.log_entries(run_id, epochs)
             model.save(model_dir / unit.file(name))
+            if unit.fold == 0 and unit.group == 0:
+                histories.append(fit.history)
             if logged:
                 runs.log_metrics(
                     run_id,
@@ -158,7 +161,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
     return TrainedModel(name, run_id, str(model_dir / f"{name}.keras"), first.epochs_run, first.best_epoch,
-                        first.seconds, first.samples_per_second, first.history)
+                        first.seconds, first.samples_per_second, first.history, member_histories=tuple(histories))
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
@@ -239,8 +242,9 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         runs.log_dict(run_id, {"level": cfg.evaluate.interval_level, "scale": "in-sample seasonal-naive MAE",
                                "folds": {str(f): {"half_widths": q.tolist(), "n_calibration": n.tolist()}
                                          for f, (q, n) in widths.items()}}, "intervals.json")
-        fig = plots.loss_figure(trained.history, f"{trained.cell}: loss per epoch (latest origin)")
-        runs.log_figure(run_id, fig, "plots/loss.png")
+        fig = plots.members_loss_figure(list(trained.member_histories) or [trained.history],
+                                        f"{trained.cell}: loss per epoch of every ensemble member (latest origin)")
+        runs.log_figure(run_id, fig, "loss.png")  # at the root: MLflow's compare view shows root files side by side
         plots.close(fig)
         model_uri = model_id = None
         if cfg.tracking.log_models:

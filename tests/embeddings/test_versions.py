@@ -14,14 +14,16 @@ from tasks.embeddings.config import EmbedConfig, EvaluateConfig, corpus_stem
 
 
 @pytest.mark.parametrize(("path", "name"), [
-    (None, "embed-lee_background"),
+    (None, "embed-text8-prefix"),  # the shipped default corpus, data/text8-prefix.gz
+    ("off", "embed-lee_background"),  # corpus.path = off: gensim's own small corpus
     ("reviews.tsv.gz", "embed-reviews"),
     ("/data/My Corpus.txt", "embed-my-corpus"),
     ("text8", "embed-text8"),
     ("docs/", "embed-docs"),
 ])
 def test_auto_names_one_registered_model_per_corpus(path, name):
-    assert EmbedConfig.model_validate({"corpus": {"path": path} if path else {}}).registered_name == name
+    corpus = {} if path is None else {"path": None if path == "off" else path}
+    assert EmbedConfig.model_validate({"corpus": corpus}).registered_name == name
 
 
 def test_a_registered_name_is_checked_at_load_and_off_registers_nothing():

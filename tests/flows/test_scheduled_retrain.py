@@ -37,6 +37,15 @@ def _flow_runs(api_url: str, deployment: str) -> list[dict]:
         return json.loads(response.read())
 
 
+def _ranking_artifact(api_url: str) -> dict:
+    """The forecast ranking table a flow run of this server published (the retrain's challenger run)."""
+    request = urllib.request.Request(f"{api_url}/artifacts/filter", data=b'{"artifacts": {"type": {"any_": ["table"]}}}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        tables = json.loads(response.read())
+    return next(a for a in tables if (a.get("key") or "").endswith("-ranking") and a.get("flow_run_id"))
+
+
 def _deployments(api_url: str) -> list[dict]:
     request = urllib.request.Request(f"{api_url}/deployments/filter", data=b"{}", method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -173,6 +182,19 @@ def test_the_uis_show_the_deployment_its_schedule_the_scheduled_run_and_both_ali
             page.get_by_text("decision", exact=False).first.wait_for(timeout=30_000)
             time.sleep(2)
             page.screenshot(path=str(SHOTS / "20-3-prefect-run-decision-artifact.png"))
+            # The challenger's forecasting flow run: named after its subject, its ranking as a table artifact.
+            ranking = _ranking_artifact(scheduled["server"]["api_url"])
+            page.goto(f"{ui}/runs/flow-run/{ranking['flow_run_id']}")
+            page.get_by_text("Artifacts").first.wait_for(timeout=60_000)
+            page.get_by_text("Artifacts").first.click()
+            page.get_by_text(ranking["key"]).first.wait_for(timeout=30_000)
+            page.get_by_text(ranking["key"]).first.click()
+            page.get_by_text("holt_winters").first.wait_for(timeout=30_000)
+            time.sleep(2)
+            page.screenshot(path=str(SHOTS / "22-prefect-forecast-run-ranking-artifact.png"))
+            body = page.inner_text("body")
+            assert "forecast-sales-" in body or "forecast-alcohol-sales" in body, body[:2000]  # the run's name
+            assert "mase" in body.lower(), body[:2000]
             page.goto(f"http://127.0.0.1:{port}/#/models/{NAME}")
             page.get_by_text("champion").first.wait_for(timeout=60_000)
             page.get_by_text("challenger").first.wait_for(timeout=30_000)

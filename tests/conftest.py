@@ -38,3 +38,12 @@ def prefect_harness():
     setup_logging()
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """Forget the store a test's in-process run used: ``mlflow.set_tracking_uri`` also sets
+    ``MLFLOW_TRACKING_URI``, which would point every later test (and its ``SEQFLOW_ARTIFACTS``) at
+    that store. The session starts without the variable; every test ends without it."""
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -306,17 +306,33 @@ def _text_pieces(file: Path, cfg: CorpusConfig, piece_chars: int, stats: ReadSta
     yield (last.removesuffix("\r") if by_line else last), True
 
 
+class _Unlimited:
+    """A csv reader whose every row is read with the field limit lifted (one review can exceed the
+    default 128 KiB), the process-wide limit given back after each row: other readers keep theirs."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        before = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        try:
+            return next(self._reader)
+        finally:
+            csv.field_size_limit(before)
+
+
 def _table_rows(file: Path, cfg: CorpusConfig, stats: ReadStats) -> Iterator[tuple[str, bool]]:
     """Yield ``(text, True)`` for each row of a TSV (no quoting) or CSV (Excel quoting) table."""
     suffixes = [s.lower() for s in file.suffixes if s.lower() not in (".gz", ".bz2")]
     tsv = bool(suffixes) and suffixes[-1] in (".tsv", ".tab")
     # TSV is read as the IANA format (no quoting: a stray " in a review is text); CSV as Excel writes it.
     dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {"delimiter": ","}
-    # One review can exceed the csv module's default field limit (128 KiB); the limit is process-wide.
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     # The csv parser is given lines with their newline back, as from a file opened with newline="".
     lines = (line + "\n" for line in _text_lines(file, cfg.encoding, cfg.errors, stats))
-    reader = csv.reader(lines, **dialect)
+    reader = _Unlimited(csv.reader(lines, **dialect))
     header = next(reader, None)
     if header is None:
         raise InputError("the corpus is empty: the table has no header row", file=file)

@@ -37,7 +37,7 @@ CASES = [
      "steps missing; add the missing rows (an empty value is filled by missing='interpolate' or 'ffill')"),
     ("missing.csv", "date,value\n" + "\n".join(GOOD_ROWS[:4] + ["2000-05-01,"] + GOOD_ROWS[5:]), [],
      ", row 6, column 'value': missing value; set missing='interpolate' or 'ffill' to fill it (missing='error')"),
-    ("short.csv", "date,value\n" + "\n".join(GOOD_ROWS), ["--horizon", "6"],
+    ("short.csv", "date,value\n" + "\n".join(GOOD_ROWS), ["--horizon", "6", "--set", "model.recipe=manual"],
      ": series 'short' has 24 steps, too short: window.lookback = 32, window.horizon = 6 (held out), "
      "window.stride = 1, split.validation = 0.15 need at least 50 steps per series; shorten the window or the "
      "horizon, or use fewer folds"),

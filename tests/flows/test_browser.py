@@ -28,7 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = paths.PROJECT_ROOT / "artifacts" / "browser"
 RUN = ["run", "study", "--set", "source.x_end=40", "--set", "window.lookback=12", "--set", "model.units=8",
        "--set", "train.epochs=3", "--set", "evaluate.generate_steps=20", "--set", "train.progress=false",
-       "--set", "model.recipe=manual", "--set", "model.cells=lstm,manual_rnn", "--set", "tracking.experiment=browser", "--json"]
+       "--set", "model.cells=lstm,manual_rnn", "--set", "tracking.experiment=browser", "--json"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,8 @@ def forecast_run(prefect_harness, browser_path, tmp_path_factory):
     shop = _shop(tmp_path_factory.mktemp("browser") / "shop.csv")
     result = CliRunner().invoke(app, [
         "run", "forecast", "--source", "csv", "--path", str(shop), "--horizon", "6", "--set", "source.id_column=store",
-        "--set", "window.lookback=12", "--set", "model.units=8", "--set", "model.cells=gru,lstm",
+        "--set", "window.lookback=12", "--set", "model.units=8", "--set", "model.recipe=manual",
+        "--set", "model.cells=gru,lstm",
         "--set", "model.ensemble=2", "--set", "train.epochs=2", "--set", "train.progress=false",
         "--set", "evaluate.folds=1", "--set", "evaluate.baselines=naive,seasonal_naive",
         "--set", f"tracking.registered_model={FORECAST_NAME}", "--set", "tracking.experiment=browser-forecast", "--json"])

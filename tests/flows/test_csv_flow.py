@@ -256,7 +256,7 @@ def test_an_m4_test_file_is_scored_never_fitted(prefect_harness, tmp_path):
         result = CliRunner().invoke(app, [
             "run", "forecast", "--source", "m4", "--path", str(train), "--test", str(test), "--horizon", "4",
             "--set", "window.lookback=8", "--set", "model.units=4", "--set", "model.cells=gru",
-            "--set", "train.epochs=2", "--set", "train.progress=false", "--set", "preprocess.log=true",
+            "--set", "train.epochs=2", "--set", "train.progress=false", "--set", "model.recipe=manual", "--set", "preprocess.log=true",
             "--set", "preprocess.level=last", "--set", "evaluate.baselines=naive2",
             "--set", "tracking.experiment=e2e-m4", "--json"])
         assert result.exit_code == 0, result.output

@@ -27,6 +27,7 @@ path = {json.dumps(str(milk))}
 lookback = 12
 horizon = 12
 [model]
+recipe = "manual"
 cells = ["gru"]
 units = 4
 [train]
@@ -88,7 +89,7 @@ def test_every_point_is_a_run_nested_under_the_sweep_and_ranked_by_mase(swept):
         run = client.get_run(point["run_id"])
         assert run.data.tags[runs.MLFLOW_PARENT_RUN_ID] == summary["sweep_run_id"]
         assert run.data.params["model.units"] == str(point["values"]["model.units"])
-        assert run.data.metrics["gru.mase"] == pytest.approx(point["score"])
+        assert run.data.metrics["by_model.gru.mase"] == pytest.approx(point["score"])
 
 
 @pytest.mark.slow

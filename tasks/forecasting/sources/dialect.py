@@ -22,7 +22,7 @@ from pathlib import Path
 from tasks.errors import InputError
 
 SEPARATORS = (",", ";", "\t", "|")  # tried in this order when source.separator is off
-FIELD_LIMIT = csv.field_size_limit()  # Python's default, 131072 characters
+FIELD_LIMIT = 131072  # Python's default csv field limit, in characters
 _SNIFF_LINES = 50
 _BOMS = (  # longest first: the UTF-32 LE mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -164,6 +164,16 @@ def read_records(text: str, separator: str = ",", path: str | Path | None = None
         InputError: a quote opened on a row is never closed (the rest of the file would be one
             cell), or a cell is longer than Python's csv field limit (131072 characters).
     """
+    # The limit is process-wide and other readers raise it (a corpus table's long reviews): this
+    # reader's rule is the default, set for its own reading and given back after.
+    before = csv.field_size_limit(FIELD_LIMIT)
+    try:
+        return _records(text, separator, path)
+    finally:
+        csv.field_size_limit(before)
+
+
+def _records(text: str, separator: str, path: str | Path | None) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     records = []
     line = 0

@@ -316,6 +316,11 @@ class _Unlimited:
     def __iter__(self):
         return self
 
+    @property
+    def line_num(self) -> int:
+        """Lines read so far (the wrapped reader's)."""
+        return self._reader.line_num
+
     def __next__(self):
         before = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         try:

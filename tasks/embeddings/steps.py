@@ -14,7 +14,7 @@ order of work (see :mod:`tasks.embeddings.text`):
    and re-encode the tokens as ids → the token-id Parquet that feeds every training epoch. Cached on
    the token Parquet's hash and those two settings.
 4. ``train-vectors``: one MLflow child run per model; ``model.backend`` picks the trainer from
-   :data:`TRAINERS`; per-epoch loss and words/s are logged as the epochs end.
+   :data:`tasks.embeddings.trainers.TRAINERS`; per-epoch loss and words/s are logged as the epochs end.
 5. ``evaluate-vectors`` and ``export-vectors``: the same for every backend, reading the vectors'
    Parquet; the run is closed after the exports are logged.
 6. ``register-vectors``: the first backend's vectors as a servable pyfunc on the parent run,
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,7 @@ from tasks.embeddings.records import (
     VocabularyRef,
 )
 from tasks.embeddings.tables import COMPARED, comparison_markdown, comparison_rows, neighbours_markdown
+from tasks.embeddings.trainers import TRAINERS
 from tasks.errors import InputError
 from tasks.progress import epoch_bar, work_bar
 from tasks.tracking import runs
@@ -72,13 +72,6 @@ VOCABULARY_SETTINGS: tuple[str, ...] = ("sample", "min_count", "max_vocab_size")
 # Storage's default, 65,536 rows, held two thirds of IMDB at once: re-encoding the tokens peaked at
 # 2.1 GB and took 8.2 s, against 0.45 GB and 5.8 s with 2,048 (the id stream: 0.72 GB → 0.34 GB).
 STREAM_ROWS = 2_048
-
-EpochHook = Callable[[int, dict[str, float]], None]
-# A backend trains on the restartable id stream with the given vocabulary and reports per epoch. It
-# returns gensim's record (KeyedVectors + per-epoch reports) so that every backend is scored and
-# exported alike; a backend with its own vectors builds them with WordVectors.to_keyed_vectors().
-Trainer = Callable[[text.RestartableTokens, pd.DataFrame, VocabularyRef, EmbedConfig, EpochHook],
-                   gensim_w2v.TrainedWord2Vec]
 
 
 def check_settings(cfg: EmbedConfig) -> None:
@@ -261,26 +254,6 @@ def record_corpus(vocabulary: VocabularyRef, tokenize_cached: bool, ctx: RunCont
         "vocabulary.words": vocabulary.n_words, "vocabulary.tokens": vocabulary.n_tokens,
         "tokenize.seconds": tokens.seconds, "tokenize.tokens_per_second": tokens.tokens_per_second,
     })
-
-
-def _train_gensim(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref: VocabularyRef, cfg: EmbedConfig,
-                  on_epoch_end: EpochHook) -> gensim_w2v.TrainedWord2Vec:
-    return gensim_w2v.train_word2vec(
-        stream, vocabulary, ref.tokens.n_chunks, ref.n_tokens, cfg.model,
-        sample=cfg.tokenize.sample, seed=cfg.seed, on_epoch_end=on_epoch_end,
-    )
-
-
-def _train_tf(stream: text.RestartableTokens, vocabulary: pd.DataFrame, ref: VocabularyRef, cfg: EmbedConfig,
-              on_epoch_end: EpochHook) -> gensim_w2v.TrainedWord2Vec:
-    from tasks.embeddings import tf_w2v  # TensorFlow takes seconds to import: only when asked for
-
-    return tf_w2v.train_skipgram(stream.batches, vocabulary, ref.n_tokens, cfg.model, sample=cfg.tokenize.sample,
-                                 seed=cfg.seed, on_epoch_end=on_epoch_end)
-
-
-# model.backend → the function that trains; the keys are exactly config.BACKENDS.
-TRAINERS: dict[str, Trainer] = {"gensim": _train_gensim, "tf": _train_tf}
 
 
 def model_run_name(cfg: EmbedConfig, corpus: str) -> str:

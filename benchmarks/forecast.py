@@ -153,8 +153,19 @@ def run_flow(preset: Path, extra: list[str] = (), sets: list[str] = ()) -> tuple
     Raises:
         RuntimeError: the command failed (its stderr's tail is in the message).
     """
-    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", "--config", str(preset), "--json",
-           "--set", "train.progress=false", *extra]
+    return run_forecast_command(["--config", str(preset), *extra], sets)
+
+
+def run_forecast_command(args: list[str], sets: list[str] = ()) -> tuple[dict, float]:
+    """Run ``seqflow run forecast ARGS --json --set train.progress=false [--set ...]`` in a fresh process.
+
+    Returns:
+        The flow's summary (``--json``) and the command's wall time in seconds.
+
+    Raises:
+        RuntimeError: the command failed (its stderr's tail is in the message).
+    """
+    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", *args, "--json", "--set", "train.progress=false"]
     for item in sets:
         cmd += ["--set", item]
     began = time.perf_counter()

@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +23,8 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+from benchmarks.forecast import run_forecast_command
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared" / "data"
@@ -80,19 +79,11 @@ def run_set(bench: BenchSet, sets: list[str] = ()) -> tuple[dict, float]:
     train, test = bench.train, bench.test
     if bench.sample is not None:
         train, test = sample_m4(bench.train, bench.test, bench.sample, SAMPLE_SEED, OUT)
-    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", "--source", bench.kind, "--path", str(train),
-           "--horizon", str(bench.horizon), "--json", "--set", "train.progress=false",
-           "--set", "tracking.experiment=seqflow-generalise", "--set", "tracking.log_models=false"]
+    args = ["--source", bench.kind, "--path", str(train), "--horizon", str(bench.horizon),
+            "--set", "tracking.experiment=seqflow-generalise", "--set", "tracking.log_models=false"]
     if test is not None:
-        cmd += ["--test", str(test)]
-    for item in sets:
-        cmd += ["--set", item]
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT)
-    wall = time.perf_counter() - began
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout), wall
+        args += ["--test", str(test)]
+    return run_forecast_command(args, list(sets))
 
 
 def series_table(scores: pd.DataFrame, set_name: str) -> pd.DataFrame:

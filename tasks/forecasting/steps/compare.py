@@ -28,6 +28,7 @@ from tasks.forecasting.records import (
     ServedModel,
     UnscaledSeries,
 )
+from tasks.forecasting.steps.auto import baselines_to_run
 from tasks.forecasting.steps.data import run_logger, series_arrays
 from tasks.forecasting.steps.models import Unit
 from tasks.tracking import models as tracked_models
@@ -60,7 +61,7 @@ def compare_holdout(
     # Only the held-out folds are compared: model.recipe = auto's inner folds were its choice's.
     forecasts = pd.concat([f[f["fold"] < cfg.evaluate.folds] for f in frames if len(f)], ignore_index=True)
     scores = pd.concat([f[f["fold"] < cfg.evaluate.folds] for f in score_frames if len(f)], ignore_index=True)
-    shown = _baselines_shown(cfg)
+    shown = baselines_to_run(cfg)  # under auto, its statistical candidates too
     kinds = {**{name: "baseline" for name in shown}, **{r.cell: "model" for r in ok}}
     fold_table = holdout.fold_scores(scores, kinds)
     models = tuple(
@@ -69,7 +70,6 @@ def compare_holdout(
     )
     base = tuple(BaselineScore(name, holdout.headline_metrics(fold_table, name)) for name in shown)
     networks = [r for r in ok if r.model_uri is not None or r.model_path is not None]
-    chosen = served_network if cfg.model.recipe == "auto" else None
     ranking = rank(models, base, "auto" if cfg.model.recipe == "auto" else
                    (networks[0].cell if len(cfg.model.cells) == 1 and networks else None))
 
@@ -109,22 +109,13 @@ def compare_holdout(
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
     # What is served: auto's network chosen on the inner folds; a manual run's best-ranked network.
-    served = chosen if cfg.model.recipe == "auto" else best_model
+    served = served_network if cfg.model.recipe == "auto" else best_model
     if served is not None:
         runs.set_tags(parent, {"chosen_before_test": "auto" if cfg.model.recipe == "auto" else
                                ("yes" if len(cfg.model.cells) == 1 else "no: the best of several cells by test MASE")})
     lead = "auto" if cfg.model.recipe == "auto" and "auto" in kinds else best_model
     _log_series_plots(parent, forecasts, scores, series, lead, best_baseline, cfg)
     return HoldoutComparison(models, base, ranking, fold_table, str(out_path), str(scores_path), unscaled, served)
-
-
-def _baselines_shown(cfg: ForecastConfig) -> tuple[str, ...]:
-    """The baselines in the ranking: the configured ones, and under auto the statistical forecasters it chose among."""
-    from tasks.forecasting import choice
-
-    if cfg.model.recipe != "auto":
-        return cfg.evaluate.baselines
-    return cfg.evaluate.baselines + tuple(n for n in choice.STATISTICAL if n not in cfg.evaluate.baselines)
 
 
 def _parent_metrics(metrics: dict[str, float]) -> dict[str, float]:

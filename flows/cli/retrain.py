@@ -34,10 +34,7 @@ def run_retrain(
     champion stays, and the report is on the MLflow run and the Prefect flow run. Every setting:
     `seqflow config show retrain`.
     """
-    from flows.cli.forecast import preflight
-
     cfg = load(Flow.retrain, config, set_)
-    preflight(cfg.as_forecast())  # the fresh file's rows and the preset's rules, before any store opens
     run_tensorflow_flow("flows.retrain", "retrain", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 

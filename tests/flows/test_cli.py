@@ -99,13 +99,3 @@ def test_the_wheel_packages_the_product_without_the_benchmarks():
     project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["flows", "tasks"]
     assert project["project"]["scripts"]["seqflow"] == "flows.cli:main"
-
-
-def test_retrain_refuses_a_log_of_a_zero_before_training(tmp_path):
-    # The fresh file is read and checked by the same rules as `run forecast`, before any run opens.
-    rows = "".join(f"{2000 + i // 12}-{i % 12 + 1:02d}-01,{0 if i == 9 else 100 + i}\n" for i in range(60))
-    (tmp_path / "f.csv").write_text("date,value\n" + rows)
-    result = CliRunner().invoke(app, ["run", "retrain", "--set", f"source.path={tmp_path / 'f.csv'}",
-                                      "--set", "model.recipe=manual", "--set", "preprocess.log=true"])
-    assert result.exit_code == 2, result.output
-    assert "series 'f' holds 0: preprocess.log = true needs every value > 0" in result.output

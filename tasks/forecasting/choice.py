@@ -37,6 +37,25 @@ RULES: tuple[str, ...] = ("best", "median_top3", "weighted_top3", "shared_best",
 TOP_K = 3
 AUTO = "auto"
 CHOICE_COLUMNS = ("series_id", "fold", "origin", "rule", "candidate", "rank", "inner_score", "inner_metric", "weight")
+# Scores are compared to this many significant digits: two recipes whose forecasts differ only in the
+# last bits (a CPU kernel's summation order, which can differ between machines and even between two
+# processes) tie, and a tie is broken by name, so the ranking is the same everywhere.
+SIGNIFICANT = 9
+
+
+def _key(score: float, name: str = "") -> tuple[float, str]:
+    """The sort key of a scored candidate or rule: its score to :data:`SIGNIFICANT` digits, then its name."""
+    return (float(f"{score:.{SIGNIFICANT}g}"), name)
+
+
+def log_allowed(values: Mapping[str, np.ndarray], horizon: int) -> bool:
+    """Whether the log recipes are candidates: every value > 0 where the networks train.
+
+    That is each series before its latest origin (``horizon`` steps before its end); a value <= 0 in
+    the part held out at the latest origin never reaches a network, and deciding on it would let the
+    test part shape the family the choice is made from.
+    """
+    return all(bool(np.all(np.asarray(v)[: max(0, np.asarray(v).size - horizon)] > 0)) for v in values.values())
 
 
 @dataclass(frozen=True)
@@ -209,7 +228,7 @@ def choose(
                                          season_length)
                     got.append(mase if scored[sid][2] == "mase" else smape / 100.0)
             rule_scores[fold][rule] = float(np.mean(got))
-        rule = min(RULES, key=lambda r: (rule_scores[fold][r], RULES.index(r)))
+        rule = min(RULES, key=lambda r: (_key(rule_scores[fold][r])[0], RULES.index(r)))
         rules[fold] = rule
         plans = _plans(scored, list(range(n_inner)))
         for sid in ids:
@@ -227,7 +246,7 @@ def choose(
                 for name, score in zip(ranked, scores):
                     if name in networks:
                         network_scores.setdefault(name, []).append(float(score))
-    network = min(network_scores, key=lambda n: (float(np.mean(network_scores[n])), n)) if network_scores else None
+    network = min(network_scores, key=lambda n: _key(float(np.mean(network_scores[n])), n)) if network_scores else None
     return Choice(pd.concat(out_parts, ignore_index=True), pd.DataFrame(table_rows, columns=list(CHOICE_COLUMNS)),
                   rules, rule_scores, network)
 
@@ -256,14 +275,14 @@ def _plans(scored: Mapping[str, tuple], keep: list[int]) -> dict:
     per_series, relative = {}, {}
     for sid, (scores, _, _) in scored.items():
         means = {name: float(np.mean([got[j] for j in keep])) for name, got in scores.items()}
-        ranked = sorted(means, key=lambda name: (means[name], name))
+        ranked = sorted(means, key=lambda name: _key(means[name], name))
         per_series[sid] = (ranked, np.array([means[n] for n in ranked]))
         middle = float(np.median(list(means.values())))
         for name, value in means.items():
             relative.setdefault(name, []).append(value / middle if middle > 0 else 1.0)
     shared = [name for name, got in relative.items() if len(got) == len(scored)]
     pooled = {name: float(np.mean(relative[name])) for name in shared}
-    ranked = sorted(pooled, key=lambda name: (pooled[name], name))
+    ranked = sorted(pooled, key=lambda name: _key(pooled[name], name))
     return {"series": per_series, "shared": (ranked, np.array([pooled[n] for n in ranked]))}
 
 

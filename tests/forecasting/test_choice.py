@@ -150,3 +150,24 @@ def test_auto_shortens_the_networks_lookback_to_fit_short_series_or_leaves_them_
     assert auto_lookback(cfg, 120) == 16
     assert auto_lookback(cfg, 100) == 8
     assert auto_lookback(cfg, 80) is None  # the statistical forecasters alone
+
+
+@pytest.mark.parametrize("noise", [-1e-15, 0.0, 1e-15])
+def test_scores_equal_but_for_floating_point_noise_are_a_tie_broken_by_name(noise):
+    # Two recipes whose forecasts differ only in the last bits (a CPU kernel's summation order) must
+    # rank the same way on every machine: by name.
+    scored = {"s": ({"gru-deseason-log-small": [0.806289 * (1 + noise)], "gru-deseason-log": [0.806289],
+                     "theta": [0.5]}, [1], "mase")}
+    ranked, _ = choice._plans(scored, [0])["series"]["s"]
+    assert ranked == ["theta", "gru-deseason-log", "gru-deseason-log-small"]
+    # A real difference still ranks.
+    scored["s"][0]["gru-deseason-log-small"] = [0.806289 * (1 - 1e-6)]
+    assert choice._plans(scored, [0])["series"]["s"][0][1] == "gru-deseason-log-small"
+
+
+def test_log_recipes_are_decided_on_the_part_the_networks_train_on():
+    y = _series(60, 1)
+    y[-H:] = 0.0  # a zero in the held-out part only: the networks never see it
+    assert choice.log_allowed({"s": y}, H) is True
+    y[10] = 0.0
+    assert choice.log_allowed({"s": y}, H) is False

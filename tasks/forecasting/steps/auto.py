@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -30,7 +29,7 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
 
     ``model.recipe = manual``: each cell of ``model.cells`` with the settings as given. ``auto``: the
     family of :func:`tasks.forecasting.choice.recipes`, each a copy of the config with its own size
-    and preprocessing (log only when every value of every series is > 0).
+    and preprocessing (log only when every value the networks train on is > 0: :func:`choice.log_allowed`).
     """
     if cfg.model.recipe != "auto":
         return {cell: (cell, cfg) for cell in cfg.model.cells}
@@ -46,7 +45,7 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
         run_logger().info("model.recipe = auto: window.lookback %d does not fit series %r (%d steps) at every "
                           "origin; the networks look back %d steps", cfg.window.lookback, series.shortest_series,
                           series.shortest_length, lookback)
-    positive = all(bool(np.all(values > 0)) for _, values in arrays.values())
+    positive = choice.log_allowed({sid: values for sid, (_, values) in arrays.items()}, cfg.window.horizon)
     family = choice.recipes(cfg.model.cells, cfg.model.units, season_length, lookback, positive)
     w = cfg.window.model_copy(update={"lookback": lookback})
     n_windows = sum(max(0, values.size - w.lookback - w.horizon) // w.stride for _, values in arrays.values())

@@ -127,6 +127,11 @@ def watching_server() -> Iterator[None]:
     and ends the process with exit code 1, without unwinding (Prefect's exit hooks would retry the
     dead server too). The flow run stays RUNNING in the server's database; the next run marks it
     Crashed (:func:`flows.tracked.reconcile`).
+
+    While the watch runs, ``logging.raiseExceptions`` is off (Python's advice for production): Prefect's
+    API log worker prints ``--- Error logging to API ---`` and the ``ConnectError`` to stderr for each
+    batch it could not send, which raced the watch's one line in the second before it tells a dead
+    server from a slow one. A lost server is what the watch reports; Prefect's client retries the rest.
     """
     from flows import ephemeral
     from flows.server_watch import ServerWatch
@@ -136,11 +141,14 @@ def watching_server() -> Iterator[None]:
         yield
         return
     api_url, kind = server
+    printing = logging.raiseExceptions
+    logging.raiseExceptions = False
     watch = ServerWatch(api_url, lambda reason: _server_died(api_url, kind, reason)).start()
     try:
         yield
     finally:
         watch.stop()
+        logging.raiseExceptions = printing
 
 
 def _server_died(api_url: str, kind: str, reason: str) -> None:

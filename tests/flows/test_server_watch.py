@@ -185,3 +185,33 @@ def test_reconcile_marks_a_dead_processs_running_flow_run_crashed(prefect_harnes
         assert client.read_flow_run(alive.id).state.type.value == "RUNNING"
         assert client.read_flow_run(own).labels[runs.OWNER_PID] == str(os.getpid())  # the next run can judge this one
         client.set_flow_run_state(alive.id, Completed(), force=True)
+
+
+def test_while_the_watch_runs_prefect_log_shipping_errors_are_not_printed(monkeypatch):
+    # Prefect's API log worker writes "--- Error logging to API ---" and the ConnectError to stderr
+    # (while logging.raiseExceptions is true) when a batch fails: after the server dies that raced the
+    # watch's one line. The watch is what reports a lost server, so the printing is off while it runs.
+    import logging
+
+    from flows import ephemeral
+    from flows.cli import startup
+
+    started = []
+
+    class Watch:
+        def __init__(self, api_url, on_death):
+            started.append(api_url)
+
+        def start(self):
+            return self
+
+        def stop(self):
+            started.append("stopped")
+
+    monkeypatch.setattr(ephemeral, "server_in_use", lambda: ("http://127.0.0.1:9/api", "seqflow server"))
+    monkeypatch.setattr("flows.server_watch.ServerWatch", Watch)
+    assert logging.raiseExceptions
+    with startup.watching_server():
+        assert logging.raiseExceptions is False
+    assert logging.raiseExceptions is True
+    assert started == ["http://127.0.0.1:9/api", "stopped"]

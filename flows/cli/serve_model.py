@@ -24,13 +24,18 @@ def serve_model(
     max_request_mb: Annotated[float, typer.Option(
         "--max-request-mb", min=0.001, metavar="MB",
         help="Largest request body accepted; a larger one is answered 413 at once, before it is read.")] = 10.0,
+    timeout: Annotated[int, typer.Option(
+        "--timeout", min=1, max=86_400, metavar="SECONDS", envvar="MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+        help="Longest a request may compute. At 90 % of it the forecast stops and the answer (504) says how many "
+             "series to send per request; MLflow's own timeout answers 504 at 100 %.")] = 60,
 ) -> None:
     """Serve a model over HTTP (MLflow's scoring protocol) until Ctrl-C or SIGTERM.
 
     POST a history to /invocations as JSON ({"dataframe_split": {"columns": ["series_id", "timestamp",
     "value"], "data": [...]}}) or CSV; the answer is {"predictions": [...]}, one row per series and step
     with series_id, timestamp, yhat, lower, upper. A history the model cannot use is answered 400 with one
-    line naming the row, column and what to send; a body over --max-request-mb 413. GET /ping answers
+    line naming the row, column and what to send; a body over --max-request-mb 413; a request that would
+    outlast --timeout 504, saying how many series fit. GET /ping answers
     once the model is loaded. The server runs in this one process (no `uvicorn` on PATH needed, no child
     left behind): SIGTERM or Ctrl-C stops it.
     """
@@ -43,6 +48,7 @@ def serve_model(
 
     import_tensorflow(False)
     limit = int(max_request_mb * MB)
+    os.environ["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(timeout)  # MLflow's app and the model read it
     try:
         app = model_server.scoring_app(model, limit)
     except InputError as exc:

@@ -22,6 +22,7 @@ Pure: NumPy and pandas, no Keras (the predict function is passed in), no MLflow.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +47,10 @@ _PERIOD = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month
            "yearly": "year"}
 
 Predict = Callable[[np.ndarray], np.ndarray]  # (batch, lookback, 1) float32 -> (batch, target_steps, 1)
+
+
+class OutOfTime(Exception):
+    """A served request would outlast the server's request timeout: the work stopped, the message says what to send."""
 Predicts = Predict | Sequence[Predict]  # one network, or an ensemble's members (median in series space)
 
 
@@ -234,7 +239,8 @@ def forecast_series(
 
 
 def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Predicts,
-                   source: str = "input") -> pd.DataFrame:
+                   source: str = "input", deadline: float | None = None,
+                   limit_seconds: float | None = None) -> pd.DataFrame:
     """Forecast the next ``horizon`` steps of every series of a history, with prediction intervals.
 
     Args:
@@ -243,6 +249,9 @@ def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Pr
         bundle: see :func:`make_bundle`.
         predict: the network, or the ensemble's members (see :func:`forecast_series`).
         source: how error messages name the history (a file name, or ``input``).
+        deadline: a served request's: the ``time.monotonic()`` past which the work stops; None (a
+            forecast in this process, ``seqflow predict``) for no limit.
+        limit_seconds: the server's request timeout the deadline comes from, for the message.
 
     Returns:
         ``series_id, timestamp, yhat, lower, upper``: ``horizon`` rows per series, by series then
@@ -251,11 +260,25 @@ def forecast_frame(history: pd.DataFrame, bundle: Mapping[str, Any], predict: Pr
     Raises:
         InputError: the history breaks a rule (see :func:`check_history`), or a series does not
             fit the model's preprocessing (a value <= 0 under ``preprocess.log``).
+        OutOfTime: past ``deadline``, checked before each series.
     """
+    started = time.monotonic()
     frame = check_history(history, bundle, source)
+    total = int(frame["series_id"].nunique())
+
+    def in_time(done: int) -> None:
+        if deadline is None or time.monotonic() <= deadline:
+            return
+        fit = f"about {max(1, done * 4 // 5):,}" if done else "fewer"
+        raise OutOfTime(
+            f"{source}: the request's {total:,} series cannot be forecast within this server's "
+            f"{limit_seconds or 0:.0f} s request timeout: {done:,} were ready after {time.monotonic() - started:.0f} s; "
+            f"send fewer series per request ({fit}), or serve with a longer MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT")
+
     q = np.asarray(bundle["interval"]["half_widths"], dtype=np.float64)
     ids, histories, states, futures, stamps = [], [], [], [], []
     for sid, part in frame.groupby("series_id", sort=True):
+        in_time(len(ids))
         values = part["value"].to_numpy(dtype=np.float64)
         future = future_timestamps(part["timestamp"], bundle["horizon"], bundle["frequency"])
         try:

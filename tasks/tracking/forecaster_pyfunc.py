@@ -13,16 +13,22 @@ that register custom Keras cells: this package stays free of domain imports.
 one series) and returns ``series_id, timestamp, yhat, lower, upper``. A history that breaks a rule
 (columns, dates, numbers, gaps, too short) is refused with one line naming the row, column and
 rule, as an ``MlflowException`` of kind INVALID_PARAMETER_VALUE (HTTP 400 from ``mlflow models serve``).
+
+Served (``MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT`` set, as ``mlflow models serve`` and ``seqflow
+serve-model`` set it), a request stops at 90 % of that timeout and answers DEADLINE_EXCEEDED (HTTP
+504) saying how many series fit, instead of running on after the server has answered its bare 504.
 """
 
 import importlib
 import json
+import os
+import time
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 
@@ -48,10 +54,18 @@ class SeriesForecaster(PythonModel):
     def predict(self, context, model_input, params=None):
         history = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         source = (params or {}).get("source", "input")
+        limit = os.environ.get("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT")
+        timed = {}
+        if limit and hasattr(self._serving, "OutOfTime"):
+            timed = {"deadline": time.monotonic() + 0.9 * float(limit), "limit_seconds": float(limit)}
         try:
-            return self._serving.forecast_frame(history, self.bundle, self._predicts, source=source)
+            return self._serving.forecast_frame(history, self.bundle, self._predicts, source=source, **timed)
         except self._errors.InputError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+        except Exception as exc:
+            if timed and isinstance(exc, self._serving.OutOfTime):
+                raise MlflowException(str(exc), error_code=DEADLINE_EXCEEDED) from None
+            raise
 
 
 mlflow.models.set_model(SeriesForecaster())

@@ -130,6 +130,26 @@ def test_the_best_model_is_registered_as_candidate_and_equals_the_flows_forecast
     assert flow_forecast["lower"].lt(flow_forecast["yhat"]).all() and flow_forecast["upper"].gt(flow_forecast["yhat"]).all()
 
 
+def test_served_a_request_stops_before_the_servers_timeout_and_says_how_many_series_fit(run, history, monkeypatch):
+    # MLflow's scoring server sets MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT in the process it serves from
+    # (seqflow serve-model sets it from --timeout): the model stops at 90 % of it, so the forecast does
+    # not run on after the server has answered its bare 504.
+    from mlflow.exceptions import MlflowException
+
+    from tasks.tracking import models
+
+    model = models.load_model(run[0]["served"]["uri"])
+    frame = _history_frame(history)
+    monkeypatch.setenv("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT", "0")
+    with pytest.raises(MlflowException) as caught:
+        model.predict(frame)
+    assert caught.value.error_code == "DEADLINE_EXCEEDED"
+    assert caught.value.get_http_status_code() == 504
+    assert "cannot be forecast within this server's 0 s request timeout: 0 were ready" in caught.value.message
+    monkeypatch.setenv("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT", "60")
+    assert len(model.predict(frame)) == frame["series_id"].nunique() * HORIZON
+
+
 def test_intervals_coverage_and_msis_are_logged(run):
     from tasks.tracking import store
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -248,3 +249,19 @@ def test_a_request_of_many_series_calls_each_member_once_and_equals_the_per_seri
         one = serving.forecast_series(values, serving.transform_state(values, bundle), members, bundle)[0]
         got = out[out.series_id == h["series_id"].iloc[0]]["yhat"].to_numpy()
         assert got.tobytes() == one.tobytes()
+
+
+def test_a_request_that_would_outlast_the_servers_timeout_stops_and_says_how_many_series_to_send():
+    # The served model is given a deadline before MLflow's request timeout: past it, the work stops
+    # (the core is freed) and the caller learns how many series fit, instead of a bare 504 while the
+    # forecast runs on for minutes.
+    bundle = _bundle()
+    history = pd.concat([_history(40, "2019-01-01", "MS", f"s{k}") for k in range(6)], ignore_index=True)
+    with pytest.raises(serving.OutOfTime) as caught:
+        serving.forecast_frame(history, bundle, _predict(HORIZON), deadline=time.monotonic() - 1, limit_seconds=60)
+    message = str(caught.value)
+    assert message.startswith("input: the request's 6 series cannot be forecast within this server's 60 s request "
+                              "timeout: 0 were ready after "), message
+    assert "send fewer series per request" in message and "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT" in message
+    # No deadline (seqflow predict, in-process): no limit.
+    assert len(serving.forecast_frame(history, bundle, _predict(HORIZON))) == 6 * HORIZON

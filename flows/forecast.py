@@ -30,8 +30,10 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     """
     reconciled = reconcile()
     series = steps.ingest_series(cfg.source)
-    # The size rules need the data: checked here, before any run opens (the CLI checked them already).
+    # The rules that need the data: checked here, before any run opens (the CLI checked them already; a
+    # deployment's run did not pass through it).
     ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)
+    steps.check_log_fits(cfg, series)
     season = cfg.evaluate.season_length or series.season_length
     folds, step = cfg.total_folds, cfg.fold_step
     # The networks to train: model.cells as given, or model.recipe = auto's family of recipes.

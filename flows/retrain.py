@@ -77,6 +77,7 @@ def retrain(cfg: RetrainConfig) -> RetrainSummary:
         try:
             series = forecasting.ingest_series(cfg.source)
             ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)
+            forecasting.check_log_fits(cfg, series)
         except InputError as exc:
             report = validation.ValidationReport("failed", f"the fresh data breaks a file rule: {exc}")
             operations.record_report(report, ctx)

@@ -149,18 +149,35 @@ def check_preprocessing(cfg: ForecastConfig, loaded: LoadedSeries) -> None:
     Raises:
         InputError: naming the file, row, column, series and the first value <= 0.
     """
+    check_log_values(cfg, loaded.frame, loaded.inputs, loaded.locate)
+
+
+def check_log_values(cfg: ForecastConfig, frame: pd.DataFrame, inputs: tuple[str, ...] = (),
+                     locate: Callable[[int], tuple[str | None, int | None, str | None]] | None = None) -> None:
+    """Refuse a value <= 0 under ``preprocess.log = true`` in ingested rows (``series_id, timestamp, value``).
+
+    Args:
+        frame: the series, as ingest stores them.
+        inputs: the files read, for the message.
+        locate: row index -> (file, row, column) of the input, where the source can say; without it
+            the message names the series and the timestamp.
+
+    Raises:
+        InputError: naming the file, row (or timestamp), column, series and the first value <= 0.
+    """
     if not cfg.preprocess.log:
         return
-    values = loaded.frame["value"].to_numpy()
+    values = frame["value"].to_numpy()
     bad = np.flatnonzero(~(values > 0))
     if not bad.size:
         return
     index = int(bad[0])
-    sid = loaded.frame["series_id"].iloc[index]
-    file, row, column = loaded.locate(index) if loaded.locate else (loaded.inputs[0] if loaded.inputs else None, None, None)
-    count = int(np.sum(loaded.frame["series_id"].to_numpy()[bad] == sid))
+    sid = frame["series_id"].iloc[index]
+    file, row, column = locate(index) if locate else (inputs[0] if inputs else None, None, None)
+    when = "" if row is not None else f" at {pd.Timestamp(frame['timestamp'].iloc[index]).isoformat(sep=' ')}"
+    count = int(np.sum(frame["series_id"].to_numpy()[bad] == sid))
     raise InputError(
-        f"series {sid!r} holds {values[index]:g}{f' (and {count - 1} more values <= 0)' if count > 1 else ''}: "
+        f"series {sid!r} holds {values[index]:g}{when}{f' (and {count - 1} more values <= 0)' if count > 1 else ''}: "
         "preprocess.log = true needs every value > 0; set preprocess.log = false, or shift the series above zero",
         file=file, row=row, column=column,
     )

@@ -122,7 +122,7 @@ def test_the_decision_is_a_prefect_table_artifact_on_the_flow_run(retrains):
     assert {row["model"] for row in rows} == {"challenger", "champion"}
 
 
-@pytest.mark.parametrize("case", ["no new data", "broken row", "drift"])
+@pytest.mark.parametrize("case", ["no new data", "broken row", "drift", "a zero under the log"])
 def test_bad_fresh_data_stops_at_validation_and_leaves_the_champion(retrains, case, tmp_path):
     from tasks.tracking import store
 
@@ -132,6 +132,10 @@ def test_bad_fresh_data_stops_at_validation_and_leaves_the_champion(retrains, ca
         _write(path, full)
     elif case == "broken row":
         _write(path, full, "2019-03-01,not a number\n")
+    elif case == "a zero under the log":  # sales.toml takes the log: refused at validation, not after training
+        zero = full.copy()
+        zero.loc[zero.index[-3], "SALE"] = 0
+        _write(path, zero)
     else:
         drifted = full.copy()
         drifted.loc[drifted.index[-12:], "SALE"] = drifted["SALE"].iloc[-12:] * 3
@@ -144,6 +148,9 @@ def test_bad_fresh_data_stops_at_validation_and_leaves_the_champion(retrains, ca
     assert run.data.tags["decision"] == expected
     if case == "broken row":
         assert "row 327" in summary["reason"] and "SALE" in summary["reason"]
+    if case == "a zero under the log":
+        assert "preprocess.log = true needs every value > 0" in summary["reason"], summary["reason"]
+        assert "sales.csv" in summary["reason"] and "'sales'" in summary["reason"] and "row 324" in summary["reason"]
     if case == "drift":
         failed = [row for row in summary["validation"] if not row["ok"]]
         assert failed and failed[0]["check"] == "level" and float(failed[0]["value"]) > 1.5

@@ -90,6 +90,24 @@ def ingest_series(source: CsvSource | M4Source) -> SeriesRef:
     )
 
 
+def check_log_fits(cfg: ForecastConfig, series: SeriesRef) -> None:
+    """Refuse ingested series that ``preprocess.log = true`` cannot take, before anything trains.
+
+    The stored rows are checked; only when one is <= 0 is the source read again, to name its file,
+    row and column as the CLI's own check does (:func:`tasks.forecasting.ingest.check_preprocessing`).
+
+    Raises:
+        InputError: the first value <= 0, its series, file, row and column.
+    """
+    if not cfg.preprocess.log:
+        return
+    try:
+        ingest.check_log_values(cfg, storage.read_frame(Path(series.path)), series.inputs)
+    except InputError:
+        ingest.check_preprocessing(cfg, ingest.load_source(cfg.source))
+        raise
+
+
 @task(name="record-inputs", cache_policy=NO_CACHE, persist_result=False)
 def record_inputs(series: SeriesRef, windows: WindowsRef | None, ctx: RunContext, subject: str = "series",
                   horizon: int = 1, season_length: int = 1) -> None:

@@ -16,3 +16,18 @@ def test_the_flow_modules_do_not_import_what_keras_imports_in_the_other_thread()
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_server_start_imports_mlflows_sqlalchemy_store_before_prefects_orm():
+    # MLflow's SQLAlchemy store calls sqlalchemy.orm.configure_mappers() for every registry when it is
+    # imported. Imported in the main thread while the background start was half-way through Prefect's
+    # ORM models, it failed the run ("expression 'WorkPool' failed to locate a name"). The start
+    # thread imports MLflow's store first, so Prefect's models are only defined after it.
+    code = (
+        "import sys; from flows import ephemeral; "
+        "ephemeral._start = lambda: print(sorted(m for m in ('mlflow.store.tracking.sqlalchemy_store', "
+        "'prefect.server.database.orm_models') if m in sys.modules)); "
+        "ephemeral._start_safely(); print(ephemeral._error)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["['mlflow.store.tracking.sqlalchemy_store']", "[]"], out.stdout

@@ -22,7 +22,7 @@ def test_the_key_follows_what_shapes_the_weights_and_ignores_how_the_run_is_show
     assert key != _training_key(_windows("a"), base, "lstm", "lstm")
     for changed in ("seed=7", "train.epochs=3", "model.units=5", "model.ensemble=2"):
         assert key != _training_key(_windows("a"), load_config(ForecastConfig, None, [changed]), "gru", "gru"), changed
-    for shown in ("train.progress=false", "tracking.experiment=elsewhere"):
+    for shown in ("train.progress=false", "tracking.experiment=elsewhere", "train.resume=false"):
         assert key == _training_key(_windows("a"), load_config(ForecastConfig, None, [shown]), "gru", "gru"), shown
 
 

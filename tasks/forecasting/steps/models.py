@@ -7,7 +7,8 @@ command after a killed run) reuses every network finished there, resumes the one
 from its per-epoch backup (``tasks.nets.resume``), and says so on the new child run
 (``reused_from_run``, ``networks_reused``, ``resumed_from_epoch``, ``epochs_trained``). The
 tasks themselves neither cache nor persist Prefect results (``NO_CACHE``): the files are checked
-directly, so a deleted network is trained again rather than pointed at.
+directly, so a deleted network is trained again rather than pointed at. ``train.resume = false``
+trains every network afresh, without backups (what a benchmark of training time needs).
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def _training_key(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str
     tracked and shown), the cell, the forecaster's name, and the code that trains them."""
     from tasks import nets
 
-    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress"}})
+    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress", "resume"}})
     return caching.content_key(
         windows.content_hash, settings, cell, name,
         caching.code_fingerprint(nets, preprocessing, panel, sys.modules[__name__]),
@@ -164,7 +165,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                 logged = unit.member == 0 and unit.group == 0
                 prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
                 stem = unit.file(name).removesuffix(".keras")
-                finished = _finished(model_dir, stem)
+                finished = _finished(model_dir, stem) if cfg.train.resume else None
                 if finished is not None:
                     fit, trained_by = finished
                     reused_from.append(trained_by)
@@ -191,7 +192,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                                 cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
                                 member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
                                 n_targets=1, future_steps=future_steps,
-                                backup_dir=paths.training_backup_dir(f"{key}-{stem}"),
+                                backup_dir=paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None,
                             )
                         except DivergedError as exc:
                             runs.log_entries(run_id, epochs)

@@ -108,7 +108,7 @@ def test_a_killed_forecast_run_reuses_its_finished_model_and_resumes_the_interru
                 {k: v for k, v in b["metrics"].items() if k not in TIMINGS}, a["cell"]
             for x, y in zip(_weights(a["model_path"]), _weights(b["model_path"]), strict=True):
                 np.testing.assert_array_equal(x, y)
-        fresh_epochs = sum(plain[m["run_id"]].data.metrics["epochs_trained"] for m in whole["models"])
+        fresh_epochs = int(sum(plain[m["run_id"]].data.metrics["epochs_trained"] for m in whole["models"]))
         assert fresh_epochs == 2 * EPOCHS
         print(f"\nresume figures: killed after lstm epoch {saved} of {EPOCHS}; "
               f"resumed run trained {EPOCHS - saved} epochs (gru reused, lstm {EPOCHS - saved}) in {resumed_wall:.1f} s "

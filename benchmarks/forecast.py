@@ -157,7 +157,7 @@ def run_flow(preset: Path, extra: list[str] = (), sets: list[str] = ()) -> tuple
 
 
 def run_forecast_command(args: list[str], sets: list[str] = ()) -> tuple[dict, float]:
-    """Run ``seqflow run forecast ARGS --json --set train.progress=false [--set ...]`` in a fresh process.
+    """Run ``seqflow run forecast ARGS --json --set train.progress=false --set train.resume=false [--set ...]``.
 
     Returns:
         The flow's summary (``--json``) and the command's wall time in seconds.
@@ -165,7 +165,9 @@ def run_forecast_command(args: list[str], sets: list[str] = ()) -> tuple[dict, f
     Raises:
         RuntimeError: the command failed (its stderr's tail is in the message).
     """
-    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", *args, "--json", "--set", "train.progress=false"]
+    # train.resume off: a wall time of networks reused from an earlier bench would measure nothing.
+    cmd = [sys.executable, "-m", "flows.cli", "run", "forecast", *args, "--json", "--set", "train.progress=false",
+           "--set", "train.resume=false"]
     for item in sets:
         cmd += ["--set", item]
     began = time.perf_counter()

@@ -76,6 +76,17 @@ def model_dir(run_id: str) -> Path:
     return artifacts_dir() / "models" / safe_name(run_id, "run id")
 
 
+def trained_dir(key: str) -> Path:
+    """Where the networks trained from one set of inputs are kept, keyed on those inputs (see
+    ``tasks.forecasting.steps.models``): a re-run with the same inputs finds them here."""
+    return artifacts_dir() / "models" / "trained" / safe_name(key, "key")
+
+
+def training_backup_dir(key: str) -> Path:
+    """One training's per-epoch backup (``tasks.nets.resume``), keyed on what determines its weights."""
+    return artifacts_dir() / "training-backups" / safe_name(key, "key")
+
+
 def mlflow_dir() -> Path:
     """The default MLflow store: a SQLite file and an artifact folder beside it."""
     return artifacts_dir() / "mlflow"

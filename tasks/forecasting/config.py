@@ -222,6 +222,12 @@ class EvaluateConfig(Frozen):
         return value
 
 
+class ForecastTrain(TrainConfig):
+    """Keras ``fit`` settings, and whether a run takes up what an earlier one with the same inputs trained."""
+
+    resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its per-epoch backup (off = train every network afresh, no backup)
+
+
 class ForecastTracking(TrackingConfig):
     """MLflow settings of the forecasting flow."""
 
@@ -246,7 +252,7 @@ class ForecastConfig(RunConfig):
     split: SplitConfig = SplitConfig()  # the validation fraction before the held-out horizon
     model: ModelConfig = ModelConfig()  # cells, their size, strategy, scope and ensemble
     preprocess: PreprocessConfig = PreprocessConfig()  # deseasonalise, log, per-window level, calendar covariates
-    train: TrainConfig = TrainConfig()  # Keras fit settings
+    train: ForecastTrain = ForecastTrain()  # Keras fit settings
     evaluate: EvaluateConfig = EvaluateConfig()  # what the test part measures
     tracking: ForecastTracking = ForecastTracking()  # the MLflow experiment and what is logged
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -99,23 +100,31 @@ class _EpochCallback(keras.callbacks.Callback):
 class FitResult:
     """What one ``fit`` did."""
 
-    history: dict[str, list[float]]  # per-epoch "loss", "val_loss", ...
+    history: dict[str, list[float]]  # per-epoch "loss", "val_loss", ..., of every epoch (resumed ones too)
     epochs_run: int
     best_epoch: int  # 1-based epoch whose weights were restored
     seconds: float
     samples_per_second: float  # training windows processed per second of fit
+    resumed_from_epoch: int = 0  # epochs restored from a backup (0: trained from the start)
 
     @classmethod
-    def from_history(cls, history: dict[str, list], n_windows: int, seconds: float) -> FitResult:
-        """What ``fit`` returned (Keras' ``History.history``) over ``n_windows`` training windows in ``seconds``."""
+    def from_history(cls, history: dict[str, list], n_windows: int, seconds: float,
+                     resumed_from_epoch: int = 0) -> FitResult:
+        """What ``fit`` returned (Keras' ``History.history``) over ``n_windows`` training windows in ``seconds``.
+
+        ``history`` holds every epoch, the ``resumed_from_epoch`` restored ones first; the speed counts
+        only the epochs trained in this ``fit``.
+        """
         hist = {k: [float(v) for v in vals] for k, vals in history.items()}
         epochs_run = len(hist.get("loss", []))
+        trained = epochs_run - resumed_from_epoch
         return cls(
             history=hist,
             epochs_run=epochs_run,
             best_epoch=int(np.argmin(hist["val_loss"])) + 1 if hist.get("val_loss") else 0,
             seconds=seconds,
-            samples_per_second=n_windows * epochs_run / seconds if seconds > 0 else float("nan"),
+            samples_per_second=n_windows * trained / seconds if seconds > 0 else float("nan"),
+            resumed_from_epoch=resumed_from_epoch,
         )
 
 
@@ -143,6 +152,7 @@ def fit_forecaster(
     cfg: TrainConfig,
     on_epoch_end: EpochHook | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    backup_dir: Path | None = None,
 ) -> FitResult:
     """Compile and fit ``model`` with ``cfg.loss``, early stopping on ``val_loss`` and best weights restored.
 
@@ -156,12 +166,22 @@ def fit_forecaster(
         on_epoch_end: called with ``(epoch, logs)`` after every epoch (progress bars, MLflow).
         extra_callbacks: more Keras callbacks, run after the built-in ones (e.g. a probe that
             measures gradients after every epoch).
+        backup_dir: this training's own folder for a backup after every epoch
+            (:class:`tasks.nets.resume.EpochBackup`); when it holds one, training resumes after the
+            epoch it saved, and it is deleted once ``fit`` returns. ``None``: no backup.
     """
+    from tasks.nets.resume import EpochBackup, discard
+
     model.compile(optimizer=optimizer_for(cfg), loss=cfg.loss, metrics=["mae"])
     callbacks = fit_callbacks(cfg)
     if on_epoch_end is not None:
         callbacks.append(_EpochCallback(on_epoch_end))
     callbacks.extend(extra_callbacks)
+    backup, done = None, 0
+    if backup_dir is not None:
+        backup = EpochBackup(backup_dir, callbacks)
+        done = backup.restore(model)
+        callbacks.append(backup)  # last: it saves the others' state after they update it
     began = time.perf_counter()
     train, steps, validation, validation_steps = epoch_datasets(x_train, y_train, x_val, y_val, cfg.batch_size)
     history = model.fit(
@@ -170,11 +190,15 @@ def fit_forecaster(
         validation_data=validation,
         validation_steps=validation_steps,
         epochs=cfg.epochs,
+        initial_epoch=done,
         shuffle=False,  # the batches are already in Keras' shuffled order (see epoch_datasets)
         callbacks=callbacks,
         verbose=0,
     )
-    fit = FitResult.from_history(history.history, len(x_train), time.perf_counter() - began)
+    seconds = time.perf_counter() - began
+    fit = FitResult.from_history(backup.history if backup else history.history, len(x_train), seconds, done)
+    if backup_dir is not None:
+        discard(backup_dir)
     hist, epochs_run = fit.history, fit.epochs_run
     if epochs_run == 0 or not np.isfinite(hist["loss"][-1]) or not np.all(np.isfinite(hist.get("val_loss", [0.0]))):
         losses = hist.get("loss", [])
@@ -225,6 +249,7 @@ def train_cell(
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     n_targets: int | None = None,
     future_steps: int = 0,
+    backup_dir: Path | None = None,
 ) -> tuple[keras.Model, FitResult]:
     """Seed, build and fit one cell; sizes (lookback, n_features) are read from ``x_train``.
 
@@ -235,7 +260,9 @@ def train_cell(
         n_targets: features per predicted step (see :func:`build_forecaster`); ``None``: every input feature.
         future_steps: the last rows of each window that carry the forecast steps' covariates
             (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
+        backup_dir: the per-epoch backup to resume from and keep (see :func:`fit_forecaster`).
     """
     _configure_threads(train_cfg.threads)
     model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
-    return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks)
+    return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks,
+                                 backup_dir)

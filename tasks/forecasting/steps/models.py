@@ -1,12 +1,21 @@
 """Prefect tasks of the forecasting flow's networks: train every unit of a cell, forecast and score it.
 
-Training is not cached: every flow run opens fresh MLflow runs and trains (deterministically, given
-the seed); these tasks neither cache nor persist their results (``NO_CACHE``): their inputs hold
-arrays that would only be hashed and pickled for nothing.
+Every flow run opens fresh MLflow runs, but a network is trained once per set of inputs: each is
+kept under ``paths.trained_dir(key)``, the key hashing the windows' content, the config, the cell
+and the training code, beside its fit's record. A re-run with the same inputs (typically the same
+command after a killed run) reuses every network finished there, resumes the one that was cut off
+from its per-epoch backup (``tasks.nets.resume``), and says so on the new child run
+(``reused_from_run``, ``networks_reused``, ``resumed_from_epoch``, ``epochs_trained``). The
+tasks themselves neither cache nor persist Prefect results (``NO_CACHE``): the files are checked
+directly, so a deleted network is trained again rather than pointed at. ``train.resume = false``
+trains every network afresh, without backups (what a benchmark of training time needs).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +23,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import paths, storage
+from tasks import caching, locks, paths, storage
 from tasks.config import flatten
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting import (
@@ -74,6 +83,39 @@ def _unit_rows(table: panel.PanelWindows, unit: Unit, split: str) -> np.ndarray:
     return rows
 
 
+def _training_key(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str) -> str:
+    """What determines the networks' weights: the windows' content, the config (but how the run is
+    tracked and shown), the cell, the forecaster's name, and the code that trains them."""
+    from tasks import nets
+
+    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress", "resume"}})
+    return caching.content_key(
+        windows.content_hash, settings, cell, name,
+        caching.code_fingerprint(nets, preprocessing, panel, sys.modules[__name__]),
+    )
+
+
+def _finished(folder: Path, stem: str):
+    """A network finished earlier under ``folder``: ``(FitResult, run id that trained it)``, or None."""
+    from tasks.nets.training import FitResult
+
+    record = folder / f"{stem}.fit.json"
+    if not (record.is_file() and (folder / f"{stem}.keras").is_file()):
+        return None
+    data = json.loads(record.read_text())
+    return FitResult(**data["fit"]), data["run_id"]
+
+
+def _keep(folder: Path, stem: str, model, fit, run_id: str) -> None:
+    """Save a finished network and then its fit's record, each under a temporary name renamed into place."""
+    partial = folder / f".partial-{stem}.keras"
+    model.save(partial)
+    os.replace(partial, folder / f"{stem}.keras")
+    record = folder / f".partial-{stem}.fit.json"
+    record.write_text(json.dumps({"fit": dataclasses.asdict(fit), "run_id": run_id}))
+    os.replace(record, folder / f"{stem}.fit.json")
+
+
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext,
                       label: str | None = None) -> TrainedModel:
@@ -86,7 +128,8 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
 
     The latest origin's first network is the one kept and logged; the others are saved beside it
     for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
-    returned with ``failure`` set and its run FAILED.
+    returned with ``failure`` set and its run FAILED. Networks already finished with the same inputs
+    are reused and an interrupted one resumes from its last completed epoch (see the module's note).
     """
     import time
 
@@ -102,61 +145,85 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     try:
         runs.log_params(run_id, {"cell": cell, "forecaster": name, **flatten(cfg)})
         table = read_panel(windows)
-        model_dir = paths.model_dir(run_id)
+        key = _training_key(windows, cfg, cell, name)
+        model_dir = paths.trained_dir(key)
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
         histories = []  # every member's history at the latest origin (first series): the loss plot
         units = _units(table, cfg)
+        reused_from: list[str] = []  # per network reused, the run that trained it
+        epochs_trained = 0
         # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
         future_steps = target_steps if table.calendar is not None else 0
         if table.calendar_features:
             runs.set_tags(run_id, {"calendar_features": ",".join(table.calendar_features)})
-        for unit in units:
-            # Per-epoch metrics of each fold's first network only: an ensemble of local models would
-            # otherwise log thousands of curves that say the same.
-            logged = unit.member == 0 and unit.group == 0
-            prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
-            train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
-            x_train, y_train = table.x[train_rows], table.y[train_rows]
-            x_val, y_val = table.x[val_rows], table.y[val_rows]
-            m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
-            x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
-            x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
-            x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
-            x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
-            shown = name if len(units) == 1 else f"{name} · {unit.file(name).removesuffix('.keras')}"
-            epochs: list[tuple[str, float, int]] = []
-            with epoch_bar(shown, cfg.train.epochs, cfg.train.progress and logged) as bar:
+        # One training of these inputs at a time: a second run of the same command waits, then reuses.
+        with locks.exclusive(model_dir.parent / f"{key}.lock"):
+            for unit in units:
+                # Per-epoch metrics of each fold's first network only: an ensemble of local models would
+                # otherwise log thousands of curves that say the same.
+                logged = unit.member == 0 and unit.group == 0
+                prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
+                stem = unit.file(name).removesuffix(".keras")
+                finished = _finished(model_dir, stem) if cfg.train.resume else None
+                if finished is not None:
+                    fit, trained_by = finished
+                    reused_from.append(trained_by)
+                else:
+                    train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
+                    x_train, y_train = table.x[train_rows], table.y[train_rows]
+                    x_val, y_val = table.x[val_rows], table.y[val_rows]
+                    m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
+                    x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
+                    x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
+                    x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
+                    x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
+                    shown = name if len(units) == 1 else f"{name} · {stem}"
+                    epochs: list[tuple[str, float, int]] = []
+                    with epoch_bar(shown, cfg.train.epochs, cfg.train.progress and logged) as bar:
 
-                def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
-                    bar(epoch, logs)
-                    if logged:
-                        epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
+                        def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+                            bar(epoch, logs)
+                            if logged:
+                                epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
 
-                try:
-                    model, fit = train_cell(
-                        cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train, member_seed(cfg.seed, unit.member),
-                        "horizon", target_steps, on_epoch_end, n_targets=1, future_steps=future_steps,
+                        try:
+                            model, fit = train_cell(
+                                cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
+                                member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
+                                n_targets=1, future_steps=future_steps,
+                                backup_dir=paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None,
+                            )
+                        except DivergedError as exc:
+                            runs.log_entries(run_id, epochs)
+                            reason = f"{stem}: {exc}" if len(units) > 1 else str(exc)
+                            runs.end_run(run_id, failed=True, reason=reason)
+                            return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
+                    _keep(model_dir, stem, model, fit, run_id)
+                    epochs_trained += fit.epochs_run - fit.resumed_from_epoch
+                if logged:
+                    # Every epoch's metrics, those restored from a backup or a finished network too.
+                    runs.log_entries(run_id, [(f"{prefix}{k}", v, epoch) for k, values in fit.history.items()
+                                              for epoch, v in enumerate(values)])
+                if unit.fold == 0 and unit.group == 0:
+                    histories.append(fit.history)
+                if logged:
+                    runs.log_metrics(
+                        run_id,
+                        {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
+                         f"{prefix}fit_seconds": fit.seconds,
+                         f"{prefix}train_samples_per_second": fit.samples_per_second,
+                         f"{prefix}resumed_from_epoch": fit.resumed_from_epoch if finished is None else 0,
+                         f"{prefix}train_windows": int(len(_unit_rows(table, unit, "train"))),
+                         f"{prefix}validation_windows": int(len(_unit_rows(table, unit, "validation")))},
                     )
-                except DivergedError as exc:
-                    runs.log_entries(run_id, epochs)
-                    reason = f"{unit.file(name).removesuffix('.keras')}: {exc}" if len(units) > 1 else str(exc)
-                    runs.end_run(run_id, failed=True, reason=reason)
-                    return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
-            runs.log_entries(run_id, epochs)
-            model.save(model_dir / unit.file(name))
-            if unit.fold == 0 and unit.group == 0:
-                histories.append(fit.history)
-            if logged:
-                runs.log_metrics(
-                    run_id,
-                    {f"{prefix}epochs_run": fit.epochs_run, f"{prefix}best_epoch": fit.best_epoch,
-                     f"{prefix}fit_seconds": fit.seconds, f"{prefix}train_samples_per_second": fit.samples_per_second,
-                     f"{prefix}train_windows": len(x_train), f"{prefix}validation_windows": len(x_val)},
-                )
-            if first is None:
-                first = fit
-        runs.log_metrics(run_id, {"networks": len(units), "train_seconds_all_networks": time.perf_counter() - began})
+                if first is None:
+                    first = fit
+        if reused_from:
+            runs.set_tags(run_id, {"reused_from_run": ",".join(sorted(set(reused_from)))})
+        runs.log_metrics(run_id, {"networks": len(units), "networks_reused": len(reused_from),
+                                  "epochs_trained": epochs_trained,
+                                  "train_seconds_all_networks": time.perf_counter() - began})
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise

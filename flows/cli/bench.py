@@ -15,7 +15,8 @@ import typer
 from flows.cli.options import JsonOpt, SetOpt, console, fail, print_json
 
 app = typer.Typer(
-    help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy.",
+    help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy; `seqflow bench sweep` "
+         "for a sweep serially and on Dask.",
     invoke_without_command=True, rich_markup_mode=None,
 )
 
@@ -153,3 +154,24 @@ def retrain(set_: SetOpt = None) -> None:
         from benchmarks.retrain import run_bench
 
     run_bench(list(set_ or []), console())
+
+
+@app.command("sweep")
+def sweep(
+    workers: Annotated[int, typer.Option(min=1, help="Processes of the local Dask cluster, one thread each.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs per point (no early stop before them ends it).")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one 8-point sweep on milk (cell x units x lookback) serially and on a local Dask cluster; compare.
+
+    Prints both commands' wall times, the speed-up and each point's MASE on both runners side by side;
+    exits 1 when a point scores differently. Each runner gets a store of its own under artifacts/bench/sweep/.
+    """
+    with _from_a_checkout():
+        from benchmarks.sweep import run_bench
+
+    figures = run_bench(workers, epochs, console(stderr=as_json))
+    if as_json:
+        print_json(figures)
+    if not figures["equal"]:
+        fail("bench sweep: a point scored differently on Dask than serially (see the table)", 1)

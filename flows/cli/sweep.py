@@ -13,7 +13,7 @@ from flows.cli.options import Flow, JsonOpt, VerboseOpt, console, fail, listing,
 from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
-    from flows.sweep import SweepPlan, SweepSummary
+    from flows.sweep import Runner, SweepPlan, SweepSummary
 
 
 def run_sweep(
@@ -22,18 +22,29 @@ def run_sweep(
                                               "values, optional sample (N points, seeded by seed) and metric.")],
     best: Annotated[Path, typer.Option("--best", metavar="BEST.toml",
                                        help="Where the best point's preset is written.")] = Path("best.toml"),
+    runner: Annotated[str, typer.Option("--runner", metavar="serial|dask",
+                                        help="serial: one point after another in this process; dask: the points "
+                                             "fanned out to a Dask cluster (--address), or to a local one.")] = "serial",
+    address: Annotated[str | None, typer.Option("--address", metavar="tcp://HOST:PORT",
+                                                help="The scheduler of a running Dask cluster (with --runner dask); "
+                                                     "without it, a local cluster of --workers processes.")] = None,
+    workers: Annotated[int, typer.Option("--workers", metavar="N",
+                                         help="Processes of the local Dask cluster, one thread each.")] = 2,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Train every point of a grid over a forecast preset's settings, one after another, and rank them.
+    """Train every point of a grid over a forecast preset's settings, serially or on Dask, and rank them.
 
     Each point is a forecast run nested under one sweep run, all on the same held-out steps (the grid
     cannot change source, window.horizon, evaluate.folds, evaluate.fold_step or tracking.experiment),
     ranked by the best model's metric (default mase). Every point is checked before anything starts;
     a bad key or value is refused naming the point and the key. The best point's preset is written to
     --best: `seqflow run forecast --config BEST.toml` runs it again. Points are not registered as models.
+    The same sweep run again (after a kill) reuses the points whose runs finished and trains the rest.
+    With --runner dask each point runs on a Dask worker (a local cluster of --workers processes, or the
+    cluster at --address), with one TensorFlow thread unless the preset sets train.threads.
     """
-    plan = plan_sweep(config)
+    plan = plan_sweep(config, runner_for(runner, address, workers))
     if best.exists() and not best.is_file():
         fail(f"--best {best}: not a file")
 
@@ -44,14 +55,37 @@ def run_sweep(
         else:
             _report(summary, best)
 
-    run_tensorflow_flow("flows.sweep", "sweep_forecasters", plan, verbose, False, report)
+    run_tensorflow_flow("flows.sweep", "run_sweep", plan, verbose, False, report)
 
 
-def plan_sweep(config: Path) -> SweepPlan:
+def runner_for(runner: str, address: str | None, workers: int) -> Runner:
+    """The checked ``--runner``, ``--address`` and ``--workers``; exit 2 naming what is wrong."""
+    from urllib.parse import urlsplit
+
+    from flows.sweep import RUNNERS, Runner
+
+    if runner not in RUNNERS:
+        fail(f"--runner {runner}: not one of {', '.join(RUNNERS)}")
+    if address is not None and runner != "dask":
+        fail(f"--address {address}: only with --runner dask")
+    if address is not None:
+        parts = urlsplit(address)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
+            fail(f"--address {address}: must be a Dask scheduler's tcp://HOST:PORT")
+    if workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    return Runner(runner, address, workers)
+
+
+def plan_sweep(config: Path, runner: Runner | None = None) -> SweepPlan:
     """Read and check the sweep file and every point of it; exit 2 naming what is wrong."""
     from pydantic import ValidationError
 
-    from flows.sweep import FIXED_KEYS, METRICS, SweepPlan
+    from flows.sweep import FIXED_KEYS, METRICS, Runner, SweepPlan
     from tasks.config import ConfigError, describe_validation_error, read_preset
     from tasks.forecasting.config import ForecastConfig
     from tasks.sweeps.grid import SweepConfig, apply_point, expand, fixed_keys_in, point_configs
@@ -75,7 +109,8 @@ def plan_sweep(config: Path) -> SweepPlan:
         runs = point_configs(ForecastConfig, base, [{**p, "tracking.registered_model": "off"} for p in points])
     except ConfigError as exc:
         fail(f"config: {config}: {exc}")
-    return SweepPlan(sweep, tuple(points), tuple(apply_point(base, p) for p in points), tuple(runs))
+    return SweepPlan(sweep, tuple(points), tuple(apply_point(base, p) for p in points), tuple(runs),
+                     runner or Runner())
 
 
 def _write_best(summary: SweepSummary, best: Path) -> None:
@@ -96,12 +131,13 @@ def _write_best(summary: SweepSummary, best: Path) -> None:
 def _report(summary: SweepSummary, best: Path) -> None:
     from rich.table import Table
 
-    table = Table(title=f"sweep ranked by {summary.metric} (best model of each point)")
+    table = Table(title=f"sweep ranked by {summary.metric} (best model of each point; {summary.runner})")
     for column in ("rank", "point", "settings", summary.metric, "run"):
         table.add_column(column)
     for row in sorted(summary.points, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["number"])):
         score = "failed" if row["score"] is None else f"{row['score']:.4f}"
-        table.add_row(str(row["rank"] or ""), str(row["number"]), row["label"], score, row["run_id"] or "")
+        run = (row["run_id"] or "") + (" (reused)" if row.get("reused") else "")
+        table.add_row(str(row["rank"] or ""), str(row["number"]), row["label"], score, run)
     out = console()
     out.print(table)
     out.print(f"best preset: {best}  (`seqflow run forecast --config {best}` runs it again); "

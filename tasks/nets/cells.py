@@ -7,6 +7,8 @@ A *cell* computes one timestep; ``keras.layers.RNN`` runs it over the sequence (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 from keras import ops
 
@@ -24,7 +26,8 @@ class _HandBuiltCell(keras.layers.Layer):
 
     n_states = 1
 
-    def __init__(self, units: int, activation: str = "tanh", **kwargs):
+    def __init__(self, units: int, activation: str = "tanh", kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", **kwargs):
         super().__init__(**kwargs)
         if units <= 0:
             raise ValueError(f"units={units}: must be > 0")
@@ -33,9 +36,22 @@ class _HandBuiltCell(keras.layers.Layer):
         self.activation = _activation(activation)
         self.state_size = units if self.n_states == 1 else [units] * self.n_states
         self.output_size = units
+        # Kept as given (a name, or a seeded initializer): a name draws its seed when the weight is made.
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                "kernel_initializer": _serialized(self.kernel_initializer),
+                "recurrent_initializer": _serialized(self.recurrent_initializer)}
+
+
+def _serialized(initializer):
+    return initializer if isinstance(initializer, (str, dict)) else keras.initializers.serialize(initializer)
+
+
+def _initializer(initializer):
+    return keras.initializers.get(initializer)
 
 
 @keras.saving.register_keras_serializable(package="seqflow")
@@ -53,9 +69,10 @@ class ManualRNNCell(_HandBuiltCell):
 
     def build(self, input_shape):
         n_features = input_shape[-1]
-        self.kernel = self.add_weight(shape=(n_features, self.units), initializer="glorot_uniform", name="kernel")
+        self.kernel = self.add_weight(shape=(n_features, self.units), initializer=_initializer(self.kernel_initializer),
+                                      name="kernel")
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), initializer="orthogonal", name="recurrent_kernel"
+            shape=(self.units, self.units), initializer=_initializer(self.recurrent_initializer), name="recurrent_kernel"
         )
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
@@ -91,11 +108,23 @@ class PeepholeLSTMCell(_HandBuiltCell):
 
     n_states = 2  # h and C
 
+    def __init__(self, units: int, activation: str = "tanh", peephole_initializer=None, **kwargs):
+        super().__init__(units, activation, **kwargs)
+        self.peephole_initializer = peephole_initializer  # None: RandomUniform(-0.1, 0.1), seeded when built
+
+    def get_config(self):
+        config = super().get_config()
+        if self.peephole_initializer is not None:
+            config["peephole_initializer"] = _serialized(self.peephole_initializer)
+        return config
+
     def build(self, input_shape):
         n_features = input_shape[-1]
         u = self.units
-        self.kernel = self.add_weight(shape=(n_features, 4 * u), initializer="glorot_uniform", name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer="orthogonal", name="recurrent_kernel")
+        self.kernel = self.add_weight(shape=(n_features, 4 * u), initializer=_initializer(self.kernel_initializer),
+                                      name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer=_initializer(self.recurrent_initializer),
+                                                name="recurrent_kernel")
 
         def bias_init(shape, dtype=None):
             # Forget-gate bias starts at 1, as Keras LSTM's unit_forget_bias=True does.
@@ -105,7 +134,8 @@ class PeepholeLSTMCell(_HandBuiltCell):
 
         self.bias = self.add_weight(shape=(4 * u,), initializer=bias_init, name="bias")
         # Small random peepholes; zeros would also train (their gradient is δ·C), but start symmetric.
-        peep = keras.initializers.RandomUniform(-0.1, 0.1)
+        peep = (keras.initializers.RandomUniform(-0.1, 0.1) if self.peephole_initializer is None
+                else _initializer(self.peephole_initializer))
         self.peephole_i = self.add_weight(shape=(u,), initializer=peep, name="peephole_i")
         self.peephole_f = self.add_weight(shape=(u,), initializer=peep, name="peephole_f")
         self.peephole_o = self.add_weight(shape=(u,), initializer=peep, name="peephole_o")
@@ -122,13 +152,35 @@ class PeepholeLSTMCell(_HandBuiltCell):
         return h, [h, c]
 
 
+Seeds = Callable[[], int]  # draws the next initializer seed
+
+
+def _keras_seeded(order: tuple[str, ...], seeds: Seeds | None) -> dict:
+    """Seeded initializers (and dropout seed) for a Keras recurrent layer, drawn in ``order``: the order in
+    which the layer, unseeded, would draw them from Python's global ``random``, so a seeded build
+    gives the weights an unseeded one gives right after :func:`keras.utils.set_random_seed`."""
+    if seeds is None:
+        return {}
+    made = {"seed": lambda s: s, "kernel_initializer": lambda s: keras.initializers.GlorotUniform(seed=s),
+            "recurrent_initializer": lambda s: keras.initializers.Orthogonal(seed=s)}
+    return {key: made[key](seeds()) for key in order}
+
+
+_KERAS_ORDER = ("kernel_initializer", "recurrent_initializer", "seed")  # GRUCell, LSTMCell
 _LAYERS = {
-    "rnn": lambda units, activation, **kw: keras.layers.SimpleRNN(units, activation=activation, **kw),
-    "lstm": lambda units, activation, **kw: keras.layers.LSTM(units, activation=activation, **kw),
-    "gru": lambda units, activation, **kw: keras.layers.GRU(units, activation=activation, **kw),
-    "manual_rnn": lambda units, activation, **kw: keras.layers.RNN(ManualRNNCell(units, activation=activation), **kw),
-    "peephole_lstm": lambda units, activation, **kw: keras.layers.RNN(
-        PeepholeLSTMCell(units, activation=activation), **kw),
+    "rnn": lambda units, activation, seeds, **kw: keras.layers.SimpleRNN(
+        units, activation=activation, **_keras_seeded(("seed", "kernel_initializer", "recurrent_initializer"), seeds),
+        **kw),
+    "lstm": lambda units, activation, seeds, **kw: keras.layers.LSTM(
+        units, activation=activation, **_keras_seeded(_KERAS_ORDER, seeds), **kw),
+    "gru": lambda units, activation, seeds, **kw: keras.layers.GRU(
+        units, activation=activation, **_keras_seeded(_KERAS_ORDER, seeds), **kw),
+    "manual_rnn": lambda units, activation, seeds, **kw: keras.layers.RNN(
+        ManualRNNCell(units, activation=activation, **_keras_seeded(_KERAS_ORDER[:2], seeds)), **kw),
+    "peephole_lstm": lambda units, activation, seeds, **kw: keras.layers.RNN(
+        PeepholeLSTMCell(units, activation=activation, **_keras_seeded(_KERAS_ORDER[:2], seeds),
+                         **({"peephole_initializer": keras.initializers.RandomUniform(-0.1, 0.1, seed=seeds())}
+                            if seeds else {})), **kw),
 }
 # The config validates cell names against CELLS; this is the registry that builds them. They must
 # be the same set, or a name the config accepts would fail a minute later here.
@@ -136,8 +188,12 @@ if set(_LAYERS) != set(CELLS):
     raise ImportError(f"cell registry {sorted(_LAYERS)} differs from the config's CELLS {sorted(CELLS)}")
 
 
-def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bool, name: str | None = None):
+def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bool, name: str | None = None,
+                    seeds: Seeds | None = None):
     """Build the Keras layer that runs cell ``cell`` over a ``(batch, time, features)`` sequence.
+
+    With ``seeds``, every random initializer (and the dropout seed) gets its seed from it; without,
+    Keras draws them from Python's process-wide ``random``.
 
     Raises:
         ValueError: ``cell`` is not one of :data:`tasks.nets.config.CELLS`; the message lists them.
@@ -145,4 +201,4 @@ def recurrent_layer(cell: str, units: int, activation: str, return_sequences: bo
     _activation(activation)  # fail on a bad name before building; the layers take it as a string
     if cell not in _LAYERS:
         raise ValueError(f"cell={cell!r} is not a known cell; valid cells: {', '.join(CELLS)}")
-    return _LAYERS[cell](units, activation, return_sequences=return_sequences, name=name)
+    return _LAYERS[cell](units, activation, seeds, return_sequences=return_sequences, name=name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import keras
 import numpy as np
 
@@ -12,7 +14,7 @@ from tasks.nets.windowing import Scaler
 
 def build_forecaster(
     cell: str, cfg: NetConfig, lookback: int, n_features: int, target: str, horizon: int,
-    n_targets: int | None = None, future_steps: int = 0,
+    n_targets: int | None = None, future_steps: int = 0, seed: int | None = None,
 ) -> keras.Model:
     """Build an uncompiled model mapping ``(batch, lookback, n_features)`` to its target.
 
@@ -36,9 +38,17 @@ def build_forecaster(
             reads two features (value, marker) and predicts one number.
         future_steps: rows after the ``lookback`` input steps that carry the forecast steps'
             covariates (0: none).
+        seed: seeds every random initializer and dropout layer from a generator of its own, so the
+            initial weights depend on the seed alone. Without it, Keras draws those seeds from Python's
+            process-wide ``random``, which any other thread of the process may draw from at the same
+            time (a Dask worker's event loop does): then the same seed can give other weights.
+            The seeds are drawn in the order Keras draws them, so a seeded build has the weights an
+            unseeded one has right after ``keras.utils.set_random_seed(seed)`` with no other thread drawing.
     """
     if future_steps and target != "horizon":
         raise ValueError(f"future_steps = {future_steps} (covariates) needs target = 'horizon'; got {target!r}")
+    draws = random.Random(seed) if seed is not None else None
+    seeds = (lambda: draws.randint(1, int(1e9))) if draws is not None else None  # Keras' make_default_seed
     inputs = keras.Input(shape=(lookback + future_steps, n_features), name="window")
     n_out = n_features if n_targets is None else n_targets
     x = inputs
@@ -51,19 +61,27 @@ def build_forecaster(
     for layer in range(cfg.layers):
         last = layer == cfg.layers - 1
         return_sequences = (not last) or target == "shifted"
-        x = recurrent_layer(cell, cfg.units, cfg.activation, return_sequences, name=f"{cell}_{layer + 1}")(x)
+        x = recurrent_layer(cell, cfg.units, cfg.activation, return_sequences, name=f"{cell}_{layer + 1}",
+                            seeds=seeds)(x)
         if cfg.layer_norm:
             x = keras.layers.LayerNormalization(name=f"layer_norm_{layer + 1}")(x)
         if cfg.dropout > 0:
-            x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{layer + 1}")(x)
+            x = keras.layers.Dropout(cfg.dropout, name=f"dropout_{layer + 1}", **_seeded(seeds, "seed"))(x)
     if target == "shifted":
-        outputs = keras.layers.Dense(n_out, name="head")(x)  # applied at every step
+        outputs = keras.layers.Dense(n_out, name="head", **_seeded(seeds))(x)  # applied at every step
     else:
         if future is not None:
             x = keras.layers.Concatenate(name="summary_and_future")([x, future])
-        outputs = keras.layers.Dense(horizon * n_out, name="head")(x)
+        outputs = keras.layers.Dense(horizon * n_out, name="head", **_seeded(seeds))(x)
         outputs = keras.layers.Reshape((horizon, n_out), name="horizon")(outputs)
     return keras.Model(inputs, outputs, name=f"seqflow_{cell}")
+
+
+def _seeded(seeds, key: str = "kernel_initializer") -> dict:
+    """A Dropout's ``seed`` or a Dense layer's seeded ``kernel_initializer`` (Glorot uniform, its default)."""
+    if seeds is None:
+        return {}
+    return {key: seeds() if key == "seed" else keras.initializers.GlorotUniform(seed=seeds())}
 
 
 def forecast_step(target: str, lookback: int) -> int:

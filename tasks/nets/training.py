@@ -213,11 +213,15 @@ def seeded_forecaster(
     cell: str, x_train: np.ndarray, model_cfg: NetConfig, seed: int, target: str, horizon: int,
     n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
-    """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`)."""
+    """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`).
+
+    The initial weights come from ``seed`` alone (:func:`build_forecaster`'s own seed generator), not
+    from Python's process-wide ``random``, which other threads of a Dask worker draw from.
+    """
     seed_everything(seed)
     _, steps, n_features = x_train.shape
     return build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
-                            future_steps)
+                            future_steps, seed=seed)
 
 
 def _configure_threads(threads: int) -> None:

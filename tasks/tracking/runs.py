@@ -247,6 +247,21 @@ def run_status(run_id: str) -> str:
     return client().get_run(run_id).info.status
 
 
+def finished_runs(experiment_id: str, tags: dict[str, str]) -> list[tuple[str, dict[str, str], dict[str, float]]]:
+    """The FINISHED runs of an experiment that carry every one of ``tags``, newest first.
+
+    Returns:
+        ``(run id, its tags, its latest metrics)`` for each run found.
+    """
+    if any("'" in f"{key}{value}" for key, value in tags.items()):
+        raise ValueError(f"tags {tags!r}: a quote cannot be searched for")
+    filter_string = " and ".join(["attributes.status = 'FINISHED'",
+                                  *(f"tags.`{key}` = '{value}'" for key, value in tags.items())])
+    found = client().search_runs([experiment_id], filter_string=filter_string, max_results=5000,
+                                 order_by=["attributes.start_time DESC"])
+    return [(r.info.run_id, dict(r.data.tags), dict(r.data.metrics)) for r in found]
+
+
 def set_tags(run_id: str, tags: dict[str, str]) -> None:
     """Set tags on a run."""
     c = client()

@@ -163,12 +163,13 @@ def _use(api_url: str, ui_url: str) -> None:
 
 def _start_safely() -> None:
     try:
-        # MLflow's SQLAlchemy store runs sqlalchemy.orm.configure_mappers() over every registry when it is
-        # imported; imported by the main thread while this thread was half-way through Prefect's ORM
-        # models, it failed the run. Imported here first, it has configured before Prefect's models exist
-        # (and the main thread, importing it meanwhile, waits for this import to finish).
-        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+        # MLflow's SQLAlchemy store configures every SQLAlchemy registry when it is imported; imported by
+        # the main thread while this thread was half-way through Prefect's ORM models, it failed the run.
+        # Imported here first, it has configured before Prefect's models exist (and the main thread,
+        # importing it meanwhile, waits for this import to finish).
+        from tasks.tracking import store
 
+        store.import_sqlalchemy_store()
         _start()
     except BaseException as exc:  # re-raised in the main thread by wait()
         _error.append(exc)

@@ -30,6 +30,17 @@ EXPERIMENT_KIND = "custom_model_development"
 MLFLOW_TABLES = ("experiments", "runs")
 
 
+def import_sqlalchemy_store() -> None:
+    """Import MLflow's SQLAlchemy tracking store now.
+
+    Importing it runs ``sqlalchemy.orm.configure_mappers()`` over every SQLAlchemy registry of the
+    process. Imported while another thread is half-way through defining Prefect's server models, that
+    call fails ("expression 'WorkPool' failed to locate a name"): the thread that imports Prefect's
+    server calls this first (:func:`flows.ephemeral._start_safely`).
+    """
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+
 def default_uri() -> str:
     """The embedded store: SQLite under ``artifacts/mlflow``."""
     return f"sqlite:///{paths.mlflow_db()}"

@@ -4,7 +4,7 @@
 ``--series`` daily series of equal length, and runs each stage the forecast flow runs before training
 in its own child process, so each peak is that stage's alone:
 
-- ``preflight``: the CLI's pre-flight check (``flows.cli.forecast._preflight``: read, validate, size rules);
+- ``preflight``: the CLI's pre-flight check (``flows.cli.forecast.preflight``: read, validate, size rules);
 - ``ingest``: the flow's ``ingest-series`` step (read, validate, write the series Parquet);
 - ``windowing``: the flow's networks planned from the stored series (``recipe_configs``) and each one's
   ``window-series`` step (windows per series and origin, written as Parquet).
@@ -73,9 +73,9 @@ def _child(stage: str, path: str, horizon: int, scratch: str) -> None:
     began = time.perf_counter()
     out: dict = {}
     if stage == "preflight":
-        from flows.cli.forecast import _preflight
+        from flows.cli.forecast import preflight
 
-        _preflight(cfg)
+        preflight(cfg)
     elif stage == "ingest":
         series = steps.ingest_series.fn(cfg.source)
         ref_file.write_bytes(pickle.dumps(series))

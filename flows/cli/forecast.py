@@ -87,7 +87,7 @@ def _shorthands(
     return extra
 
 
-def _preflight(cfg: ForecastConfig) -> None:
+def preflight(cfg: ForecastConfig) -> None:
     """Read and check a file source before Prefect or MLflow start, so bad input writes nothing.
 
     The flow's own ingest reads it again (the flow can be called without the CLI); the files this
@@ -103,7 +103,7 @@ def _preflight(cfg: ForecastConfig) -> None:
 
 
 def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
-    _preflight(cfg)
+    preflight(cfg)
     run_tensorflow_flow("flows.forecast", "train_forecasters", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 

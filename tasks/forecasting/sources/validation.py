@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
-from tasks.errors import InputError, file_read_error, not_a_file_rule
-from tasks.forecasting.sources import dialect
+from tasks.errors import InputError
+from tasks.forecasting.sources.dialect import check_readable, open_head  # noqa: F401  (their home)
 from tasks.forecasting.sources.numbers import MISSING_TOKENS, number, parse_values  # noqa: F401  (their home)
 
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
@@ -44,40 +45,6 @@ def check_choice(value: str, choices: Sequence[str], key: str) -> str:
     if value not in choices:
         raise InputError(f"must be one of {', '.join(choices)}", key=key, value=value)
     return value
-
-
-def check_readable(path: str | Path, encoding: str | None = None) -> str:
-    """Read a text file whole, refusing a missing, empty or binary file.
-
-    Args:
-        path: the file.
-        encoding: a Python codec name; None detects it (:func:`.dialect.decode`: a byte-order
-            mark, UTF-16 without one, UTF-8, else Windows-1252/Latin-1, so a stray accented letter
-            in a title does not stop a file whose dates and numbers are ASCII).
-
-    Returns:
-        Its text, without a byte-order mark.
-
-    Raises:
-        InputError: the file is missing, not a regular file (a FIFO is refused, never waited on),
-            unreadable (permissions), empty, binary or not in ``encoding``.
-        EnvironmentFault: the disk or share failed while reading it.
-    """
-    file = Path(path)
-    if not file.exists():
-        raise InputError("file not found", file=path)
-    if not file.is_file():
-        raise InputError(not_a_file_rule(file), file=path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise file_read_error(exc, path) from None
-    if not data.strip():
-        raise InputError("file is empty", file=path)
-    text = dialect.decode(path, data, encoding)
-    if not text.strip():
-        raise InputError("file is empty", file=path)
-    return text
 
 
 def is_blank(cells: Sequence[str]) -> bool:
@@ -150,6 +117,7 @@ def parse_dates(
     column: str,
     date_format: str | None = None,
     day_first: bool | None = None,
+    guessed_format: str | None = None,
 ) -> pd.Series:
     """Parse a date column, every cell with one format.
 
@@ -162,6 +130,8 @@ def parse_dates(
             such as ``1962-01`` or ``1992-01-01`` are read as such).
         day_first: for dates such as ``03/04/2020`` without ``date_format``: True reads the day
             first (3 April), False the month first (March 4); None detects it (:func:`day_order`).
+        guessed_format: without ``date_format``, the format guessed from the first date of the
+            file (:func:`guess_format`), so that a file read in chunks is read with one format.
 
     Returns:
         ``(n_rows,)`` timestamps, ``datetime64[s]``; time zones are converted to UTC and dropped.
@@ -172,7 +142,7 @@ def parse_dates(
     text = pd.Series(list(cells), dtype=object).str.strip()
     if date_format is None and day_first is None and _numeric_dates(text):
         day_first = day_order(path, text, column)
-    parsed = _to_datetime(path, text, column, date_format, bool(day_first))
+    parsed = _to_datetime(path, text, column, date_format or guessed_format, bool(day_first))
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -185,6 +155,26 @@ def parse_dates(
             f"not a date{example}{hint}", file=path, row=int(rows[i]), column=column, value=text.iloc[i]
         )
     return parsed.dt.tz_localize(None).astype("datetime64[s]")
+
+
+def settle_dates(
+    path: str | Path, cells: Sequence[str], column: str, date_format: str | None, day_first: bool | None
+) -> tuple[bool | None, str | None]:
+    """Decide, from the first chunk of a file's dates, what every chunk is read with.
+
+    Returns:
+        ``(day_first, guessed_format)``: the day's place (:func:`day_order` when the dates are
+        numeric and nothing says it), and the format pandas would infer from the first date (None
+        when ``date_format`` is given or none can be guessed: each chunk is then parsed as pandas
+        parses it).
+    """
+    text = pd.Series(list(cells), dtype=object).str.strip()
+    if date_format is None and day_first is None and _numeric_dates(text):
+        day_first = day_order(path, text, column)
+    if date_format is not None:
+        return day_first, None
+    first = next((t for t in text if t), None)
+    return day_first, (guess_datetime_format(first, dayfirst=bool(day_first)) if first else None)
 
 
 _NUMERIC_DATE = re.compile(r"^\d{1,2}([./-])\d{1,2}\1\d{2,4}(\s.*)?$", re.ASCII)
@@ -266,10 +256,19 @@ def _ordinals(timestamps: pd.Series, frequency: str) -> np.ndarray:
     return timestamps.dt.to_period(PERIOD_CODES[frequency]).astype("int64").to_numpy()
 
 
+def series_codes(work: pd.DataFrame) -> np.ndarray:
+    """``(n_rows,)`` an integer per row, equal for rows of one series (a categorical's codes: no text copied)."""
+    column = work["series_id"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return pd.factorize(column)[0]
+
+
 def _steps(work: pd.DataFrame, frequency: str) -> tuple[np.ndarray, np.ndarray]:
     """Measure the period steps from each row to the next in its series (``work`` sorted by series, time)."""
     ordinal = _ordinals(work["timestamp"], frequency)
-    same_series = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
+    codes = series_codes(work)
+    same_series = codes[1:] == codes[:-1]
     steps = np.diff(ordinal)
     return steps[same_series], np.flatnonzero(same_series) + 1
 
@@ -326,7 +325,8 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
 def _finer_than_hourly(work: pd.DataFrame) -> str | None:
     """Say the commonest spacing of rows within a series when it is under an hour, e.g. ``1 minute``."""
     seconds = np.diff(work["timestamp"].to_numpy().astype("datetime64[s]").astype(np.int64))
-    same = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
+    codes = series_codes(work)
+    same = codes[1:] == codes[:-1]
     seconds = seconds[same & (seconds > 0)]
     if not seconds.size:
         return None

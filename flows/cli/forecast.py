@@ -90,14 +90,14 @@ def _shorthands(
 def preflight(cfg: ForecastConfig) -> None:
     """Read and check a file source before Prefect or MLflow start, so bad input writes nothing.
 
-    The flow's own ingest reads it again (the flow can be called without the CLI); the files this
-    is for are small next to training.
+    The reading is kept for the flow's own ingest in this process (:func:`load_source`'s ``keep``),
+    which takes it instead of reading the file a second time.
     """
     from tasks.errors import InputError
     from tasks.forecasting.ingest import check_loaded, load_source
 
     try:
-        check_loaded(cfg, load_source(cfg.source))
+        check_loaded(cfg, load_source(cfg.source, keep=True))
     except InputError as exc:
         fail(str(exc))
 

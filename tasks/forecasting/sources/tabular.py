@@ -8,6 +8,7 @@ Whatever the file, the result is one long frame ``series_id`` (str), ``timestamp
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -297,7 +298,7 @@ def _read(path: str | Path, codec: str, s: _Settings) -> SeriesTable:
             empty = next((k for k, sid in enumerate(ids) if not sid), None)
             if empty is not None:
                 raise InputError("missing series id", file=path, row=int(rows[empty]), column=cols["id"])
-        columns.add(ids, timestamps.to_numpy(), values, rows, date_text)
+        columns.add(ids, timestamps.to_numpy(), values, rows)
         del data, date_text, ids  # before the next chunk is read: one chunk's cells in memory at a time
     for row, cells in held:
         skipped.append(SkippedRow(row, "text after the last data row (a footer)", v.shown(cells)))
@@ -306,14 +307,17 @@ def _read(path: str | Path, codec: str, s: _Settings) -> SeriesTable:
 
     work = columns.frame()
     del columns
-    v.check_duplicates(path, work, cols["date"])
-    freq = s.frequency or v.infer_frequency(path, work, cols["date"])
-    v.check_calendar(path, work, freq, cols["date"])
+    # The date cells as written are read back from the file for a message only, never kept.
+    text_of = functools.partial(_date_cell, path, codec, found.separator, di)
+    v.check_duplicates(path, work, cols["date"], text_of)
+    freq = s.frequency or v.infer_frequency(path, work, cols["date"], text_of)
+    v.check_calendar(path, work, freq, cols["date"], text_of)
     work = v.fill_missing(path, work, s.missing, cols["value"])
     v.check_length(path, work, s.min_length, cols["value"])
 
-    frame = pd.DataFrame({"series_id": work["series_id"].astype("str"), "timestamp": work["timestamp"],
-                          "value": work["value"]})
+    ids = work["series_id"].array  # a Categorical: text taken once per row from its categories, no object array
+    frame = pd.DataFrame({"series_id": pd.array(ids.categories, dtype="str").take(ids.codes), "timestamp": work["timestamp"],
+                          "value": work["value"]}, copy=False)
     return SeriesTable(
         frame=frame,
         frequency=freq,
@@ -341,16 +345,15 @@ def _chunks(records: Iterator[tuple[int, list[str]]], skipped: list[SkippedRow]
 
 
 class _Columns:
-    """The typed columns of the rows read so far: ids as codes, timestamps, values, rows, date text."""
+    """The typed columns of the rows read so far: ids as codes, timestamps, values, rows (~28 bytes a row)."""
 
     def __init__(self, single_id: str) -> None:
         self.single_id = single_id
         self.codes: dict[str, int] = {}
-        self.parts: dict[str, list] = {"id": [], "timestamp": [], "value": [], "row": [], "date_text": []}
+        self.parts: dict[str, list] = {"id": [], "timestamp": [], "value": [], "row": []}
         self.rows = 0
 
-    def add(self, ids: list[str] | None, timestamps: np.ndarray, values: np.ndarray, rows: np.ndarray,
-            date_text: list[str]) -> None:
+    def add(self, ids: list[str] | None, timestamps: np.ndarray, values: np.ndarray, rows: np.ndarray) -> None:
         if ids is None:
             code = self.codes.setdefault(self.single_id, 0)
             self.parts["id"].append(np.full(len(rows), code, dtype=np.int32))
@@ -361,12 +364,10 @@ class _Columns:
         self.parts["timestamp"].append(timestamps.astype("datetime64[s]"))
         self.parts["value"].append(values)
         self.parts["row"].append(rows)
-        # Kept as Arrow-backed text (a few bytes a row), only for the messages of the checks.
-        self.parts["date_text"].append(pd.Series(date_text, dtype="str"))
         self.rows += len(rows)
 
     def frame(self) -> pd.DataFrame:
-        """The working frame of :mod:`.validation`, sorted by series (as text), time, then row."""
+        """The working frame of :mod:`.validation` (without ``date_text``), sorted by series (as text), time, row."""
         names = np.array(list(self.codes), dtype=object)
         order = np.argsort(names.astype(str), kind="stable")
         rank = np.empty(len(names), dtype=np.int32)
@@ -379,12 +380,19 @@ class _Columns:
             "timestamp": stamps,
             "value": np.concatenate(self.parts.pop("value")),
             "row": rows,
-            "date_text": pd.concat(self.parts.pop("date_text"), ignore_index=True),
-        })
+        }, copy=False)
         same = codes[1:] == codes[:-1]
         if bool(np.all((codes[1:] > codes[:-1]) | (same & (stamps[1:] >= stamps[:-1])))):
             return work  # already in order, as most files are: no copy
         return work.take(np.lexsort((rows, stamps, codes))).reset_index(drop=True)
+
+
+def _date_cell(path: str | Path, codec: str, separator: str, index: int, row: int) -> str:
+    """The date cell of one row of the file, as written (stripped): read again, for a message."""
+    for at, cells in dialect.iter_records(dialect.read_lines(path, codec), separator, path):
+        if at == row:
+            return cells[index].strip() if index < len(cells) else ""
+    return ""
 
 
 def _check_cells(path: str | Path, data: Sequence[tuple[int, list[str]]], width: int,

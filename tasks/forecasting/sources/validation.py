@@ -7,14 +7,16 @@ numbers it (the header is row 1), the column and the rule, on one line, e.g.::
 
 The checks on parsed data work on a *working frame*: one row per data row of the file, with
 columns ``series_id`` (str), ``timestamp`` (datetime64), ``value`` (float64, NaN where missing),
-``row`` (the editor row number) and ``date_text`` (the date cell as written, for messages).
+``row`` (the editor row number) and ``date_text`` (the date cell as written, for messages). A
+frame without ``date_text`` (a large file's) comes with a ``date_text`` function that gives the cell
+of a row of the file, called only for a message.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -230,12 +232,30 @@ def day_order(path: str | Path, text: pd.Series, column: str) -> bool:
                      "true (day first, as in Europe) or false (month first, as in the US)", file=path, column=column)
 
 
-def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
+DateText = Callable[[int], str]  # a file's row number -> its date cell as written
+
+
+def _date(row: pd.Series, date_text: DateText | None) -> str:
+    """The date cell of a working frame's row, as written: its ``date_text``, or read back from the file."""
+    if "date_text" in row.index:
+        return row["date_text"]
+    if date_text is None:
+        raise ValueError("a working frame without date_text needs the date_text function")
+    return date_text(int(row["row"]))
+
+
+def check_duplicates(path: str | Path, work: pd.DataFrame, column: str, date_text: DateText | None = None) -> None:
     """Refuse two rows with the same timestamp in one series.
+
+    ``work`` is sorted by series then time, so two rows of one series and time are neighbours:
+    looking at neighbours costs a few bits a row where hashing every row would cost tens of bytes.
 
     Raises:
         InputError: at the later of the two rows, naming the earlier one.
     """
+    codes, stamps = series_codes(work), work["timestamp"].to_numpy()
+    if not bool(np.any((codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1]))):
+        return
     dup = work.duplicated(["series_id", "timestamp"], keep=False)
     if not dup.any():
         return
@@ -248,11 +268,18 @@ def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
         file=path,
         row=int(later["row"]),
         column=column,
-        value=later["date_text"],
+        value=_date(later, date_text),
     )
 
 
+# Frequencies whose period ordinals are numpy's own datetime units (the same numbers, without Period objects).
+_NUMPY_UNITS = {"hourly": "h", "daily": "D", "monthly": "M", "yearly": "Y"}
+
+
 def _ordinals(timestamps: pd.Series, frequency: str) -> np.ndarray:
+    unit = _NUMPY_UNITS.get(frequency)
+    if unit is not None:
+        return timestamps.to_numpy().astype(f"datetime64[{unit}]").astype(np.int64)
     return timestamps.dt.to_period(PERIOD_CODES[frequency]).astype("int64").to_numpy()
 
 
@@ -269,11 +296,23 @@ def _steps(work: pd.DataFrame, frequency: str) -> tuple[np.ndarray, np.ndarray]:
     ordinal = _ordinals(work["timestamp"], frequency)
     codes = series_codes(work)
     same_series = codes[1:] == codes[:-1]
-    steps = np.diff(ordinal)
-    return steps[same_series], np.flatnonzero(same_series) + 1
+    return np.diff(ordinal)[same_series], _Rows(same_series)
 
 
-def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
+class _Rows:
+    """Where each step of :func:`_steps` ends: ``rows[k]`` is the working frame's row of step ``k``.
+
+    Computed for the one step a message names, not as an index array for every row.
+    """
+
+    def __init__(self, same_series: np.ndarray) -> None:
+        self._same = same_series
+
+    def __getitem__(self, k: int) -> int:
+        return int(np.flatnonzero(self._same)[k]) + 1
+
+
+def infer_frequency(path: str | Path, work: pd.DataFrame, column: str, date_text: DateText | None = None) -> str:
     """Infer the frequency: the finest one at which rows advance one period at a time.
 
     A frequency fits when no two rows of a series share a period and the commonest step is one
@@ -298,8 +337,12 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
                 file=path,
                 column=column,
             )
-        sizes, counts = np.unique(steps, return_counts=True)
-        if sizes[0] >= 1 and sizes[counts.argmax()] == 1:
+        # The commonest step is one period: counted without sorting every step (np.unique would).
+        ones = int(np.count_nonzero(steps == 1))
+        if not ones:
+            continue
+        others = steps[steps != 1]
+        if steps.min() >= 1 and (not others.size or ones >= np.unique(others, return_counts=True)[1].max()):
             return frequency
     _, at = _steps(work, "daily")
     first = int(at[0])
@@ -307,15 +350,15 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
     finer = _finer_than_hourly(work)
     if finer is not None:
         raise InputError(
-            f"rows {finer} apart (e.g. {prev['date_text']!r} to {here['date_text']!r}): finer than hourly; "
+            f"rows {finer} apart (e.g. {_date(prev, date_text)!r} to {_date(here, date_text)!r}): finer than hourly; "
             f"seqflow forecasts {', '.join(FREQUENCIES)} series: aggregate the rows to hourly (or coarser) first",
             file=path,
             row=int(here["row"]),
             column=column,
         )
     raise InputError(
-        f"cannot infer the frequency: the steps between rows (e.g. {prev['date_text']!r} to "
-        f"{here['date_text']!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
+        f"cannot infer the frequency: the steps between rows (e.g. {_date(prev, date_text)!r} to "
+        f"{_date(here, date_text)!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
         file=path,
         row=int(here["row"]),
         column=column,
@@ -339,7 +382,9 @@ def _finer_than_hourly(work: pd.DataFrame) -> str | None:
     return f"{step} second{'s' if step > 1 else ''}"
 
 
-def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column: str) -> None:
+def check_calendar(
+    path: str | Path, work: pd.DataFrame, frequency: str, column: str, date_text: DateText | None = None
+) -> None:
     """Refuse gaps in the calendar and two rows in one period of ``frequency``.
 
     Args:
@@ -360,22 +405,22 @@ def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column:
     series = here["series_id"]
     if steps[k] == 0:
         raise InputError(
-            f"falls in the same {frequency} period as row {int(prev['row'])} ({prev['date_text']!r}) "
+            f"falls in the same {frequency} period as row {int(prev['row'])} ({_date(prev, date_text)!r}) "
             f"in series {series!r}; frequency={frequency!r} needs one row per period",
             file=path,
             row=int(here["row"]),
             column=column,
-            value=here["date_text"],
+            value=_date(here, date_text),
         )
     missing = int(steps[k]) - 1
     raise InputError(
-        f"gap in the calendar: follows {prev['date_text']!r} in series {series!r}, {missing} {frequency} "
+        f"gap in the calendar: follows {_date(prev, date_text)!r} in series {series!r}, {missing} {frequency} "
         f"step{'s' if missing > 1 else ''} missing; add the missing rows (an empty value is filled by "
         "missing='interpolate' or 'ffill')",
         file=path,
         row=int(here["row"]),
         column=column,
-        value=here["date_text"],
+        value=_date(here, date_text),
     )
 
 

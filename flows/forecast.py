@@ -30,6 +30,7 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
     """
     reconciled = reconcile()
     series = steps.ingest_series(cfg.source)
+    ingest.drop_kept()  # the CLI's reading of the source, if the cached ingest did not take it
     # The rules that need the data: checked here, before any run opens (the CLI checked them already; a
     # deployment's run did not pass through it).
     ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)

@@ -60,9 +60,15 @@ def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return pq.read_table(path, columns=columns).to_pandas()
 
 
+def _raw_metadata(path: Path) -> dict[bytes, bytes]:
+    """The schema's metadata and the file's key-value metadata (:func:`arrays_writer` adds its own at the end)."""
+    with pq.ParquetFile(path) as handle:
+        return {**(handle.schema_arrow.metadata or {}), **(handle.metadata.metadata or {})}
+
+
 def read_metadata(path: Path) -> dict[str, str]:
     """The string metadata stored with :func:`write_frame` or :func:`write_arrays`."""
-    raw = pq.read_schema(path).metadata or {}
+    raw = _raw_metadata(path)
     return {
         k.decode().removeprefix(_META_PREFIX): v.decode()
         for k, v in raw.items()
@@ -112,13 +118,8 @@ class StoredArrays:
     metadata: dict[str, str]
 
 
-def write_arrays(arrays: Mapping[str, np.ndarray], path: Path, metadata: Mapping[str, str] | None = None) -> Path:
-    """Store equal-length arrays as Parquet columns, one row per index of their first axis.
-
-    An n-d numeric array ``(rows, *shape)`` becomes a fixed-size list column of ``prod(shape)``
-    values with ``shape`` kept in the file's metadata, so :func:`read_arrays` restores it exactly.
-    1-d arrays (numbers or strings) are plain columns.
-    """
+def _arrays_table(arrays: Mapping[str, np.ndarray]) -> tuple[pa.Table, dict[str, str]]:
+    """Equal-length arrays as an Arrow table, and the n-d shapes to keep in the file's metadata."""
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"write_arrays: arrays differ in length {lengths}")
@@ -132,15 +133,70 @@ def write_arrays(arrays: Mapping[str, np.ndarray], path: Path, metadata: Mapping
             width = int(np.prod(array.shape[1:]))
             columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(array).reshape(-1)), width)
             shapes[f"{_SHAPE_PREFIX}{name}"] = ",".join(str(d) for d in array.shape[1:])
-    table = _with_metadata(pa.table(columns), metadata)
+    return pa.table(columns), shapes
+
+
+def write_arrays(arrays: Mapping[str, np.ndarray], path: Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """Store equal-length arrays as Parquet columns, one row per index of their first axis.
+
+    An n-d numeric array ``(rows, *shape)`` becomes a fixed-size list column of ``prod(shape)``
+    values with ``shape`` kept in the file's metadata, so :func:`read_arrays` restores it exactly.
+    1-d arrays (numbers or strings) are plain columns.
+    """
+    table, shapes = _arrays_table(arrays)
+    table = _with_metadata(table, metadata)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in shapes.items()}})
     return _write_table(table, path)
+
+
+class ArraysWriter:
+    """Arrays written part after part into one file (:func:`arrays_writer`); what :func:`read_arrays` reads."""
+
+    def __init__(self, tmp: Path) -> None:
+        self._tmp = tmp
+        self._writer: pq.ParquetWriter | None = None
+        self._shapes: dict[str, str] = {}
+        self.metadata: dict[str, str] = {}  # string metadata, stored when the file closes
+
+    def write(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Append rows: the same names, types and trailing shapes as the first part, as one row group."""
+        table, shapes = _arrays_table(arrays)
+        if self._writer is None:
+            self._writer, self._shapes = pq.ParquetWriter(self._tmp, table.schema), shapes
+        elif shapes != self._shapes:
+            raise ValueError(f"arrays_writer: shapes {shapes} differ from the first part's {self._shapes}")
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def _close(self) -> None:
+        if self._writer is None:
+            raise ValueError("arrays_writer: no rows were written")
+        meta = {f"{_META_PREFIX}{k}": str(v) for k, v in self.metadata.items()}
+        self._writer.add_key_value_metadata({**meta, **self._shapes})
+        self._writer.close()
+        self._writer = None
+
+
+@contextlib.contextmanager
+def arrays_writer(path: Path) -> Iterator[ArraysWriter]:
+    """Stream arrays into one Parquet file part by part (one row group each), atomic on exit.
+
+    For arrays larger than memory: memory holds one part at a time. Set ``writer.metadata`` before
+    the block ends; nothing is visible at ``path`` unless the block ends without an error.
+    """
+    with _atomic_path(path) as tmp:
+        writer = ArraysWriter(tmp)
+        try:
+            yield writer
+            writer._close()
+        finally:
+            if writer._writer is not None:
+                writer._writer.close()
 
 
 def read_arrays(path: Path) -> StoredArrays:
     """Read arrays written by :func:`write_arrays`, restoring every n-d shape."""
     table = pq.read_table(path)
-    raw = table.schema.metadata or {}
+    raw = _raw_metadata(path)
     shapes = {
         k.decode().removeprefix(_SHAPE_PREFIX): tuple(int(d) for d in v.decode().split(","))
         for k, v in raw.items()

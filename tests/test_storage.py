@@ -64,3 +64,28 @@ def test_a_failed_stream_leaves_nothing(tmp_path):
             write(pd.DataFrame({"a": [1]}))
             raise RuntimeError("source broke mid-stream")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_arrays_written_part_by_part_read_back_as_one_with_the_metadata_set_last(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"label": np.array(list("abcde"), dtype=object), "start": np.arange(5, dtype=np.int64),
+              "x": rng.normal(size=(5, 4, 1)).astype(np.float32)}
+    path = tmp_path / "parts.parquet"
+    with storage.arrays_writer(path) as writer:
+        writer.write({k: v[:2] for k, v in arrays.items()})
+        writer.write({k: v[2:] for k, v in arrays.items()})
+        writer.metadata = {"lookback": "4"}
+    stored = storage.read_arrays(path)
+    assert stored.metadata == {"lookback": "4"} == storage.read_metadata(path)
+    assert stored.arrays["x"].shape == (5, 4, 1)
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(stored.arrays[name], array)
+
+
+def test_a_failed_part_by_part_write_leaves_nothing(tmp_path):
+    path = tmp_path / "parts.parquet"
+    with pytest.raises(ValueError, match="shapes"):
+        with storage.arrays_writer(path) as writer:
+            writer.write({"x": np.zeros((2, 3), dtype=np.float32)})
+            writer.write({"x": np.zeros((2, 4), dtype=np.float32)})
+    assert list(tmp_path.iterdir()) == []

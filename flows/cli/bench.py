@@ -147,6 +147,26 @@ def corpus(
         print_json(rows)
 
 
+@app.command("csv")
+def csv(
+    rows: Annotated[int, typer.Option(min=20_000, max=100_000_000, help="Rows of the long CSV.")] = 1_000_000,
+    series: Annotated[int, typer.Option(min=1, help="Daily series in it, of equal length.")] = 10_000,
+    horizon: Annotated[int, typer.Option(min=1, help="Steps held out per series (window.horizon).")] = 7,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the forecast flow's data stages on a long CSV: peak RSS of pre-flight, ingest and windowing.
+
+    A synthetic series_id,date,value file of --rows rows is written under artifacts/bench/ and each stage runs
+    in its own child process (its peak RSS from os.wait4); the file is removed afterwards.
+    """
+    with _from_a_checkout():
+        from benchmarks.csv_memory import run_csv_bench
+
+    results = run_csv_bench(rows, series, horizon, console(stderr=as_json))
+    if as_json:
+        print_json(results)
+
+
 @app.command("retrain")
 def retrain(set_: SetOpt = None) -> None:
     """Measure one scheduled retrain's cost beyond its training, on Prefect's own server (the sales preset, twice)."""

@@ -87,23 +87,23 @@ def _shorthands(
     return extra
 
 
-def _preflight(cfg: ForecastConfig) -> None:
+def preflight(cfg: ForecastConfig) -> None:
     """Read and check a file source before Prefect or MLflow start, so bad input writes nothing.
 
-    The flow's own ingest reads it again (the flow can be called without the CLI); the files this
-    is for are small next to training.
+    The reading is kept for the flow's own ingest in this process (:func:`load_source`'s ``keep``),
+    which takes it instead of reading the file a second time.
     """
     from tasks.errors import InputError
     from tasks.forecasting.ingest import check_loaded, load_source
 
     try:
-        check_loaded(cfg, load_source(cfg.source))
+        check_loaded(cfg, load_source(cfg.source, keep=True))
     except InputError as exc:
         fail(str(exc))
 
 
 def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
-    _preflight(cfg)
+    preflight(cfg)
     run_tensorflow_flow("flows.forecast", "train_forecasters", cfg, verbose, as_json, _report, "AllModelsFailed")
 
 

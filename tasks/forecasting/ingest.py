@@ -51,17 +51,53 @@ class LoadedSeries:
         return self.frame.groupby("series_id", sort=True).size()
 
 
-def load_source(source: CsvSource | M4Source) -> LoadedSeries:
+# The one source read and kept by load_source(keep=True), with its files' stamps, until the next call takes it.
+_kept: list[tuple[CsvSource | M4Source, tuple, LoadedSeries]] = []
+
+
+def _stamps(source: CsvSource | M4Source) -> tuple:
+    """Size and modification time of each input file: a file changed since it was read is read again."""
+    files = [source.path] + ([source.test_path] if isinstance(source, M4Source) and source.test_path else [])
+    try:
+        return tuple((f, (s := Path(f).stat()).st_size, s.st_mtime_ns) for f in files)
+    except OSError:
+        return ()
+
+
+def load_source(source: CsvSource | M4Source, keep: bool = False) -> LoadedSeries:
     """Read a source into the long layout.
+
+    A file is read once per process: the CLI's pre-flight reads it with ``keep=True`` and the flow's
+    ingest, in the same process, takes that reading (when the source and its files' size and
+    modification time are unchanged) instead of reading the file again.
 
     Args:
         source: the config's ``source`` section.
+        keep: hold the result for the next call (one source at a time); :func:`drop_kept` lets it go.
 
     Raises:
         InputError: a file breaks a rule (missing, empty, binary, no header, an unknown column,
             unparseable dates or values, duplicates, gaps, missing values, non-finite values, a
             frequency that cannot be inferred).
     """
+    stamps = _stamps(source)
+    held = _kept.pop() if _kept else None
+    if held is not None and held[0] == source and held[1] == stamps and stamps:
+        loaded = held[2]
+    else:
+        del held
+        loaded = _read(source)
+    if keep:
+        _kept.append((source, stamps, loaded))
+    return loaded
+
+
+def drop_kept() -> None:
+    """Let go of a source kept by :func:`load_source` and not taken (the flow's ingest was cached)."""
+    _kept.clear()
+
+
+def _read(source: CsvSource | M4Source) -> LoadedSeries:
     if isinstance(source, CsvSource):
         table = tabular.read_series_csv(
             source.path, date_column=source.date_column, value_column=source.value_column,

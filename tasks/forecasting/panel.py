@@ -15,7 +15,7 @@ from the series.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -343,6 +343,37 @@ def build_panel_windows(
         },
         calendar=np.concatenate(calendars).astype(np.float32) if features else None,
     )
+
+
+def iter_panel_windows(
+    series: Mapping[str, np.ndarray],
+    lookback: int,
+    horizon: int,
+    target_steps: int,
+    stride: int,
+    validation: float,
+    folds: int = 1,
+    fold_step: int | None = None,
+    spec: TransformSpec = TransformSpec(),
+    stamps: Mapping[str, np.ndarray] | None = None,
+    calendar_features: Sequence[str] = (),
+    series_per_part: int = 200,
+) -> Iterator[PanelWindows]:
+    """:func:`build_panel_windows` over ``series_per_part`` series at a time, in order, for a writer to stream.
+
+    The parts' rows, one after another, are the rows of :func:`build_panel_windows` on every series;
+    each part's metadata holds its own series' transforms. Memory holds one part's windows.
+
+    Raises:
+        ValueError: a series is too short (named in the message).
+    """
+    ids = list(series)
+    for first in range(0, len(ids), series_per_part):
+        group = ids[first : first + series_per_part]
+        yield build_panel_windows(
+            {sid: series[sid] for sid in group}, lookback, horizon, target_steps, stride, validation, folds,
+            fold_step, spec, None if stamps is None else {sid: stamps[sid] for sid in group}, calendar_features,
+        )
 
 
 def forecast_rows(

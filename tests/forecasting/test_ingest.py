@@ -143,3 +143,24 @@ def test_log_on_an_m4_value_names_the_train_or_test_file_row_and_v_column(tmp_pa
     assert str(caught.value) == (
         f"{test}, row 2, column 'V3': series 'M1' holds -2: preprocess.log = true needs every value > 0; set "
         "preprocess.log = false, or shift the series above zero")
+
+
+def test_a_source_kept_by_the_pre_flight_is_taken_by_the_next_read_unless_the_file_changed(tmp_path, monkeypatch):
+    from tasks.forecasting import ingest
+    from tasks.forecasting.sources import tabular
+
+    reads = []
+    real = tabular.read_series_csv
+    monkeypatch.setattr(tabular, "read_series_csv", lambda *a, **k: reads.append(a) or real(*a, **k))
+    path = _monthly_csv(tmp_path / "shop.csv", 30)
+    source = _cfg("source.kind=csv", f"source.path={str(path)!r}").source
+    kept = load_source(source, keep=True)
+    assert load_source(source) is kept and len(reads) == 1  # taken, not read again
+    assert load_source(source) is not kept and len(reads) == 2  # taken once: the next call reads
+    load_source(source, keep=True)
+    _monthly_csv(path, 31)  # changed since: read again
+    assert len(load_source(source).frame) == 31 and len(reads) == 4
+    load_source(source, keep=True)
+    ingest.drop_kept()
+    load_source(source)
+    assert len(reads) == 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from tasks.forecasting.panel import (
     FoldPlan,
     build_panel_windows,
     holdout_plan,
+    iter_panel_windows,
     min_series_length,
     model_forecasts,
     score_forecasts,
@@ -101,6 +104,16 @@ def test_round_trip_through_arrays():
     np.testing.assert_array_equal(again.x, table.x)
     assert list(again.series_id) == list(table.series_id)
     assert meta["target_steps"] == "1" and meta["horizon"] == "3"
+
+
+def test_windows_built_a_few_series_at_a_time_are_the_rows_of_all_at_once():
+    series = {**_series(), "d": np.arange(50.0), "e": np.arange(70.0) ** 0.5}
+    whole = build_panel_windows(series, 5, 3, 3, 1, 0.2, folds=2)
+    parts = list(iter_panel_windows(series, 5, 3, 3, 1, 0.2, folds=2, series_per_part=2))
+    assert [sorted(set(p.series_id)) for p in parts] == [["a", "b"], ["c", "d"], ["e"]]
+    for name in ("fold", "series_id", "split", "start", "origin", "x", "y", "mean", "std"):
+        np.testing.assert_array_equal(np.concatenate([getattr(p, name) for p in parts]), getattr(whole, name))
+    assert sum((json.loads(p.metadata["transforms"]) for p in parts), []) == json.loads(whole.metadata["transforms"])
 
 
 def test_direct_and_recursive_forecasts():

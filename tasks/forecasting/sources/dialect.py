@@ -15,15 +15,17 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.errors import InputError
+from tasks.errors import InputError, file_read_error, not_a_file_rule
 
 SEPARATORS = (",", ";", "\t", "|")  # tried in this order when source.separator is off
 FIELD_LIMIT = 131072  # Python's default csv field limit, in characters
-_SNIFF_LINES = 50
+SNIFF_LINES = 50  # non-empty lines the separator and decimal mark are told from (of the first 4x as many)
+HEAD_BYTES = 8192  # what encoding detection looks at
+_BLOCK_BYTES = 1 << 20  # read and decoded at a time
 _BOMS = (  # longest first: the UTF-32 LE mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -31,6 +33,7 @@ _BOMS = (  # longest first: the UTF-32 LE mark starts with UTF-16 LE's
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_CODECS = frozenset(codec for _, codec in _BOMS)
 _COMMA_DECIMAL = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
 
 
@@ -40,6 +43,60 @@ class Dialect:
 
     separator: str  # one of SEPARATORS, or the configured character
     decimal: str  # "." or ","
+
+
+def check_readable(path: str | Path, encoding: str | None = None) -> str:
+    """Read a text file whole, refusing a missing, empty or binary file.
+
+    Args:
+        path: the file.
+        encoding: a Python codec name; None detects it (:func:`.dialect.decode`: a byte-order
+            mark, UTF-16 without one, UTF-8, else Windows-1252/Latin-1, so a stray accented letter
+            in a title does not stop a file whose dates and numbers are ASCII).
+
+    Returns:
+        Its text, without a byte-order mark.
+
+    Raises:
+        InputError: the file is missing, not a regular file (a FIFO is refused, never waited on),
+            unreadable (permissions), empty, binary or not in ``encoding``.
+        EnvironmentFault: the disk or share failed while reading it.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError("file not found", file=path)
+    if not file.is_file():
+        raise InputError(not_a_file_rule(file), file=path)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise file_read_error(exc, path) from None
+    if not data.strip():
+        raise InputError("file is empty", file=path)
+    text = decode(path, data, encoding)
+    if not text.strip():
+        raise InputError("file is empty", file=path)
+    return text
+
+
+def open_head(path: str | Path) -> bytes:
+    """Check that a file can be streamed and return its first bytes, for the encoding's detection.
+
+    Raises:
+        InputError: the file is missing, not a regular file (a FIFO is refused, never waited on)
+            or unreadable (permissions).
+        EnvironmentFault: the disk or share failed while reading it.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError("file not found", file=path)
+    if not file.is_file():
+        raise InputError(not_a_file_rule(file), file=path)
+    try:
+        with file.open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+    except OSError as exc:
+        raise file_read_error(exc, path) from None
 
 
 def decode(path: str | Path, data: bytes, encoding: str | None = None) -> str:
@@ -100,6 +157,101 @@ def decode(path: str | Path, data: bytes, encoding: str | None = None) -> str:
             return data.decode("latin-1")
 
 
+def detect_encoding(path: str | Path, head: bytes, encoding: str | None = None) -> str:
+    """Settle the codec a file is read with, from its first bytes, as :func:`decode` does for a whole file.
+
+    Detection from ``head`` (the first :data:`HEAD_BYTES` bytes): a byte-order mark, UTF-16 without
+    one, a NUL byte (a binary file), else UTF-8; a file that then turns out not to be UTF-8 is read
+    again as Windows-1252 (:func:`read_lines`' :class:`Undecodable` tells the caller).
+
+    Args:
+        path: the file, for messages.
+        head: its first bytes.
+        encoding: ``source.encoding``, or None to detect it.
+
+    Raises:
+        InputError: an unknown codec name; a binary file.
+    """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError("unknown encoding; use a Python codec name such as utf-8, utf-16, latin-1 or cp1252",
+                             key="source.encoding", value=encoding) from None
+        return encoding
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if len(head) >= 4 and even.count(0) > 0.9 * len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"binary file (a NUL byte at offset {nul}); expected CSV text", file=path)
+    return "utf-8"
+
+
+class Undecodable(Exception):
+    """A byte of a file does not decode with the codec it is read with."""
+
+    def __init__(self, offset: int, byte: bytes) -> None:
+        super().__init__(f"byte {offset} ({byte!r}) does not decode")
+        self.offset, self.byte = offset, byte
+
+    def error(self, path: str | Path, codec: str, configured: bool) -> InputError:
+        """The one-line refusal :func:`decode` gives for the same bytes."""
+        if configured:
+            return InputError(f"not {codec} text: byte {self.offset} ({self.byte!r}) does not decode; set "
+                              "source.encoding to the file's encoding, or off to detect it", file=path)
+        if codec.startswith("utf-16-"):
+            return InputError(f"looks like {codec.upper()} text without a byte-order mark, but byte {self.offset} "
+                              "does not decode; set source.encoding", file=path)
+        return InputError(f"starts with a {codec.upper()} byte-order mark but byte {self.offset} does not "
+                          "decode; save it again as UTF-8", file=path)
+
+
+def read_lines(path: str | Path, codec: str) -> Iterator[str]:
+    """Stream a file's lines, decoded, each with its line end as written (``\n``, ``\r\n`` or ``\r``).
+
+    Lines are split where :class:`io.StringIO` with ``newline=""`` splits them, so records and row
+    numbers are those of the whole text; a byte-order mark is dropped. Memory holds one block
+    (:data:`_BLOCK_BYTES`) and the line it ends in, whatever the file's size.
+
+    Raises:
+        Undecodable: a byte does not decode with ``codec`` (its offset in the file).
+        InputError, EnvironmentFault: the file cannot be read (:func:`tasks.errors.file_read_error`).
+    """
+    decoder = codecs.getincrementaldecoder(codec)()
+    offset, pending, first = 0, "", True
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise file_read_error(exc, path) from None
+    with raw:
+        while True:
+            try:
+                block = raw.read(_BLOCK_BYTES)
+            except OSError as exc:
+                raise file_read_error(exc, path) from None
+            buffered = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                start = offset - buffered + exc.start
+                raise Undecodable(start, bytes(exc.object[exc.start:exc.start + 1])) from None
+            offset += len(block)
+            if first and text:
+                text, first = text.lstrip("\ufeff") if codec in _BOM_CODECS else text.removeprefix("\ufeff"), False
+            lines = io.StringIO(pending + text, newline="").readlines()
+            # A last line without "\n" may go on in the next block ("\r" may be half of "\r\n").
+            pending = lines.pop() if block and lines and not lines[-1].endswith("\n") else ""
+            yield from lines
+            if not block:
+                return
+
+
 def _utf16(path: str | Path, data: bytes, codec: str) -> str:
     try:
         return data.decode(codec)
@@ -128,7 +280,7 @@ def sniff(text: str, separator: str | None = None, decimal: str | None = None) -
         separator: ``source.separator``, or None to detect it.
         decimal: ``source.decimal``, or None to detect it.
     """
-    lines = [line for line in text.splitlines()[: _SNIFF_LINES * 4] if line.strip()][:_SNIFF_LINES]
+    lines = [line for line in text.splitlines()[: SNIFF_LINES * 4] if line.strip()][:SNIFF_LINES]
     if separator is None:
         separator = ","
         best = 1
@@ -149,14 +301,25 @@ def sniff(text: str, separator: str | None = None, decimal: str | None = None) -
 
 
 def read_records(text: str, separator: str = ",", path: str | Path | None = None) -> list[tuple[int, list[str]]]:
-    """Split CSV text into records, each with the editor row it starts on.
+    """Split CSV text into records, each with the editor row it starts on (:func:`iter_records` on the whole text).
+
+    Returns:
+        ``(row, cells)`` per record, blank lines included (as empty or all-empty cell lists); a
+        quoted cell spanning lines keeps the row it starts on.
+    """
+    return list(iter_records(io.StringIO(text, newline=""), separator, path))
+
+
+def iter_records(lines: Iterable[str], separator: str = ",", path: str | Path | None = None
+                 ) -> Iterator[tuple[int, list[str]]]:
+    """Stream CSV records from lines (each with its line end), each with the editor row it starts on.
 
     Args:
-        text: the whole file.
+        lines: the file's lines, as :func:`read_lines` or ``io.StringIO(text, newline="")`` give them.
         separator: the cell separator.
         path: the file, for messages.
 
-    Returns:
+    Yields:
         ``(row, cells)`` per record, blank lines included (as empty or all-empty cell lists); a
         quoted cell spanning lines keeps the row it starts on.
 
@@ -165,23 +328,30 @@ def read_records(text: str, separator: str = ",", path: str | Path | None = None
             cell), or a cell is longer than Python's csv field limit (131072 characters).
     """
     # The limit is process-wide and other readers raise it (a corpus table's long reviews): this
-    # reader's rule is the default, set for its own reading and given back after.
+    # reader's rule is the default, set while it reads and given back whenever it stops.
     before = csv.field_size_limit(FIELD_LIMIT)
     try:
-        return _records(text, separator, path)
+        yield from _records(lines, separator, path)
     finally:
         csv.field_size_limit(before)
 
 
-def _records(text: str, separator: str, path: str | Path | None) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    records = []
+def _records(lines: Iterable[str], separator: str, path: str | Path | None) -> Iterator[tuple[int, list[str]]]:
+    seen: list[str] = []  # the lines of the record being read: one, unless a quoted cell spans lines
+
+    def fed() -> Iterator[str]:
+        for text in lines:
+            seen.append(text)
+            yield text
+
+    reader = csv.reader(fed(), delimiter=separator)
     line = 0
     while True:
+        seen.clear()
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise InputError(f"a cell longer than {FIELD_LIMIT:,} characters (the csv reader's limit) starts "
@@ -189,15 +359,12 @@ def _records(text: str, separator: str, path: str | Path | None) -> list[tuple[i
             raise InputError(f"not readable as CSV ({exc})", file=path, row=line + 1) from None
         start = line + 1
         line = reader.line_num
-        if line > start and line >= _line_count(text) and _unclosed_quote(text, separator):
+        # A record ends at a line end outside quotes or at the end of the file: one whose lines
+        # end inside a quote ran to the end of the file, which the lenient reader takes as closing it.
+        if line > start and _unclosed_quote("".join(seen), separator):
             raise InputError(f"a quote opened on this row is never closed: the {line - start} lines after it would "
                              "be one cell; close the quote or remove it", file=path, row=start)
-        records.append((start, cells))
-    return records
-
-
-def _line_count(text: str) -> int:
-    return text.count("\n") + (0 if text.endswith("\n") else 1)
+        yield start, cells
 
 
 def _unclosed_quote(text: str, separator: str) -> bool:

@@ -8,7 +8,9 @@ Whatever the file, the result is one long frame ``series_id`` (str), ``timestamp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,80 +218,195 @@ def read_series_csv(
     v.check_choice(missing, v.MISSING_POLICIES, "missing")
     if min_length < 1:
         raise InputError("must be >= 1", key="min_length", value=min_length)
-    text = v.check_readable(path, encoding)
-    found = dialect.sniff(text, separator, decimal)
+    codec = dialect.detect_encoding(path, v.open_head(path), encoding)
+    settings = _Settings(date_column, value_column, id_column, series_id, frequency, missing, min_length,
+                         date_format, separator, decimal, day_first, tuple(ignore_columns))
+    try:
+        return _read(path, codec, settings)
+    except dialect.Undecodable as exc:
+        if encoding is not None or codec != "utf-8":
+            raise exc.error(path, codec, encoding is not None) from None
+    # Not UTF-8: Windows-1252 is Latin-1 with printable characters where Latin-1 has controls; both
+    # decode (almost) every byte, so a stray accented letter in a title never stops an ASCII file.
+    try:
+        return _read(path, "cp1252", settings)
+    except dialect.Undecodable:
+        return _read(path, "latin-1", settings)
+
+
+CHUNK_ROWS = 100_000  # data rows parsed and checked at a time: memory holds one chunk's cells (~40 MB)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    date_column: str | None
+    value_column: str | None
+    id_column: str | None
+    series_id: str | None
+    frequency: str | None
+    missing: str
+    min_length: int
+    date_format: str | None
+    separator: str | None
+    decimal: str | None
+    day_first: bool | None
+    ignore_columns: tuple[str, ...]
+
+
+def _read(path: str | Path, codec: str, s: _Settings) -> SeriesTable:
+    """Stream the file in chunks of :data:`CHUNK_ROWS` records; keep only typed columns of each."""
+    lines = dialect.read_lines(path, codec)
+    head = list(itertools.islice(lines, dialect.SNIFF_LINES * 4))
+    found = dialect.sniff("".join(head), s.separator, s.decimal)
+    records = dialect.iter_records(itertools.chain(head, lines), found.separator, path)
     skipped: list[SkippedRow] = []
-    records = []
-    for row, cells in read_records(text, found.separator, path):
-        if v.is_blank(cells):
-            skipped.append(SkippedRow(row, "empty row", v.shown(cells)))
-        else:
-            records.append((row, cells))
-    if not records:
+    chunks = _chunks(records, skipped)
+    header_row, header_cells = next(chunks, [(0, [])])[0]
+    if header_row == 0:
         raise InputError("file is empty", file=path)
-    header_row, header_cells = records[0]
     full_header = v.check_header(path, header_cells, header_row)
-    for name in ignore_columns:
+    for name in s.ignore_columns:
         v.check_column(path, name, full_header, "ignore_columns", header_row)
-    header = [h for h in full_header if h not in ignore_columns]
-    cols = resolve_columns(path, header, header_row, date_column, value_column, id_column,
-                           lambda name: _cells(records[1:], full_header.index(name))[:200])
+    header = [h for h in full_header if h not in s.ignore_columns]
+    pending = [next(chunks, [])]  # the first chunk, held only until the loop takes it
+    cols = resolve_columns(path, header, header_row, s.date_column, s.value_column, s.id_column,
+                           lambda name: _cells(pending[0][:200], full_header.index(name)))
     di, vi = full_header.index(cols["date"]), full_header.index(cols["value"])
     ii = full_header.index(cols["id"]) if cols["id"] is not None else None
-
-    data = records[1:]
-    footer_start = len(data)
-    while footer_start > 0 and v.footer_like(data[footer_start - 1][1], di, vi):
-        footer_start -= 1
-    for row, cells in data[footer_start:]:
+    columns = _Columns(s.series_id if s.series_id is not None else Path(path).stem)
+    dates: tuple[bool | None, str | None] | None = None
+    held: list[tuple[int, list[str]]] = []  # rows at the end of a chunk that look like a footer, so far
+    for chunk in itertools.chain((pending.pop(),), chunks):
+        data = held + chunk
+        del chunk
+        footer_start = len(data)
+        while footer_start > 0 and v.footer_like(data[footer_start - 1][1], di, vi):
+            footer_start -= 1
+        data, held = data[:footer_start], data[footer_start:]
+        if not data:
+            continue
+        _check_cells(path, data, len(full_header), (di, vi, ii), full_header, found.separator)
+        rows = np.array([row for row, _ in data], dtype=np.int64)
+        date_text = [c.strip() for c in _cells(data, di)]
+        if dates is None:
+            dates = v.settle_dates(path, date_text, cols["date"], s.date_format, s.day_first)
+        timestamps = v.parse_dates(path, date_text, rows, cols["date"], s.date_format, dates[0], dates[1])
+        values = v.parse_values(path, _cells(data, vi), rows, cols["value"], found.decimal)
+        ids = None
+        if ii is not None:
+            ids = [c.strip() for c in _cells(data, ii)]
+            empty = next((k for k, sid in enumerate(ids) if not sid), None)
+            if empty is not None:
+                raise InputError("missing series id", file=path, row=int(rows[empty]), column=cols["id"])
+        columns.add(ids, timestamps.to_numpy(), values, rows)
+        del data, date_text, ids  # before the next chunk is read: one chunk's cells in memory at a time
+    for row, cells in held:
         skipped.append(SkippedRow(row, "text after the last data row (a footer)", v.shown(cells)))
-    data = data[:footer_start]
-    if not data:
+    if not columns.rows:
         raise InputError("no data rows below the header", file=path)
 
-    width = len(full_header)
-    for row, cells in data:
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
-            raise InputError(
-                f"row has {len(cells)} cells but the header has {width} columns", file=path, row=row
-            )
-    rows = np.array([row for row, _ in data], dtype=np.int64)
-    for index in (di, vi, ii):
-        if index is not None:
-            _check_one_line(path, data, index, full_header[index], found.separator)
+    work = columns.frame()
+    del columns
+    # The date cells as written are read back from the file for a message only, never kept.
+    text_of = functools.partial(_date_cell, path, codec, found.separator, di)
+    v.check_duplicates(path, work, cols["date"], text_of)
+    freq = s.frequency or v.infer_frequency(path, work, cols["date"], text_of)
+    v.check_calendar(path, work, freq, cols["date"], text_of)
+    work = v.fill_missing(path, work, s.missing, cols["value"])
+    v.check_length(path, work, s.min_length, cols["value"])
 
-    date_text = [c.strip() for c in _cells(data, di)]
-    timestamps = v.parse_dates(path, date_text, rows, cols["date"], date_format, day_first)
-    values = v.parse_values(path, _cells(data, vi), rows, cols["value"], found.decimal)
-    if ii is None:
-        ids = np.full(len(data), series_id if series_id is not None else Path(path).stem, dtype=object)
-    else:
-        ids = np.array([c.strip() for c in _cells(data, ii)], dtype=object)
-        empty = np.flatnonzero(ids == "")
-        if empty.size:
-            raise InputError("missing series id", file=path, row=int(rows[empty[0]]), column=cols["id"])
-
-    work = pd.DataFrame(
-        {"series_id": pd.array(ids, dtype="str"), "timestamp": timestamps.to_numpy(), "value": values,
-         "row": rows, "date_text": date_text}
-    )
-    work = work.sort_values(["series_id", "timestamp", "row"], kind="stable", ignore_index=True)
-    v.check_duplicates(path, work, cols["date"])
-    freq = frequency or v.infer_frequency(path, work, cols["date"])
-    v.check_calendar(path, work, freq, cols["date"])
-    work = v.fill_missing(path, work, missing, cols["value"])
-    v.check_length(path, work, min_length, cols["value"])
-
-    frame = work[list(SERIES_COLUMNS)].reset_index(drop=True)
+    ids = work["series_id"].array  # a Categorical: text taken once per row from its categories, no object array
+    frame = pd.DataFrame({"series_id": pd.array(ids.categories, dtype="str").take(ids.codes), "timestamp": work["timestamp"],
+                          "value": work["value"]}, copy=False)
     return SeriesTable(
         frame=frame,
         frequency=freq,
         season_length=v.SEASON_LENGTHS[freq],
-        skipped=tuple(sorted(skipped, key=lambda s: s.row)),
+        skipped=tuple(sorted(skipped, key=lambda r: r.row)),
         columns=cols,
         rows=work["row"].to_numpy(dtype=np.int64),
     )
+
+
+def _chunks(records: Iterator[tuple[int, list[str]]], skipped: list[SkippedRow]
+            ) -> Iterator[list[tuple[int, list[str]]]]:
+    """The non-blank records: the first (the header) alone, then chunks of :data:`CHUNK_ROWS`; blank ones skipped."""
+    size, chunk = 1, []
+    for row, cells in records:
+        if not (cells and cells[0].strip()) and v.is_blank(cells):
+            skipped.append(SkippedRow(row, "empty row", v.shown(cells)))
+            continue
+        chunk.append((row, cells))
+        if len(chunk) == size:
+            yield chunk
+            size, chunk = CHUNK_ROWS, []
+    if chunk:
+        yield chunk
+
+
+class _Columns:
+    """The typed columns of the rows read so far: ids as codes, timestamps, values, rows (~28 bytes a row)."""
+
+    def __init__(self, single_id: str) -> None:
+        self.single_id = single_id
+        self.codes: dict[str, int] = {}
+        self.parts: dict[str, list] = {"id": [], "timestamp": [], "value": [], "row": []}
+        self.rows = 0
+
+    def add(self, ids: list[str] | None, timestamps: np.ndarray, values: np.ndarray, rows: np.ndarray) -> None:
+        if ids is None:
+            code = self.codes.setdefault(self.single_id, 0)
+            self.parts["id"].append(np.full(len(rows), code, dtype=np.int32))
+        else:
+            local, uniques = pd.factorize(np.asarray(ids, dtype=object))
+            known = np.array([self.codes.setdefault(u, len(self.codes)) for u in uniques], dtype=np.int32)
+            self.parts["id"].append(known[local])
+        self.parts["timestamp"].append(timestamps.astype("datetime64[s]"))
+        self.parts["value"].append(values)
+        self.parts["row"].append(rows)
+        self.rows += len(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The working frame of :mod:`.validation` (without ``date_text``), sorted by series (as text), time, row."""
+        names = np.array(list(self.codes), dtype=object)
+        order = np.argsort(names.astype(str), kind="stable")
+        rank = np.empty(len(names), dtype=np.int32)
+        rank[order] = np.arange(len(names), dtype=np.int32)
+        codes = rank[np.concatenate(self.parts.pop("id"))]
+        stamps = np.concatenate(self.parts.pop("timestamp"))
+        rows = np.concatenate(self.parts.pop("row"))
+        work = pd.DataFrame({
+            "series_id": pd.Categorical.from_codes(codes, categories=names[order]),
+            "timestamp": stamps,
+            "value": np.concatenate(self.parts.pop("value")),
+            "row": rows,
+        }, copy=False)
+        same = codes[1:] == codes[:-1]
+        if bool(np.all((codes[1:] > codes[:-1]) | (same & (stamps[1:] >= stamps[:-1])))):
+            return work  # already in order, as most files are: no copy
+        return work.take(np.lexsort((rows, stamps, codes))).reset_index(drop=True)
+
+
+def _date_cell(path: str | Path, codec: str, separator: str, index: int, row: int) -> str:
+    """The date cell of one row of the file, as written (stripped): read again, for a message."""
+    for at, cells in dialect.iter_records(dialect.read_lines(path, codec), separator, path):
+        if at == row:
+            return cells[index].strip() if index < len(cells) else ""
+    return ""
+
+
+def _check_cells(path: str | Path, data: Sequence[tuple[int, list[str]]], width: int,
+                 used: Sequence[int | None], header: Sequence[str], separator: str) -> None:
+    """Refuse a row with more filled cells than the header has columns, then a quoted cell that swallowed rows."""
+    for row, cells in data:
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            raise InputError(f"row has {len(cells)} cells but the header has {width} columns", file=path, row=row)
+    rows = np.array([row for row, _ in data], dtype=np.int64)
+    # Only a record followed by a jump of rows (or a chunk's last) can span lines: the rest are one line each.
+    spans = np.flatnonzero(np.diff(rows, append=rows[-1] + 2) > 1)
+    for index in used:
+        if index is not None:
+            _check_one_line(path, [data[int(k)] for k in spans], index, header[index], separator)
 
 
 def _cells(data: Sequence[tuple[int, list[str]]], index: int) -> list[str]:

@@ -7,26 +7,33 @@ numbers it (the header is row 1), the column and the rule, on one line, e.g.::
 
 The checks on parsed data work on a *working frame*: one row per data row of the file, with
 columns ``series_id`` (str), ``timestamp`` (datetime64), ``value`` (float64, NaN where missing),
-``row`` (the editor row number) and ``date_text`` (the date cell as written, for messages).
+``row`` (the editor row number) and ``date_text`` (the date cell as written, for messages). A
+frame without ``date_text`` (a large file's) comes with a ``date_text`` function that gives the cell
+of a row of the file, called only for a message.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tasks.errors import InputError, file_read_error, not_a_file_rule
-from tasks.forecasting.sources import dialect
+from tasks.errors import InputError
+from tasks.forecasting.sources.dialect import check_readable, open_head  # noqa: F401  (their home)
+from tasks.forecasting.sources.dates import (  # noqa: F401  (their home)
+    FREQUENCIES,
+    PERIOD_CODES,
+    day_order,
+    ordinals,
+    parse_dates,
+    settle_dates,
+)
 from tasks.forecasting.sources.numbers import MISSING_TOKENS, number, parse_values  # noqa: F401  (their home)
 
-FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
-# pandas period codes: a regular series advances its period ordinal by exactly 1 per row.
-PERIOD_CODES = {"hourly": "h", "daily": "D", "weekly": "W", "monthly": "M", "quarterly": "Q", "yearly": "Y"}
 # The calendar's season length per frequency (M4's own convention differs: see sources.m4).
 SEASON_LENGTHS = {"hourly": 24, "daily": 7, "weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}
 MISSING_POLICIES = ("error", "interpolate", "ffill")
@@ -44,40 +51,6 @@ def check_choice(value: str, choices: Sequence[str], key: str) -> str:
     if value not in choices:
         raise InputError(f"must be one of {', '.join(choices)}", key=key, value=value)
     return value
-
-
-def check_readable(path: str | Path, encoding: str | None = None) -> str:
-    """Read a text file whole, refusing a missing, empty or binary file.
-
-    Args:
-        path: the file.
-        encoding: a Python codec name; None detects it (:func:`.dialect.decode`: a byte-order
-            mark, UTF-16 without one, UTF-8, else Windows-1252/Latin-1, so a stray accented letter
-            in a title does not stop a file whose dates and numbers are ASCII).
-
-    Returns:
-        Its text, without a byte-order mark.
-
-    Raises:
-        InputError: the file is missing, not a regular file (a FIFO is refused, never waited on),
-            unreadable (permissions), empty, binary or not in ``encoding``.
-        EnvironmentFault: the disk or share failed while reading it.
-    """
-    file = Path(path)
-    if not file.exists():
-        raise InputError("file not found", file=path)
-    if not file.is_file():
-        raise InputError(not_a_file_rule(file), file=path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise file_read_error(exc, path) from None
-    if not data.strip():
-        raise InputError("file is empty", file=path)
-    text = dialect.decode(path, data, encoding)
-    if not text.strip():
-        raise InputError("file is empty", file=path)
-    return text
 
 
 def is_blank(cells: Sequence[str]) -> bool:
@@ -143,109 +116,30 @@ def check_column(path: str | Path, name: str, header: Sequence[str], argument: s
     return list(header).index(name)
 
 
-def parse_dates(
-    path: str | Path,
-    cells: Sequence[str],
-    rows: Sequence[int],
-    column: str,
-    date_format: str | None = None,
-    day_first: bool | None = None,
-) -> pd.Series:
-    """Parse a date column, every cell with one format.
-
-    Args:
-        path: the file, for messages.
-        cells: ``(n_rows,)`` date cells as written.
-        rows: ``(n_rows,)`` editor row number of each cell.
-        column: the column's name, for messages.
-        date_format: a ``strftime`` format; None infers one from the first cell (ISO 8601 dates
-            such as ``1962-01`` or ``1992-01-01`` are read as such).
-        day_first: for dates such as ``03/04/2020`` without ``date_format``: True reads the day
-            first (3 April), False the month first (March 4); None detects it (:func:`day_order`).
-
-    Returns:
-        ``(n_rows,)`` timestamps, ``datetime64[s]``; time zones are converted to UTC and dropped.
-
-    Raises:
-        InputError: a cell is empty or does not parse, or the day's place cannot be told.
-    """
-    text = pd.Series(list(cells), dtype=object).str.strip()
-    if date_format is None and day_first is None and _numeric_dates(text):
-        day_first = day_order(path, text, column)
-    parsed = _to_datetime(path, text, column, date_format, bool(day_first))
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        i = int(bad[0])
-        good = np.flatnonzero(~parsed.isna().to_numpy())
-        example = f" (other rows look like {text.iloc[int(good[0])]!r})" if good.size else ""
-        if not text.iloc[i]:
-            raise InputError(f"missing date; every row needs one{example}", file=path, row=int(rows[i]), column=column)
-        hint = "" if date_format else "; pass date_format= to say how to read them"
-        raise InputError(
-            f"not a date{example}{hint}", file=path, row=int(rows[i]), column=column, value=text.iloc[i]
-        )
-    return parsed.dt.tz_localize(None).astype("datetime64[s]")
+DateText = Callable[[int], str]  # a file's row number -> its date cell as written
 
 
-_NUMERIC_DATE = re.compile(r"^\d{1,2}([./-])\d{1,2}\1\d{2,4}(\s.*)?$", re.ASCII)
+def _date(row: pd.Series, date_text: DateText | None) -> str:
+    """The date cell of a working frame's row, as written: its ``date_text``, or read back from the file."""
+    if "date_text" in row.index:
+        return row["date_text"]
+    if date_text is None:
+        raise ValueError("a working frame without date_text needs the date_text function")
+    return date_text(int(row["row"]))
 
 
-def _numeric_dates(text: pd.Series) -> bool:
-    first = next((t for t in text if t), "")
-    return bool(_NUMERIC_DATE.match(first))
-
-
-def _to_datetime(path: str | Path, text: pd.Series, column: str, date_format: str | None, day_first: bool) -> pd.Series:
-    with warnings.catch_warnings():
-        # A format pandas cannot guess makes it fall back to per-cell parsing, with a warning.
-        warnings.simplefilter("ignore")
-        try:
-            return pd.to_datetime(text, errors="coerce", format=date_format, utc=True, dayfirst=day_first)
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"date_format={date_format!r} is not usable: {exc}", file=path, column=column) from exc
-
-
-def _regular(parsed: pd.Series) -> bool:
-    """Tell whether the distinct dates advance one period at a time at some frequency."""
-    stamps = pd.Series(parsed.dropna().dt.tz_localize(None).unique()).sort_values()
-    if len(stamps) < 2:
-        return True
-    return any(bool((np.diff(_ordinals(stamps, f)) == 1).all()) for f in FREQUENCIES)
-
-
-def day_order(path: str | Path, text: pd.Series, column: str) -> bool:
-    """Detect whether dates such as ``03/04/2020`` put the day first.
-
-    The order that reads every cell wins; when both do, the one whose dates follow a regular
-    calendar (daily, monthly...) wins. When that does not settle it either, the user must.
-
-    Returns:
-        True for day first, False for month first.
-
-    Raises:
-        InputError: the order cannot be told from the dates; names ``source.day_first``.
-    """
-    cells = text[text != ""]
-    tries = {first: _to_datetime(path, cells, column, None, first) for first in (True, False)}
-    whole = [first for first, parsed in tries.items() if not parsed.isna().any()]
-    if len(whole) == 1:
-        return whole[0]
-    if not whole:
-        return False  # neither reads every cell: parse_dates names the first bad one
-    regular = [first for first in whole if _regular(tries[first])]
-    if len(regular) == 1 or (tries[True] == tries[False]).all():
-        return regular[0] if len(regular) == 1 else False
-    sample = cells.iloc[0]
-    raise InputError(f"dates such as {sample!r} read both day first and month first; set source.day_first = "
-                     "true (day first, as in Europe) or false (month first, as in the US)", file=path, column=column)
-
-
-def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
+def check_duplicates(path: str | Path, work: pd.DataFrame, column: str, date_text: DateText | None = None) -> None:
     """Refuse two rows with the same timestamp in one series.
+
+    ``work`` is sorted by series then time, so two rows of one series and time are neighbours:
+    looking at neighbours costs a few bits a row where hashing every row would cost tens of bytes.
 
     Raises:
         InputError: at the later of the two rows, naming the earlier one.
     """
+    codes, stamps = series_codes(work), work["timestamp"].to_numpy()
+    if not bool(np.any((codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1]))):
+        return
     dup = work.duplicated(["series_id", "timestamp"], keep=False)
     if not dup.any():
         return
@@ -258,23 +152,40 @@ def check_duplicates(path: str | Path, work: pd.DataFrame, column: str) -> None:
         file=path,
         row=int(later["row"]),
         column=column,
-        value=later["date_text"],
+        value=_date(later, date_text),
     )
 
 
-def _ordinals(timestamps: pd.Series, frequency: str) -> np.ndarray:
-    return timestamps.dt.to_period(PERIOD_CODES[frequency]).astype("int64").to_numpy()
+def series_codes(work: pd.DataFrame) -> np.ndarray:
+    """``(n_rows,)`` an integer per row, equal for rows of one series (a categorical's codes: no text copied)."""
+    column = work["series_id"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return pd.factorize(column)[0]
 
 
 def _steps(work: pd.DataFrame, frequency: str) -> tuple[np.ndarray, np.ndarray]:
     """Measure the period steps from each row to the next in its series (``work`` sorted by series, time)."""
-    ordinal = _ordinals(work["timestamp"], frequency)
-    same_series = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
-    steps = np.diff(ordinal)
-    return steps[same_series], np.flatnonzero(same_series) + 1
+    ordinal = ordinals(work["timestamp"], frequency)
+    codes = series_codes(work)
+    same_series = codes[1:] == codes[:-1]
+    return np.diff(ordinal)[same_series], _Rows(same_series)
 
 
-def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
+class _Rows:
+    """Where each step of :func:`_steps` ends: ``rows[k]`` is the working frame's row of step ``k``.
+
+    Computed for the one step a message names, not as an index array for every row.
+    """
+
+    def __init__(self, same_series: np.ndarray) -> None:
+        self._same = same_series
+
+    def __getitem__(self, k: int) -> int:
+        return int(np.flatnonzero(self._same)[k]) + 1
+
+
+def infer_frequency(path: str | Path, work: pd.DataFrame, column: str, date_text: DateText | None = None) -> str:
     """Infer the frequency: the finest one at which rows advance one period at a time.
 
     A frequency fits when no two rows of a series share a period and the commonest step is one
@@ -299,8 +210,12 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
                 file=path,
                 column=column,
             )
-        sizes, counts = np.unique(steps, return_counts=True)
-        if sizes[0] >= 1 and sizes[counts.argmax()] == 1:
+        # The commonest step is one period: counted without sorting every step (np.unique would).
+        ones = int(np.count_nonzero(steps == 1))
+        if not ones:
+            continue
+        others = steps[steps != 1]
+        if steps.min() >= 1 and (not others.size or ones >= np.unique(others, return_counts=True)[1].max()):
             return frequency
     _, at = _steps(work, "daily")
     first = int(at[0])
@@ -308,15 +223,15 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
     finer = _finer_than_hourly(work)
     if finer is not None:
         raise InputError(
-            f"rows {finer} apart (e.g. {prev['date_text']!r} to {here['date_text']!r}): finer than hourly; "
+            f"rows {finer} apart (e.g. {_date(prev, date_text)!r} to {_date(here, date_text)!r}): finer than hourly; "
             f"seqflow forecasts {', '.join(FREQUENCIES)} series: aggregate the rows to hourly (or coarser) first",
             file=path,
             row=int(here["row"]),
             column=column,
         )
     raise InputError(
-        f"cannot infer the frequency: the steps between rows (e.g. {prev['date_text']!r} to "
-        f"{here['date_text']!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
+        f"cannot infer the frequency: the steps between rows (e.g. {_date(prev, date_text)!r} to "
+        f"{_date(here, date_text)!r}) fit none of {', '.join(FREQUENCIES)}; pass frequency=",
         file=path,
         row=int(here["row"]),
         column=column,
@@ -326,7 +241,8 @@ def infer_frequency(path: str | Path, work: pd.DataFrame, column: str) -> str:
 def _finer_than_hourly(work: pd.DataFrame) -> str | None:
     """Say the commonest spacing of rows within a series when it is under an hour, e.g. ``1 minute``."""
     seconds = np.diff(work["timestamp"].to_numpy().astype("datetime64[s]").astype(np.int64))
-    same = work["series_id"].to_numpy()[1:] == work["series_id"].to_numpy()[:-1]
+    codes = series_codes(work)
+    same = codes[1:] == codes[:-1]
     seconds = seconds[same & (seconds > 0)]
     if not seconds.size:
         return None
@@ -339,7 +255,9 @@ def _finer_than_hourly(work: pd.DataFrame) -> str | None:
     return f"{step} second{'s' if step > 1 else ''}"
 
 
-def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column: str) -> None:
+def check_calendar(
+    path: str | Path, work: pd.DataFrame, frequency: str, column: str, date_text: DateText | None = None
+) -> None:
     """Refuse gaps in the calendar and two rows in one period of ``frequency``.
 
     Args:
@@ -360,22 +278,22 @@ def check_calendar(path: str | Path, work: pd.DataFrame, frequency: str, column:
     series = here["series_id"]
     if steps[k] == 0:
         raise InputError(
-            f"falls in the same {frequency} period as row {int(prev['row'])} ({prev['date_text']!r}) "
+            f"falls in the same {frequency} period as row {int(prev['row'])} ({_date(prev, date_text)!r}) "
             f"in series {series!r}; frequency={frequency!r} needs one row per period",
             file=path,
             row=int(here["row"]),
             column=column,
-            value=here["date_text"],
+            value=_date(here, date_text),
         )
     missing = int(steps[k]) - 1
     raise InputError(
-        f"gap in the calendar: follows {prev['date_text']!r} in series {series!r}, {missing} {frequency} "
+        f"gap in the calendar: follows {_date(prev, date_text)!r} in series {series!r}, {missing} {frequency} "
         f"step{'s' if missing > 1 else ''} missing; add the missing rows (an empty value is filled by "
         "missing='interpolate' or 'ffill')",
         file=path,
         row=int(here["row"]),
         column=column,
-        value=here["date_text"],
+        value=_date(here, date_text),
     )
 
 

@@ -191,17 +191,26 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     both = series_arrays(series)
     arrays = {sid: values for sid, (_, values) in both.items()}
     stamps = {sid: stamps for sid, (stamps, _) in both.items()}
-    try:
-        table = panel.build_panel_windows(
-            arrays, window.lookback, window.horizon, target_steps, window.stride, split.validation, folds, fold_step,
-            spec, stamps, calendar_features,
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    columns, meta = table.to_arrays()
+    del both
     key = _panel_key(series, window, split, folds, fold_step, spec, target_steps, calendar_features)
-    path = storage.write_arrays(columns, paths.intermediate_path("panel-windows", key), meta)
-    return WindowsRef(str(path), storage.content_hash(path), series, table.counts())
+    transforms: list[dict] = []
+    counts = dict.fromkeys(panel.PANEL_SPLITS, 0)
+    # Windows are written a part of the series at a time (a row group each): memory holds one part's
+    # windows, not every series' at every origin.
+    with storage.arrays_writer(paths.intermediate_path("panel-windows", key)) as writer:
+        try:
+            for part in panel.iter_panel_windows(arrays, window.lookback, window.horizon, target_steps, window.stride,
+                                                 split.validation, folds, fold_step, spec, stamps, calendar_features):
+                columns, meta = part.to_arrays()
+                writer.write(columns)
+                transforms.extend(json.loads(meta["transforms"]))
+                for name, n in part.counts():
+                    counts[name] += n
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        writer.metadata = {**meta, "transforms": json.dumps(transforms)}
+    path = paths.intermediate_path("panel-windows", key)
+    return WindowsRef(str(path), storage.content_hash(path), series, tuple(counts.items()))
 
 
 def read_panel(windows: WindowsRef) -> panel.PanelWindows:

@@ -109,3 +109,20 @@ def test_the_parent_description_says_how_its_runs_rank():
     assert "`by_model.<model>.mase`" in text and "**Sort → mase**" in text
     assert text.endswith("Settings changed from the defaults: `window.lookback=12`")
     assert run_description({}) == "Settings changed from the defaults: none"
+
+
+def test_a_dataset_with_integer_columns_is_recorded_without_mlflows_missing_value_hint(monkeypatch):
+    # The hint (integer columns cannot hold missing values at inference time) is about a model's input
+    # schema; a dataset's record is not enforced, and the demo printed it on every embed run.
+    import warnings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    exp_id = store.ensure_experiment("unit-review-datasets-int")
+    run = runs.start_run(exp_id, "run", {})
+    sample = pd.DataFrame({"document": [0, 1], "tokens": [5, 7]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runs.log_dataset(run, "corpus", "/data/corpus.txt", "e" * 64, sample, {"num_rows": 2})
+    (found,) = store.client().get_run(run).inputs.dataset_inputs
+    assert [c["type"] for c in json.loads(found.dataset.schema)["mlflow_colspec"]] == ["long", "long"]
+    runs.end_run(run)

@@ -115,12 +115,19 @@ def log_dataset(run_id: str, name: str, source: str, digest: str, sample, profil
         context: ``training`` (or ``evaluation`` ...), shown as the input's context.
     """
     import json
+    import warnings
 
     from mlflow.entities import Dataset, DatasetInput, InputTag
     from mlflow.models import infer_signature
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-    schema = None if sample is None else json.dumps({"mlflow_colspec": infer_signature(sample).inputs.to_dict()})
+    schema = None
+    if sample is not None:
+        with warnings.catch_warnings():
+            # Its hint on integer columns and missing values concerns a model's enforced input schema,
+            # not the record of a dataset.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+            schema = json.dumps({"mlflow_colspec": infer_signature(sample).inputs.to_dict()})
     dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
                       schema=schema, profile=json.dumps(profile))
     client().log_inputs(run_id, datasets=[DatasetInput(dataset, [InputTag(MLFLOW_DATASET_CONTEXT, context)])])

@@ -32,7 +32,8 @@ def write_sweep(folder: Path, epochs: int) -> Path:
     base = tomllib.loads((paths.configs_dir() / "milk.toml").read_text())
     base["source"]["path"] = str(paths.PROJECT_ROOT / "data" / "monthly-milk.csv")
     base["model"]["ensemble"] = 1
-    base["train"].update(epochs=epochs, progress=False)
+    # Every point trains exactly ``epochs`` (patience as long): the work per point is what the bench sets.
+    base["train"].update(epochs=epochs, patience=epochs, progress=False)
     base["tracking"]["experiment"] = "bench-sweep"
     (folder / "base.toml").write_text(to_toml(base, "seqflow bench sweep: milk.toml, quick"))
     sweep = {"base": str(folder / "base.toml"), "metric": "mase", "grid": GRID}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tasks import paths
+
 pytestmark = pytest.mark.slow
 
 TINY = ["--horizon", "6", "--set", "window.lookback=12", "--set", "model.units=8", "--set", "model.cells=gru",
@@ -29,6 +31,7 @@ def _env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
     env["SEQFLOW_ARTIFACTS"] = str(root)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env
 
 

@@ -15,44 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from tasks import paths
+from tests.flows.test_process_faults import _env, _runs
 from tests.flows.test_sweep_flow import _sweep
 
 pytestmark = pytest.mark.slow
 
 
-def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
-    env["SEQFLOW_ARTIFACTS"] = str(root)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-def _sweep_runs(root: Path) -> list:
-    from mlflow.tracking import MlflowClient
-
-    from tasks.tracking.store import creation_lock
-
-    db = root / "mlflow" / "mlflow.db"
-    if not db.exists():
-        return []
-    with creation_lock(f"sqlite:///{db}"):  # never race the CLI while it creates the schema
-        client = MlflowClient(f"sqlite:///{db}")
-        found = client.get_experiment_by_name("sweep-e2e")
-    return client.search_runs([found.experiment_id], max_results=1000) if found else []
-
-
 def _forecast_runs(root: Path) -> dict:
     """The forecast flows' own runs (a point each), by id; not the model runs nested under them."""
-    found = _sweep_runs(root)
+    found = _runs(root)
     forecast = {r.info.run_id for r in found if r.data.tags.get("seqflow.flow") == "forecast"}
     return {r.info.run_id: r for r in found if r.info.run_id in forecast
             and r.data.tags.get("mlflow.parentRunId") not in forecast}
 
 
 def _point_runs(root: Path, number: int, status: str | None = None) -> list:
-    return [r for r in _sweep_runs(root) if r.data.tags.get("seqflow.sweep.point") == str(number)
+    return [r for r in _runs(root) if r.data.tags.get("seqflow.sweep.point") == str(number)
             and r.data.tags.get("seqflow.flow") == "forecast" and status in (None, r.info.status)]
 
 
@@ -83,7 +61,7 @@ def test_a_killed_sweep_resumes_with_only_its_unfinished_points(tmp_path):
             os.killpg(first.pid, signal.SIGKILL)
     finished = _point_runs(root, 1, "FINISHED")
     assert len(finished) == 1 and not _point_runs(root, 2, "FINISHED"), "killed after the second point finished"
-    killed_sweep = next(r for r in _sweep_runs(root) if r.data.tags.get("seqflow.flow") == "sweep")
+    killed_sweep = next(r for r in _runs(root) if r.data.tags.get("seqflow.flow") == "sweep")
     forecast_runs_before = set(_forecast_runs(root))
 
     second = subprocess.run(command, env=_env(root), capture_output=True, text=True, timeout=900,
@@ -101,7 +79,7 @@ def test_a_killed_sweep_resumes_with_only_its_unfinished_points(tmp_path):
     assert len(_point_runs(root, 1, "FINISHED")) == 1
     # Both points nested under the new sweep run; the killed runs closed as KILLED by the second invocation.
     assert {after[p["run_id"]].data.tags[runs.MLFLOW_PARENT_RUN_ID] for p in (one, two)} == {summary["sweep_run_id"]}
-    statuses = {r.info.run_id: r.info.status for r in _sweep_runs(root)}
+    statuses = {r.info.run_id: r.info.status for r in _runs(root)}
     assert statuses[killed_sweep.info.run_id] == "KILLED"
     assert statuses[summary["sweep_run_id"]] == "FINISHED"
     assert [statuses[r] for r in forecast_runs_before - {one["run_id"]}] == ["KILLED"]

@@ -62,11 +62,7 @@ def check_readable(path: str | Path, encoding: str | None = None) -> str:
             unreadable (permissions), empty, binary or not in ``encoding``.
         EnvironmentFault: the disk or share failed while reading it.
     """
-    file = Path(path)
-    if not file.exists():
-        raise InputError("file not found", file=path)
-    if not file.is_file():
-        raise InputError(not_a_file_rule(file), file=path)
+    file = _regular_file(path)
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -79,6 +75,16 @@ def check_readable(path: str | Path, encoding: str | None = None) -> str:
     return text
 
 
+def _regular_file(path: str | Path) -> Path:
+    """The file at ``path``, refused in one line when missing or not a regular file (a FIFO is never waited on)."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError("file not found", file=path)
+    if not file.is_file():
+        raise InputError(not_a_file_rule(file), file=path)
+    return file
+
+
 def open_head(path: str | Path) -> bytes:
     """Check that a file can be streamed and return its first bytes, for the encoding's detection.
 
@@ -87,11 +93,7 @@ def open_head(path: str | Path) -> bytes:
             or unreadable (permissions).
         EnvironmentFault: the disk or share failed while reading it.
     """
-    file = Path(path)
-    if not file.exists():
-        raise InputError("file not found", file=path)
-    if not file.is_file():
-        raise InputError(not_a_file_rule(file), file=path)
+    file = _regular_file(path)
     try:
         with file.open("rb") as handle:
             return handle.read(HEAD_BYTES)

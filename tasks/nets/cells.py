@@ -50,10 +50,6 @@ def _serialized(initializer):
     return initializer if isinstance(initializer, (str, dict)) else keras.initializers.serialize(initializer)
 
 
-def _initializer(initializer):
-    return keras.initializers.get(initializer)
-
-
 @keras.saving.register_keras_serializable(package="seqflow")
 class ManualRNNCell(_HandBuiltCell):
     """The textbook Elman cell ``h_t = act(x_t·W_x + h_{t-1}·W_h + b)``.
@@ -69,10 +65,10 @@ class ManualRNNCell(_HandBuiltCell):
 
     def build(self, input_shape):
         n_features = input_shape[-1]
-        self.kernel = self.add_weight(shape=(n_features, self.units), initializer=_initializer(self.kernel_initializer),
+        self.kernel = self.add_weight(shape=(n_features, self.units), initializer=self.kernel_initializer,
                                       name="kernel")
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), initializer=_initializer(self.recurrent_initializer), name="recurrent_kernel"
+            shape=(self.units, self.units), initializer=self.recurrent_initializer, name="recurrent_kernel"
         )
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
@@ -121,9 +117,9 @@ class PeepholeLSTMCell(_HandBuiltCell):
     def build(self, input_shape):
         n_features = input_shape[-1]
         u = self.units
-        self.kernel = self.add_weight(shape=(n_features, 4 * u), initializer=_initializer(self.kernel_initializer),
+        self.kernel = self.add_weight(shape=(n_features, 4 * u), initializer=self.kernel_initializer,
                                       name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer=_initializer(self.recurrent_initializer),
+        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer=self.recurrent_initializer,
                                                 name="recurrent_kernel")
 
         def bias_init(shape, dtype=None):
@@ -135,7 +131,7 @@ class PeepholeLSTMCell(_HandBuiltCell):
         self.bias = self.add_weight(shape=(4 * u,), initializer=bias_init, name="bias")
         # Small random peepholes; zeros would also train (their gradient is δ·C), but start symmetric.
         peep = (keras.initializers.RandomUniform(-0.1, 0.1) if self.peephole_initializer is None
-                else _initializer(self.peephole_initializer))
+                else self.peephole_initializer)
         self.peephole_i = self.add_weight(shape=(u,), initializer=peep, name="peephole_i")
         self.peephole_f = self.add_weight(shape=(u,), initializer=peep, name="peephole_f")
         self.peephole_o = self.add_weight(shape=(u,), initializer=peep, name="peephole_o")

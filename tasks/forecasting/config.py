@@ -225,7 +225,8 @@ class EvaluateConfig(Frozen):
 class ForecastTrain(TrainConfig):
     """Keras ``fit`` settings, and whether a run takes up what an earlier one with the same inputs trained."""
 
-    resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its per-epoch backup (off = train every network afresh, no backup)
+    resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its last backup (off = train every network afresh, no backup)
+    backup_seconds: float = Field(5.0, ge=0, le=86400)  # back up a training after an epoch only once this many seconds passed since its last backup (0 = after every epoch); a kill loses at most this long plus one epoch
 
 
 class ForecastTracking(TrackingConfig):

@@ -1,4 +1,7 @@
-"""Per-epoch training backups, so that a killed ``fit`` resumes from its last completed epoch.
+"""Training backups after completed epochs, so that a killed ``fit`` resumes from the last one saved.
+
+A backup follows every epoch, or (``every_seconds``) only epochs that end at least that long after the
+previous backup: a tiny network's epoch is shorter than writing its backup.
 
 Keras' ``BackupAndRestore`` restores the weights, the optimizer's state (Adam's moments, its step
 count and the learning rate) and the epoch counter, but not the
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,11 +90,17 @@ class EpochBackup(keras.callbacks.Callback):
     Args:
         directory: the backup folder of this one training; nothing else may write there.
         stateful: the callbacks whose progress is saved and restored (EarlyStopping, ReduceLROnPlateau).
+        every_seconds: back up after an epoch only once this many seconds have passed since the last
+            backup (or since training began); 0 backs up every epoch. A kill then loses at most that
+            long plus one epoch of training; a network whose epochs are shorter than a backup does not
+            spend most of its time writing them.
     """
 
-    def __init__(self, directory: Path, stateful: Sequence[keras.callbacks.Callback]):
+    def __init__(self, directory: Path, stateful: Sequence[keras.callbacks.Callback], every_seconds: float = 0.0):
         super().__init__()
         self.directory = Path(directory)
+        self.every_seconds = float(every_seconds)
+        self._last = time.monotonic()
         self.stateful = [c for c in stateful if type(c) in _TRACKED]
         self.restored: Backup | None = None
         self.history: dict[str, list[float]] = {}
@@ -116,6 +126,7 @@ class EpochBackup(keras.callbacks.Callback):
         return self.restored.epochs_done
 
     def on_train_begin(self, logs=None):
+        self._last = time.monotonic()
         if self.restored is None:
             return
         for callback, saved in zip(self.stateful, self.restored.callbacks, strict=True):
@@ -127,6 +138,13 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if time.monotonic() - self._last < self.every_seconds:
+            return
+        self.save(epoch)
+        self._last = time.monotonic()
+
+    def save(self, epoch: int) -> None:
+        """Write the state after ``epoch`` (0-based) as ``epoch-<epoch + 1>``, then delete older backups."""
         self.directory.mkdir(parents=True, exist_ok=True)
         partial = self.directory / f".partial-{epoch + 1:05d}"
         shutil.rmtree(partial, ignore_errors=True)

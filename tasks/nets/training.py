@@ -153,6 +153,7 @@ def fit_forecaster(
     on_epoch_end: EpochHook | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     backup_dir: Path | None = None,
+    backup_seconds: float = 0.0,
 ) -> FitResult:
     """Compile and fit ``model`` with ``cfg.loss``, early stopping on ``val_loss`` and best weights restored.
 
@@ -169,6 +170,8 @@ def fit_forecaster(
         backup_dir: this training's own folder for a backup after every epoch
             (:class:`tasks.nets.resume.EpochBackup`); when it holds one, training resumes after the
             epoch it saved, and it is deleted once ``fit`` returns. ``None``: no backup.
+        backup_seconds: back up only after epochs that end at least this long after the last backup
+            (0: after every epoch).
     """
     from tasks.nets.resume import EpochBackup, discard
 
@@ -179,7 +182,7 @@ def fit_forecaster(
     callbacks.extend(extra_callbacks)
     backup, done = None, 0
     if backup_dir is not None:
-        backup = EpochBackup(backup_dir, callbacks)
+        backup = EpochBackup(backup_dir, callbacks, backup_seconds)
         done = backup.restore(model)
         callbacks.append(backup)  # last: it saves the others' state after they update it
     began = time.perf_counter()
@@ -254,6 +257,7 @@ def train_cell(
     n_targets: int | None = None,
     future_steps: int = 0,
     backup_dir: Path | None = None,
+    backup_seconds: float = 0.0,
 ) -> tuple[keras.Model, FitResult]:
     """Seed, build and fit one cell; sizes (lookback, n_features) are read from ``x_train``.
 
@@ -265,8 +269,9 @@ def train_cell(
         future_steps: the last rows of each window that carry the forecast steps' covariates
             (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
         backup_dir: the per-epoch backup to resume from and keep (see :func:`fit_forecaster`).
+        backup_seconds: the least time between two backups (see :func:`fit_forecaster`).
     """
     _configure_threads(train_cfg.threads)
     model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks,
-                                 backup_dir)
+                                 backup_dir, backup_seconds)

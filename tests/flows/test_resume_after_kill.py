@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 EPOCHS = 100  # a tiny network on the shipped alcohol sales: the lstm trains for several seconds
 COMMAND = ["run", "forecast", "--horizon", "6", "--set", "window.lookback=12", "--set", "model.units=4",
            "--set", "model.recipe=manual", "--set", "model.cells=gru,lstm", "--set", f"train.epochs={EPOCHS}",
+           "--set", "train.backup_seconds=0",
            "--set", f"train.patience={EPOCHS}", "--set", "train.progress=false", "--set", "evaluate.baselines=naive",
            "--json"]
 

@@ -81,3 +81,32 @@ def test_a_half_written_epoch_folder_is_ignored(tmp_path):
     (tmp_path / ".partial-00003").mkdir()
     (tmp_path / "epoch-00002").mkdir()  # renamed into place only when whole: this one lacks its state
     assert resume.latest(tmp_path) is None
+
+
+class _Clock(keras.callbacks.Callback):
+    """A clock the backup reads, at two seconds an epoch: set at each epoch's end, before the backup's turn."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.now = 2.0 * (epoch + 1)
+
+
+def test_a_backup_every_few_seconds_saves_only_epochs_that_end_that_long_after_the_last(tmp_path, monkeypatch):
+    cfg = load_config(StudyConfig, None, [*TINY, "train.epochs=9", "train.patience=20", "train.lr_patience=20"])
+    parts = _parts(cfg)
+    clock = _Clock()
+    monkeypatch.setattr(resume, "time", clock)
+    backup = tmp_path / "backup"
+    # 2 s an epoch, 5 s between backups: after epochs 3 (6 s) and 6 (12 s), not after the others.
+    with pytest.raises(KeyboardInterrupt):
+        _train(cfg, parts, backup_dir=backup, backup_seconds=5.0, extra_callbacks=[clock, _Interrupt(8)])
+    assert resume.latest(backup).epochs_done == 6
+    seen: list[int] = []
+    _, fit = _train(cfg, parts, backup_dir=backup, backup_seconds=5.0, on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    assert fit.resumed_from_epoch == 6 and seen == [6, 7, 8]

@@ -88,7 +88,7 @@ def _training_key(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str
     tracked and shown), the cell, the forecaster's name, and the code that trains them."""
     from tasks import nets
 
-    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress", "resume"}})
+    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress", "resume", "backup_seconds"}})
     return caching.content_key(
         windows.content_hash, settings, cell, name,
         caching.code_fingerprint(nets, preprocessing, panel, sys.modules[__name__]),
@@ -193,6 +193,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                                 member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
                                 n_targets=1, future_steps=future_steps,
                                 backup_dir=paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None,
+                                backup_seconds=cfg.train.backup_seconds,
                             )
                         except DivergedError as exc:
                             runs.log_entries(run_id, epochs)

@@ -28,8 +28,11 @@ demo: $(STAMP)
 	$(VENV)/bin/seqflow run embed
 	$(VENV)/bin/seqflow run lesson --config flows/configs/lesson_demo.toml
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), whole test files to one worker (their
+# fixtures train once): much of it waits on servers and subprocesses, so two overlap on two cores.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"

@@ -153,3 +153,32 @@ def test_seqflow_predict_gives_the_auto_forecast(runs, tmp_path):
     shown = CliRunner().invoke(app, ["predict", "--model", clean["served"]["model_uri"], "--input", str(path)])
     assert shown.exit_code == 0, shown.output
     assert "auto: next 6 monthly steps, 95% interval" in shown.stdout
+
+
+@pytest.fixture(scope="module")
+def networks_only(runs, tmp_path_factory):
+    """The clean run again with the recurrent recipes as auto's only candidates, so that the choice reads
+    networks (with one epoch the statistical forecasters win every rule above); the trained networks are
+    the clean run's, reused from the cache."""
+    from tasks.forecasting import choice
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(choice, "STATISTICAL", ())
+        return _run(_write(tmp_path_factory.mktemp("networks") / "shop.csv", False))
+
+
+def test_the_served_model_reads_the_networks_the_choice_reads_and_forecasts_what_auto_did(networks_only):
+    from tasks.tracking import models
+
+    flow, history = _served_inputs(networks_only)
+    model, bundle = models.load_forecaster(networks_only["served"]["model_uri"])
+    members = bundle["choice"]["series"]["shop"]["members"]
+    assert members and all(m.startswith("gru-") for m in members)
+    used = set(members) | set(bundle["choice"]["new_series"]["members"])
+    assert set(bundle["networks"]) == used
+    # Each recipe's own networks (the latest origin's ensemble) and its own preprocessing.
+    indices = [k for spec in bundle["networks"].values() for k in spec["members"]]
+    assert sorted(indices) == list(range(len(model.unwrap_python_model()._predicts)))
+    assert {name: spec["preprocess"]["log"] for name, spec in bundle["networks"].items()} == {
+        name: "log" in name for name in used}
+    _same_bits(models.predict_table(model, history), flow)

@@ -44,10 +44,14 @@ def _run(path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_harness, tmp_path_factory):
-    clean, poisoned = tmp_path_factory.mktemp("clean"), tmp_path_factory.mktemp("poisoned")
+def clean_csv(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory.mktemp("clean") / "shop.csv", False)
+
+
+@pytest.fixture(scope="module")
+def runs(prefect_harness, clean_csv, tmp_path_factory):
     # The same file name: the series id is the file's stem.
-    return _run(_write(clean / "shop.csv", False)), _run(_write(poisoned / "shop.csv", True))
+    return _run(clean_csv), _run(_write(tmp_path_factory.mktemp("poisoned") / "shop.csv", True))
 
 
 def _auto(summary: dict) -> dict:
@@ -63,6 +67,8 @@ def test_auto_is_ranked_beside_every_candidate_and_marked_as_chosen_before_the_t
     assert [n for n, r in names.items() if r["chosen"]] == ["auto"]
     # What is served is auto itself, the choice made on the inner folds.
     assert clean["served_network"] == "auto" and clean["served"]["cell"] == "auto"
+    # auto's own interval (calibrated on its inner folds), scored like every model's.
+    assert all(np.isfinite(_auto(clean)["metrics"][k]) for k in ("coverage", "msis", "interval_width"))
     # The held-out fold only: the inner folds are the choice's and are not in the comparison.
     assert {b["fold"] for b in clean["backtest"]} == {0}
 
@@ -156,15 +162,15 @@ def test_seqflow_predict_gives_the_auto_forecast(runs, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def networks_only(runs, tmp_path_factory):
+def networks_only(runs, clean_csv):
     """The clean run again with the recurrent recipes as auto's only candidates, so that the choice reads
     networks (with one epoch the statistical forecasters win every rule above); the trained networks are
-    the clean run's, reused from the cache."""
+    the clean run's, reused (the same file and settings)."""
     from tasks.forecasting import choice
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(choice, "STATISTICAL", ())
-        return _run(_write(tmp_path_factory.mktemp("networks") / "shop.csv", False))
+        return _run(clean_csv)
 
 
 def test_the_served_model_reads_the_networks_the_choice_reads_and_forecasts_what_auto_did(networks_only):

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import paths, storage
 from tasks.config import flatten
-from tasks.forecasting import choice, ingest, metrics, panel
+from tasks.forecasting import choice, ingest, intervals, metrics, panel
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ModelResult, ScoredForecasts, SeriesRef
@@ -100,12 +100,19 @@ def choose_auto(results: list[ModelResult], baselines: ScoredForecasts, series: 
         found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
                  for fold, row in means.iterrows() for k, v in row.items()}
         found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
+        banded = intervals.interval_scores(out, arrays, season_length, cfg.evaluate.interval_level)
+        found.update({("" if fold == 0 else f"fold{fold}.") + k: v for fold, row in banded.items() for k, v in row.items()})
         if cfg.evaluate.folds > 1:
             found.update({f"backtest_{k}": float(means[k].mean()) for k in metrics.METRICS})
+            found.update({f"backtest_{k}": float(np.mean([row[k] for row in banded.values()])) for k in intervals.METRICS})
         found.update({f"inner.{rule}.mase": v for rule, v in chosen.rule_scores[0].items()})
         runs.log_metrics(run_id, found)
         runs.log_file(run_id, table_path, "choice")
         runs.log_dict(run_id, {**_summary(chosen, cfg), "served": plan}, "choice.json")
+        runs.log_dict(run_id, {"level": cfg.evaluate.interval_level, "scale": "in-sample seasonal-naive MAE",
+                               "calibrated_on": "the chosen rule's cross-fitted errors on the inner folds",
+                               "folds": {str(f): {"half_widths": q.tolist(), "n_calibration": chosen.n_calibration[f].tolist()}
+                                         for f, q in chosen.half_widths.items()}}, "intervals.json")
         runs.set_tags(run_id, {"rule": chosen.rules[0], "best_network": chosen.network or "none",
                                "chosen_on": f"{cfg.evaluate.inner_folds} inner folds before each held-out horizon"})
     except BaseException as exc:

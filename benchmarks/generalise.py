@@ -122,7 +122,7 @@ def markdown(table: pd.DataFrame, wins: dict, walls: dict[str, float], summaries
     for rival, w in wins.items():
         lines.append(f"| {rival} | {w['won']} | {w['tied']} | {w['lost']} | {w['share_won']:.0%} | "
                      f"{w['mean_mase_auto']:.3f} | {w['mean_mase_rival']:.3f} |")
-    lines += ["", "| set | series | wall (s) | rule chosen at fold 0 | network served |", "|---|---|---|---|---|"]
+    lines += ["", "| set | series | wall (s) | rule chosen at fold 0 | served |", "|---|---|---|---|---|"]
     for name, wall in walls.items():
         s = summaries[name]
         lines.append(f"| {name} | {s['n_series']} | {wall:.0f} | {s.get('rule', '')} | {s.get('served_network')} |")

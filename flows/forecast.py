@@ -57,14 +57,16 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         ]
         if not any(r.ok for r in results) and cfg.model.recipe != "auto":
             raise AllModelsFailed("every model failed: " + "; ".join(f"{r.cell}: {r.failure}" for r in results))
-        network = None
+        plan = None
         if cfg.model.recipe == "auto":
-            # Chosen on the inner folds only (tasks.forecasting.choice); the held-out folds are only scored.
-            auto, network = steps.choose_auto(results, baselines, series, cfg, season, ctx)
+            # Chosen on the inner folds only (tasks.forecasting.choice); the held-out folds are only scored,
+            # and what is served is that choice.
+            auto, plan = steps.choose_auto(results, baselines, series, cfg, season, ctx)
             results.append(auto)
-        compared = steps.compare_holdout(results, baselines, series, cfg, ctx, network)
+        compared = steps.compare_holdout(results, baselines, series, cfg, ctx, "auto" if plan else None)
         served_cfg = plans[compared.served][1] if compared.served in plans else None
-        served = steps.serve_best_model(compared, series, cfg, season, ctx, served_cfg)
+        served = steps.serve_best_model(compared, series, cfg, season, ctx, served_cfg, plan,
+                                        {name: c for name, (_, c) in plans.items()})
     return ForecastSummary(
         flow="train-forecasters",
         flow_run_id=ctx.flow_run_id,

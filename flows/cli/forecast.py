@@ -131,8 +131,8 @@ def _report(summary: ForecastSummary) -> None:
         out.print("chosen: model.recipe = auto chose and combined its candidates on backtests inside the training part "
                   "only (evaluate.inner_folds origins before each held-out horizon); every row's scores are the test "
                   "part's, seen after the choice. "
-                  + (f"Served: {summary.served_network}, the network with the best inner score."
-                     if summary.served_network else "No network served: none fit the series."),
+                  + ("Served: auto itself, the rule and each series' members and weights it chose (a new series: "
+                     "the shared ranking's)." if summary.served_network else "Nothing served."),
                   highlight=False, style="dim")
     elif not any(row.chosen for row in summary.ranking) and len(models) > 1:
         out.print("chosen: none before the test; the best of several models by these test scores is an optimistic "

@@ -17,6 +17,11 @@ one), so a rule that picks each series' best is not judged on the folds it picke
 the lowest pooled score is used, with members chosen on every inner fold. The M4 competition's lesson
 is that combinations of recurrent and statistical forecasts win; the inner folds say whether they win
 here.
+
+Its prediction interval is split-conformal on the chosen rule's cross-fitted inner-fold errors (each
+scaled by the series' MASE scale at that inner origin), like a network's on its validation errors.
+What is served is the choice at the latest held-out fold (:func:`served_plan`): the rule, each series'
+members and weights, and for a series the run never saw, the shared ranking combined the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tasks.forecasting import intervals
 from tasks.forecasting.metrics import score_forecast
 
 # The statistical forecasters auto considers (tasks.forecasting.statistical.baseline_forecasters).
@@ -78,7 +84,14 @@ class Choice:
     table: pd.DataFrame  # CHOICE_COLUMNS: per series and held-out fold, every candidate's inner score and weight
     rules: dict[int, str]  # held-out fold -> the rule chosen for it
     rule_scores: dict[int, dict[str, float]]  # held-out fold -> rule -> pooled inner MASE
-    network: str | None  # the recurrent recipe with the best pooled inner score at fold 0 (the one served)
+    network: str | None  # the recurrent recipe with the best pooled inner score at fold 0
+    # held-out fold -> (horizon,) conformal half-widths of the chosen rule (in units of each series'
+    # MASE scale) and the cross-fitted inner-fold errors each was taken from
+    half_widths: dict[int, np.ndarray]
+    n_calibration: dict[int, np.ndarray]
+    # fold 0: per series the members of the chosen rule in the order combined, with their weights
+    members: dict[str, tuple[tuple[str, ...], tuple[float, ...]]]
+    shared: tuple[tuple[str, ...], tuple[float, ...]]  # fold 0: the shared ranking and its pooled relative scores
 
 
 def recipes(cells: tuple[str, ...], units: int, season_length: int, lookback: int, positive: bool) -> tuple[Recipe, ...]:
@@ -146,21 +159,44 @@ def _score(y: np.ndarray, yhat: np.ndarray, insample: np.ndarray, m: int) -> tup
     return float(found["mase"]), float(found["smape"])
 
 
-def _combine(rule: str, yhats: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Combine ``(n_members, horizon)`` forecasts ranked best first; returns the forecast and the weights."""
+def weights_of(rule: str, scores: np.ndarray) -> np.ndarray:
+    """The weight of each of ``len(scores)`` members ranked best first, under a rule without its ``shared_`` prefix."""
+    weights = np.zeros(len(scores))
+    n = min(TOP_K, len(scores))
+    if rule == "best" or n == 1:
+        weights[0] = 1.0
+    elif rule == "median_top3":
+        weights[:n] = 1.0 / n  # reported as equal shares; the forecast is the median
+    else:
+        inverse = 1.0 / np.maximum(scores[:n], 1e-12)
+        weights[:n] = inverse / inverse.sum()
+    return weights
+
+
+def combine(rule: str, yhats: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Combine ``(n_members, horizon)`` forecasts ranked best first by a rule without its ``shared_`` prefix.
+
+    The flow's auto forecast and the served model's both come from here, with the same members in
+    the same order and the same weights, so they agree bit for bit.
+    """
     n = min(TOP_K, len(yhats))
     if rule == "best" or n == 1:
-        weights = np.zeros(len(yhats))
-        weights[0] = 1.0
-        return yhats[0], weights
-    top = yhats[:n]
-    weights = np.zeros(len(yhats))
+        return yhats[0]
     if rule == "median_top3":
-        weights[:n] = 1.0 / n  # reported as equal shares; the forecast is the median
-        return np.median(top, axis=0), weights
-    inverse = 1.0 / np.maximum(scores[:n], 1e-12)
-    weights[:n] = inverse / inverse.sum()
-    return weights[:n] @ top, weights
+        return np.median(yhats[:n], axis=0)
+    return np.asarray(weights, dtype=np.float64)[:n] @ yhats[:n]
+
+
+def _combine(rule: str, yhats: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine ``(n_members, horizon)`` forecasts ranked best first; returns the forecast and the weights."""
+    weights = weights_of(rule, scores)
+    return combine(rule, yhats, weights), weights
+
+
+def kept(rule: str, names: list[str], weights: list[float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The members a rule reads: the first alone under ``best`` (or when it is the only one), else all of them."""
+    n = 1 if rule.removeprefix("shared_") == "best" or len(names) == 1 else len(names)
+    return tuple(names[:n]), tuple(float(w) for w in weights[:n])
 
 
 def choose(
@@ -172,6 +208,7 @@ def choose(
     n_inner: int,
     horizon: int,
     season_length: int,
+    level: float = 0.95,
 ) -> Choice:
     """Choose and combine the candidates per series and held-out fold on the inner folds only.
 
@@ -185,6 +222,7 @@ def choose(
         n_inner: ``evaluate.inner_folds``.
         horizon: steps per test part.
         season_length: ``m`` of MASE.
+        level: the interval's nominal coverage (``evaluate.interval_level``).
 
     Returns:
         The auto forecasts at the held-out folds and the per-series table of what was chosen.
@@ -205,6 +243,8 @@ def choose(
     rules: dict[int, str] = {}
     rule_scores: dict[int, dict[str, float]] = {}
     network_scores: dict[str, list[float]] = {}
+    half_widths, n_calibration, members = {}, {}, {}
+    shared: tuple[tuple[str, ...], tuple[float, ...]] = ((), ())
     for fold in range(held_out):
         inner, scored = {}, {}
         for sid in ids:
@@ -216,6 +256,7 @@ def choose(
         # Each rule scored cross-fitted: its members chosen on all inner folds but one, scored on that
         # one (a rule that picks each series' best is not scored on the folds it picked on).
         rule_scores[fold] = {}
+        errors: dict[str, list[np.ndarray]] = {}  # rule -> cross-fitted |error| / scale, (horizon,) each
         for rule in RULES:
             got = []
             for k in range(n_inner):
@@ -224,20 +265,34 @@ def choose(
                 for sid in ids:
                     f = inner[sid][k]
                     combined, _ = _apply(rule, plans, sid, lambda name, f=f, sid=sid: yhat[(sid, name, f)])
-                    mase, smape = _score(truth[(sid, f)][2], combined, series[sid][1][: truth[(sid, f)][0]],
-                                         season_length)
+                    before = series[sid][1][: truth[(sid, f)][0]]
+                    mase, smape = _score(truth[(sid, f)][2], combined, before, season_length)
                     got.append(mase if scored[sid][2] == "mase" else smape / 100.0)
+                    errors.setdefault(rule, []).append(intervals.scaled_errors(
+                        truth[(sid, f)][2], combined, intervals.series_scale(before, season_length)))
             rule_scores[fold][rule] = float(np.mean(got))
         rule = min(RULES, key=lambda r: (_key(rule_scores[fold][r])[0], RULES.index(r)))
         rules[fold] = rule
+        scores_by_step = np.stack(errors[rule])  # (n_series * n_inner, horizon)
+        half_widths[fold] = np.array([intervals.conformal_quantile(scores_by_step[:, h], level)
+                                      for h in range(horizon)])
+        n_calibration[fold] = np.isfinite(scores_by_step).sum(axis=0)
         plans = _plans(scored, list(range(n_inner)))
+        if fold == 0:
+            ranked, scores = plans["shared"]
+            shared = (tuple(ranked), tuple(float(s) for s in scores))
         for sid in ids:
             origin, stamps, y = truth[(sid, fold)]
             combined, weights = _apply(rule, plans, sid, lambda name, sid=sid: yhat[(sid, name, fold)])
+            if fold == 0:
+                members[sid] = kept(rule, list(weights), list(weights.values()))
+            lower, upper = intervals.bounds(combined, half_widths[fold],
+                                            intervals.series_scale(series[sid][1][:origin], season_length))
             ranked, scores = plans["series"][sid]
             out_parts.append(pd.DataFrame({
                 "series_id": sid, "model": AUTO, "fold": fold, "origin": origin, "timestamp": stamps,
-                "horizon_step": np.arange(1, horizon + 1), "yhat": combined, "y": y}))
+                "horizon_step": np.arange(1, horizon + 1), "yhat": combined, "y": y, "lower": lower,
+                "upper": upper}))
             table_rows += [{"series_id": sid, "fold": fold, "origin": origin, "rule": rule, "candidate": name,
                             "rank": r + 1, "inner_score": float(score), "inner_metric": scored[sid][2],
                             "weight": float(weights.get(name, 0.0))}
@@ -248,7 +303,33 @@ def choose(
                         network_scores.setdefault(name, []).append(float(score))
     network = min(network_scores, key=lambda n: _key(float(np.mean(network_scores[n])), n)) if network_scores else None
     return Choice(pd.concat(out_parts, ignore_index=True), pd.DataFrame(table_rows, columns=list(CHOICE_COLUMNS)),
-                  rules, rule_scores, network)
+                  rules, rule_scores, network, half_widths, n_calibration, members, shared)
+
+
+def served_plan(chosen: Choice) -> dict:
+    """What a served auto forecaster applies, JSON-ready: the latest held-out fold's rule and members.
+
+    ``series``: each series of the run, its members in the order combined and their weights.
+    ``new_series``: a series the run never saw has no ranking of its own; it is forecast with the
+    shared ranking (every series' mean relative inner score), combined the same way (``best``: its
+    first; ``median_top3``: the median of its top three; ``weighted_top3``: weights from the inverse
+    of its pooled relative scores). None when no candidate forecast every series.
+    """
+    rule = chosen.rules[0]
+    how = rule.removeprefix("shared_")
+    ranked, scores = chosen.shared
+    new = None
+    if ranked:
+        top = list(ranked[:TOP_K])
+        names, weights = kept(rule, top, list(weights_of(how, np.asarray(scores[:TOP_K]))))
+        new = {"ranking": "shared", "members": list(names), "weights": list(weights)}
+    return {
+        "rule": rule,
+        "combine": how,
+        "series": {sid: {"members": list(names), "weights": list(weights)}
+                   for sid, (names, weights) in sorted(chosen.members.items())},
+        "new_series": new,
+    }
 
 
 def _inner_scores(sid, inner, present, fold, yhat, truth, values, m) -> tuple[dict[str, list[float]], list[int], str]:

@@ -134,7 +134,7 @@ class HoldoutComparison:
     forecasts_path: str
     scores_path: str
     unscaled: tuple[UnscaledSeries, ...]  # series scored without MASE, MSIS and interval
-    served: str | None = None  # the network to serve: auto's inner-fold choice, else the best-ranked model
+    served: str | None = None  # what to serve: auto itself (its inner-fold choice), else the best-ranked model
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class ForecastSummary:
     served: ServedModel | None  # the best model as a servable forecaster (None: not logged or not servable)
     not_served: str | None  # why no model was served (model.scope = local)
     recipe: str = "manual"  # model.recipe: auto (chosen on inner folds) | manual
-    served_network: str | None = None  # the network served: auto's inner-fold choice, else the best-ranked
+    served_network: str | None = None  # the forecaster served: auto (its inner-fold choice), else the best-ranked
     # The statistical forecasters' backtest forecasts at every origin (under auto the inner ones too).
     baseline_forecasts_path: str | None = None
 

@@ -2,8 +2,8 @@
 
 Logged with MLflow's models-from-code (``python_model=<this file>``): the copy inside each model
 runs at load time, so no class is pickled by import path. What the model needs arrives as files:
-``keras_model_0`` .. ``keras_model_{n-1}`` (the ensemble's networks; a model logged before
-ensembles has one ``keras_model``) and ``bundle`` (JSON: the window and split settings, the scaler rule,
+``keras_model_0`` .. ``keras_model_{n-1}`` (the ensemble's networks, or every network an auto
+forecaster's choice reads; a model logged before ensembles has one ``keras_model``) and ``bundle`` (JSON: the window and split settings, the scaler rule,
 the frequency, the interval half-widths and the whole flow config). The code that maps a history to
 a forecast is named in the model's ``model_config`` (``serving_module``, a module of the ``tasks``
 package that travels inside the model as its code path) and is imported by name, like the modules
@@ -46,7 +46,9 @@ class SeriesForecaster(PythonModel):
         self._serving = importlib.import_module(config["serving_module"])
         self._errors = importlib.import_module(config.get("errors_module", "tasks.errors"))
         names = sorted((k for k in context.artifacts if k.startswith("keras_model_")), key=lambda k: int(k.rsplit("_", 1)[1]))
-        names = names or ["keras_model"]
+        # A model logged before ensembles has one keras_model; an auto forecaster whose choice reads
+        # statistical members only has none.
+        names = names or [k for k in ("keras_model",) if k in context.artifacts]
         self._models = [keras.saving.load_model(context.artifacts[k], compile=False) for k in names]
         # One predict function per member: the serving module forecasts with each and takes the median.
         self._predicts = [lambda x, m=m: np.asarray(m(x, training=False)) for m in self._models]

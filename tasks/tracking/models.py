@@ -162,6 +162,7 @@ def log_forecaster_model(
     input_example,
     history_columns: Sequence[str] = (),
     forecast_columns: Sequence[str] = (),
+    requirements: Sequence[str] = (),
 ) -> tuple[str, str]:
     """Log a servable forecaster (history table in, forecast table out) as a models-from-code pyfunc.
 
@@ -180,6 +181,8 @@ def log_forecaster_model(
         input_example: a small history table (``series_id, timestamp, value``).
         history_columns: the history's columns, ``forecast_columns`` the forecast's: the model's
             signature (see :func:`forecaster_signature`); none given, none is logged.
+        requirements: distributions the serving module needs besides TensorFlow, Keras, NumPy,
+            pandas and MLflow (e.g. ``statsmodels``), pinned to their installed versions.
 
     Returns:
         ``(model_uri, model_id)``.
@@ -203,7 +206,7 @@ def log_forecaster_model(
                 code_paths=[str(paths.PROJECT_ROOT / "tasks")],
                 signature=forecaster_signature(history_columns, forecast_columns) if history_columns else False,
                 input_example=input_example,
-                pip_requirements=_pinned("tensorflow", "keras", "numpy", "pandas", "mlflow"),
+                pip_requirements=_pinned("tensorflow", "keras", "numpy", "pandas", "mlflow", *requirements),
             )
     if was == "RUNNING":
         c.update_run(run_id, status="RUNNING")  # leaving the `with` ended it; its owner ends it

@@ -44,10 +44,14 @@ def _run(path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(prefect_harness, tmp_path_factory):
-    clean, poisoned = tmp_path_factory.mktemp("clean"), tmp_path_factory.mktemp("poisoned")
+def clean_csv(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory.mktemp("clean") / "shop.csv", False)
+
+
+@pytest.fixture(scope="module")
+def runs(prefect_harness, clean_csv, tmp_path_factory):
     # The same file name: the series id is the file's stem.
-    return _run(_write(clean / "shop.csv", False)), _run(_write(poisoned / "shop.csv", True))
+    return _run(clean_csv), _run(_write(tmp_path_factory.mktemp("poisoned") / "shop.csv", True))
 
 
 def _auto(summary: dict) -> dict:
@@ -61,8 +65,10 @@ def test_auto_is_ranked_beside_every_candidate_and_marked_as_chosen_before_the_t
     assert {"auto", "gru-level", "gru-deseason-log-small", "gru-deseason-log", "seasonal_naive",
             "holt_winters_damped", "theta"} <= set(names)
     assert [n for n, r in names.items() if r["chosen"]] == ["auto"]
-    assert clean["served_network"] in {"gru-level", "gru-deseason-log-small", "gru-deseason-log"}
-    assert clean["served"]["cell"] == clean["served_network"]
+    # What is served is auto itself, the choice made on the inner folds.
+    assert clean["served_network"] == "auto" and clean["served"]["cell"] == "auto"
+    # auto's own interval (calibrated on its inner folds), scored like every model's.
+    assert all(np.isfinite(_auto(clean)["metrics"][k]) for k in ("coverage", "msis", "interval_width"))
     # The held-out fold only: the inner folds are the choice's and are not in the comparison.
     assert {b["fold"] for b in clean["backtest"]} == {0}
 
@@ -71,9 +77,114 @@ def test_the_held_out_values_never_reach_the_choice(runs):
     clean, poisoned = runs
     tables = [storage.read_frame(paths.intermediate_path("auto-choice", _auto(s)["run_id"])) for s in runs]
     pd.testing.assert_frame_equal(tables[0], tables[1])
-    assert clean["served_network"] == poisoned["served_network"]
+    from tasks.tracking import models
+
+    served = [models.load_forecaster(s["served"]["model_uri"])[1] for s in runs]
+    assert served[0]["choice"] == served[1]["choice"]  # the rule, every member and weight, bit for bit
     forecasts = [storage.read_frame(Path(s["forecasts_path"])) for s in runs]
     auto = [f[f["model"] == "auto"].sort_values("horizon_step") for f in forecasts]
     assert auto[0]["yhat"].to_numpy().tobytes() == auto[1]["yhat"].to_numpy().tobytes()
     assert not np.array_equal(auto[0]["y"].to_numpy(), auto[1]["y"].to_numpy())
     assert _auto(clean)["metrics"]["mase"] != _auto(poisoned)["metrics"]["mase"]
+
+
+def _served_inputs(summary: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The flow's auto forecast at the latest origin, and every series' history before that origin."""
+    forecasts = storage.read_frame(Path(summary["forecasts_path"]))
+    flow = forecasts[(forecasts["model"] == "auto") & (forecasts["fold"] == 0)].sort_values(
+        ["series_id", "horizon_step"], ignore_index=True)
+    series = storage.read_frame(Path(summary["series_path"]))
+    first = flow.groupby("series_id")["timestamp"].min()
+    history = series[series["timestamp"] < series["series_id"].map(first)].reset_index(drop=True)
+    return flow, history[["series_id", "timestamp", "value"]]
+
+
+def _same_bits(served: pd.DataFrame, flow: pd.DataFrame) -> None:
+    served = served.sort_values(["series_id", "timestamp"], ignore_index=True)
+    assert served["series_id"].tolist() == flow["series_id"].tolist()
+    assert pd.DatetimeIndex(served["timestamp"]).equals(pd.DatetimeIndex(flow["timestamp"]))
+    for column in ("yhat", "lower", "upper"):
+        got, want = served[column].to_numpy(np.float64), flow[column].to_numpy(np.float64)
+        assert np.isfinite(want).all(), column
+        assert got.tobytes() == want.tobytes(), f"{column}: served {got} != flow {want}"
+
+
+def test_the_served_model_forecasts_what_auto_chose_bit_for_bit(runs):
+    """The logged forecaster of an auto run is the choice itself: its rule, each series' members and
+    weights, the statistical members refitted on the history, the networks the rule uses."""
+    from tasks.tracking import models
+
+    clean, _ = runs
+    assert clean["served"]["cell"] == "auto"
+    flow, history = _served_inputs(clean)
+    model, bundle = models.load_forecaster(clean["served"]["model_uri"])
+    chosen = storage.read_frame(paths.intermediate_path("auto-choice", _auto(clean)["run_id"]))
+    members = chosen[(chosen["fold"] == 0) & (chosen["weight"] > 0)].sort_values("rank")
+    plan = bundle["choice"]["series"]["shop"]
+    assert bundle["choice"]["rule"] == members["rule"].iloc[0]
+    assert plan["members"] == members["candidate"].tolist()
+    assert plan["weights"] == members["weight"].tolist()
+    used = set(plan["members"]) | set(bundle["choice"]["new_series"]["members"])
+    assert set(bundle["networks"]) == {m for m in used if m.startswith("gru-")}
+    _same_bits(models.predict_table(model, history), flow)
+
+
+def test_a_series_not_seen_in_training_is_forecast_with_the_shared_ranking(runs):
+    from tasks.tracking import models
+
+    clean, _ = runs
+    flow, history = _served_inputs(clean)
+    model, bundle = models.load_forecaster(clean["served"]["model_uri"])
+    fallback = bundle["choice"]["new_series"]
+    assert fallback["ranking"] == "shared" and fallback["members"]
+    renamed = history.assign(series_id="elsewhere")
+    served = models.predict_table(model, renamed)
+    assert served["series_id"].unique().tolist() == ["elsewhere"]
+    # One series: the shared ranking orders the candidates as its own does, so the same members (the
+    # weights, of relative scores, may differ in the last bits).
+    assert fallback["members"] == bundle["choice"]["series"]["shop"]["members"]
+    np.testing.assert_allclose(served["yhat"].to_numpy(), flow["yhat"].to_numpy(), rtol=1e-12)
+
+
+def test_seqflow_predict_gives_the_auto_forecast(runs, tmp_path):
+    clean, _ = runs
+    flow, history = _served_inputs(clean)
+    path = tmp_path / "history.csv"
+    history.assign(timestamp=history["timestamp"].dt.strftime("%Y-%m")).to_csv(path, index=False)
+    out = tmp_path / "forecast.parquet"
+    result = CliRunner().invoke(app, ["predict", "--model", clean["served"]["model_uri"], "--input", str(path),
+                                      "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    _same_bits(storage.read_frame(out), flow)
+    shown = CliRunner().invoke(app, ["predict", "--model", clean["served"]["model_uri"], "--input", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "auto: next 6 monthly steps, 95% interval" in shown.stdout
+
+
+@pytest.fixture(scope="module")
+def networks_only(runs, clean_csv):
+    """The clean run again with the recurrent recipes as auto's only candidates, so that the choice reads
+    networks (with one epoch the statistical forecasters win every rule above); the trained networks are
+    the clean run's, reused (the same file and settings)."""
+    from tasks.forecasting import choice
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(choice, "STATISTICAL", ())
+        return _run(clean_csv)
+
+
+def test_the_served_model_reads_the_networks_the_choice_reads_and_forecasts_what_auto_did(networks_only):
+    from tasks.tracking import models
+
+    flow, history = _served_inputs(networks_only)
+    model, bundle = models.load_forecaster(networks_only["served"]["model_uri"])
+    members = bundle["choice"]["series"]["shop"]["members"]
+    assert members and all(m.startswith("gru-") for m in members)
+    used = set(members) | set(bundle["choice"]["new_series"]["members"])
+    assert set(bundle["networks"]) == used
+    # Each recipe's own networks (the latest origin's ensemble) and its own preprocessing.
+    indices = [k for spec in bundle["networks"].values() for k in spec["members"]]
+    assert sorted(indices) == list(range(len(model.unwrap_python_model()._predicts)))
+    assert {name: spec["preprocess"]["log"] for name, spec in bundle["networks"].items()} == {
+        name: "log" in name for name in used}
+    _same_bits(models.predict_table(model, history), flow)

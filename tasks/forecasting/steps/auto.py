@@ -4,18 +4,20 @@ The choice itself is pure (:mod:`tasks.forecasting.choice`); here it reads every
 backtest forecasts, writes the forecaster ``auto``'s forecasts and scores beside the others, and
 records what was chosen in a child run of its own (``auto · <subject>``): the rule per held-out fold,
 each series' ranked candidates with their inner scores and weights (``choice.parquet``, ``choice.json``).
+:func:`served_auto` lays out what the served model needs: the plan, the networks it reads, the bundle.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import paths, storage
 from tasks.config import flatten
-from tasks.forecasting import choice, ingest, metrics, panel
+from tasks.forecasting import choice, ingest, intervals, metrics, panel
 from tasks.forecasting import config as forecast_config
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import ModelResult, ScoredForecasts, SeriesRef
@@ -68,12 +70,13 @@ def baselines_to_run(cfg: ForecastConfig) -> tuple[str, ...]:
 
 @task(name="choose-on-inner-folds", cache_policy=NO_CACHE, persist_result=False)
 def choose_auto(results: list[ModelResult], baselines: ScoredForecasts, series: SeriesRef, cfg: ForecastConfig,
-                season_length: int, ctx: RunContext) -> tuple[ModelResult, str | None]:
+                season_length: int, ctx: RunContext) -> tuple[ModelResult, dict]:
     """Choose and combine the candidates on the inner folds; forecast and score the held-out folds.
 
     Returns:
-        The forecaster ``auto`` as a scored model (no network of its own: ``model_uri`` None), and
-        the recurrent recipe with the best inner score (the one served), None when every network failed.
+        The forecaster ``auto`` as a scored model (no network of its own: ``model_uri`` None; its
+        interval's half-widths at the latest fold), and what is served
+        (:func:`tasks.forecasting.choice.served_plan`).
     """
     ok = [r for r in results if r.ok]
     forecasts = pd.concat([storage.read_frame(Path(baselines.forecasts_path))]
@@ -86,7 +89,8 @@ def choose_auto(results: list[ModelResult], baselines: ScoredForecasts, series: 
     try:
         runs.log_params(run_id, {"forecaster": choice.AUTO, "candidates": ",".join(candidates), **flatten(cfg)})
         chosen = choice.choose(forecasts, arrays, candidates, networks, cfg.evaluate.folds, cfg.evaluate.inner_folds,
-                               cfg.window.horizon, season_length)
+                               cfg.window.horizon, season_length, cfg.evaluate.interval_level)
+        plan = choice.served_plan(chosen)
         out = typed_forecasts(chosen.forecasts)
         scores = typed_scores(panel.score_forecasts(out, arrays, season_length))
         forecasts_path = storage.write_frame(out, paths.intermediate_path("model-forecasts", run_id))
@@ -96,20 +100,28 @@ def choose_auto(results: list[ModelResult], baselines: ScoredForecasts, series: 
         found = {("" if fold == 0 else f"fold{fold}.") + k: float(v)
                  for fold, row in means.iterrows() for k, v in row.items()}
         found["test_rmse"], found["test_mae"] = found["rmse"], found["mae"]
+        banded = intervals.interval_scores(out, arrays, season_length, cfg.evaluate.interval_level)
+        found.update({("" if fold == 0 else f"fold{fold}.") + k: v for fold, row in banded.items() for k, v in row.items()})
         if cfg.evaluate.folds > 1:
             found.update({f"backtest_{k}": float(means[k].mean()) for k in metrics.METRICS})
+            found.update({f"backtest_{k}": float(np.mean([row[k] for row in banded.values()])) for k in intervals.METRICS})
         found.update({f"inner.{rule}.mase": v for rule, v in chosen.rule_scores[0].items()})
         runs.log_metrics(run_id, found)
         runs.log_file(run_id, table_path, "choice")
-        runs.log_dict(run_id, _summary(chosen, cfg), "choice.json")
-        runs.set_tags(run_id, {"rule": chosen.rules[0], "served_network": chosen.network or "none",
+        runs.log_dict(run_id, {**_summary(chosen, cfg), "served": plan}, "choice.json")
+        runs.log_dict(run_id, {"level": cfg.evaluate.interval_level, "scale": "in-sample seasonal-naive MAE",
+                               "calibrated_on": "the chosen rule's cross-fitted errors on the inner folds",
+                               "folds": {str(f): {"half_widths": q.tolist(), "n_calibration": chosen.n_calibration[f].tolist()}
+                                         for f, q in chosen.half_widths.items()}}, "intervals.json")
+        runs.set_tags(run_id, {"rule": chosen.rules[0], "best_network": chosen.network or "none",
                                "chosen_on": f"{cfg.evaluate.inner_folds} inner folds before each held-out horizon"})
     except BaseException as exc:
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
     runs.end_run(run_id)
-    return (ModelResult(choice.AUTO, run_id, None, None, None, found, None, str(forecasts_path), str(scores_path)),
-            chosen.network)
+    return (ModelResult(choice.AUTO, run_id, None, None, None, found, None, str(forecasts_path), str(scores_path),
+                        tuple(float(q) for q in chosen.half_widths[0]),
+                        tuple(int(n) for n in chosen.n_calibration[0])), plan)
 
 
 def _summary(chosen: choice.Choice, cfg: ForecastConfig) -> dict:
@@ -118,7 +130,40 @@ def _summary(chosen: choice.Choice, cfg: ForecastConfig) -> dict:
     return {
         "inner_folds": cfg.evaluate.inner_folds,
         "rules": {str(f): {"chosen": r, "inner_mase": chosen.rule_scores[f]} for f, r in chosen.rules.items()},
-        "served_network": chosen.network,
+        "best_network": chosen.network,
         "members": {f"{sid}/fold-{fold}": {str(row.candidate): round(float(row.weight), 6) for row in part.itertuples()}
                     for (sid, fold), part in members.groupby(["series_id", "fold"], sort=True)},
     }
+
+
+def served_auto(result: ModelResult, models: tuple[ModelResult, ...], plan: dict, network_cfgs: dict[str, ForecastConfig],
+                cfg: ForecastConfig, series: SeriesRef, season_length: int, **provenance: str) -> tuple[list[Path], dict]:
+    """The networks a served auto model carries (the latest origin's, of the recipes its plan reads) and its bundle.
+
+    Args:
+        result: the forecaster ``auto`` (its interval's half-widths).
+        models: every trained network's result (its model files and interval).
+        plan: :func:`tasks.forecasting.choice.served_plan`.
+        network_cfgs: recipe label -> its config.
+        provenance: where the model comes from, for the bundle.
+
+    Returns:
+        ``(keras files, bundle)``: the files in the order of their ``keras_model_<k>`` artifacts.
+    """
+    from tasks.forecasting import serving, served_choice
+    from tasks.forecasting.steps.models import Unit
+
+    by_name = {r.cell: r for r in models if r.ok and r.model_path is not None}
+    files: list[Path] = []
+    networks = {}
+    for name in served_choice.networks_used(plan, tuple(by_name)):
+        net, net_cfg = by_name[name], network_cfgs[name]
+        folder = Path(net.model_path).parent
+        start = len(files)
+        files += [folder / Unit(0, member, 0, None).file(name) for member in range(net_cfg.model.ensemble)]
+        spec = serving.make_bundle(net_cfg.model_dump(mode="json"), net_cfg.model.cells[0], series.frequency,
+                                   season_length, np.asarray(net.half_widths), np.asarray(net.n_calibration))
+        networks[name] = {**spec, "members": list(range(start, len(files)))}
+    bundle = served_choice.make_bundle(cfg.model_dump(mode="json"), plan, networks, series.frequency, season_length,
+                                       np.asarray(result.half_widths), np.asarray(result.n_calibration), **provenance)
+    return files, bundle

@@ -28,7 +28,7 @@ from tasks.forecasting.records import (
     ServedModel,
     UnscaledSeries,
 )
-from tasks.forecasting.steps.auto import baselines_to_run
+from tasks.forecasting.steps.auto import baselines_to_run, served_auto
 from tasks.forecasting.steps.data import run_logger, series_arrays
 from tasks.forecasting.steps.models import Unit
 from tasks.tracking import models as tracked_models
@@ -43,7 +43,7 @@ def compare_holdout(
     series: SeriesRef,
     cfg: ForecastConfig,
     ctx: RunContext,
-    served_network: str | None = None,
+    served: str | None = None,
 ) -> HoldoutComparison:
     """Aggregate every forecaster as M4 does, rank by MASE, and log the tables, forecasts and plots.
 
@@ -108,8 +108,8 @@ def compare_holdout(
         runs.set_tags(parent, {"best_model": best_model, **runs.internal({"best_model_run_id": best.run_id})})
         if best.model_id:
             tracked_models.link_model(parent, best.model_id)
-    # What is served: auto's network chosen on the inner folds; a manual run's best-ranked network.
-    served = served_network if cfg.model.recipe == "auto" else best_model
+    # What is served: auto itself (its choice made on the inner folds); a manual run's best-ranked network.
+    served = served if cfg.model.recipe == "auto" else best_model
     if served is not None:
         runs.set_tags(parent, {"chosen_before_test": "auto" if cfg.model.recipe == "auto" else
                                ("yes" if len(cfg.model.cells) == 1 else "no: the best of several cells by test MASE")})
@@ -150,10 +150,14 @@ LOCAL_NOT_SERVED = ("no served model: model.scope = local trains one set of netw
 
 @task(name="serve-best-model", cache_policy=NO_CACHE, persist_result=False)
 def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: ForecastConfig, season_length: int,
-                     ctx: RunContext, served_cfg: ForecastConfig | None = None) -> ServedModel | None:
-    """Log the best model (by the ranking) as a servable forecaster on the parent run; register it as ``candidate``.
+                     ctx: RunContext, served_cfg: ForecastConfig | None = None, plan: dict | None = None,
+                     network_cfgs: dict[str, ForecastConfig] | None = None) -> ServedModel | None:
+    """Log the served model as a servable forecaster on the parent run; register it as ``candidate``.
 
-    The forecaster maps a history table to the forecast table with intervals
+    Under ``model.recipe = auto`` that is the forecaster ``auto`` itself: its ``plan``
+    (:func:`tasks.forecasting.choice.served_plan`), the networks of the recipes it reads (their
+    configs in ``network_cfgs``) and the statistical members refitted on each history
+    (:mod:`tasks.forecasting.served_choice`). Otherwise the best-ranked network: the forecaster maps a history table to the forecast table with intervals
     (:func:`tasks.forecasting.serving.forecast_frame`): it carries every ensemble member of the latest
     origin (``keras_model_0`` .. ``keras_model_{n-1}``) and forecasts with their median, through the
     same preprocessing as the flow; its settings travel as ``bundle.json``. A ``model.scope = local``
@@ -175,18 +179,27 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
         runs.set_tags(ctx.parent_run_id, {"served_model": "none", "served_model_skipped": reason})
         return None
     result = next(r for r in compared.models if r.cell == best)
-    model_dir = Path(result.model_path).parent
-    members = [model_dir / Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
-    bundle = serving.make_bundle(
-        (served_cfg or cfg).model_dump(mode="json"), best, series.frequency, season_length, np.asarray(result.half_widths),
-        np.asarray(result.n_calibration), parent_run_id=ctx.parent_run_id, model_run_id=result.run_id,
-        data_content_hash=series.content_hash)
+    provenance = {"parent_run_id": ctx.parent_run_id, "model_run_id": result.run_id,
+                  "data_content_hash": series.content_hash}
+    if plan is not None:
+        from tasks.forecasting import served_choice
+
+        members, bundle = served_auto(result, compared.models, plan, network_cfgs or {}, cfg, series, season_length,
+                                      **provenance)
+        module, extra = served_choice.__name__, ("statsmodels", "scipy")
+    else:
+        model_dir = Path(result.model_path).parent
+        members = [model_dir / Unit(0, member, 0, None).file(best) for member in range(cfg.model.ensemble)]
+        bundle = serving.make_bundle(
+            (served_cfg or cfg).model_dump(mode="json"), best, series.frequency, season_length,
+            np.asarray(result.half_widths), np.asarray(result.n_calibration), **provenance)
+        module, extra = serving.__name__, ()
     frame = storage.read_frame(Path(series.path))
     first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
     example = first.tail(bundle["min_history"]).reset_index(drop=True)
     model_uri, model_id = tracked_models.log_forecaster_model(
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
-        serving.__name__, [cells.__name__], example, serving.HISTORY_COLUMNS, serving.FORECAST_COLUMNS)
+        module, [cells.__name__], example, serving.HISTORY_COLUMNS, serving.FORECAST_COLUMNS, extra)
     runs.set_tags(ctx.parent_run_id, {"served_model": best, **runs.internal({"served_model_uri": model_uri})})
     name = cfg.registered_name
     if name is None:

@@ -167,10 +167,19 @@ def _row(number: int, point: dict[str, Any], run_id: str | None, score: float | 
             "rank": None, "failure": failure, "reused": reused}
 
 
-def _nest(run_id: str, sweep_run: str, number: int, key: str, cfg: ForecastConfig) -> None:
-    """Put a point's run under the sweep's run and tag it as the sweep's point ``number``."""
-    runs.set_tags(run_id, {runs.MLFLOW_PARENT_RUN_ID: sweep_run, POINT_NUMBER: str(number), SWEEP_HASH: key,
-                           POINT_KEY: point_key(cfg)})
+def _nest(run_id: str, sweep_run: str, number: int, key: str, cfg: ForecastConfig, name: str | None = None) -> None:
+    """Put a point's run under the sweep's run and tag it as the sweep's point ``number``; rename it to ``name``."""
+    tags = {runs.MLFLOW_PARENT_RUN_ID: sweep_run, POINT_NUMBER: str(number), SWEEP_HASH: key, POINT_KEY: point_key(cfg)}
+    runs.set_tags(run_id, tags if name is None else {**tags, runs.MLFLOW_RUN_NAME: name})
+
+
+def point_run_name(number: int, point: dict[str, Any], run_name: str) -> str:
+    """A point's run name: the point's number and values first, then its forecast run's own name.
+
+    In the runs table (where long names are cut) and the compare view, the points of one sweep
+    otherwise read alike: the same flow, subject and cell, seconds apart.
+    """
+    return f"point {number} · {describe_point(point)} · {run_name}"
 
 
 def _record(sweep_run: str, row: dict[str, Any], metric: str) -> None:
@@ -200,5 +209,5 @@ def _run_point(number: int, point: dict[str, Any], cfg: ForecastConfig, sweep_ru
     if score is not None:
         # Logged before the run is tagged as the sweep's: a run found by the tag always has its score.
         runs.log_metrics(summary.parent_run_id, {f"sweep.{metric}": score})
-    _nest(summary.parent_run_id, sweep_run, number, key, cfg)
+    _nest(summary.parent_run_id, sweep_run, number, key, cfg, point_run_name(number, point, summary.parent_run_name))
     return _row(number, point, summary.parent_run_id, score)

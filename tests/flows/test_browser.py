@@ -252,3 +252,70 @@ def test_the_compare_view_shows_both_models_loss_plots_side_by_side(page, ui_url
     assert boxes[0]["x"] < boxes[1]["x"] and abs(boxes[0]["y"] - boxes[1]["y"]) < 5  # side by side
     images.first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "11-compare-loss-side-by-side.png"))
+
+
+def _show_columns(page, *keys: str) -> None:
+    """Add params or metrics to the runs table from its Columns menu, one key at a time."""
+    for key in keys:
+        page.get_by_role("button", name="Columns").first.click()
+        page.keyboard.type(key)
+        page.get_by_text(key, exact=True).last.click(timeout=30_000)
+        page.keyboard.press("Escape")
+
+
+def test_a_sweep_opens_with_its_points_nested_under_its_run_beside_their_settings_and_scores(page, ui_url, swept):
+    from tasks.tracking import store
+
+    summary, _ = swept
+    client = store.client()
+    sweep_name = client.get_run(summary["sweep_run_id"]).info.run_name
+    names = {p["run_id"]: client.get_run(p["run_id"]).info.run_name for p in summary["points"]}
+    page.goto(_experiment_url(ui_url, summary, "/runs"))
+    page.get_by_text(sweep_name, exact=True).first.wait_for(timeout=60_000)
+    _room(page)
+    score = f"metrics.`sweep.{summary['metric']}`"
+    _show_columns(page, "model.units", f"sweep.{summary['metric']}")
+    page.get_by_role("columnheader", name=f"sweep.{summary['metric']}").first.wait_for(timeout=30_000)
+    assert all(page.get_by_text(name, exact=True).count() == 0 for name in names.values())  # folded in the sweep
+    parent = page.locator(f"[role=row][row-id='{summary['sweep_run_id']}']").first
+    parent.locator("button").first.click()
+    for name in names.values():
+        page.get_by_text(name, exact=True).first.wait_for(timeout=30_000)
+    # The points' rows follow their sweep's row, each with its grid value and its score.
+    top = int(parent.get_attribute("row-index"))
+    for point in summary["points"]:
+        row = page.locator(f"[role=row][row-id='{point['run_id']}']")
+        assert int(row.first.get_attribute("row-index")) in range(top + 1, top + 1 + len(summary["points"]))
+        assert row.locator("[col-id='params.`model.units`']").inner_text().strip() == str(point["values"]["model.units"])
+        assert float(row.locator(f"[col-id='{score}']").inner_text()) == pytest.approx(point["score"])
+    page.screenshot(path=str(SHOTS / "12-sweep-points-nested.png"))
+
+
+def test_the_compare_view_plots_the_top_points_swept_key_against_their_metric(page, ui_url, swept):
+    summary, _ = swept
+    by_number = {p["number"]: p for p in summary["points"]}
+    top = [by_number[n] for n in summary["ranked"][:3]]
+    ids = ",".join(f"%22{p['run_id']}%22" for p in top)
+    page.goto(f"{ui_url}/#/compare-runs?runs=[{ids}]&experiments=[%22{summary['experiment_id']}%22]"
+              "&workflowType=machine_learning")
+    page.get_by_text("Parallel Coordinates Plot").first.wait_for(timeout=60_000)
+    _room(page)
+    # Parameters: MLflow picks the params that differ (the swept key); Metrics: swap its pick for the sweep's.
+    params, metrics = page.locator(".du-bois-light-select").nth(0), page.locator(".du-bois-light-select").nth(1)
+    assert "model.units" in params.inner_text()
+    for _ in range(metrics.locator(".du-bois-light-select-selection-item-remove").count()):
+        metrics.locator(".du-bois-light-select-selection-item-remove").first.click()
+    metrics.click()
+    page.keyboard.type(f"sweep.{summary['metric']}")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    plot = page.locator(".js-plotly-plot").first
+    plot.get_by_text(f"sweep.{summary['metric']}", exact=True).wait_for(timeout=30_000)
+    time.sleep(2)
+    shown = plot.inner_text().split()
+    # Each axis is labelled with its key and its range: the swept values and the points' scores.
+    assert "model.units" in shown and f"sweep.{summary['metric']}" in shown
+    units = [p["values"]["model.units"] for p in top]
+    scores = [p["score"] for p in top]
+    assert {f"{max(units):.5f}", f"{min(units):.5f}", f"{max(scores):.5f}", f"{min(scores):.5f}"} <= set(shown)
+    page.screenshot(path=str(SHOTS / "13-sweep-compare-parallel-coordinates.png"))

@@ -48,20 +48,19 @@ def dask_cluster():
         cluster.close()
 
 
-def _swept(folder: Path, experiment: str, *runner: str) -> dict:
-    folder.mkdir()
-    result = CliRunner().invoke(app, ["run", "sweep", "--config", str(_plan_for(folder, experiment)),
-                                      "--best", str(folder / "best.toml"), "--json", *runner])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
 @pytest.mark.slow
-def test_each_point_scores_the_same_serially_and_on_a_local_dask_cluster(prefect_harness, dask_cluster, tmp_path):
+def test_each_point_scores_the_same_serially_and_on_a_local_dask_cluster(swept, dask_cluster, tmp_path):
     from tasks.tracking import runs, store
 
-    serial = _swept(tmp_path / "serial", "sweep-serial")
-    on_dask = _swept(tmp_path / "dask", "sweep-dask", "--runner", "dask", "--address", dask_cluster.scheduler_address)
+    serial, _ = swept  # the same grid and base, run serially in this session's store
+    plan = _plan_for(tmp_path, "sweep-dask")
+    # Trained afresh: with resume on, the points would reuse the networks the serial sweep kept for the same inputs.
+    base = tmp_path / "base.toml"
+    base.write_text(base.read_text().replace("epochs = 2\n", "epochs = 2\nresume = false\n"))
+    result = CliRunner().invoke(app, ["run", "sweep", "--config", str(plan), "--best", str(tmp_path / "best.toml"),
+                                      "--json", "--runner", "dask", "--address", dask_cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    on_dask = json.loads(result.stdout)
     assert on_dask["runner"] == "dask" and serial["runner"] == "serial"
     assert [p["values"] for p in on_dask["points"]] == [p["values"] for p in serial["points"]]
     # Bit for bit: the same seed, data and config give the same network wherever it trained.
@@ -75,6 +74,9 @@ def test_each_point_scores_the_same_serially_and_on_a_local_dask_cluster(prefect
         assert run.info.status == "FINISHED"
         assert run.data.tags[runs.MLFLOW_PARENT_RUN_ID] == on_dask["sweep_run_id"]
         pids.add(run.data.tags[runs.OWNER_PID])
+        nested = f"tags.`{runs.MLFLOW_PARENT_RUN_ID}` = '{run.info.run_id}'"
+        models = client.search_runs([on_dask["experiment_id"]], nested)
+        assert [m.data.metrics["networks_reused"] for m in models] == [0]
     # The points trained in the cluster's worker processes, not in this one.
     from distributed import Client
 

@@ -64,16 +64,6 @@ def test_a_bad_grid_is_refused_before_anything_starts_naming_the_point_and_key(t
     assert not (tmp_path / "best.toml").exists()
 
 
-@pytest.fixture(scope="module")
-def swept(prefect_harness, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sweep")
-    sweep = _sweep(folder, '"model.units" = [4, 8]')
-    result = CliRunner().invoke(app, ["run", "sweep", "--config", str(sweep), "--best", str(folder / "best.toml"),
-                                      "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout), folder / "best.toml"
-
-
 @pytest.mark.slow
 def test_every_point_is_a_run_nested_under_the_sweep_and_ranked_by_mase(swept):
     from tasks.tracking import runs, store
@@ -88,6 +78,9 @@ def test_every_point_is_a_run_nested_under_the_sweep_and_ranked_by_mase(swept):
     for point in summary["points"]:
         run = client.get_run(point["run_id"])
         assert run.data.tags[runs.MLFLOW_PARENT_RUN_ID] == summary["sweep_run_id"]
+        # Named after the point first, so the points tell apart in the runs table and the compare view.
+        assert run.info.run_name.startswith(f"point {point['number']} · model.units={point['values']['model.units']}"
+                                            " · forecast · monthly-milk · gru · ")
         assert run.data.params["model.units"] == str(point["values"]["model.units"])
         assert run.data.metrics["by_model.gru.mase"] == pytest.approx(point["score"])
 

@@ -92,15 +92,21 @@ def dask_task_runner(runner: Runner):
     """prefect-dask's runner on the cluster at ``runner.address``, or on a local cluster of processes.
 
     The local cluster's workers are processes with one thread each (a point's TensorFlow gets one
-    thread too, see :func:`sweep_point`), listening on 127.0.0.1 only, without a dashboard.
+    thread too, see :func:`sweep_point`), listening on 127.0.0.1 only, without a dashboard. They
+    report their task runs to this process's Prefect server: a worker started without its address
+    would start a temporary server of its own and keep its task runs there. A remote cluster's
+    workers need ``PREFECT_API_URL`` in their own environment (docs/scale.md).
     """
     from prefect_dask import DaskTaskRunner
 
+    from flows import ephemeral
+
     if runner.address:
         return DaskTaskRunner(address=runner.address)
+    in_use = ephemeral.server_in_use()
     return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
         "n_workers": runner.workers, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1",
-        "dashboard_address": None})
+        "dashboard_address": None, "env": {"PREFECT_API_URL": in_use[0]} if in_use else {}})
 
 
 @flow(name="sweep-forecasters", log_prints=False)

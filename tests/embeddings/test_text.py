@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import gzip
 import random
-import tracemalloc
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.embeddings import corpus, text
-from tasks.embeddings.config import CorpusConfig, TokenizeConfig
+from tasks.embeddings import text
+from tasks.embeddings.config import TokenizeConfig
 from tasks.embeddings.corpus import Document
 from tasks.embeddings.text import RestartableTokens, TokenChunk, VocabularyCounter
 from tasks.errors import InputError
+from tests.embeddings.traced import traced_peak
 
 
 def test_default_token_pattern_keeps_runs_of_letters():
@@ -122,27 +122,34 @@ def _write_corpus(path, n_lines, vocabulary, seed=0):
             handle.write(" ".join(rng.choices(vocabulary, k=60)) + "\n")
 
 
-def _peak_of_ingestion(path) -> tuple[int, int]:
-    counter = VocabularyCounter()
-    tracemalloc.start()
-    try:
-        for _ in counter.observe(text.tokenize_documents(corpus.iter_documents(CorpusConfig(path=path)), TokenizeConfig())):
+def _peak_of_ingestion(path, block_bytes: int) -> tuple[int, int]:
+    """The traced peak of reading, tokenizing and counting ``path`` (in a fresh process), and its token count."""
+    peak, printed = traced_peak(
+        f"""
+        from tasks.embeddings import corpus, text
+        from tasks.embeddings.config import CorpusConfig, TokenizeConfig
+        from tasks.embeddings.text import VocabularyCounter
+        corpus._BLOCK_BYTES = {block_bytes}
+        counter = VocabularyCounter()
+        """,
+        """
+        for _ in counter.observe(text.tokenize_documents(corpus.iter_documents(CorpusConfig(path=sys.argv[1])),
+                                                         TokenizeConfig())):
             pass
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak, counter.n_tokens
+        print(counter.n_tokens)
+        """, str(path))
+    return peak, int(printed[0])
 
 
-def test_ingestion_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
+def test_ingestion_memory_does_not_grow_with_the_corpus(tmp_path):
     """Read, decode, tokenize and count 1× and 4× a corpus: the peak is set by the block, not the corpus."""
-    monkeypatch.setattr(corpus, "_BLOCK_BYTES", 32 * 1024)  # small blocks so a small corpus spans many
+    block = 32 * 1024  # small blocks so a small corpus spans many
     vocabulary = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "klmnprst"]  # 200 words
     small, large = tmp_path / "small.txt.gz", tmp_path / "large.txt.gz"
     _write_corpus(small, 1_000, vocabulary)   # ≈ 0.24 MB of text, ≈ 8 blocks
     _write_corpus(large, 4_000, vocabulary)   # 4×
-    peak_small, tokens_small = _peak_of_ingestion(small)
-    peak_large, tokens_large = _peak_of_ingestion(large)
+    peak_small, tokens_small = _peak_of_ingestion(small, block)
+    peak_large, tokens_large = _peak_of_ingestion(large, block)
     assert tokens_large == 4 * tokens_small
     assert peak_large < 1.25 * peak_small + 64 * 1024, (peak_small, peak_large)
 

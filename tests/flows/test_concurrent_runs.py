@@ -74,6 +74,9 @@ def test_a_dask_sweep_and_a_one_off_run_on_one_store_at_once_finish_every_run_wi
         for process in started:
             _stop(process.pid)
 
+    # The cluster's workers report to the sweep's own temporary Prefect server, not to one each of their own.
+    assert (tmp_path / "sweep.err").read_text().count("Starting temporary server") == 1
+
     found = _runs(root)
     assert found and {r.info.status for r in found} == {"FINISHED"}, [(r.info.run_name, r.info.status) for r in found]
     by_parent: dict[str, list] = {}

@@ -75,7 +75,8 @@ def test_a_dask_sweep_and_a_one_off_run_on_one_store_at_once_finish_every_run_wi
             _stop(process.pid)
 
     # The cluster's workers report to the sweep's own temporary Prefect server, not to one each of their own.
-    assert (tmp_path / "sweep.err").read_text().count("Starting temporary server") == 1
+    # (seqflow starts the sweep's own server without that line; a worker starting its own logs it).
+    assert "Starting temporary server" not in (tmp_path / "sweep.err").read_text()
 
     found = _runs(root)
     assert found and {r.info.status for r in found} == {"FINISHED"}, [(r.info.run_name, r.info.status) for r in found]

@@ -226,6 +226,10 @@ class ForecastTrain(TrainConfig):
     """Keras ``fit`` settings, and whether a run takes up what an earlier one with the same inputs trained."""
 
     resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its per-epoch backup (off = train every network afresh, no backup)
+    # Above this, a global network's windows (the inputs and targets of every window of the panel, float32)
+    # are read part by part from their Parquet file while it trains, not all at once: the in-memory path
+    # holds them several times over (gathered, shuffled, and TensorFlow's copy).
+    max_window_mb: float = Field(512.0, gt=0)  # windows above this many MB train streamed from disk (train.streamed); below, in memory
 
 
 class ForecastTracking(TrackingConfig):

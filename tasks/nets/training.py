@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tasks.nets.config import NetConfig, TrainConfig
 from tasks.nets.models import build_forecaster
+from tasks.nets.streaming import WindowParts, streamed_datasets
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,35 @@ def fit_forecaster(
             (:class:`tasks.nets.resume.EpochBackup`); when it holds one, training resumes after the
             epoch it saved, and it is deleted once ``fit`` returns. ``None``: no backup.
     """
+    return _fit(model, lambda done: epoch_datasets(x_train, y_train, x_val, y_val, cfg.batch_size), len(x_train),
+                cfg, on_epoch_end, extra_callbacks, backup_dir)
+
+
+def fit_streamed(
+    model: keras.Model,
+    train: WindowParts,
+    validation: WindowParts,
+    cfg: TrainConfig,
+    seed: int,
+    on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    backup_dir: Path | None = None,
+) -> FitResult:
+    """:func:`fit_forecaster` on windows read part by part (:mod:`tasks.nets.streaming`), shuffled from ``seed``."""
+    return _fit(model, lambda done: streamed_datasets(train, validation, cfg.batch_size, seed, done), train.n_windows,
+                cfg, on_epoch_end, extra_callbacks, backup_dir)
+
+
+def _fit(
+    model: keras.Model,
+    datasets: Callable[[int], tuple[tf.data.Dataset, int, tf.data.Dataset, int]],
+    n_windows: int,
+    cfg: TrainConfig,
+    on_epoch_end: EpochHook | None,
+    extra_callbacks: Sequence[keras.callbacks.Callback],
+    backup_dir: Path | None,
+) -> FitResult:
+    """Compile, restore a backup, then fit on ``datasets(first epoch)``: ``(train, steps, validation, steps)``."""
     from tasks.nets.resume import EpochBackup, discard
 
     model.compile(optimizer=optimizer_for(cfg), loss=cfg.loss, metrics=["mae"])
@@ -183,7 +213,7 @@ def fit_forecaster(
         done = backup.restore(model)
         callbacks.append(backup)  # last: it saves the others' state after they update it
     began = time.perf_counter()
-    train, steps, validation, validation_steps = epoch_datasets(x_train, y_train, x_val, y_val, cfg.batch_size)
+    train, steps, validation, validation_steps = datasets(done)
     history = model.fit(
         train,
         steps_per_epoch=steps,
@@ -196,7 +226,7 @@ def fit_forecaster(
         verbose=0,
     )
     seconds = time.perf_counter() - began
-    fit = FitResult.from_history(backup.history if backup else history.history, len(x_train), seconds, done)
+    fit = FitResult.from_history(backup.history if backup else history.history, n_windows, seconds, done)
     if backup_dir is not None:
         discard(backup_dir)
     hist, epochs_run = fit.history, fit.epochs_run
@@ -210,7 +240,7 @@ def fit_forecaster(
 
 
 def seeded_forecaster(
-    cell: str, x_train: np.ndarray, model_cfg: NetConfig, seed: int, target: str, horizon: int,
+    cell: str, x_train: np.ndarray | WindowParts, model_cfg: NetConfig, seed: int, target: str, horizon: int,
     n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
     """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`).
@@ -219,7 +249,7 @@ def seeded_forecaster(
     from Python's process-wide ``random``, which other threads of a Dask worker draw from.
     """
     seed_everything(seed)
-    _, steps, n_features = x_train.shape
+    _, steps, n_features = x_train.shape  # an array, or WindowParts' shape
     return build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
                             future_steps, seed=seed)
 
@@ -270,3 +300,28 @@ def train_cell(
     model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks,
                                  backup_dir)
+
+
+def train_streamed_cell(
+    cell: str,
+    train: WindowParts,
+    validation: WindowParts,
+    model_cfg: NetConfig,
+    train_cfg: TrainConfig,
+    seed: int,
+    target: str,
+    horizon: int,
+    on_epoch_end: EpochHook | None = None,
+    n_targets: int | None = None,
+    future_steps: int = 0,
+    backup_dir: Path | None = None,
+) -> tuple[keras.Model, FitResult]:
+    """:func:`train_cell` on windows read part by part, for windows that do not fit in memory.
+
+    The network starts from the same weights as :func:`train_cell`'s with the same seed; the batches
+    are :mod:`tasks.nets.streaming`'s (shuffled from ``seed``), so the trained weights differ from
+    the in-memory path's, and repeat with the seed.
+    """
+    _configure_threads(train_cfg.threads)
+    model = seeded_forecaster(cell, train, model_cfg, seed, target, horizon, n_targets, future_steps)
+    return model, fit_streamed(model, train, validation, train_cfg, seed, on_epoch_end, backup_dir=backup_dir)

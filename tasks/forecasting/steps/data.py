@@ -213,9 +213,10 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     return WindowsRef(str(path), storage.content_hash(path), series, tuple(counts.items()))
 
 
-def read_panel(windows: WindowsRef) -> panel.PanelWindows:
-    """The stored panel windows, as the table they were written from."""
-    stored = storage.read_arrays(Path(windows.path))
+def read_panel(windows: WindowsRef, split: str | None = None) -> panel.PanelWindows:
+    """The stored panel windows, as the table they were written from; with ``split``, only its rows
+    (read a row group at a time: ``"test"`` is one row per series and fold, whatever the windows' size)."""
+    stored = storage.read_arrays(Path(windows.path), None if split is None else ("split", split))
     return panel.PanelWindows.from_arrays(stored.arrays, stored.metadata)
 
 

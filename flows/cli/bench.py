@@ -153,7 +153,7 @@ def csv(
     series: Annotated[int, typer.Option(min=1, help="Daily series in it, of equal length.")] = 10_000,
     horizon: Annotated[int, typer.Option(min=1, help="Steps held out per series (window.horizon).")] = 7,
     stage: Annotated[list[str] | None, typer.Option(
-        help="Stages to measure, in order (repeatable): preflight, ingest, windowing, training; training needs "
+        metavar="STAGE", help="Stages to measure, in order (repeatable): preflight, ingest, windowing, training; training needs "
              "ingest. Default: all.")] = None,
     set_: SetOpt = None,
     as_json: JsonOpt = False,

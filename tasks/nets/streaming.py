@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 MIX_PARTS = 4  # parts whose windows are shuffled together: more mixes better and holds more in memory
 
@@ -94,6 +97,8 @@ def streamed_datasets(
         ``(train, steps_per_epoch, validation, validation_steps)``, as
         :func:`tasks.nets.training.epoch_datasets` returns them.
     """
+    import tensorflow as tf  # at run time: the forecasting steps import this module, the CLI must start fast
+
     if train.n_windows == 0 or validation.n_windows == 0:
         raise ValueError(f"streamed training needs windows: {train.n_windows} to train on, "
                          f"{validation.n_windows} to validate on")

@@ -312,6 +312,7 @@ def train_streamed_cell(
     target: str,
     horizon: int,
     on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     n_targets: int | None = None,
     future_steps: int = 0,
     backup_dir: Path | None = None,
@@ -324,4 +325,4 @@ def train_streamed_cell(
     """
     _configure_threads(train_cfg.threads)
     model = seeded_forecaster(cell, train, model_cfg, seed, target, horizon, n_targets, future_steps)
-    return model, fit_streamed(model, train, validation, train_cfg, seed, on_epoch_end, backup_dir=backup_dir)
+    return model, fit_streamed(model, train, validation, train_cfg, seed, on_epoch_end, extra_callbacks, backup_dir)

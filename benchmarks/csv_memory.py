@@ -82,13 +82,17 @@ def _train_first_network(cfg, series, scratch: str) -> dict:
                                 calendar.resolve(c.preprocess.calendar, series.frequency))
     experiment = store.ensure_experiment("bench-csv-memory")
     parent = runs.start_run(experiment, "bench csv training", {})
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # windowing and MLflow's store included
     trained = steps.train_panel_model.fn(ref, c, cell, RunContext(experiment, parent, "none", ()), name)
     runs.end_run(parent)
     if trained.failure:
         raise RuntimeError(trained.failure)
     params = store.client().get_run(trained.run_id).data.params
     return {"network": name, "windows": sum(n for _, n in ref.counts), "networks": 1,
-            "streamed": params.get("train.streamed", "false"), "final_loss": trained.history["loss"][-1]}
+            "streamed": params.get("train.streamed", "False"), "final_loss": trained.history["loss"][-1],
+            "rss_before_training_mb": before}
 
 
 def _child(stage: str, path: str, horizon: int, scratch: str, overrides: list[str]) -> None:
@@ -178,7 +182,8 @@ def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[s
                         **measure(stage, path, horizon, work, overrides)})
     table = Table(title=f"{rows:,} rows, {series:,} daily series, horizon {horizon} (load average {load[0]:.1f} "
                         f"{load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs at the start)")
-    for column in ("stage", "peak RSS MB", "after imports MB", "stage s (wall)", "stage CPU s", "result"):
+    for column in ("stage", "peak RSS MB", "after imports MB", "before training MB", "stage s (wall)", "stage CPU s",
+                   "result"):
         table.add_column(column, justify="left" if column in ("stage", "result") else "right")
     for r in results:
         result = (f"failed: {r.get('error')}" if "failed" in r else
@@ -186,8 +191,8 @@ def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[s
                   f"{r['windows']:,} windows, {r['networks']} networks" if "windows" in r else
                   f"{r['points']:,} points" if "points" in r else "passed")
         table.add_row(r["stage"], f"{r['peak_rss_mb']:,.0f}", f"{r.get('rss_after_imports_mb', float('nan')):,.0f}",
-                      f"{r.get('seconds', float('nan')):.1f}", f"{r.get('stage_cpu_seconds', float('nan')):.1f}",
-                      result)
+                      f"{r.get('rss_before_training_mb', float('nan')):,.0f}", f"{r.get('seconds', float('nan')):.1f}",
+                      f"{r.get('stage_cpu_seconds', float('nan')):.1f}", result)
     console.print(table)
     shutil.rmtree(work, ignore_errors=True)
     return results

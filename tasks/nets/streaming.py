@@ -7,7 +7,7 @@ goes to the front of the next read, so every batch but the epoch's last is full 
 ``ceil(n_windows / batch_size)`` steps. The order depends on the seed and the epoch alone: the
 same seed gives the same batches, and a run resumed at epoch ``k`` draws epoch ``k``'s order.
 
-Memory holds ``mix_parts`` parts and one batch, whatever the number of windows. The shuffle is
+Memory holds ``mix_parts`` parts (twice while they are joined) and a batch, whatever the number of windows. The shuffle is
 coarser than a whole-array permutation (a batch mixes the windows of ``mix_parts`` parts), and the
 batches differ from the in-memory path's (:func:`tasks.nets.training.epoch_datasets`): the two paths
 train to different weights from the same seed.
@@ -63,17 +63,18 @@ def epoch_batches(parts: WindowParts, batch_size: int, epoch: int, seed: int | N
     carry_y = np.zeros((0, *parts.y_shape), np.float32)
     for first in range(0, len(filled), mix_parts):
         read = [parts.read(i) for i in filled[first : first + mix_parts]]
-        x = np.concatenate([r[0] for r in read]).astype(np.float32, copy=False)
-        y = np.concatenate([r[1] for r in read]).astype(np.float32, copy=False)
+        # One copy of the parts, the carry first; the shuffle is an order of rows gathered a batch at a time.
+        x = np.concatenate([carry_x, *(r[0] for r in read)]).astype(np.float32, copy=False)
+        y = np.concatenate([carry_y, *(r[1] for r in read)]).astype(np.float32, copy=False)
         del read
-        if rng is not None:
-            order = rng.permutation(len(x))
-            x, y = x[order], y[order]
-        x, y = np.concatenate([carry_x, x]), np.concatenate([carry_y, y])
+        fresh = np.arange(len(carry_x), len(x))
+        order = np.concatenate([np.arange(len(carry_x)), fresh if rng is None else rng.permutation(fresh)])
         whole = len(x) - len(x) % batch_size
         for start in range(0, whole, batch_size):
-            yield x[start : start + batch_size], y[start : start + batch_size]
-        carry_x, carry_y = x[whole:], y[whole:]
+            rows = order[start : start + batch_size]
+            yield x[rows], y[rows]
+        carry_x, carry_y = x[order[whole:]], y[order[whole:]]
+        del x, y
     if len(carry_x):
         yield carry_x, carry_y
 

@@ -176,6 +176,10 @@ def series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return backtest.series_arrays(storage.read_frame(Path(series.path)))
 
 
+# Series per row group of a panel: what streamed training reads at a time (tasks.forecasting.steps.streamed).
+SERIES_PER_PART = 200
+
+
 @task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
 def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
                  spec: preprocessing.TransformSpec, target_steps: int,
@@ -200,7 +204,8 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     with storage.arrays_writer(paths.intermediate_path("panel-windows", key)) as writer:
         try:
             for part in panel.iter_panel_windows(arrays, window.lookback, window.horizon, target_steps, window.stride,
-                                                 split.validation, folds, fold_step, spec, stamps, calendar_features):
+                                                 split.validation, folds, fold_step, spec, stamps, calendar_features,
+                                                 SERIES_PER_PART):
                 columns, meta = part.to_arrays()
                 writer.write(columns)
                 transforms.extend(json.loads(meta["transforms"]))

@@ -205,7 +205,7 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
         try:
             for part in panel.iter_panel_windows(arrays, window.lookback, window.horizon, target_steps, window.stride,
                                                  split.validation, folds, fold_step, spec, stamps, calendar_features,
-                                                 SERIES_PER_PART):
+                                                 series_per_part=SERIES_PER_PART):
                 columns, meta = part.to_arrays()
                 writer.write(columns)
                 transforms.extend(json.loads(meta["transforms"]))

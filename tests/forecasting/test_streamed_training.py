@@ -129,3 +129,30 @@ def test_the_forecasting_steps_import_without_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_parts_hold_the_windows_the_in_memory_path_trains_on(tmp_path, monkeypatch):
+    """Level-normalised and joined to their calendar part by part: the same windows, in file order, as the whole array."""
+    from tasks.forecasting import calendar, preprocessing
+
+    cfg = config(1.0)
+    monkeypatch.setattr(steps_data, "SERIES_PER_PART", 3)
+    features = calendar.resolve("auto", "daily")
+    frame_ref = _panel(tmp_path, 8, cfg)  # its series, windowed again below with the calendar
+    ref = steps.window_panel.fn(frame_ref.series, cfg.window, cfg.split, 2, 30, steps.transform_spec(cfg, 7), HORIZON,
+                                features)
+    table = steps_data.read_panel(ref)
+    parts = streamed.PanelParts(ref)
+    assert parts.has_calendar and parts.count(0, "test") == parts.count(1, "test") == 8  # a test row per series
+    for fold in (0, 1):
+        for split in ("train", "validation"):
+            rows = table.rows(fold, split)
+            m = table.transform(int(table.rows(fold, "test")[0])).season_length
+            x, y = preprocessing.level_normalise(table.x[rows], table.y[rows], "seasonal", m)
+            x = preprocessing.with_calendar(x, table.calendar_of(rows))
+            stream = parts.windows(fold, split, "seasonal", m)
+            assert stream.sizes[-1] > 0 and len(stream.sizes) == 3 and stream.n_windows == len(rows) == parts.count(fold, split)
+            read = [stream.read(k) for k in range(len(stream.sizes))]
+            np.testing.assert_array_equal(np.concatenate([r[0] for r in read]), x)
+            np.testing.assert_array_equal(np.concatenate([r[1] for r in read]), y)
+            assert stream.x_shape == x.shape[1:] and stream.y_shape == y.shape[1:]

@@ -93,8 +93,10 @@ def test_a_failed_part_by_part_write_leaves_nothing(tmp_path):
 
 def test_arrays_are_read_by_part_or_filtered_without_reading_them_whole(tmp_path):
     path = tmp_path / "parts.parquet"
-    parts = [{"split": np.array(["train", "test", "train"], dtype=object), "x": np.arange(12, dtype=np.float32).reshape(3, 2, 2)},
-             {"split": np.array(["test", "validation"], dtype=object), "x": np.arange(12, 20, dtype=np.float32).reshape(2, 2, 2)}]
+    parts = [{"split": np.array(["train", "test", "train"], dtype=object),
+              "x": np.arange(12, dtype=np.float32).reshape(3, 2, 2)},
+             {"split": np.array(["test", "validation"], dtype=object),
+              "x": np.arange(12, 20, dtype=np.float32).reshape(2, 2, 2)}]
     with storage.arrays_writer(path) as writer:
         for part in parts:
             writer.write(part)

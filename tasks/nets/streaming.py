@@ -7,10 +7,10 @@ goes to the front of the next read, so every batch but the epoch's last is full 
 ``ceil(n_windows / batch_size)`` steps. The order depends on the seed and the epoch alone: the
 same seed gives the same batches, and a run resumed at epoch ``k`` draws epoch ``k``'s order.
 
-Memory holds ``mix_parts`` parts (twice while they are joined) and a batch, whatever the number of windows. The shuffle is
-coarser than a whole-array permutation (a batch mixes the windows of ``mix_parts`` parts), and the
-batches differ from the in-memory path's (:func:`tasks.nets.training.epoch_datasets`): the two paths
-train to different weights from the same seed.
+Memory holds ``mix_parts`` parts (twice while they are joined) and a batch, whatever the number of
+windows. The shuffle is coarser than a whole-array permutation (a batch mixes the windows of
+``mix_parts`` parts), and the batches differ from the in-memory path's
+(:func:`tasks.nets.training.epoch_datasets`): the two paths train to different weights from the same seed.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class WindowParts:
 
 def epoch_batches(parts: WindowParts, batch_size: int, epoch: int, seed: int | None,
                   mix_parts: int = MIX_PARTS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch's ``(x, y)`` batches: shuffled from ``(seed, epoch)``, or every window in order when ``seed`` is None."""
+    """One epoch's ``(x, y)`` batches: shuffled from ``(seed, epoch)``, or every window in order if ``seed`` is None."""
     if batch_size < 1 or mix_parts < 1:
         raise ValueError(f"batch_size={batch_size}, mix_parts={mix_parts}: both must be >= 1")
     filled = [i for i, n in enumerate(parts.sizes) if n]

@@ -96,8 +96,8 @@ def _grown(tmp_path: Path, max_window_mb: float, monkeypatch) -> tuple[dict, flo
     assert out.returncode == 0, out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["failure"] is None, figures
-    print(f"max_window_mb {max_window_mb}: {figures['grown_mb']:.0f} MB grown on {streamed.window_megabytes(large):.0f} "
-          f"MB of windows")
+    print(f"max_window_mb {max_window_mb}: {figures['grown_mb']:.0f} MB grown on "
+          f"{streamed.window_megabytes(large):.0f} MB of windows")
     # The small panel takes the same path as the large one: its run loaded and traced what that path needs.
     assert streamed.window_megabytes(small) > BOUND_MB or max_window_mb > BOUND_MB
     return figures, streamed.window_megabytes(large)
@@ -132,7 +132,7 @@ def test_the_forecasting_steps_import_without_tensorflow():
 
 
 def test_the_parts_hold_the_windows_the_in_memory_path_trains_on(tmp_path, monkeypatch):
-    """Level-normalised and joined to their calendar part by part: the same windows, in file order, as the whole array."""
+    """Level-normalised and joined to their calendar part by part: the whole array's windows, in file order."""
     from tasks.forecasting import calendar, preprocessing
 
     cfg = config(1.0)
@@ -151,7 +151,8 @@ def test_the_parts_hold_the_windows_the_in_memory_path_trains_on(tmp_path, monke
             x, y = preprocessing.level_normalise(table.x[rows], table.y[rows], "seasonal", m)
             x = preprocessing.with_calendar(x, table.calendar_of(rows))
             stream = parts.windows(fold, split, "seasonal", m)
-            assert stream.sizes[-1] > 0 and len(stream.sizes) == 3 and stream.n_windows == len(rows) == parts.count(fold, split)
+            assert stream.sizes[-1] > 0 and len(stream.sizes) == 3
+            assert stream.n_windows == len(rows) == parts.count(fold, split)
             read = [stream.read(k) for k in range(len(stream.sizes))]
             np.testing.assert_array_equal(np.concatenate([r[0] for r in read]), x)
             np.testing.assert_array_equal(np.concatenate([r[1] for r in read]), y)

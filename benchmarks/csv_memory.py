@@ -7,7 +7,10 @@ in its own child process, so each peak is that stage's alone:
 - ``preflight``: the CLI's pre-flight check (``flows.cli.forecast.preflight``: read, validate, size rules);
 - ``ingest``: the flow's ``ingest-series`` step (read, validate, write the series Parquet);
 - ``windowing``: the flow's networks planned from the stored series (``recipe_configs``) and each one's
-  ``window-series`` step (windows per series and origin, written as Parquet).
+  ``window-series`` step (windows per series and origin, written as Parquet);
+- ``training``: the first planned network's windows, then its ``train-model`` step (every fold's network,
+  as the flow trains it) with a tiny network for ``TRAIN_EPOCHS`` epochs, into a scratch MLflow store;
+  ``--set`` settings (e.g. ``train.max_window_mb``) apply to it.
 
 Peak resident memory and CPU seconds come from ``os.wait4`` on the child; "after imports" is the
 child's own peak before the stage starts (numpy, pandas, Prefect's modules), which every stage pays.
@@ -26,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("preflight", "ingest", "windowing")
+STAGES = ("preflight", "ingest", "windowing", "training")
+TRAIN_EPOCHS = 1
+TRAIN_UNITS = 4  # a tiny network: the stage measures the data's memory, not the model's
 
 
 def write_long_csv(path: Path, rows: int, series: int = 10_000, seed: int = 0) -> int:
@@ -51,14 +56,46 @@ def write_long_csv(path: Path, rows: int, series: int = 10_000, seed: int = 0) -
     return path.stat().st_size
 
 
-def _config(path: str, horizon: int):
+def _config(path: str, horizon: int, overrides: list[str] | tuple[str, ...] = ()):
+    from tasks.config import merge_overrides
     from tasks.forecasting.config import ForecastConfig
 
-    return ForecastConfig.model_validate({"source": {"kind": "csv", "path": path, "id_column": "series_id"},
-                                          "window": {"horizon": horizon}})
+    data = {"source": {"kind": "csv", "path": path, "id_column": "series_id"}, "window": {"horizon": horizon}}
+    return ForecastConfig.model_validate(merge_overrides(data, list(overrides)))
 
 
-def _child(stage: str, path: str, horizon: int, scratch: str) -> None:
+def _train_first_network(cfg, series, scratch: str) -> dict:
+    """Window the first planned network and run its ``train-model`` step (tiny, ``TRAIN_EPOCHS`` epochs)."""
+    from tasks.forecasting import calendar, steps
+    from tasks.forecasting import config as forecast_config
+    from tasks.tracking import runs, store
+    from tasks.tracking.runs import RunContext
+
+    season = cfg.evaluate.season_length or series.season_length
+    name, (cell, c) = next(iter(steps.recipe_configs(cfg, series, season).items()))
+    c = c.model_copy(update={
+        "model": c.model.model_copy(update={"units": TRAIN_UNITS}),
+        "train": c.train.model_copy(update={"epochs": TRAIN_EPOCHS, "resume": False, "progress": False}),
+    })
+    ref = steps.window_panel.fn(series, c.window, c.split, c.total_folds, c.fold_step, steps.transform_spec(c, season),
+                                forecast_config.holdout_target_steps(c),
+                                calendar.resolve(c.preprocess.calendar, series.frequency))
+    experiment = store.ensure_experiment("bench-csv-memory")
+    parent = runs.start_run(experiment, "bench csv training", {})
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # windowing and MLflow's store included
+    trained = steps.train_panel_model.fn(ref, c, cell, RunContext(experiment, parent, "none", ()), name)
+    runs.end_run(parent)
+    if trained.failure:
+        raise RuntimeError(trained.failure)
+    params = store.client().get_run(trained.run_id).data.params
+    return {"network": name, "windows": sum(n for _, n in ref.counts), "networks": 1,
+            "streamed": params.get("train.streamed", "False"), "final_loss": trained.history["loss"][-1],
+            "rss_before_training_mb": before}
+
+
+def _child(stage: str, path: str, horizon: int, scratch: str, overrides: list[str]) -> None:
     """Run one stage on ``path`` and print its figures as JSON (peak RSS comes from the parent's wait4)."""
     import logging
     import resource
@@ -67,7 +104,7 @@ def _child(stage: str, path: str, horizon: int, scratch: str) -> None:
     from tasks.forecasting import config as forecast_config
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    cfg = _config(path, horizon)
+    cfg = _config(path, horizon, overrides)
     ref_file = Path(scratch) / "series-ref.pickle"
     imported = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
@@ -92,6 +129,8 @@ def _child(stage: str, path: str, horizon: int, scratch: str) -> None:
                                         features)
             windows += sum(n for _, n in ref.counts)
         out = {"networks": len(plans), "windows": windows}
+    elif stage == "training":
+        out = _train_first_network(cfg, pickle.loads(ref_file.read_bytes()), scratch)
     else:
         raise ValueError(f"stage {stage!r}: one of {', '.join(STAGES)}")
     done = resource.getrusage(resource.RUSAGE_SELF)
@@ -100,14 +139,14 @@ def _child(stage: str, path: str, horizon: int, scratch: str) -> None:
                       "rss_after_imports_mb": imported.ru_maxrss / 1024}))
 
 
-def measure(stage: str, path: Path, horizon: int, scratch: Path) -> dict:
+def measure(stage: str, path: Path, horizon: int, scratch: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Run one stage in a child; add its peak RSS (MB) and CPU seconds from ``os.wait4``."""
     env = {**os.environ, "SEQFLOW_ARTIFACTS": str(scratch / "artifacts"), "PYTHONPATH": str(Path.cwd())}
     began = time.perf_counter()
     out_file, err_file = scratch / f"{stage}.out", scratch / f"{stage}.err"
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
         child = subprocess.Popen([sys.executable, "-m", "benchmarks.csv_memory", "--child", stage, str(path),
-                                  str(horizon), str(scratch)], stdout=out, stderr=err, env=env)
+                                  str(horizon), str(scratch), *overrides], stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS, which Popen.wait would discard
     child.returncode = os.waitstatus_to_exitcode(status)
     text = out_file.read_text()
@@ -117,8 +156,14 @@ def measure(stage: str, path: Path, horizon: int, scratch: Path) -> dict:
     return figures
 
 
-def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[str, ...] = STAGES) -> list[dict]:
-    """Write the CSV, measure each stage on it, print the table and return its rows."""
+def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[str, ...] = STAGES,
+                  overrides: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """Write the CSV, measure each stage on it, print the table and return its rows.
+
+    ``training`` needs ``ingest`` before it (the stored series); ``overrides`` are ``--set`` settings.
+    """
+    if "training" in stages and "ingest" not in stages:
+        raise ValueError(f"stages {stages}: training needs ingest before it")
     from rich.table import Table
 
     from tasks import paths
@@ -134,18 +179,20 @@ def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[s
     for stage in stages:
         console.print(f"{stage}: measuring …", highlight=False)
         results.append({"stage": stage, "rows": rows, "series": series, "megabytes": n_bytes / 1e6,
-                        **measure(stage, path, horizon, work)})
+                        **measure(stage, path, horizon, work, overrides)})
     table = Table(title=f"{rows:,} rows, {series:,} daily series, horizon {horizon} (load average {load[0]:.1f} "
                         f"{load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs at the start)")
-    for column in ("stage", "peak RSS MB", "after imports MB", "stage s (wall)", "stage CPU s", "result"):
+    for column in ("stage", "peak RSS MB", "after imports MB", "before training MB", "stage s (wall)", "stage CPU s",
+                   "result"):
         table.add_column(column, justify="left" if column in ("stage", "result") else "right")
     for r in results:
         result = (f"failed: {r.get('error')}" if "failed" in r else
+                  f"{r['network']}: {r['windows']:,} windows, streamed {r['streamed']}" if "network" in r else
                   f"{r['windows']:,} windows, {r['networks']} networks" if "windows" in r else
                   f"{r['points']:,} points" if "points" in r else "passed")
         table.add_row(r["stage"], f"{r['peak_rss_mb']:,.0f}", f"{r.get('rss_after_imports_mb', float('nan')):,.0f}",
-                      f"{r.get('seconds', float('nan')):.1f}", f"{r.get('stage_cpu_seconds', float('nan')):.1f}",
-                      result)
+                      f"{r.get('rss_before_training_mb', float('nan')):,.0f}", f"{r.get('seconds', float('nan')):.1f}",
+                      f"{r.get('stage_cpu_seconds', float('nan')):.1f}", result)
     console.print(table)
     shutil.rmtree(work, ignore_errors=True)
     return results
@@ -153,7 +200,7 @@ def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[s
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6:])
     else:
         from rich.console import Console
 

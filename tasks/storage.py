@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 _META_PREFIX = "seqflow."
@@ -193,15 +194,15 @@ def arrays_writer(path: Path) -> Iterator[ArraysWriter]:
                 writer._writer.close()
 
 
-def read_arrays(path: Path) -> StoredArrays:
-    """Read arrays written by :func:`write_arrays`, restoring every n-d shape."""
-    table = pq.read_table(path)
-    raw = _raw_metadata(path)
-    shapes = {
+def _shapes(raw: Mapping[bytes, bytes]) -> dict[str, tuple[int, ...]]:
+    return {
         k.decode().removeprefix(_SHAPE_PREFIX): tuple(int(d) for d in v.decode().split(","))
         for k, v in raw.items()
         if k.startswith(_SHAPE_PREFIX.encode())
     }
+
+
+def _table_arrays(table: pa.Table, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     n = table.num_rows
     arrays: dict[str, np.ndarray] = {}
     for name in table.column_names:
@@ -212,7 +213,55 @@ def read_arrays(path: Path) -> StoredArrays:
             arrays[name] = np.asarray(column.to_pylist(), dtype=object)
         else:
             arrays[name] = column.to_numpy(zero_copy_only=False)
-    return StoredArrays(arrays, read_metadata(path))
+    return arrays
+
+
+def read_arrays(path: Path, where: tuple[str, str] | None = None) -> StoredArrays:
+    """Read arrays written by :func:`write_arrays`, restoring every n-d shape.
+
+    ``where = (column, value)`` keeps only the rows whose string ``column`` equals ``value``, in file
+    order, filtered one row group at a time: memory holds the rows kept and one row group.
+    """
+    raw = _raw_metadata(path)
+    if where is None:
+        table = pq.read_table(path)
+    else:
+        column, value = where
+        with pq.ParquetFile(path) as handle:
+            kept = []
+            for i in range(handle.num_row_groups):
+                group = handle.read_row_group(i)
+                kept.append(group.filter(pc.equal(group.column(column), value)))
+        table = pa.concat_tables(kept)
+    return StoredArrays(_table_arrays(table, _shapes(raw)), read_metadata(path))
+
+
+@dataclass(frozen=True)
+class ArraysLayout:
+    """How a file of :func:`write_arrays` or :func:`arrays_writer` is laid out, from its footer alone."""
+
+    rows: int
+    part_rows: tuple[int, ...]  # rows per row group (a part of arrays_writer), in file order
+    shapes: dict[str, tuple[int, ...]]  # trailing shape of every n-d column
+
+    def values(self, columns: tuple[str, ...]) -> int:
+        """Numbers in ``columns`` (n-d ones) over every row: their float32 bytes are four times this."""
+        return self.rows * sum(int(np.prod(self.shapes[c])) for c in columns if c in self.shapes)
+
+
+def arrays_layout(path: Path) -> ArraysLayout:
+    """The rows, row groups and n-d shapes of an arrays file, without reading its data."""
+    with pq.ParquetFile(path) as handle:
+        meta = handle.metadata
+        parts = tuple(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+        return ArraysLayout(meta.num_rows, parts, _shapes(_raw_metadata(path)))
+
+
+def read_arrays_part(path: Path, part: int, columns: list[str]) -> dict[str, np.ndarray]:
+    """``columns`` of one row group of an arrays file, shapes restored: what streams a file larger than memory."""
+    with pq.ParquetFile(path) as handle:
+        table = handle.read_row_group(part, columns=columns)
+    return _table_arrays(table, _shapes(_raw_metadata(path)))
 
 
 def content_hash(path: Path) -> str:

@@ -89,3 +89,22 @@ def test_a_failed_part_by_part_write_leaves_nothing(tmp_path):
             writer.write({"x": np.zeros((2, 3), dtype=np.float32)})
             writer.write({"x": np.zeros((2, 4), dtype=np.float32)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_arrays_are_read_by_part_or_filtered_without_reading_them_whole(tmp_path):
+    path = tmp_path / "parts.parquet"
+    parts = [{"split": np.array(["train", "test", "train"], dtype=object),
+              "x": np.arange(12, dtype=np.float32).reshape(3, 2, 2)},
+             {"split": np.array(["test", "validation"], dtype=object),
+              "x": np.arange(12, 20, dtype=np.float32).reshape(2, 2, 2)}]
+    with storage.arrays_writer(path) as writer:
+        for part in parts:
+            writer.write(part)
+    layout = storage.arrays_layout(path)
+    assert (layout.rows, layout.part_rows, layout.shapes) == (5, (3, 2), {"x": (2, 2)})
+    assert layout.values(("x", "y")) == 20  # 5 rows of 2 x 2 numbers; no column y
+    second = storage.read_arrays_part(path, 1, ["x"])
+    assert list(second) == ["x"] and np.array_equal(second["x"], parts[1]["x"])
+    test = storage.read_arrays(path, where=("split", "test")).arrays
+    assert test["split"].tolist() == ["test", "test"]
+    assert np.array_equal(test["x"], np.stack([parts[0]["x"][1], parts[1]["x"][0]]))

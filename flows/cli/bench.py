@@ -152,17 +152,27 @@ def csv(
     rows: Annotated[int, typer.Option(min=20_000, max=100_000_000, help="Rows of the long CSV.")] = 1_000_000,
     series: Annotated[int, typer.Option(min=1, help="Daily series in it, of equal length.")] = 10_000,
     horizon: Annotated[int, typer.Option(min=1, help="Steps held out per series (window.horizon).")] = 7,
+    stage: Annotated[list[str] | None, typer.Option(
+        metavar="STAGE", help="Stages to measure, in order (repeatable): preflight, ingest, windowing, training; training needs "
+             "ingest. Default: all.")] = None,
+    set_: SetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure the forecast flow's data stages on a long CSV: peak RSS of pre-flight, ingest and windowing.
+    """Measure the forecast flow on a long CSV: peak RSS of pre-flight, ingest, windowing and training.
 
     A synthetic series_id,date,value file of --rows rows is written under artifacts/bench/ and each stage runs
-    in its own child process (its peak RSS from os.wait4); the file is removed afterwards.
+    in its own child process (its peak RSS from os.wait4); the file is removed afterwards. The training stage
+    trains the first planned network, tiny and for one epoch, with the --set settings (e.g.
+    train.max_window_mb=64 to stream its windows).
     """
     with _from_a_checkout():
-        from benchmarks.csv_memory import run_csv_bench
+        from benchmarks.csv_memory import STAGES, run_csv_bench
 
-    results = run_csv_bench(rows, series, horizon, console(stderr=as_json))
+    stages = tuple(stage or STAGES)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or ("training" in stages and "ingest" not in stages):
+        fail(f"--stage {', '.join(stages)}: each one of {', '.join(STAGES)}, and training needs ingest")
+    results = run_csv_bench(rows, series, horizon, console(stderr=as_json), stages, list(set_ or []))
     if as_json:
         print_json(results)
 

@@ -227,6 +227,10 @@ class ForecastTrain(TrainConfig):
 
     resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its last backup (off = train every network afresh, no backup)
     backup_seconds: float = Field(5.0, ge=0, le=86400)  # back up a training after an epoch only once this many seconds passed since its last backup (0 = after every epoch); a kill loses at most this long plus one epoch
+    # Above this, a global network's windows (the inputs and targets of every window of the panel, float32)
+    # are read part by part from their Parquet file while it trains, not all at once: the in-memory path
+    # holds them several times over (gathered, shuffled, and TensorFlow's copy).
+    max_window_mb: float = Field(512.0, gt=0)  # windows above this many MB train streamed from disk (train.streamed); below, in memory
 
 
 class ForecastTracking(TrackingConfig):

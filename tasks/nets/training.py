@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tasks.nets.config import NetConfig, TrainConfig
 from tasks.nets.models import build_forecaster
+from tasks.nets.streaming import WindowParts, streamed_datasets
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,37 @@ def fit_forecaster(
         backup_seconds: back up only after epochs that end at least this long after the last backup
             (0: after every epoch).
     """
+    return _fit(model, lambda done: epoch_datasets(x_train, y_train, x_val, y_val, cfg.batch_size), len(x_train),
+                cfg, on_epoch_end, extra_callbacks, backup_dir, backup_seconds)
+
+
+def fit_streamed(
+    model: keras.Model,
+    train: WindowParts,
+    validation: WindowParts,
+    cfg: TrainConfig,
+    seed: int,
+    on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    backup_dir: Path | None = None,
+    backup_seconds: float = 0.0,
+) -> FitResult:
+    """:func:`fit_forecaster` on windows read part by part (:mod:`tasks.nets.streaming`), shuffled from ``seed``."""
+    return _fit(model, lambda done: streamed_datasets(train, validation, cfg.batch_size, seed, done), train.n_windows,
+                cfg, on_epoch_end, extra_callbacks, backup_dir, backup_seconds)
+
+
+def _fit(
+    model: keras.Model,
+    datasets: Callable[[int], tuple[tf.data.Dataset, int, tf.data.Dataset, int]],
+    n_windows: int,
+    cfg: TrainConfig,
+    on_epoch_end: EpochHook | None,
+    extra_callbacks: Sequence[keras.callbacks.Callback],
+    backup_dir: Path | None,
+    backup_seconds: float,
+) -> FitResult:
+    """Compile, restore a backup, then fit on ``datasets(first epoch)``: ``(train, steps, validation, steps)``."""
     from tasks.nets.resume import EpochBackup, discard
 
     model.compile(optimizer=optimizer_for(cfg), loss=cfg.loss, metrics=["mae"])
@@ -186,7 +218,7 @@ def fit_forecaster(
         done = backup.restore(model)
         callbacks.append(backup)  # last: it saves the others' state after they update it
     began = time.perf_counter()
-    train, steps, validation, validation_steps = epoch_datasets(x_train, y_train, x_val, y_val, cfg.batch_size)
+    train, steps, validation, validation_steps = datasets(done)
     history = model.fit(
         train,
         steps_per_epoch=steps,
@@ -199,7 +231,7 @@ def fit_forecaster(
         verbose=0,
     )
     seconds = time.perf_counter() - began
-    fit = FitResult.from_history(backup.history if backup else history.history, len(x_train), seconds, done)
+    fit = FitResult.from_history(backup.history if backup else history.history, n_windows, seconds, done)
     if backup_dir is not None:
         discard(backup_dir)
     hist, epochs_run = fit.history, fit.epochs_run
@@ -213,7 +245,7 @@ def fit_forecaster(
 
 
 def seeded_forecaster(
-    cell: str, x_train: np.ndarray, model_cfg: NetConfig, seed: int, target: str, horizon: int,
+    cell: str, x_train: np.ndarray | WindowParts, model_cfg: NetConfig, seed: int, target: str, horizon: int,
     n_targets: int | None = None, future_steps: int = 0,
 ) -> keras.Model:
     """Seed everything, then build ``cell`` for windows shaped like ``x_train`` (see :func:`train_cell`).
@@ -222,7 +254,7 @@ def seeded_forecaster(
     from Python's process-wide ``random``, which other threads of a Dask worker draw from.
     """
     seed_everything(seed)
-    _, steps, n_features = x_train.shape
+    _, steps, n_features = x_train.shape  # an array, or WindowParts' shape
     return build_forecaster(cell, model_cfg, steps - future_steps, n_features, target, horizon, n_targets,
                             future_steps, seed=seed)
 
@@ -268,10 +300,38 @@ def train_cell(
         n_targets: features per predicted step (see :func:`build_forecaster`); ``None``: every input feature.
         future_steps: the last rows of each window that carry the forecast steps' covariates
             (:func:`tasks.forecasting.preprocessing.with_calendar`); 0 without.
-        backup_dir: the per-epoch backup to resume from and keep (see :func:`fit_forecaster`).
+        backup_dir: the backup to resume from and keep (see :func:`fit_forecaster`).
         backup_seconds: the least time between two backups (see :func:`fit_forecaster`).
     """
     _configure_threads(train_cfg.threads)
     model = seeded_forecaster(cell, x_train, model_cfg, seed, target, horizon, n_targets, future_steps)
     return model, fit_forecaster(model, x_train, y_train, x_val, y_val, train_cfg, on_epoch_end, extra_callbacks,
                                  backup_dir, backup_seconds)
+
+
+def train_streamed_cell(
+    cell: str,
+    train: WindowParts,
+    validation: WindowParts,
+    model_cfg: NetConfig,
+    train_cfg: TrainConfig,
+    seed: int,
+    target: str,
+    horizon: int,
+    on_epoch_end: EpochHook | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    n_targets: int | None = None,
+    future_steps: int = 0,
+    backup_dir: Path | None = None,
+    backup_seconds: float = 0.0,
+) -> tuple[keras.Model, FitResult]:
+    """:func:`train_cell` on windows read part by part, for windows that do not fit in memory.
+
+    The network starts from the same weights as :func:`train_cell`'s with the same seed; the batches
+    are :mod:`tasks.nets.streaming`'s (shuffled from ``seed``), so the trained weights differ from
+    the in-memory path's, and repeat with the seed.
+    """
+    _configure_threads(train_cfg.threads)
+    model = seeded_forecaster(cell, train, model_cfg, seed, target, horizon, n_targets, future_steps)
+    return model, fit_streamed(model, train, validation, train_cfg, seed, on_epoch_end, extra_callbacks, backup_dir,
+                               backup_seconds)

@@ -98,3 +98,20 @@ def test_bench_corpus_runs_the_ingest_bench(monkeypatch):
     result = CliRunner().invoke(app, ["bench", "corpus", "--megabytes", "8", "--no-scaling", "--json"])
     assert result.exit_code == 0, result.output
     assert calls == [(8, False)] and json.loads(result.stdout) == [{"form": "spaces"}]
+
+
+def test_bench_csv_passes_its_stages_and_settings_and_refuses_training_without_ingest(monkeypatch):
+    from benchmarks import csv_memory
+
+    calls = []
+    monkeypatch.setattr(csv_memory, "run_csv_bench", lambda rows, series, horizon, console, stages, overrides:
+                        calls.append((rows, stages, overrides)) or [{"stage": s} for s in stages])
+    args = ["bench", "csv", "--rows", "20000", "--stage", "ingest", "--stage", "training",
+            "--set", "train.max_window_mb=64", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert calls == [(20_000, ("ingest", "training"), ["train.max_window_mb=64"])]
+    assert json.loads(result.stdout) == [{"stage": "ingest"}, {"stage": "training"}]
+    refused = CliRunner().invoke(app, ["bench", "csv", "--stage", "training"])
+    assert refused.exit_code == 2 and "training needs ingest" in refused.output
+    assert len(calls) == 1

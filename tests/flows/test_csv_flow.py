@@ -129,6 +129,27 @@ def test_mlflow_holds_tables_per_forecaster_and_fold_forecasts_plots_and_the_mod
     assert child.info.status == "FINISHED" and child.info.run_name == "gru · shop"
     assert np.isfinite(child.data.metrics["mase"]) and np.isfinite(child.data.metrics["fold1.mase"])
     assert client.get_logged_model(first_run["models"][0]["model_id"]).name == "gru-shop"
+    assert child.data.params["train.streamed"] == "False"  # the windows fit in train.max_window_mb
+
+
+def test_windows_over_the_bound_train_streamed_through_the_whole_flow(first_run, shop):
+    """The same run with the bound below its windows: trained from row groups, then evaluated, ranked and served."""
+    from tasks.tracking import store
+
+    result = _run(shop, "--set", "train.max_window_mb=0.001", "--set", "tracking.experiment=e2e-csv-streamed")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    gru = summary["models"][0]
+    child = store.client().get_run(gru["run_id"])
+    assert child.data.params["train.streamed"] == "True" and child.data.params["train.max_window_mb"] == "0.001"
+    assert gru["failure"] is None and gru["model_uri"].startswith("models:/")
+    assert np.isfinite(gru["metrics"]["mase"]) and np.isfinite(gru["metrics"]["backtest_mase"])
+    # The same windows counted on either path; other batches, so other weights and scores.
+    streamed_child, whole_child = child.data.metrics, store.client().get_run(first_run["models"][0]["run_id"]).data.metrics
+    for key in ("train_windows", "validation_windows", "fold1.train_windows"):
+        assert streamed_child[key] == whole_child[key] > 0, key
+    assert {(b["forecaster"], b["fold"]) for b in summary["backtest"]} == {
+        (b["forecaster"], b["fold"]) for b in first_run["backtest"]}
 
 
 def test_nothing_fitted_sees_the_held_out_months(first_run, tmp_path):

@@ -22,8 +22,10 @@ def test_the_key_follows_what_shapes_the_weights_and_ignores_how_the_run_is_show
     assert key != _training_key(_windows("a"), base, "lstm", "lstm")
     for changed in ("seed=7", "train.epochs=3", "model.units=5", "model.ensemble=2"):
         assert key != _training_key(_windows("a"), load_config(ForecastConfig, None, [changed]), "gru", "gru"), changed
-    for shown in ("train.progress=false", "tracking.experiment=elsewhere", "train.resume=false"):
+    for shown in ("train.progress=false", "tracking.experiment=elsewhere", "train.resume=false", "train.max_window_mb=1"):
         assert key == _training_key(_windows("a"), load_config(ForecastConfig, None, [shown]), "gru", "gru"), shown
+    # The path the windows take (streamed or in memory) trains other weights; the bound that chose it does not.
+    assert key != _training_key(_windows("a"), base, "gru", "gru", streamed=True)
 
 
 def test_a_kept_network_is_finished_only_while_both_its_file_and_its_record_exist(tmp_path):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
 
 import numpy as np
 
+from tasks import storage
 from tasks.forecasting import panel, steps
 from tasks.forecasting.steps import data
 from tasks.forecasting.config import ForecastConfig
@@ -23,9 +24,13 @@ def test_the_stored_windows_are_the_panel_of_every_series_whatever_the_parts(tmp
                                          "window": {"lookback": 6, "horizon": 3}})
     series = steps.ingest_series.fn(cfg.source)
     spec = TransformSpec(season_length=7)
-    monkeypatch.setattr(panel, "iter_panel_windows", functools.partial(panel.iter_panel_windows, series_per_part=2))
+    monkeypatch.setattr(data, "SERIES_PER_PART", 2)
     ref = steps.window_panel.fn(series, cfg.window, cfg.split, 2, 3, spec, 3)
+    assert storage.arrays_layout(Path(ref.path)).part_rows[2:] != ()  # three parts: 2, 2 and 1 series
     stored = data.read_panel(ref)
+    test_rows = data.read_panel(ref, "test")  # what evaluation reads
+    for name in ("fold", "series_id", "split", "x", "origin"):
+        np.testing.assert_array_equal(getattr(test_rows, name), getattr(stored, name)[stored.split == "test"])
 
     arrays = {sid: values for sid, (_, values) in data.series_arrays(series).items()}
     whole = panel.build_panel_windows(arrays, 6, 3, 3, 1, cfg.split.validation, 2, 3, spec)

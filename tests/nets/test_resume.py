@@ -110,3 +110,32 @@ def test_a_backup_every_few_seconds_saves_only_epochs_that_end_that_long_after_t
     seen: list[int] = []
     _, fit = _train(cfg, parts, backup_dir=backup, backup_seconds=5.0, on_epoch_end=lambda epoch, logs: seen.append(epoch))
     assert fit.resumed_from_epoch == 6 and seen == [6, 7, 8]
+
+
+@pytest.mark.slow
+def test_an_interrupted_streamed_fit_resumes_with_its_epochs_order_and_ends_bit_for_bit(tmp_path):
+    """Streamed windows (tasks.nets.streaming): the resumed fit draws the order of the epoch it resumes at."""
+    from tasks.nets.streaming import WindowParts
+    from tasks.nets.training import train_streamed_cell
+
+    cfg = load_config(StudyConfig, None, [*TINY, "train.epochs=5", "train.patience=10"])
+    x, y, x_val, y_val = _parts(cfg)
+
+    def parts(a, b, n):
+        edges = np.linspace(0, len(a), n + 1).astype(int)
+        return WindowParts(lambda k: (a[edges[k]:edges[k + 1]], b[edges[k]:edges[k + 1]]), tuple(np.diff(edges)),
+                           a.shape[1:], b.shape[1:])
+
+    def train(**kwargs):
+        w = cfg.window
+        return train_streamed_cell("gru", parts(x, y, 6), parts(x_val, y_val, 2), cfg.model, cfg.train, cfg.seed,
+                                   w.target, w.horizon, **kwargs)
+
+    whole, whole_fit = train()
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        train(backup_dir=backup, extra_callbacks=[_Interrupt(3)])
+    resumed, resumed_fit = train(backup_dir=backup)
+    assert resumed_fit.resumed_from_epoch == 3 and resumed_fit.epochs_run == whole_fit.epochs_run == 5
+    assert resumed_fit.history == whole_fit.history
+    assert all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True))

@@ -176,6 +176,10 @@ def series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return backtest.series_arrays(storage.read_frame(Path(series.path)))
 
 
+# Series per row group of a panel: what streamed training reads at a time (tasks.forecasting.steps.streamed).
+SERIES_PER_PART = 200
+
+
 @task(name="window-series", cache_key_fn=_panel_cache_key, persist_result=True)
 def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, folds: int, fold_step: int,
                  spec: preprocessing.TransformSpec, target_steps: int,
@@ -200,7 +204,8 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     with storage.arrays_writer(paths.intermediate_path("panel-windows", key)) as writer:
         try:
             for part in panel.iter_panel_windows(arrays, window.lookback, window.horizon, target_steps, window.stride,
-                                                 split.validation, folds, fold_step, spec, stamps, calendar_features):
+                                                 split.validation, folds, fold_step, spec, stamps, calendar_features,
+                                                 series_per_part=SERIES_PER_PART):
                 columns, meta = part.to_arrays()
                 writer.write(columns)
                 transforms.extend(json.loads(meta["transforms"]))
@@ -213,9 +218,10 @@ def window_panel(series: SeriesRef, window: WindowConfig, split: SplitConfig, fo
     return WindowsRef(str(path), storage.content_hash(path), series, tuple(counts.items()))
 
 
-def read_panel(windows: WindowsRef) -> panel.PanelWindows:
-    """The stored panel windows, as the table they were written from."""
-    stored = storage.read_arrays(Path(windows.path))
+def read_panel(windows: WindowsRef, split: str | None = None) -> panel.PanelWindows:
+    """The stored panel windows, as the table they were written from; with ``split``, only its rows
+    (read a row group at a time: ``"test"`` is one row per series and fold, whatever the windows' size)."""
+    stored = storage.read_arrays(Path(windows.path), None if split is None else ("split", split))
     return panel.PanelWindows.from_arrays(stored.arrays, stored.metadata)
 
 

@@ -39,6 +39,7 @@ from tasks.forecasting.records import (
     ModelResult,
     WindowsRef,
 )
+from tasks.forecasting.steps import streamed as streamed_windows
 from tasks.forecasting.steps.data import read_panel, series_arrays, typed_forecasts, typed_scores
 from tasks.nets.records import TrainedModel
 from tasks.progress import epoch_bar, step_progress
@@ -83,16 +84,26 @@ def _unit_rows(table: panel.PanelWindows, unit: Unit, split: str) -> np.ndarray:
     return rows
 
 
-def _training_key(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str) -> str:
+def _training_key(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str, streamed: bool = False) -> str:
     """What determines the networks' weights: the windows' content, the config (but how the run is
-    tracked and shown), the cell, the forecaster's name, and the code that trains them."""
+    tracked and shown), the cell, the forecaster's name, whether the windows are streamed (not the
+    bound that decided it), and the code that trains them."""
     from tasks import nets
 
-    settings = cfg.model_dump(mode="json", exclude={"tracking": True, "train": {"progress", "resume", "backup_seconds"}})
+    settings = cfg.model_dump(mode="json", exclude={"tracking": True,
+                                                    "train": {"progress", "resume", "max_window_mb",
+                                                               "backup_seconds"}})
     return caching.content_key(
-        windows.content_hash, settings, cell, name,
-        caching.code_fingerprint(nets, preprocessing, panel, sys.modules[__name__]),
+        windows.content_hash, settings, cell, name, streamed,
+        caching.code_fingerprint(nets, preprocessing, panel, streamed_windows, sys.modules[__name__]),
     )
+
+
+def uses_streamed_windows(windows: WindowsRef, cfg: ForecastConfig) -> bool:
+    """Whether a cell trains on windows read part by part (``train.streamed``): a global network
+    whose panel's windows are larger than ``train.max_window_mb``. Local networks (one per series)
+    take their few rows from the panel in memory."""
+    return cfg.model.scope == "global" and streamed_windows.window_megabytes(windows) > cfg.train.max_window_mb
 
 
 def _finished(folder: Path, stem: str):
@@ -116,6 +127,11 @@ def _keep(folder: Path, stem: str, model, fit, run_id: str) -> None:
     os.replace(record, folder / f"{stem}.fit.json")
 
 
+def _count(table: panel.PanelWindows, parts: streamed_windows.PanelParts | None, unit: Unit, split: str) -> int:
+    """Windows of ``split`` the unit trains on, whichever path it takes."""
+    return parts.count(unit.fold, split) if parts is not None else int(len(_unit_rows(table, unit, split)))
+
+
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext,
                       label: str | None = None) -> TrainedModel:
@@ -133,7 +149,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     """
     import time
 
-    from tasks.nets.training import DivergedError, train_cell
+    from tasks.nets.training import DivergedError, train_cell, train_streamed_cell
 
     name = label or cell
     run_id = runs.start_run(
@@ -143,9 +159,12 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     target_steps = forecast_config.holdout_target_steps(cfg)
     began = time.perf_counter()
     try:
-        runs.log_params(run_id, {"cell": cell, "forecaster": name, **flatten(cfg)})
-        table = read_panel(windows)
-        key = _training_key(windows, cfg, cell, name)
+        streamed = uses_streamed_windows(windows, cfg)
+        runs.log_params(run_id, {"cell": cell, "forecaster": name, **flatten(cfg), "train.streamed": str(streamed)})
+        # Streamed: only the test rows in memory (the units, each fold's transform), the rest read per part.
+        table = read_panel(windows, "test") if streamed else read_panel(windows)
+        parts = streamed_windows.PanelParts(windows) if streamed else None
+        key = _training_key(windows, cfg, cell, name, streamed)
         model_dir = paths.trained_dir(key)
         model_dir.mkdir(parents=True, exist_ok=True)
         first = None
@@ -169,6 +188,10 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                 if finished is not None:
                     fit, trained_by = finished
                     reused_from.append(trained_by)
+                elif parts is not None:
+                    m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
+                    train_parts = parts.windows(unit.fold, "train", cfg.preprocess.level, m)
+                    val_parts = parts.windows(unit.fold, "validation", cfg.preprocess.level, m)
                 else:
                     train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
                     x_train, y_train = table.x[train_rows], table.y[train_rows]
@@ -178,6 +201,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                     x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
                     x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
                     x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
+                if finished is None:
                     shown = name if len(units) == 1 else f"{name} · {stem}"
                     epochs: list[tuple[str, float, int]] = []
                     with epoch_bar(shown, cfg.train.epochs, cfg.train.progress and logged) as bar:
@@ -187,14 +211,22 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                             if logged:
                                 epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
 
+                        backup_dir = paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None
                         try:
-                            model, fit = train_cell(
-                                cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
-                                member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
-                                n_targets=1, future_steps=future_steps,
-                                backup_dir=paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None,
-                                backup_seconds=cfg.train.backup_seconds,
-                            )
+                            if parts is not None:
+                                model, fit = train_streamed_cell(
+                                    cell, train_parts, val_parts, cfg.model, cfg.train,
+                                    member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
+                                    n_targets=1, future_steps=future_steps, backup_dir=backup_dir,
+                                    backup_seconds=cfg.train.backup_seconds,
+                                )
+                            else:
+                                model, fit = train_cell(
+                                    cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
+                                    member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
+                                    n_targets=1, future_steps=future_steps, backup_dir=backup_dir,
+                                    backup_seconds=cfg.train.backup_seconds,
+                                )
                         except DivergedError as exc:
                             runs.log_entries(run_id, epochs)
                             reason = f"{stem}: {exc}" if len(units) > 1 else str(exc)
@@ -215,8 +247,8 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                          f"{prefix}fit_seconds": fit.seconds,
                          f"{prefix}train_samples_per_second": fit.samples_per_second,
                          f"{prefix}resumed_from_epoch": fit.resumed_from_epoch if finished is None else 0,
-                         f"{prefix}train_windows": int(len(_unit_rows(table, unit, "train"))),
-                         f"{prefix}validation_windows": int(len(_unit_rows(table, unit, "validation")))},
+                         f"{prefix}train_windows": _count(table, parts, unit, "train"),
+                         f"{prefix}validation_windows": _count(table, parts, unit, "validation")},
                     )
                 if first is None:
                     first = fit
@@ -253,7 +285,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
     run_id = trained.run_id
     horizon = cfg.window.horizon
     try:
-        table = read_panel(windows)
+        table = read_panel(windows, "test")  # the test rows are all that is forecast from the windows
         series = series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
         parts, residuals = [], []

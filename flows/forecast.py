@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.artifacts import published
+from flows.runners import Runner, dask_task_runner
 from flows.tracked import reconcile, tracked_run
 from tasks.forecasting import calendar, ingest, steps
 from tasks.forecasting import config as forecast_config
@@ -18,15 +19,23 @@ class AllModelsFailed(RuntimeError):
     """Every configured model diverged or broke: the flow produced nothing to rank."""
 
 
+def run_forecast(cfg: ForecastConfig, runner: Runner | None = None) -> ForecastSummary:
+    """Run the forecast flow serially, or with its training units fanned out on Dask (``runner``)."""
+    if runner is not None and runner.kind == "dask":
+        return train_forecasters.with_options(task_runner=dask_task_runner(runner))(cfg, fan_out=True)
+    return train_forecasters(cfg)
+
+
 @flow(name="train-forecasters", log_prints=False)
 @published
-def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
+def train_forecasters(cfg: ForecastConfig, fan_out: bool = False) -> ForecastSummary:
     """Train every configured cell on the source's series and score it beside the baselines.
 
     The last ``window.horizon`` steps of every series are held out at every backtest origin; each
     forecaster is refit per origin on what comes before and scored with the M4 metrics, ranked by
     MASE. Models that diverge are reported and left out of the ranking; the flow fails only when
-    none succeeded.
+    none succeeded. With ``fan_out`` (:func:`run_forecast` on Dask) every network's training units
+    (fold x ensemble member x series group) are first trained at once on the flow's task runner.
     """
     reconciled = reconcile()
     series = steps.ingest_series(cfg.source)
@@ -48,11 +57,13 @@ def train_forecasters(cfg: ForecastConfig) -> ForecastSummary:
         steps.record_inputs(series, next(iter(windows.values()), None), ctx, subject, cfg.window.horizon, season)
         baselines = steps.backtest_baselines(series, cfg.window.horizon, season, folds, step,
                                              steps.baselines_to_run(cfg))
-        # One network after another, each evaluated in the flow's thread: any Python work on a second
-        # thread of this process slowed the next cell's training two- to fourfold (docs/performance.md).
+        # Fanned out, every unit trains on the task runner's workers first; then, as serially, one network
+        # after another is recorded and evaluated in the flow's thread: any Python work on a second thread of
+        # this process slowed the next cell's training two- to fourfold (docs/performance.md).
+        fitted = steps.train_units({n: (windows[n], c, cell) for n, (cell, c) in plans.items()}) if fan_out else {}
         results = [
-            steps.evaluate_panel_model(steps.train_panel_model(windows[name], c, cell, ctx, name), windows[name], c,
-                                       season)
+            steps.evaluate_panel_model(steps.train_panel_model(windows[name], c, cell, ctx, name, fitted.get(name)),
+                                       windows[name], c, season)
             for name, (cell, c) in plans.items()
         ]
         if not any(r.ok for r in results) and cfg.model.recipe != "auto":

@@ -14,6 +14,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.forecast import AllModelsFailed, train_forecasters
+from flows.runners import Runner, dask_task_runner, worker_threads
 from flows.tracked import reconcile
 from tasks.caching import content_key
 from tasks.forecasting.config import ForecastConfig
@@ -24,21 +25,11 @@ from tasks.tracking import runs, store
 FIXED_KEYS = ("source", "window.horizon", "evaluate.folds", "evaluate.fold_step", "tracking.experiment")
 # The columns of a forecast's ranking a sweep can be ranked by (lower is better for each).
 METRICS = ("mase", "smape", "owa", "test_rmse", "test_mae")
-RUNNERS = ("serial", "dask")
 # Tags on a point's run: the sweep it belongs to (a hash of every point's config and the metric, so
 # the same sweep run again finds it), its number and its own config's hash.
 SWEEP_HASH = "seqflow.sweep.hash"
 POINT_NUMBER = "seqflow.sweep.point"
 POINT_KEY = "seqflow.sweep.point_key"
-
-
-@dataclass(frozen=True)
-class Runner:
-    """Where a sweep's points run: one after another in this process, or fanned out on Dask."""
-
-    kind: str = "serial"  # serial | dask
-    address: str | None = None  # tcp://HOST:PORT of a running Dask scheduler; None: a local cluster
-    workers: int = 2  # processes of the local cluster, one thread each
 
 
 @dataclass(frozen=True)
@@ -86,27 +77,6 @@ def run_sweep(plan: SweepPlan) -> SweepSummary:
     if plan.runner.kind == "dask":
         return sweep_forecasters.with_options(task_runner=dask_task_runner(plan.runner))(plan)
     return sweep_forecasters(plan)
-
-
-def dask_task_runner(runner: Runner):
-    """prefect-dask's runner on the cluster at ``runner.address``, or on a local cluster of processes.
-
-    The local cluster's workers are processes with one thread each (a point's TensorFlow gets one
-    thread too, see :func:`sweep_point`), listening on 127.0.0.1 only, without a dashboard. They
-    report their task runs to this process's Prefect server: a worker started without its address
-    would start a temporary server of its own and keep its task runs there. A remote cluster's
-    workers need ``PREFECT_API_URL`` in their own environment (docs/scale.md).
-    """
-    from prefect_dask import DaskTaskRunner
-
-    from flows import ephemeral
-
-    if runner.address:
-        return DaskTaskRunner(address=runner.address)
-    in_use = ephemeral.server_in_use()
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
-        "n_workers": runner.workers, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1",
-        "dashboard_address": None, "env": {"PREFECT_API_URL": in_use[0]} if in_use else {}})
 
 
 @flow(name="sweep-forecasters", log_prints=False)
@@ -198,9 +168,7 @@ def sweep_point(number: int, point: dict[str, Any], cfg: ForecastConfig, sweep_r
                 key: str) -> dict[str, Any]:
     """One point on a Dask worker: TensorFlow on the point's ``train.threads`` (one when it leaves the
     choice to TensorFlow, so points sharing a machine do not fight over its cores), then the forecast."""
-    from tasks.runtime import configure_tf_threads
-
-    configure_tf_threads(cfg.train.threads or 1)
+    worker_threads(cfg.train.threads)
     return _run_point(number, point, cfg, sweep_run, metric, key)
 
 

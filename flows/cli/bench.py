@@ -16,7 +16,7 @@ from flows.cli.options import JsonOpt, SetOpt, console, fail, print_json
 
 app = typer.Typer(
     help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy; `seqflow bench sweep` "
-         "for a sweep serially and on Dask.",
+         "for a sweep serially and on Dask; `seqflow bench ensemble` for one forecast run's ensemble likewise.",
     invoke_without_command=True, rich_markup_mode=None,
 )
 
@@ -205,3 +205,26 @@ def sweep(
         print_json(figures)
     if not figures["equal"]:
         fail("bench sweep: a point scored differently on Dask than serially (see the table)", 1)
+
+
+@app.command("ensemble")
+def ensemble(
+    workers: Annotated[int, typer.Option(min=1, help="Processes of the local Dask cluster, one thread each.")] = 2,
+    epochs: Annotated[int | None, typer.Option(min=1, help="train.epochs of every member (default: the "
+                                                           "preset's 20, early stop as set).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the M4 Hourly preset (three ensemble members) serially and on a local Dask cluster; compare.
+
+    Prints both `seqflow run forecast` commands' wall times, the speed-up and every forecaster's OWA on both
+    runners side by side; exits 1 when one differs. Each runner gets a store of its own under
+    artifacts/bench/ensemble/. Needs M4 Hourly in ../shared/data/m4 (tens of minutes).
+    """
+    with _from_a_checkout():
+        from benchmarks.ensemble import run_bench
+
+    figures = run_bench(workers, epochs, console(stderr=as_json))
+    if as_json:
+        print_json(figures)
+    if not figures["equal"]:
+        fail("bench ensemble: an OWA differs on Dask from the serial run's (see the table)", 1)

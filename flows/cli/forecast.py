@@ -11,19 +11,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from flows.cli.options import (
+    AddressOpt,
     ConfigOpt,
     Flow,
     JsonOpt,
+    RunnerOpt,
     SetOpt,
     VerboseOpt,
+    WorkersOpt,
     console,
     fail,
     load,
     print_where,
+    runner_for,
 )
 from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
+    from flows.runners import Runner
     from tasks.forecasting.config import ForecastConfig
     from tasks.forecasting.records import ForecastSummary
 
@@ -52,6 +57,9 @@ def run_forecast(
     ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    runner: RunnerOpt = "serial",
+    address: AddressOpt = None,
+    workers: WorkersOpt = 2,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -60,10 +68,13 @@ def run_forecast(
     Holds out the last --horizon steps of every series and scores every model and baseline on them
     with the M4 metrics (sMAPE, MASE, OWA); the best model is registered as a servable forecaster.
     Without --path the shipped US alcohol sales series (data/alcohol-sales.csv) is forecast. Every
-    setting, its default and its meaning: `seqflow config show forecast`.
+    setting, its default and its meaning: `seqflow config show forecast`. With --runner dask every
+    network's training units (cell x ensemble member x backtest origin) train at once on a Dask
+    cluster (--address, or a local one of --workers processes); the results are those of a serial run.
     """
+    chosen = runner_for(runner, address, workers)
     cfg = load(Flow.forecast, config, set_, _shorthands(config, source, path, test, horizon))
-    _run(cfg, as_json, verbose)
+    _run(cfg, as_json, verbose, chosen)
 
 
 def _shorthands(
@@ -102,9 +113,10 @@ def preflight(cfg: ForecastConfig) -> None:
         fail(str(exc))
 
 
-def _run(cfg: ForecastConfig, as_json: bool, verbose: bool) -> None:
+def _run(cfg: ForecastConfig, as_json: bool, verbose: bool, runner: Runner | None = None) -> None:
     preflight(cfg)
-    run_tensorflow_flow("flows.forecast", "train_forecasters", cfg, verbose, as_json, _report, "AllModelsFailed")
+    run_tensorflow_flow("flows.forecast", "run_forecast", cfg, verbose, as_json, _report, "AllModelsFailed",
+                        (runner,))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

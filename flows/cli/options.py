@@ -175,3 +175,35 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable summary (run ids, artifact paths, metrics) on stdout.")
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's start-up messages too.")]
+RunnerOpt = Annotated[str, typer.Option("--runner", metavar="serial|dask",
+                                        help="serial: the independent parts one after another in this process; dask: "
+                                             "fanned out to a Dask cluster (--address), or to a local one.")]
+AddressOpt = Annotated[str | None, typer.Option("--address", metavar="tcp://HOST:PORT",
+                                                help="The scheduler of a running Dask cluster (with --runner dask); "
+                                                     "without it, a local cluster of --workers processes.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", metavar="N",
+                                         help="Processes of the local Dask cluster, one thread each.")]
+
+
+def runner_for(runner: str, address: str | None, workers: int) -> Any:
+    """The checked ``--runner``, ``--address`` and ``--workers`` as a :class:`flows.runners.Runner`; exit 2
+    naming what is wrong."""
+    from urllib.parse import urlsplit
+
+    from flows.runners import RUNNERS, Runner
+
+    if runner not in RUNNERS:
+        fail(f"--runner {runner}: not one of {', '.join(RUNNERS)}")
+    if address is not None and runner != "dask":
+        fail(f"--address {address}: only with --runner dask")
+    if address is not None:
+        parts = urlsplit(address)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
+            fail(f"--address {address}: must be a Dask scheduler's tcp://HOST:PORT")
+    if workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    return Runner(runner, address, workers)

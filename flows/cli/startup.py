@@ -54,18 +54,19 @@ def _preload(module: str) -> None:
 
 
 def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_json: bool,
-                        report: Callable[[Any], None], all_failed: str | None = None) -> None:
+                        report: Callable[[Any], None], all_failed: str | None = None, extra: tuple = ()) -> None:
     """Run a flow that trains Keras models once and print its summary: ``--json``, or ``report``'s table.
 
     Args:
         module: the flow's module, e.g. ``flows.forecast``.
-        function: the ``@flow`` function in it, called with ``cfg``.
+        function: the ``@flow`` function in it (or one that runs it), called with ``cfg`` and ``extra``.
         cfg: the flow's config.
         verbose: show TensorFlow's start-up messages.
         as_json: print the summary as JSON instead of ``report``.
         report: prints the summary for a person.
         all_failed: the module's exception for "every model failed" (exit 1, one line); bad input is
             :class:`tasks.errors.InputError` (exit 2, one line).
+        extra: further arguments of ``function``, after ``cfg``.
     """
     from flows import ephemeral
     from flows.cli.options import EXIT_FAILED, check_environment, fail, print_json
@@ -78,7 +79,7 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
     try:
         ephemeral.wait()
         with environment_faults_in_one_line():
-            summary = getattr(flows, function)(cfg)
+            summary = getattr(flows, function)(cfg, *extra)
     except InputError as exc:
         ephemeral.stop_without_waiting()  # else Prefect's exit hook says it stops the server: a second line
         fail(str(exc))

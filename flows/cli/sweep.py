@@ -9,11 +9,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.cli.options import Flow, JsonOpt, VerboseOpt, console, fail, listing, print_json
+from flows.cli.options import (
+    AddressOpt,
+    Flow,
+    JsonOpt,
+    RunnerOpt,
+    VerboseOpt,
+    WorkersOpt,
+    console,
+    fail,
+    listing,
+    print_json,
+    runner_for,
+)
 from flows.cli.startup import run_tensorflow_flow
 
 if TYPE_CHECKING:
-    from flows.sweep import Runner, SweepPlan, SweepSummary
+    from flows.runners import Runner
+    from flows.sweep import SweepPlan, SweepSummary
 
 
 def run_sweep(
@@ -22,14 +35,9 @@ def run_sweep(
                                               "values, optional sample (N points, seeded by seed) and metric.")],
     best: Annotated[Path, typer.Option("--best", metavar="BEST.toml",
                                        help="Where the best point's preset is written.")] = Path("best.toml"),
-    runner: Annotated[str, typer.Option("--runner", metavar="serial|dask",
-                                        help="serial: one point after another in this process; dask: the points "
-                                             "fanned out to a Dask cluster (--address), or to a local one.")] = "serial",
-    address: Annotated[str | None, typer.Option("--address", metavar="tcp://HOST:PORT",
-                                                help="The scheduler of a running Dask cluster (with --runner dask); "
-                                                     "without it, a local cluster of --workers processes.")] = None,
-    workers: Annotated[int, typer.Option("--workers", metavar="N",
-                                         help="Processes of the local Dask cluster, one thread each.")] = 2,
+    runner: RunnerOpt = "serial",
+    address: AddressOpt = None,
+    workers: WorkersOpt = 2,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -58,34 +66,12 @@ def run_sweep(
     run_tensorflow_flow("flows.sweep", "run_sweep", plan, verbose, False, report)
 
 
-def runner_for(runner: str, address: str | None, workers: int) -> Runner:
-    """The checked ``--runner``, ``--address`` and ``--workers``; exit 2 naming what is wrong."""
-    from urllib.parse import urlsplit
-
-    from flows.sweep import RUNNERS, Runner
-
-    if runner not in RUNNERS:
-        fail(f"--runner {runner}: not one of {', '.join(RUNNERS)}")
-    if address is not None and runner != "dask":
-        fail(f"--address {address}: only with --runner dask")
-    if address is not None:
-        parts = urlsplit(address)
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
-            fail(f"--address {address}: must be a Dask scheduler's tcp://HOST:PORT")
-    if workers < 1:
-        fail(f"--workers {workers}: must be at least 1")
-    return Runner(runner, address, workers)
-
-
 def plan_sweep(config: Path, runner: Runner | None = None) -> SweepPlan:
     """Read and check the sweep file and every point of it; exit 2 naming what is wrong."""
     from pydantic import ValidationError
 
-    from flows.sweep import FIXED_KEYS, METRICS, Runner, SweepPlan
+    from flows.runners import Runner
+    from flows.sweep import FIXED_KEYS, METRICS, SweepPlan
     from tasks.config import ConfigError, describe_validation_error, read_preset
     from tasks.forecasting.config import ForecastConfig
     from tasks.sweeps.grid import SweepConfig, apply_point, expand, fixed_keys_in, point_configs

@@ -1,5 +1,6 @@
-"""`seqflow run sweep --runner dask`: the points fan out to a real local Dask cluster (started and closed
-here, also on failure) and score exactly what they score serially; the options are checked first."""
+"""`seqflow run sweep --runner dask`: the points fan out to a real local Dask cluster (``dask_cluster`` of
+tests/flows/conftest.py, closed also on failure) and score exactly what they score serially; the options
+are checked first."""
 
 from __future__ import annotations
 
@@ -35,17 +36,6 @@ def test_bad_runner_options_are_refused_before_anything_starts(tmp_path, args, s
     assert said in " ".join(result.output.split())
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    """Two worker processes of one thread each on 127.0.0.1, closed when the module's tests end."""
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.mark.slow

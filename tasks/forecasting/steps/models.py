@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
 
+if TYPE_CHECKING:
+    from tasks.nets.training import FitResult
+
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
@@ -61,6 +65,16 @@ class Unit:
         if (self.fold, self.member, self.group) == (0, 0, 0):
             return f"{cell}.keras"  # the kept model: the latest origin's first member (first series)
         return f"{cell}-fold{self.fold}-m{self.member}-s{self.group}.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitFit:
+    """A unit trained by :func:`train_unit`: its network saved under its file stem, its fit, or why it diverged."""
+
+    stem: str
+    fit: FitResult | None
+    epochs: tuple[tuple[str, float, int], ...] = ()  # per-epoch metrics up to a divergence (logged units)
+    failure: str | None = None
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -117,11 +131,15 @@ def _finished(folder: Path, stem: str):
     return FitResult(**data["fit"]), data["run_id"]
 
 
-def _keep(folder: Path, stem: str, model, fit, run_id: str) -> None:
-    """Save a finished network and then its fit's record, each under a temporary name renamed into place."""
+def _save_network(folder: Path, stem: str, model) -> None:
+    """Save a trained network under a temporary name renamed into place (no record yet: not finished)."""
     partial = folder / f".partial-{stem}.keras"
     model.save(partial)
     os.replace(partial, folder / f"{stem}.keras")
+
+
+def _record_fit(folder: Path, stem: str, fit, run_id: str) -> None:
+    """Write a saved network's fit record, which makes it finished (:func:`_finished`)."""
     record = folder / f".partial-{stem}.fit.json"
     record.write_text(json.dumps({"fit": dataclasses.asdict(fit), "run_id": run_id}))
     os.replace(record, folder / f"{stem}.fit.json")
@@ -132,15 +150,72 @@ def _count(table: panel.PanelWindows, parts: streamed_windows.PanelParts | None,
     return parts.count(unit.fold, split) if parts is not None else int(len(_unit_rows(table, unit, split)))
 
 
+def _keep(folder: Path, stem: str, model, fit, run_id: str) -> None:
+    """Save a finished network and then its fit's record, each under a temporary name renamed into place."""
+    _save_network(folder, stem, model)
+    _record_fit(folder, stem, fit, run_id)
+
+
+def _fit_unit(table: panel.PanelWindows, parts: streamed_windows.PanelParts | None, unit: Unit, cfg: ForecastConfig,
+              cell: str, name: str, key: str, n_units: int, epochs: list[tuple[str, float, int]], progress: bool):
+    """Train one unit's network: ``(model, FitResult)``; raises ``DivergedError``.
+
+    With ``parts`` its windows are read part by part (streamed), else from ``table``. The per-epoch
+    metrics of a logged unit (each fold's first network) are appended to ``epochs``.
+    """
+    from tasks.nets.training import train_cell, train_streamed_cell
+
+    target_steps = forecast_config.holdout_target_steps(cfg)
+    # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
+    future_steps = target_steps if table.calendar is not None else 0
+    logged = unit.member == 0 and unit.group == 0
+    prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
+    stem = unit.file(name).removesuffix(".keras")
+    m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
+    if parts is not None:
+        train_parts = parts.windows(unit.fold, "train", cfg.preprocess.level, m)
+        val_parts = parts.windows(unit.fold, "validation", cfg.preprocess.level, m)
+    else:
+        train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
+        x_train, y_train = table.x[train_rows], table.y[train_rows]
+        x_val, y_val = table.x[val_rows], table.y[val_rows]
+        x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
+        x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
+        x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
+        x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
+    shown = name if n_units == 1 else f"{name} · {stem}"
+    backup_dir = paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None
+    with epoch_bar(shown, cfg.train.epochs, progress and logged) as bar:
+
+        def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+            bar(epoch, logs)
+            if logged:
+                epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
+
+        if parts is not None:
+            return train_streamed_cell(
+                cell, train_parts, val_parts, cfg.model, cfg.train, member_seed(cfg.seed, unit.member), "horizon",
+                target_steps, on_epoch_end, n_targets=1, future_steps=future_steps, backup_dir=backup_dir,
+                backup_seconds=cfg.train.backup_seconds,
+            )
+        return train_cell(
+            cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
+            member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
+            n_targets=1, future_steps=future_steps, backup_dir=backup_dir, backup_seconds=cfg.train.backup_seconds,
+        )
+
+
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: RunContext,
-                      label: str | None = None) -> TrainedModel:
+                      label: str | None = None, fitted: dict[str, UnitFit] | None = None) -> TrainedModel:
     """Train one cell afresh at every origin, in its own child run: one network on the pooled windows
     of every series (model.scope global) or one per series (local), model.ensemble times with seeds
     seed, seed + 1000, ...; windows are level-normalised here when preprocess.level is on.
 
     ``label`` names the forecaster (its run, files and rows) when it is not the cell's own name: a
-    recipe of ``model.recipe = auto`` such as ``gru-deseason-log``.
+    recipe of ``model.recipe = auto`` such as ``gru-deseason-log``. ``fitted`` holds the networks
+    :func:`train_units` trained on the flow's task runner (file stem -> outcome): they are recorded
+    and logged here as if trained here, in the same order.
 
     The latest origin's first network is the one kept and logged; the others are saved beside it
     for scoring. The run stays open for evaluation. A model whose loss turns NaN or infinite is
@@ -149,14 +224,13 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
     """
     import time
 
-    from tasks.nets.training import DivergedError, train_cell, train_streamed_cell
+    from tasks.nets.training import DivergedError
 
     name = label or cell
     run_id = runs.start_run(
         ctx.experiment_id, f"{name} · {ingest.subject(cfg.source)}", {**ctx.tag_dict, "cell": cell},
         parent_run_id=ctx.parent_run_id,
     )
-    target_steps = forecast_config.holdout_target_steps(cfg)
     began = time.perf_counter()
     try:
         streamed = uses_streamed_windows(windows, cfg)
@@ -172,8 +246,7 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
         units = _units(table, cfg)
         reused_from: list[str] = []  # per network reused, the run that trained it
         epochs_trained = 0
-        # Calendar covariates: each window is extended by its target steps' calendar (value 0 there).
-        future_steps = target_steps if table.calendar is not None else 0
+        fitted = fitted or {}
         if table.calendar_features:
             runs.set_tags(run_id, {"calendar_features": ",".join(table.calendar_features)})
         # One training of these inputs at a time: a second run of the same command waits, then reuses.
@@ -188,50 +261,27 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                 if finished is not None:
                     fit, trained_by = finished
                     reused_from.append(trained_by)
-                elif parts is not None:
-                    m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
-                    train_parts = parts.windows(unit.fold, "train", cfg.preprocess.level, m)
-                    val_parts = parts.windows(unit.fold, "validation", cfg.preprocess.level, m)
+                elif stem in fitted:
+                    # Trained by train_unit on the flow's task runner (a Dask worker), saved unrecorded.
+                    done = fitted[stem]
+                    if done.failure is not None:
+                        runs.log_entries(run_id, list(done.epochs))
+                        reason = f"{stem}: {done.failure}" if len(units) > 1 else done.failure
+                        runs.end_run(run_id, failed=True, reason=reason)
+                        return TrainedModel(name, run_id, None, len(done.epochs), 0, 0.0, 0.0, {}, failure=reason)
+                    fit = done.fit
+                    _record_fit(model_dir, stem, fit, run_id)
+                    epochs_trained += fit.epochs_run - fit.resumed_from_epoch
                 else:
-                    train_rows, val_rows = _unit_rows(table, unit, "train"), _unit_rows(table, unit, "validation")
-                    x_train, y_train = table.x[train_rows], table.y[train_rows]
-                    x_val, y_val = table.x[val_rows], table.y[val_rows]
-                    m = table.transform(int(_unit_rows(table, unit, "test")[0])).season_length
-                    x_train, y_train = preprocessing.level_normalise(x_train, y_train, cfg.preprocess.level, m)
-                    x_val, y_val = preprocessing.level_normalise(x_val, y_val, cfg.preprocess.level, m)
-                    x_train = preprocessing.with_calendar(x_train, table.calendar_of(train_rows))
-                    x_val = preprocessing.with_calendar(x_val, table.calendar_of(val_rows))
-                if finished is None:
-                    shown = name if len(units) == 1 else f"{name} · {stem}"
                     epochs: list[tuple[str, float, int]] = []
-                    with epoch_bar(shown, cfg.train.epochs, cfg.train.progress and logged) as bar:
-
-                        def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
-                            bar(epoch, logs)
-                            if logged:
-                                epochs.extend((f"{prefix}{k}", v, epoch) for k, v in logs.items())
-
-                        backup_dir = paths.training_backup_dir(f"{key}-{stem}") if cfg.train.resume else None
-                        try:
-                            if parts is not None:
-                                model, fit = train_streamed_cell(
-                                    cell, train_parts, val_parts, cfg.model, cfg.train,
-                                    member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
-                                    n_targets=1, future_steps=future_steps, backup_dir=backup_dir,
-                                    backup_seconds=cfg.train.backup_seconds,
-                                )
-                            else:
-                                model, fit = train_cell(
-                                    cell, x_train, y_train, x_val, y_val, cfg.model, cfg.train,
-                                    member_seed(cfg.seed, unit.member), "horizon", target_steps, on_epoch_end,
-                                    n_targets=1, future_steps=future_steps, backup_dir=backup_dir,
-                                    backup_seconds=cfg.train.backup_seconds,
-                                )
-                        except DivergedError as exc:
-                            runs.log_entries(run_id, epochs)
-                            reason = f"{stem}: {exc}" if len(units) > 1 else str(exc)
-                            runs.end_run(run_id, failed=True, reason=reason)
-                            return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
+                    try:
+                        model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(units), epochs,
+                                               cfg.train.progress)
+                    except DivergedError as exc:
+                        runs.log_entries(run_id, epochs)
+                        reason = f"{stem}: {exc}" if len(units) > 1 else str(exc)
+                        runs.end_run(run_id, failed=True, reason=reason)
+                        return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
                     _keep(model_dir, stem, model, fit, run_id)
                     epochs_trained += fit.epochs_run - fit.resumed_from_epoch
                 if logged:
@@ -262,6 +312,52 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
         raise
     return TrainedModel(name, run_id, str(model_dir / f"{name}.keras"), first.epochs_run, first.best_epoch,
                         first.seconds, first.samples_per_second, first.history, member_histories=tuple(histories))
+
+
+@task(name="train-unit", cache_policy=NO_CACHE, persist_result=False)
+def train_unit(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str, unit: Unit) -> UnitFit:
+    """Train one unit on a task runner's worker (TensorFlow on ``train.threads``, else one thread) and save
+    its network unrecorded under the folder :func:`train_panel_model` keeps it in; that task records it."""
+    from tasks.nets.training import DivergedError
+    from tasks.runtime import configure_tf_threads
+
+    configure_tf_threads(cfg.train.threads or 1)
+    streamed = uses_streamed_windows(windows, cfg)
+    table = read_panel(windows, "test") if streamed else read_panel(windows)
+    parts = streamed_windows.PanelParts(windows) if streamed else None
+    key = _training_key(windows, cfg, cell, name, streamed)
+    stem = unit.file(name).removesuffix(".keras")
+    epochs: list[tuple[str, float, int]] = []
+    try:
+        model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(_units(table, cfg)), epochs, False)
+    except DivergedError as exc:
+        return UnitFit(stem, None, tuple(epochs), str(exc))
+    folder = paths.trained_dir(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_network(folder, stem, model)
+    return UnitFit(stem, fit)
+
+
+def train_units(forecasters: dict[str, tuple[WindowsRef, ForecastConfig, str]]) -> dict[str, dict[str, UnitFit]]:
+    """Submit every unit of every forecaster (name -> windows, config, cell) not finished before as a
+    :func:`train_unit` task on the flow's task runner, at once; gather them: name -> file stem -> outcome.
+
+    Called in the flow, before :func:`train_panel_model` of each forecaster is given its units.
+    """
+    futures = {}
+    for name, (windows, cfg, cell) in forecasters.items():
+        streamed = uses_streamed_windows(windows, cfg)
+        table = read_panel(windows, "test") if streamed else read_panel(windows)  # the units need the test rows only
+        folder = paths.trained_dir(_training_key(windows, cfg, cell, name, streamed))
+        for unit in _units(table, cfg):
+            stem = unit.file(name).removesuffix(".keras")
+            if cfg.train.resume and _finished(folder, stem) is not None:
+                continue  # train_panel_model reuses it, as in a serial run
+            futures[name, stem] = train_unit.submit(windows, cfg, cell, name, unit)
+    fitted: dict[str, dict[str, UnitFit]] = {name: {} for name in forecasters}
+    for (name, stem), future in futures.items():
+        fitted[name][stem] = future.result()
+    return fitted
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)

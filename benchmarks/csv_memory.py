@@ -12,8 +12,10 @@ in its own child process, so each peak is that stage's alone:
   as the flow trains it) with a tiny network for ``TRAIN_EPOCHS`` epochs, into a scratch MLflow store;
   ``--set`` settings (e.g. ``train.max_window_mb``) apply to it.
 
-Peak resident memory and CPU seconds come from ``os.wait4`` on the child; "after imports" is the
-child's own peak before the stage starts (numpy, pandas, Prefect's modules), which every stage pays.
+Peak resident memory is the child's own ``VmHWM`` (``/proc/self/status``) as the stage ends, CPU
+seconds its own ``getrusage``; "after imports" is its ``VmHWM`` before the stage starts (numpy,
+pandas, Prefect's modules), which every stage pays. Not ``ru_maxrss``: Linux carries it over from the
+parent through fork and exec, so a child would start at the bench process's own peak.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ def _config(path: str, horizon: int, overrides: list[str] | tuple[str, ...] = ()
     return ForecastConfig.model_validate(merge_overrides(data, list(overrides)))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``, reset by exec, unlike ``ru_maxrss``), in MB."""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
+
+
 def _train_first_network(cfg, series, scratch: str) -> dict:
     """Window the first planned network and run its ``train-model`` step (tiny, ``TRAIN_EPOCHS`` epochs)."""
     from tasks.forecasting import calendar, steps
@@ -82,9 +90,7 @@ def _train_first_network(cfg, series, scratch: str) -> dict:
                                 calendar.resolve(c.preprocess.calendar, series.frequency))
     experiment = store.ensure_experiment("bench-csv-memory")
     parent = runs.start_run(experiment, "bench csv training", {})
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # windowing and MLflow's store included
+    before = peak_rss_mb()  # windowing and MLflow's store included
     trained = steps.train_panel_model.fn(ref, c, cell, RunContext(experiment, parent, "none", ()), name)
     runs.end_run(parent)
     if trained.failure:
@@ -107,6 +113,7 @@ def _child(stage: str, path: str, horizon: int, scratch: str, overrides: list[st
     cfg = _config(path, horizon, overrides)
     ref_file = Path(scratch) / "series-ref.pickle"
     imported = resource.getrusage(resource.RUSAGE_SELF)
+    imported_mb = peak_rss_mb()
     began = time.perf_counter()
     out: dict = {}
     if stage == "preflight":
@@ -136,7 +143,7 @@ def _child(stage: str, path: str, horizon: int, scratch: str, overrides: list[st
     done = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({**out, "seconds": time.perf_counter() - began,
                       "stage_cpu_seconds": done.ru_utime + done.ru_stime - imported.ru_utime - imported.ru_stime,
-                      "rss_after_imports_mb": imported.ru_maxrss / 1024}))
+                      "rss_after_imports_mb": imported_mb, "peak_rss_mb": peak_rss_mb()}))
 
 
 def measure(stage: str, path: Path, horizon: int, scratch: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -147,12 +154,12 @@ def measure(stage: str, path: Path, horizon: int, scratch: Path, overrides: list
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
         child = subprocess.Popen([sys.executable, "-m", "benchmarks.csv_memory", "--child", stage, str(path),
                                   str(horizon), str(scratch), *overrides], stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS, which Popen.wait would discard
+        _, status, _ = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     text = out_file.read_text()
     figures = json.loads(text) if child.returncode == 0 and text.strip() else {
         "failed": child.returncode, "error": err_file.read_text(errors="replace").strip().splitlines()[-1:]}
-    figures.update(wall_seconds=time.perf_counter() - began, peak_rss_mb=usage.ru_maxrss / 1024)
+    figures.update(wall_seconds=time.perf_counter() - began)
     return figures
 
 
@@ -190,7 +197,7 @@ def run_csv_bench(rows: int, series: int, horizon: int, console, stages: tuple[s
                   f"{r['network']}: {r['windows']:,} windows, streamed {r['streamed']}" if "network" in r else
                   f"{r['windows']:,} windows, {r['networks']} networks" if "windows" in r else
                   f"{r['points']:,} points" if "points" in r else "passed")
-        table.add_row(r["stage"], f"{r['peak_rss_mb']:,.0f}", f"{r.get('rss_after_imports_mb', float('nan')):,.0f}",
+        table.add_row(r["stage"], f"{r.get('peak_rss_mb', float('nan')):,.0f}", f"{r.get('rss_after_imports_mb', float('nan')):,.0f}",
                       f"{r.get('rss_before_training_mb', float('nan')):,.0f}", f"{r.get('seconds', float('nan')):.1f}",
                       f"{r.get('stage_cpu_seconds', float('nan')):.1f}", result)
     console.print(table)

@@ -161,6 +161,13 @@ def _use(api_url: str, ui_url: str) -> None:
     refresh_global_settings_context()
 
 
+# CPython before 3.13 can fail compile() when two threads compile at once (python/cpython gh-106905):
+# this thread imports Prefect's server (beartype-instrumented dependencies compile their source)
+# while the main thread imports TensorFlow. The import is simply tried again.
+_COMPILE_RACE = "AST constructor recursion depth mismatch"
+_ATTEMPTS = 3
+
+
 def _start_safely() -> None:
     try:
         # MLflow's SQLAlchemy store configures every SQLAlchemy registry when it is imported; imported by
@@ -170,7 +177,13 @@ def _start_safely() -> None:
         from tasks.tracking import store
 
         store.import_sqlalchemy_store()
-        _start()
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                _start()
+                break
+            except SystemError as exc:
+                if _COMPILE_RACE not in str(exc) or attempt == _ATTEMPTS:
+                    raise
     except BaseException as exc:  # re-raised in the main thread by wait()
         _error.append(exc)
 

@@ -31,3 +31,32 @@ def test_the_server_start_imports_mlflows_sqlalchemy_store_before_prefects_orm()
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["['mlflow.store.tracking.sqlalchemy_store']", "[]"], out.stdout
+
+
+def test_the_server_start_tries_again_when_two_threads_compiling_at_once_trip_cpython(monkeypatch):
+    # CPython before 3.13 can fail compile() with "AST constructor recursion depth mismatch" when two
+    # threads compile at once (python/cpython gh-106905): the start thread imports Prefect's server
+    # (its beartype-instrumented dependencies compile their source) while the main thread imports
+    # TensorFlow. Seen once in the full suite; the import is tried again, any other error is not.
+    from flows import ephemeral
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=183, after=313)")
+
+    monkeypatch.setattr(ephemeral, "_start", flaky)
+    monkeypatch.setattr(ephemeral, "_error", [])
+    ephemeral._start_safely()
+    assert len(calls) == 2 and ephemeral._error == []
+
+    def broken():
+        calls.append(1)
+        raise SystemError("some other fault")
+
+    monkeypatch.setattr(ephemeral, "_start", broken)
+    calls.clear()
+    ephemeral._start_safely()
+    assert len(calls) == 1 and [str(e) for e in ephemeral._error] == ["some other fault"]

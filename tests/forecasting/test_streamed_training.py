@@ -58,7 +58,7 @@ def _panel(folder: Path, n_series: int, cfg: ForecastConfig):
 
 
 CHILD = """
-import json, pickle, resource, sys
+import json, pickle, sys
 from tasks.forecasting import steps
 from tasks.forecasting.steps import data as steps_data
 from tasks.forecasting.steps import streamed
@@ -71,9 +71,9 @@ cfg = ForecastConfig.model_validate(json.loads(sys.argv[3]))
 experiment = store.ensure_experiment("streamed")
 ctx = RunContext(experiment, runs.start_run(experiment, "parent", {}), "none", ())
 steps.train_panel_model.fn(small, cfg, "gru", ctx)  # the same code on a small panel: libraries loaded, graph traced
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
 trained = steps.train_panel_model.fn(large, cfg, "gru", ctx)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
 params = store.client().get_run(trained.run_id).data.params
 print(json.dumps({"grown_mb": (after - before) / 1024, "streamed": params["train.streamed"],
                   "loss": trained.history["loss"], "failure": trained.failure}))

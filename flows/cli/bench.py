@@ -16,7 +16,8 @@ from flows.cli.options import JsonOpt, SetOpt, console, fail, print_json
 
 app = typer.Typer(
     help="Measure: `seqflow bench` for speed; `seqflow bench forecast` for forecast accuracy; `seqflow bench sweep` "
-         "for a sweep serially and on Dask; `seqflow bench ensemble` for one forecast run's ensemble likewise.",
+         "for a sweep serially and on Dask; `seqflow bench ensemble` for one forecast run's ensemble likewise; "
+         "`seqflow bench onednn` for TensorFlow's oneDNN kernels on and off.",
     invoke_without_command=True, rich_markup_mode=None,
 )
 
@@ -228,3 +229,25 @@ def ensemble(
         print_json(figures)
     if not figures["equal"]:
         fail("bench ensemble: an OWA differs on Dask from the serial run's (see the table)", 1)
+
+
+@app.command("onednn")
+def onednn(
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of the M4 Hourly case (its preset trains up to 20).")] = 3,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs of each case on each side, alternating; the best "
+                                                     "times are compared.")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run seqflow's trainings with TensorFlow's oneDNN kernels on and off (TF_ENABLE_ONEDNN_OPTS); compare.
+
+    Five cases, each a whole `seqflow run` in fresh processes on stores of their own under artifacts/bench/onednn/:
+    the milk preset; one milk GRU trained 300 epochs (a sweep point), alone and two runs at once; the M4 Hourly
+    preset cut to one member; the embed flow's TensorFlow skip-gram. Prints both wall times, their ratio and each
+    run's score on both (about 10 minutes a repeat).
+    """
+    with _from_a_checkout():
+        from benchmarks.onednn import run_bench
+
+    figures = run_bench(epochs, repeats, console(stderr=as_json))
+    if as_json:
+        print_json(figures)

@@ -34,12 +34,6 @@ DEFAULTS = {
     # OpenMP threads that spin while they wait (scikit-learn's t-SNE) made it about 10x slower on a
     # busy 2-core machine; passive waiting costs nothing measurable when the machine is idle.
     "OMP_WAIT_POLICY": "PASSIVE",
-    # TensorFlow without its oneDNN kernels: on a 2-core CPU machine a sweep of small networks ran
-    # 1.35x faster serially and 1.38x on two Dask workers, and no whole run was slower beyond the
-    # machine's noise (`seqflow bench onednn`, docs/results/2026-12-04-onednn.md). Results differ
-    # from oneDNN's in their last digits (sums in another order), as between CPUs. A user's own
-    # TF_ENABLE_ONEDNN_OPTS=1 wins.
-    "TF_ENABLE_ONEDNN_OPTS": "0",
 }
 
 

@@ -31,11 +31,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-# The flow trains and forecasts with TensorFlow's oneDNN kernels off (tasks.runtime.DEFAULTS): the same
-# here, before Keras first imports TensorFlow, so a served model answers as the flow forecast, to the bit.
-# A process that imported TensorFlow before loading the model keeps its own setting.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 
 class SeriesForecaster(PythonModel):
     """Forecast every series of a history ``horizon`` steps ahead, with prediction intervals."""

@@ -11,16 +11,10 @@ horizon model, ``(batch, lookback, n_features)`` for a shifted-target model.
 """
 
 import importlib
-import os
 
 import mlflow
 import numpy as np
 from mlflow.pyfunc import PythonModel
-
-# The flow trains and forecasts with TensorFlow's oneDNN kernels off (tasks.runtime.DEFAULTS): the same
-# here, before Keras first imports TensorFlow, so a served model answers as the flow forecast, to the bit.
-# A process that imported TensorFlow before loading the model keeps its own setting.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 class KerasWindowModel(PythonModel):

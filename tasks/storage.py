@@ -56,9 +56,61 @@ def write_frame(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str] | N
     return _write_table(_with_metadata(pa.Table.from_pandas(frame, preserve_index=False), metadata), path)
 
 
-def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet file written by :func:`write_frame` (or any Parquet file) as a DataFrame."""
-    return pq.read_table(path, columns=columns).to_pandas()
+def read_frame(path: Path, columns: list[str] | None = None, filters: list[tuple] | None = None) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_frame` (or any Parquet file) as a DataFrame, only the
+    rows that pass ``filters`` (pyarrow's form, e.g. ``[("series_id", "==", "a")]``) when given."""
+    return pq.read_table(path, columns=columns, filters=filters).to_pandas()
+
+
+def read_series_arrays(path: Path, batch_rows: int = 1 << 20) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Read a long ``series_id, timestamp, value`` file as per-series arrays, without a frame.
+
+    The same arrays as ``tasks.forecasting.backtest.series_arrays`` of the file's frame (ids in
+    sorted order, each series in time order), but read ``batch_rows`` at a time into three arrays
+    (the ids as integer codes: never one Python string a row, which is most of a 10-million-row
+    frame's memory), every series a slice of them. The rows are sorted (stably, by id then time)
+    only when they are not in that order already, as a stored series file is.
+    """
+    columns = ["series_id", "timestamp", "value"]
+    with pq.ParquetFile(path, read_dictionary=["series_id"]) as handle:
+        n = handle.metadata.num_rows
+        codes, values = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.float64)
+        stamps = handle.schema_arrow.empty_table().column("timestamp").to_pandas().to_numpy()
+        names: dict[str, int] = {}
+        at = 0
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+            ids = batch.column("series_id")
+            ids = ids if pa.types.is_dictionary(ids.type) else pc.dictionary_encode(ids)
+            local = np.array([names.setdefault(str(v), len(names)) for v in ids.dictionary.to_pylist()], dtype=np.int32)
+            end = at + batch.num_rows
+            codes[at:end] = local[ids.indices.to_numpy(zero_copy_only=False)]
+            part = batch.column("timestamp").to_pandas().to_numpy()
+            if at == 0:
+                stamps = np.empty(n, dtype=part.dtype)
+            stamps[at:end] = part
+            values[at:end] = batch.column("value").to_pandas().to_numpy(dtype=np.float64)
+            at = end
+    ordered = sorted(names)
+    rank = np.empty(len(names), dtype=np.int32)
+    rank[[names[name] for name in ordered]] = np.arange(len(names), dtype=np.int32)
+    keys = rank[codes]
+    del codes
+    step = np.diff(keys)
+    in_order = bool((step >= 0).all() and (stamps[1:] >= stamps[:-1])[step == 0].all())
+    del step
+    if not in_order:
+        order = np.lexsort((stamps, keys))  # stable, as the frame's sort
+        keys, stamps, values = keys[order], stamps[order], values[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.empty(0, np.int64)
+    ends = np.r_[starts[1:], keys.size]
+    return {ordered[keys[a]]: (stamps[a:b], values[a:b]) for a, b in zip(starts, ends)}
+
+
+def read_head(path: Path, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of a Parquet file, reading no more than its first batch."""
+    with pq.ParquetFile(path) as handle:
+        batch = next(handle.iter_batches(batch_size=rows), None)
+        return (batch.to_pandas() if batch is not None else handle.schema_arrow.empty_table().to_pandas()).head(rows)
 
 
 def _raw_metadata(path: Path) -> dict[bytes, bytes]:

@@ -25,3 +25,16 @@ def test_exit_without_teardown_runs_handlers_flushes_and_keeps_the_exit_code(tmp
     assert proc.stdout == "buffered, no newline"
     assert proc.stderr == expected_err
     assert marker.read_text() == "handlers ran"
+
+
+def test_freed_heap_goes_back_to_the_system_where_the_c_library_can_trim(monkeypatch):
+    import ctypes
+    import platform
+
+    from tasks import runtime
+
+    if platform.libc_ver()[0] == "glibc":
+        assert runtime.release_memory() is True
+    # Without malloc_trim (musl, macOS) it still collects and says it did not trim.
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError("no libc")))
+    assert runtime.release_memory() is False

@@ -73,15 +73,20 @@ def fold_origins(n_time: int, horizon: int, folds: int = 1, fold_step: int | Non
     return origins
 
 
-def series_arrays(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def series_arrays(
+    frame: pd.DataFrame | Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Split a long frame into per-series arrays, in time order.
 
     Args:
-        frame: ``series_id, timestamp, value`` rows (any order).
+        frame: ``series_id, timestamp, value`` rows (any order), or series already split so
+            (:func:`tasks.storage.read_series_arrays` reads a stored file so without a frame).
 
     Returns:
         Series id to ``((time,) timestamps, (time,) float64 values)``, ids in sorted order.
     """
+    if not isinstance(frame, pd.DataFrame):
+        return dict(sorted(frame.items()))
     ordered = frame.sort_values(["series_id", "timestamp"], kind="stable")
     out = {}
     for sid, part in ordered.groupby("series_id", sort=True):
@@ -126,7 +131,7 @@ def rolling_folds(
 
 
 def run_backtest(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, tuple[np.ndarray, np.ndarray]],
     forecasters: Mapping[str, Forecaster],
     horizon: int,
     season_length: int,
@@ -161,7 +166,7 @@ def run_backtest(
     forecast_parts: list[pd.DataFrame] = []
     score_rows: list[dict] = []
     steps = np.arange(1, horizon + 1)
-    total = int(frame["series_id"].nunique()) * folds
+    total = (int(frame["series_id"].nunique()) if isinstance(frame, pd.DataFrame) else len(frame)) * folds
     for done, fold in enumerate(rolling_folds(frame, horizon, folds, fold_step, min_train), start=1):
         for name, fit_predict in forecasters.items():
             yhat = np.asarray(fit_predict(fold.train, horizon), dtype=np.float64).reshape(-1)

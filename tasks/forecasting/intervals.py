@@ -108,9 +108,14 @@ def half_widths(residuals: pd.DataFrame, horizon: int, level: float) -> tuple[np
     Raises:
         ValueError: a step has no residual at all (nothing to calibrate on).
     """
+    return step_quantiles({int(h): part["score"].to_numpy() for h, part in residuals.groupby("horizon_step")},
+                          horizon, level)
+
+
+def step_quantiles(by_step: dict[int, np.ndarray], horizon: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`half_widths` of scores already grouped by horizon step (their order does not matter)."""
     q = np.empty(horizon)
     n = np.zeros(horizon, dtype=np.int64)
-    by_step = {int(h): part["score"].to_numpy() for h, part in residuals.groupby("horizon_step")}
     for h in range(1, horizon + 1):
         scores = by_step.get(h, np.empty(0))
         if scores.size == 0:
@@ -118,6 +123,56 @@ def half_widths(residuals: pd.DataFrame, horizon: int, level: float) -> tuple[np
         n[h - 1] = int(np.isfinite(scores).sum())
         q[h - 1] = conformal_quantile(scores, level)
     return q, n
+
+
+class ResidualPool:
+    """Residual rows held as a few compact arrays: what :func:`attach_intervals` calibrates on.
+
+    A long series has a residual row for every step of its validation part, horizon by horizon, at
+    every fold: 13 million rows for 10,000 series of 1,000 days. As data frames (one per series, an
+    8-byte slot per field, then concatenated and filtered per fold) they took 4 GB; here a row is 20
+    bytes (series code, fold, horizon step, target index, score) and only the scores a fold keeps are
+    copied. The kept scores are the same as :func:`calibration_set`'s, so the quantiles are too.
+    """
+
+    _DTYPES = (np.int32, np.int16, np.int16, np.int32, np.float64)  # code, fold, horizon step, target index, score
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self._parts: list[list[np.ndarray]] = [[] for _ in self._DTYPES]  # per column, its chunks
+
+    def add(self, residuals: pd.DataFrame) -> None:
+        """Take rows of :data:`RESIDUAL_COLUMNS` (any number of series)."""
+        if not len(residuals):
+            return
+        sids = residuals["series_id"].astype(str).to_numpy()
+        for sid in dict.fromkeys(sids):
+            self.ids.setdefault(sid, len(self.ids))
+        columns = (np.fromiter((self.ids[s] for s in sids), dtype=np.int32, count=len(sids)), residuals["fold"],
+                   residuals["horizon_step"], residuals["target_index"], residuals["score"])
+        for parts, column, dtype in zip(self._parts, columns, self._DTYPES):
+            parts.append(np.array(column, dtype=dtype))  # a copy: a view would keep the frame's whole block alive
+
+    def __len__(self) -> int:
+        return sum(len(chunk) for chunk in self._parts[0])
+
+    def _arrays(self) -> list[np.ndarray]:
+        # Each column joined once, its chunks let go as it is: the peak is the pool plus one column.
+        for k, dtype in enumerate(self._DTYPES):
+            if len(self._parts[k]) != 1:
+                self._parts[k] = [np.concatenate(self._parts[k]) if self._parts[k] else np.empty(0, dtype=dtype)]
+        return [parts[0] for parts in self._parts]
+
+    def calibration_scores(self, fold: int, origins: dict[str, int]) -> dict[int, np.ndarray]:
+        """The scores :func:`calibration_set` keeps for ``fold``, by horizon step."""
+        codes, folds, steps, targets, scores = self._arrays()
+        origin_of = np.full(len(self.ids), np.iinfo(np.int32).min, dtype=np.int32)  # a series not at this fold: none kept
+        for sid, origin in origins.items():
+            if sid in self.ids:
+                origin_of[self.ids[sid]] = origin
+        keep = (folds >= fold) & (targets < origin_of[codes])
+        # Step by step: only the kept scores are copied, once.
+        return {int(h): scores[keep & (steps == h)] for h in np.unique(steps[keep])}
 
 
 def residual_rows(
@@ -300,7 +355,7 @@ def held_out_residuals(forecasts: pd.DataFrame, series: dict[str, tuple[np.ndarr
 
 def attach_intervals(
     forecasts: pd.DataFrame,
-    residuals: pd.DataFrame,
+    residuals: pd.DataFrame | ResidualPool,
     series: dict[str, tuple[np.ndarray, np.ndarray]],
     season_length: int,
     level: float,
@@ -310,8 +365,9 @@ def attach_intervals(
 
     Args:
         forecasts: the model's rows (``series_id, fold, origin, horizon_step, yhat, y`` ...).
-        residuals: its validation residuals at every fold (:func:`tasks.forecasting.serving.validation_residuals`);
-            its test residuals are added here and kept only for later folds.
+        residuals: its validation residuals at every fold (:func:`tasks.forecasting.serving.validation_residuals`),
+            as rows or a :class:`ResidualPool` (which this adds to); its test residuals are added here and
+            calibrate only later folds (the rows :func:`calibration_set` keeps).
         series: id to ``(timestamps, values)``.
         season_length: ``m`` of the scale.
         level: nominal coverage.
@@ -320,7 +376,12 @@ def attach_intervals(
     Returns:
         ``forecasts`` with ``lower`` and ``upper``, and per fold ``(half_widths, n_calibration)``.
     """
-    every = pd.concat([residuals, held_out_residuals(forecasts, series, season_length)], ignore_index=True)
+    if isinstance(residuals, ResidualPool):
+        pool = residuals  # the caller's pool takes the test residuals too
+    else:
+        pool = ResidualPool()
+        pool.add(residuals)
+    pool.add(held_out_residuals(forecasts, series, season_length))
     out = forecasts.copy()
     out["lower"], out["upper"] = np.nan, np.nan
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -328,7 +389,7 @@ def attach_intervals(
         rows = (out["fold"] == fold).to_numpy()
         part = out[rows]
         origins = {str(s): int(o) for s, o in part[["series_id", "origin"]].drop_duplicates().itertuples(index=False)}
-        q, n = half_widths(calibration_set(every, fold, origins), horizon, level)
+        q, n = step_quantiles(pool.calibration_scores(fold, origins), horizon, level)
         scales = {sid: series_scale(series[sid][1][:origin], season_length) for sid, origin in origins.items()}
         scale = part["series_id"].astype(str).map(scales).to_numpy(dtype=np.float64)
         lower, upper = bounds(part["yhat"].to_numpy(dtype=np.float64),

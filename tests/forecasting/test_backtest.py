@@ -109,3 +109,43 @@ def test_progress_is_reported_after_every_series_and_origin_with_the_total():
     assert calls == [(k, 6) for k in range(1, 7)]
     # Both forecasters of a series and origin are fit before it is counted done.
     assert fits == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_series_read_without_a_frame_split_exactly_as_a_frame_does(tmp_path, sorted_rows):
+    # Ids that sort differently as text and as numbers, timestamps in and out of order, several row
+    # groups (each with its own dictionary of ids): the file's arrays are its frame's.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks import storage
+    from tasks.forecasting.backtest import series_arrays
+
+    rng = np.random.default_rng(4)
+    ids = np.array([f"s{k}" for k in rng.integers(0, 25, 2000)])
+    stamps = pd.Timestamp("2001-01-01") + pd.to_timedelta(rng.permutation(2000), "D")
+    frame = pd.DataFrame({"series_id": ids, "timestamp": stamps, "value": rng.normal(size=2000)})
+    if sorted_rows:
+        frame = frame.sort_values(["series_id", "timestamp"], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "s.parquet", row_group_size=300)
+    assert pq.ParquetFile(tmp_path / "s.parquet").num_row_groups > 1
+    expected = series_arrays(pq.read_table(tmp_path / "s.parquet").to_pandas())
+    got = storage.read_series_arrays(tmp_path / "s.parquet")
+    assert list(got) == list(expected) == sorted(set(ids))
+    for sid, (want_stamps, want_values) in expected.items():
+        assert got[sid][0].dtype == want_stamps.dtype and got[sid][1].dtype == want_values.dtype
+        np.testing.assert_array_equal(got[sid][0], want_stamps)
+        np.testing.assert_array_equal(got[sid][1], want_values)
+    head = storage.read_head(tmp_path / "s.parquet", 5)
+    pd.testing.assert_frame_equal(head, pq.read_table(tmp_path / "s.parquet").to_pandas().head(5))
+
+
+def test_a_backtest_of_series_already_split_equals_that_of_their_frame():
+    from tasks.forecasting.backtest import series_arrays
+
+    frame = _frame({"b": 30, "a": 24, "c": 27})
+    forecasters = baseline_forecasters(4)
+    from_frame = run_backtest(frame, forecasters, 6, 4, folds=2)
+    from_arrays = run_backtest(series_arrays(frame), forecasters, 6, 4, folds=2)
+    pd.testing.assert_frame_equal(from_frame.forecasts, from_arrays.forecasts)
+    pd.testing.assert_frame_equal(from_frame.scores, from_arrays.scores)

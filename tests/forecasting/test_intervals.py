@@ -160,3 +160,54 @@ def test_when_no_series_has_a_scale_the_intervals_are_nan_and_nothing_raises():
     assert np.isnan(widths[0][0]).all() and list(widths[0][1]) == [0] * horizon
     scored = intervals.interval_scores(banded, series, 1, 0.9)
     assert all(np.isnan(v) for v in scored[0].values())
+
+
+def test_the_compact_pool_keeps_what_calibration_set_keeps_in_20_bytes_a_row():
+    # Three series, three folds, validation and test rows, a target at and after an origin, a NaN score
+    # and a series that has no origin at fold 0: the pool's scores per step are calibration_set's.
+    rng = np.random.default_rng(7)
+    horizon, frames = 4, []
+    for sid, end in (("a", 60), ("b", 45), ("c", 50)):
+        for fold in range(3):
+            origin = end - horizon - 2 * fold
+            kind = "test" if fold == 1 else "validation"
+            starts = np.arange(origin - 12, origin + 1)  # the last ones' targets reach the origin and past it
+            frames.append(intervals.residual_rows(sid, fold, kind, starts, rng.normal(size=(starts.size, horizon)),
+                                                  np.zeros((starts.size, horizon)), rng.uniform(0.5, 2, starts.size)))
+    frames[0].loc[5, "score"] = np.nan
+    rows = pd.concat(frames, ignore_index=True)
+    pool = intervals.ResidualPool()
+    for frame in frames[:4]:
+        pool.add(frame)
+    pool.add(pd.concat(frames[4:], ignore_index=True))  # one series at a time or many at once
+    assert len(pool) == len(rows)
+    for fold, origins in ((0, {"a": 56, "b": 41}), (1, {"a": 54, "b": 39, "c": 44}), (2, {"a": 52, "b": 37, "c": 42})):
+        expected = intervals.calibration_set(rows, fold, origins)
+        assert 0 < len(expected) < len(rows)
+        got = pool.calibration_scores(fold, origins)
+        for h in range(1, horizon + 1):
+            want = expected.loc[expected["horizon_step"] == h, "score"].to_numpy()
+            np.testing.assert_array_equal(np.sort(got[h]), np.sort(want))
+        np.testing.assert_array_equal(intervals.step_quantiles(got, horizon, 0.9)[0],
+                                      intervals.half_widths(expected, horizon, 0.9)[0])
+    assert sum(a.nbytes for a in pool._arrays()) == 20 * len(rows)
+
+
+def test_intervals_from_a_pool_equal_those_from_rows():
+    horizon, level = 3, 0.8
+    values = np.cumsum(np.random.default_rng(1).normal(size=60)) + 50
+    origins = [57, 54]
+    series = {"s": (np.arange(60), values)}
+    rng = np.random.default_rng(2)
+    validation = pd.concat([intervals.residual_rows("s", fold, "validation", np.arange(origin - 10, origin - horizon + 1),
+                                                    rng.normal(size=(8, horizon)), np.zeros((8, horizon)), np.ones(8))
+                            for fold, origin in enumerate(origins)], ignore_index=True)
+    forecasts = _model_rows(values, origins, horizon, offset=0.1)
+    from_rows, widths_rows = intervals.attach_intervals(forecasts, validation, series, 1, level, horizon)
+    pool = intervals.ResidualPool()
+    pool.add(validation)
+    from_pool, widths_pool = intervals.attach_intervals(forecasts, pool, series, 1, level, horizon)
+    pd.testing.assert_frame_equal(from_rows, from_pool)
+    for fold in (0, 1):
+        np.testing.assert_array_equal(widths_rows[fold][0], widths_pool[fold][0])
+        np.testing.assert_array_equal(widths_rows[fold][1], widths_pool[fold][1])

@@ -12,12 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import paths, storage
-from tasks.forecasting import (
-    holdout,
-    ingest,
-    intervals,
-    serving,
-)
+from tasks.forecasting import backtest, holdout, ingest, intervals, serving
 from tasks.forecasting.config import ForecastConfig
 from tasks.forecasting.records import (
     BaselineScore,
@@ -31,6 +26,7 @@ from tasks.forecasting.records import (
 from tasks.forecasting.steps.auto import baselines_to_run, served_auto
 from tasks.forecasting.steps.data import run_logger, series_arrays
 from tasks.forecasting.steps.models import Unit
+from tasks.runtime import release_memory
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
@@ -99,6 +95,7 @@ def compare_holdout(
     runs.log_table(parent, pd.DataFrame([dataclasses.asdict(f) for f in fold_table]), "backtest_table.json")
     season = cfg.evaluate.season_length or series.season_length
     unscaled = holdout.unscaled_series(scores, series_arrays(series), season)
+    release_memory()  # every series was read: its heap back before the plots and the served model
     _report_unscaled(parent, unscaled)
     failed = [r for r in results if not r.ok]
     if failed:
@@ -194,8 +191,8 @@ def serve_best_model(compared: HoldoutComparison, series: SeriesRef, cfg: Foreca
             (served_cfg or cfg).model_dump(mode="json"), best, series.frequency, season_length,
             np.asarray(result.half_widths), np.asarray(result.n_calibration), **provenance)
         module, extra = serving.__name__, ()
-    frame = storage.read_frame(Path(series.path))
-    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
+    first_id = storage.read_head(Path(series.path), 1)["series_id"].iloc[0]  # the example: the first series' tail
+    first = storage.read_frame(Path(series.path), filters=[("series_id", "==", first_id)])
     example = first.tail(bundle["min_history"]).reset_index(drop=True)
     model_uri, model_id = tracked_models.log_forecaster_model(
         ctx.parent_run_id, f"forecaster-{ingest.subject(cfg.source)}", members, bundle,
@@ -273,8 +270,12 @@ def _log_series_plots(parent: str, forecasts: pd.DataFrame, scores: pd.DataFrame
     lead = best_model or best_baseline
     if lead is None or cfg.evaluate.plot_series == 0:
         return
-    arrays = series_arrays(series)
     picked = holdout.series_to_plot(scores, lead, cfg.evaluate.plot_series)
+    if not picked:
+        return
+    # Only the plotted series are read (a filter on the stored file), not every series.
+    arrays = backtest.series_arrays(storage.read_frame(Path(series.path), ["series_id", "timestamp", "value"],
+                                                       filters=[("series_id", "in", sorted({sid for _, sid in picked}))]))
     latest = forecasts[forecasts["fold"] == 0]
     season = cfg.evaluate.season_length or series.season_length
     for label, sid in picked:

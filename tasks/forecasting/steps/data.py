@@ -114,7 +114,7 @@ def record_inputs(series: SeriesRef, windows: WindowsRef | None, ctx: RunContext
     """Log the input as the run's dataset, where the intermediates are, the windows per split, the rows
     skipped on ingest, and each series' season decision on its part before the latest held-out horizon
     (``seasonality.json``)."""
-    sample = storage.read_frame(Path(series.path)).head(5)
+    sample = storage.read_head(Path(series.path), 5)
     runs.log_dataset(ctx.parent_run_id, subject, ", ".join(series.inputs) or series.path, series.content_hash, sample,
                      {"num_rows": series.n_points, "num_series": series.n_series, "frequency": series.frequency})
     kept = {"series_path": series.path}
@@ -173,7 +173,7 @@ def transform_spec(cfg: ForecastConfig, season_length: int) -> preprocessing.Tra
 
 def series_arrays(series: SeriesRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every stored series as id → ``(timestamps (time,), values (time,))``."""
-    return backtest.series_arrays(storage.read_frame(Path(series.path)))
+    return storage.read_series_arrays(Path(series.path))
 
 
 # Series per row group of a panel: what streamed training reads at a time (tasks.forecasting.steps.streamed).
@@ -251,10 +251,10 @@ def backtest_baselines(
     from tasks.forecasting import statistical  # at run time: see _baselines_key
 
     every = statistical.baseline_forecasters(season_length)
-    frame = storage.read_frame(Path(series.path))
-    total = int(frame["series_id"].nunique()) * folds
+    arrays = storage.read_series_arrays(Path(series.path))
+    total = series.n_series * folds
     with step_progress("score-baselines", total, "series × origins") as advance:
-        result = backtest.run_backtest(frame, {n: every[n] for n in names}, horizon, season_length, folds, fold_step,
+        result = backtest.run_backtest(arrays, {n: every[n] for n in names}, horizon, season_length, folds, fold_step,
                                        on_progress=lambda done, _: advance(done))
     key = _baselines_key(series, horizon, season_length, folds, fold_step, names)
     forecasts = storage.write_frame(typed_forecasts(result.forecasts), paths.intermediate_path("baseline-forecasts", key))

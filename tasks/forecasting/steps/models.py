@@ -13,8 +13,6 @@ trains every network afresh, without backups (what a benchmark of training time 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,23 +25,15 @@ from prefect.cache_policies import NO_CACHE
 from tasks import caching, locks, paths, storage
 from tasks.config import flatten
 from tasks.forecasting import config as forecast_config
-from tasks.forecasting import (
-    ingest,
-    intervals,
-    metrics,
-    panel,
-    preprocessing,
-    serving,
-)
+from tasks.forecasting import ingest, intervals, metrics, panel, preprocessing, serving
 from tasks.forecasting.config import ForecastConfig
-from tasks.forecasting.records import (
-    ModelResult,
-    WindowsRef,
-)
+from tasks.forecasting.records import ModelResult, WindowsRef
+from tasks.forecasting.steps import kept
 from tasks.forecasting.steps import streamed as streamed_windows
 from tasks.forecasting.steps.data import read_panel, series_arrays, typed_forecasts, typed_scores
 from tasks.nets.records import TrainedModel
 from tasks.progress import epoch_bar, step_progress
+from tasks.runtime import release_memory
 from tasks.tracking import models as tracked_models
 from tasks.tracking import runs
 from tasks.tracking.runs import RunContext
@@ -75,6 +65,7 @@ class UnitFit:
     fit: FitResult | None
     epochs: tuple[tuple[str, float, int], ...] = ()  # per-epoch metrics up to a divergence (logged units)
     failure: str | None = None
+    reused: bool = False  # finished by another run while it waited for the unit's lock: not trained here
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -120,40 +111,9 @@ def uses_streamed_windows(windows: WindowsRef, cfg: ForecastConfig) -> bool:
     return cfg.model.scope == "global" and streamed_windows.window_megabytes(windows) > cfg.train.max_window_mb
 
 
-def _finished(folder: Path, stem: str):
-    """A network finished earlier under ``folder``: ``(FitResult, run id that trained it)``, or None."""
-    from tasks.nets.training import FitResult
-
-    record = folder / f"{stem}.fit.json"
-    if not (record.is_file() and (folder / f"{stem}.keras").is_file()):
-        return None
-    data = json.loads(record.read_text())
-    return FitResult(**data["fit"]), data["run_id"]
-
-
-def _save_network(folder: Path, stem: str, model) -> None:
-    """Save a trained network under a temporary name renamed into place (no record yet: not finished)."""
-    partial = folder / f".partial-{stem}.keras"
-    model.save(partial)
-    os.replace(partial, folder / f"{stem}.keras")
-
-
-def _record_fit(folder: Path, stem: str, fit, run_id: str) -> None:
-    """Write a saved network's fit record, which makes it finished (:func:`_finished`)."""
-    record = folder / f".partial-{stem}.fit.json"
-    record.write_text(json.dumps({"fit": dataclasses.asdict(fit), "run_id": run_id}))
-    os.replace(record, folder / f"{stem}.fit.json")
-
-
 def _count(table: panel.PanelWindows, parts: streamed_windows.PanelParts | None, unit: Unit, split: str) -> int:
     """Windows of ``split`` the unit trains on, whichever path it takes."""
     return parts.count(unit.fold, split) if parts is not None else int(len(_unit_rows(table, unit, split)))
-
-
-def _keep(folder: Path, stem: str, model, fit, run_id: str) -> None:
-    """Save a finished network and then its fit's record, each under a temporary name renamed into place."""
-    _save_network(folder, stem, model)
-    _record_fit(folder, stem, fit, run_id)
 
 
 def _fit_unit(table: panel.PanelWindows, parts: streamed_windows.PanelParts | None, unit: Unit, cfg: ForecastConfig,
@@ -257,11 +217,11 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                 logged = unit.member == 0 and unit.group == 0
                 prefix = "" if unit.fold == 0 else f"fold{unit.fold}."
                 stem = unit.file(name).removesuffix(".keras")
-                finished = _finished(model_dir, stem) if cfg.train.resume else None
+                finished = kept.finished(model_dir, stem) if cfg.train.resume else None
                 if finished is not None:
                     fit, trained_by = finished
                     reused_from.append(trained_by)
-                elif stem in fitted:
+                elif stem in fitted and not fitted[stem].reused:
                     # Trained by train_unit on the flow's task runner (a Dask worker), saved unrecorded.
                     done = fitted[stem]
                     if done.failure is not None:
@@ -270,19 +230,20 @@ def train_panel_model(windows: WindowsRef, cfg: ForecastConfig, cell: str, ctx: 
                         runs.end_run(run_id, failed=True, reason=reason)
                         return TrainedModel(name, run_id, None, len(done.epochs), 0, 0.0, 0.0, {}, failure=reason)
                     fit = done.fit
-                    _record_fit(model_dir, stem, fit, run_id)
+                    kept.record_fit(model_dir, stem, fit, run_id)
                     epochs_trained += fit.epochs_run - fit.resumed_from_epoch
                 else:
                     epochs: list[tuple[str, float, int]] = []
                     try:
-                        model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(units), epochs,
-                                               cfg.train.progress)
+                        with locks.exclusive(kept.unit_lock(model_dir, stem)):  # not while a worker trains it
+                            model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(units), epochs,
+                                                   cfg.train.progress)
                     except DivergedError as exc:
                         runs.log_entries(run_id, epochs)
                         reason = f"{stem}: {exc}" if len(units) > 1 else str(exc)
                         runs.end_run(run_id, failed=True, reason=reason)
                         return TrainedModel(name, run_id, None, len(epochs), 0, 0.0, 0.0, {}, failure=reason)
-                    _keep(model_dir, stem, model, fit, run_id)
+                    kept.keep(model_dir, stem, model, fit, run_id)
                     epochs_trained += fit.epochs_run - fit.resumed_from_epoch
                 if logged:
                     # Every epoch's metrics, those restored from a backup or a finished network too.
@@ -327,14 +288,19 @@ def train_unit(windows: WindowsRef, cfg: ForecastConfig, cell: str, name: str, u
     parts = streamed_windows.PanelParts(windows) if streamed else None
     key = _training_key(windows, cfg, cell, name, streamed)
     stem = unit.file(name).removesuffix(".keras")
-    epochs: list[tuple[str, float, int]] = []
-    try:
-        model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(_units(table, cfg)), epochs, False)
-    except DivergedError as exc:
-        return UnitFit(stem, None, tuple(epochs), str(exc))
     folder = paths.trained_dir(key)
-    folder.mkdir(parents=True, exist_ok=True)
-    _save_network(folder, stem, model)
+    epochs: list[tuple[str, float, int]] = []
+    # One training of a unit at a time, across processes (another run's worker, or a serial run of the same
+    # network): they would share its backup folder and its file. Finished meanwhile: the recording task reuses it.
+    with locks.exclusive(kept.unit_lock(folder, stem)):
+        if cfg.train.resume and kept.finished(folder, stem) is not None:
+            return UnitFit(stem, None, reused=True)
+        try:
+            model, fit = _fit_unit(table, parts, unit, cfg, cell, name, key, len(_units(table, cfg)), epochs, False)
+        except DivergedError as exc:
+            return UnitFit(stem, None, tuple(epochs), str(exc))
+        folder.mkdir(parents=True, exist_ok=True)
+        kept.save_network(folder, stem, model)
     return UnitFit(stem, fit)
 
 
@@ -351,7 +317,7 @@ def train_units(forecasters: dict[str, tuple[WindowsRef, ForecastConfig, str]]) 
         folder = paths.trained_dir(_training_key(windows, cfg, cell, name, streamed))
         for unit in _units(table, cfg):
             stem = unit.file(name).removesuffix(".keras")
-            if cfg.train.resume and _finished(folder, stem) is not None:
+            if cfg.train.resume and kept.finished(folder, stem) is not None:
                 continue  # train_panel_model reuses it, as in a serial run
             futures[name, stem] = train_unit.submit(windows, cfg, cell, name, unit)
     fitted: dict[str, dict[str, UnitFit]] = {name: {} for name in forecasters}
@@ -384,7 +350,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         table = read_panel(windows, "test")  # the test rows are all that is forecast from the windows
         series = series_arrays(windows.series)
         model_dir = Path(trained.model_path).parent
-        parts, residuals = [], []
+        parts, residuals = [], intervals.ResidualPool()  # compact: a row per validation step and horizon step
         spec = serving.window_spec(cfg.model_dump(mode="json"), season_length, table.calendar_features)
         units = _units(table, cfg)
         kept, done = None, 0
@@ -407,7 +373,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
                     traced = [lambda x, m=m: np.asarray(m.predict_on_batch(x)) for m in models]
                     for r in rows:
                         sid = str(table.series_id[r])
-                        residuals.append(serving.validation_residuals(
+                        residuals.add(serving.validation_residuals(
                             sid, series[sid][1], int(table.origin[r]), fold, traced, spec, season_length,
                             stamps=series[sid][0]))
                         done += 1
@@ -415,8 +381,10 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
                     if fold == 0 and group == 0:
                         kept, first_rows = models[0], rows
         banded, widths = intervals.attach_intervals(
-            pd.concat(parts, ignore_index=True), pd.concat(residuals, ignore_index=True), series, season_length,
+            pd.concat(parts, ignore_index=True), residuals, series, season_length,
             cfg.evaluate.interval_level, horizon)
+        del residuals, parts
+        release_memory()  # the per-series frames' heap, before scoring stands on it
         forecasts = typed_forecasts(banded)
         scores = typed_scores(panel.score_forecasts(forecasts, series, season_length))
         forecasts_path = storage.write_frame(forecasts, paths.intermediate_path("model-forecasts", run_id))
@@ -450,6 +418,7 @@ def evaluate_panel_model(trained: TrainedModel, windows: WindowsRef, cfg: Foreca
         runs.end_run(run_id, failed=True, reason=f"{type(exc).__name__}: {exc}")
         raise
     runs.end_run(run_id)
+    release_memory()
     result = {**found, "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
               "fit_seconds": trained.fit_seconds, "train_samples_per_second": trained.samples_per_second}
     q0, n0 = widths[0]

@@ -85,7 +85,27 @@ def epoch_datasets(
     train = tf.data.Dataset.from_tensor_slices((x_train[order], y_train[order])).batch(batch_size)
     validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)
     steps, validation_steps = -(-n // batch_size), -(-len(x_val) // batch_size)
-    return train.cache().repeat(), steps, validation.cache().repeat(), validation_steps
+    # Made in the training thread: no prefetch thread of tf.data's (see _synchronous).
+    train, validation = train.cache().repeat(), validation.cache().repeat()
+    return train.with_options(_synchronous()), steps, validation.with_options(_synchronous()), validation_steps
+
+
+def _synchronous() -> tf.data.Options:
+    """tf.data options that make every batch in the thread that trains: no prefetch thread, no autotuning.
+
+    Batches of windows already in memory cost next to nothing to make; what a prefetch thread adds is
+    a hand-over between it and the training thread at every batch, and each hand-over waits for a
+    time slice when another process holds the other core (two Dask workers, a sweep point beside a
+    one-off run). Measured on 2 cores (docs/results/2026-12-04-sweep-cpu.md): a small GRU's fit pinned
+    to one core took 6.2 s with the thread and 3.4 s without; the milk sweep's eight networks trained
+    in 97.7 s with it and 77.9 s without serially, 138.7 s and 84.9 s two at once on Dask. The
+    batches, and so the weights, are the same either way (tests/nets/test_training.py).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    options.threading.private_threadpool_size = 1
+    return options
 
 
 class _EpochCallback(keras.callbacks.Callback):

@@ -53,9 +53,11 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
 
     The window count is not a multiple of the batch size (a partial last batch), and two cells
     with different kernels are checked: losses of every epoch and every final weight are equal.
+    The batches are made in the training thread (no prefetch thread), Keras' with its prefetch.
     """
     import keras
 
+    from tasks.nets import training
     from tasks.nets.models import build_forecaster
     from tasks.nets.training import fit_forecaster, optimizer_for, seed_everything
 
@@ -85,6 +87,8 @@ def test_the_epoch_datasets_train_exactly_as_keras_own_array_fit(cell):
     assert fit.history == {k: [float(v) for v in vals] for k, vals in history.items()}
     for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    options = training.epoch_datasets(xt, yt, xv, yv, cfg.train.batch_size)[0].options()
+    assert options.experimental_optimization.inject_prefetch is False and options.autotune.enabled is False
 
 
 _THREADS_SCRIPT = """

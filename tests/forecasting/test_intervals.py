@@ -53,7 +53,8 @@ def _model_rows(values, origins, horizon, offset):
     return pd.concat(parts, ignore_index=True)
 
 
-def test_intervals_never_read_the_truth_they_are_scored_on():
+def _two_folds():
+    """One series at two folds: ``(horizon, level, series, validation residual rows, forecast rows)``."""
     horizon, level = 3, 0.8
     values = np.cumsum(np.random.default_rng(1).normal(size=60)) + 50
     origins = [57, 54]  # fold 0, fold 1 (fold_step = horizon)
@@ -62,7 +63,11 @@ def test_intervals_never_read_the_truth_they_are_scored_on():
     validation = pd.concat([intervals.residual_rows("s", fold, "validation", np.arange(origin - 10, origin - horizon + 1),
                                                     rng.normal(size=(8, horizon)), np.zeros((8, horizon)), np.ones(8))
                             for fold, origin in enumerate(origins)], ignore_index=True)
-    forecasts = _model_rows(values, origins, horizon, offset=0.1)
+    return horizon, level, series, validation, _model_rows(values, origins, horizon, offset=0.1)
+
+
+def test_intervals_never_read_the_truth_they_are_scored_on():
+    horizon, level, series, validation, forecasts = _two_folds()
     banded, widths = intervals.attach_intervals(forecasts, validation, series, 1, level, horizon)
 
     # Poison fold 0's held-out truth: its intervals (and fold 1's) stay as they were.
@@ -194,15 +199,7 @@ def test_the_compact_pool_keeps_what_calibration_set_keeps_in_20_bytes_a_row():
 
 
 def test_intervals_from_a_pool_equal_those_from_rows():
-    horizon, level = 3, 0.8
-    values = np.cumsum(np.random.default_rng(1).normal(size=60)) + 50
-    origins = [57, 54]
-    series = {"s": (np.arange(60), values)}
-    rng = np.random.default_rng(2)
-    validation = pd.concat([intervals.residual_rows("s", fold, "validation", np.arange(origin - 10, origin - horizon + 1),
-                                                    rng.normal(size=(8, horizon)), np.zeros((8, horizon)), np.ones(8))
-                            for fold, origin in enumerate(origins)], ignore_index=True)
-    forecasts = _model_rows(values, origins, horizon, offset=0.1)
+    horizon, level, series, validation, forecasts = _two_folds()
     from_rows, widths_rows = intervals.attach_intervals(forecasts, validation, series, 1, level, horizon)
     pool = intervals.ResidualPool()
     pool.add(validation)

@@ -251,7 +251,7 @@ def backtest_baselines(
     from tasks.forecasting import statistical  # at run time: see _baselines_key
 
     every = statistical.baseline_forecasters(season_length)
-    arrays = storage.read_series_arrays(Path(series.path))
+    arrays = series_arrays(series)
     total = series.n_series * folds
     with step_progress("score-baselines", total, "series × origins") as advance:
         result = backtest.run_backtest(arrays, {n: every[n] for n in names}, horizon, season_length, folds, fold_step,

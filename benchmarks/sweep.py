@@ -3,9 +3,11 @@
 The sweep is every point of cell (gru, lstm) × units (4, 8) × lookback (12, 24) over the milk preset
 (flows/configs/milk.toml) made quick: one network per point (``model.ensemble = 1``) and a few epochs.
 ``seqflow run sweep`` runs it twice in fresh processes, each on a store of its own (so the second
-cannot reuse the first's points): ``--runner serial``, then ``--runner dask --workers N``. The table
-gives both commands' wall times (imports, the Dask cluster's start and every point included), the
-speed-up, and each point's score on both runners side by side: they must be equal.
+cannot reuse the first's points): ``--runner serial``, then ``--runner dask --workers N``. Both use
+one local Prefect server, started before either is timed, as every run after a user's first finds it
+standing (flows.ephemeral). The table gives both commands' wall times (imports, the Dask cluster's
+start and every point included), the speed-up, and each point's score on both runners side by side:
+they must be equal.
 
 Usage: ``python -m benchmarks.sweep [--workers 2] [--epochs 20]`` (``seqflow bench sweep``).
 """
@@ -41,12 +43,25 @@ def write_sweep(folder: Path, epochs: int) -> Path:
     return folder / "sweep.toml"
 
 
-def _run(sweep: Path, folder: Path, runner: list[str]) -> tuple[dict, float]:
-    """``seqflow run sweep`` in a fresh process on a store of its own under ``folder``; its summary and seconds."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_HOME",
-                                                             "PREFECT_LOCAL_STORAGE_PATH")}
-    env["SEQFLOW_ARTIFACTS"] = str(folder)
+def _env(folder: Path, prefect_home: Path) -> dict[str, str]:
+    """The environment of a run on its own artifacts ``folder`` with the bench's Prefect home."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env.update(SEQFLOW_ARTIFACTS=str(folder), PREFECT_HOME=str(prefect_home),
+               PREFECT_LOCAL_STORAGE_PATH=str(folder / "prefect-results"))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _start_server(prefect_home: Path) -> None:
+    """Start the bench's standing local Prefect server (flows.ephemeral) before anything is timed."""
+    code = "from flows import ephemeral; ephemeral.start_in_background(); ephemeral.wait()"
+    subprocess.run([sys.executable, "-c", code], env=_env(prefect_home.parent / "warm-up", prefect_home),
+                   check=True, timeout=300, cwd=paths.PROJECT_ROOT)
+
+
+def _run(sweep: Path, folder: Path, runner: list[str], prefect_home: Path) -> tuple[dict, float]:
+    """``seqflow run sweep`` in a fresh process on a store of its own under ``folder``; its summary and seconds."""
+    env = _env(folder, prefect_home)
     command = [sys.executable, "-m", "flows.cli", "run", "sweep", "--config", str(sweep), "--best",
                str(folder / "best.toml"), "--json", *runner]
     began = time.perf_counter()
@@ -65,8 +80,15 @@ def run_bench(workers: int, epochs: int, console) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     sweep = write_sweep(work, epochs)
-    serial, serial_s = _run(sweep, work / "serial", ["--runner", "serial"])
-    dask, dask_s = _run(sweep, work / "dask", ["--runner", "dask", "--workers", str(workers)])
+    home = work / "prefect-home"
+    _start_server(home)
+    try:
+        serial, serial_s = _run(sweep, work / "serial", ["--runner", "serial"], home)
+        dask, dask_s = _run(sweep, work / "dask", ["--runner", "dask", "--workers", str(workers)], home)
+    finally:
+        from flows import ephemeral
+
+        ephemeral.stop_standing_server(home)
     on_dask = {p["number"]: p for p in dask["points"]}
     rows = [{"point": p["number"], "settings": p["label"], "rank": p["rank"], "serial": p["score"],
              "dask": on_dask[p["number"]]["score"], "equal": p["score"] == on_dask[p["number"]]["score"]}

@@ -13,7 +13,9 @@ stopped as the run ends. With ``PREFECT_API_URL`` set (environment or Prefect pr
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from flows import prefect_server
@@ -141,13 +144,33 @@ def _start() -> None:
 
             server = SubprocessASGIServer()
             already = server.running
-            server.start()
+            with _without_start_line():
+                server.start()
             if not already:
                 _ours.append(server)
             return
     # Prefect would infer a UI address from the API's and print "View at <url>" for every run, but
     # this server, like Prefect's temporary one, serves no UI: no link (a user's own UI URL stays).
     _use(url, os.environ.get("PREFECT_UI_URL", ""))
+
+
+class _StartLine(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Starting temporary server")
+
+
+@contextlib.contextmanager
+def _without_start_line() -> Iterator[None]:
+    """Start Prefect's temporary server without its "Starting temporary server" line: this process
+    chose it, and the line would read as a worker starting a server of its own. Whether Prefect's
+    logging was set up by then (and printed it) depended on the other imports' timing."""
+    logger = logging.getLogger("prefect")
+    line = _StartLine()
+    logger.addFilter(line)
+    try:
+        yield
+    finally:
+        logger.removeFilter(line)
 
 
 def _use(api_url: str, ui_url: str) -> None:

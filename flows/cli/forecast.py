@@ -116,7 +116,7 @@ def preflight(cfg: ForecastConfig) -> None:
 def _run(cfg: ForecastConfig, as_json: bool, verbose: bool, runner: Runner | None = None) -> None:
     preflight(cfg)
     run_tensorflow_flow("flows.forecast", "run_forecast", cfg, verbose, as_json, _report, "AllModelsFailed",
-                        (runner,))
+                        (runner,), cluster=runner)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

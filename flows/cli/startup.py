@@ -20,7 +20,7 @@ SERVER_ADVICE = {
 }
 
 
-def start_tensorflow_flow(module: str, verbose: bool) -> None:
+def start_tensorflow_flow(module: str, verbose: bool, tensorflow: bool = True, cluster: Any = None) -> None:
     """Import the flow's ``module`` and TensorFlow at once, while the local Prefect server starts.
 
     Three costs overlap instead of adding up: the local Prefect server is found or started (its
@@ -31,11 +31,19 @@ def start_tensorflow_flow(module: str, verbose: bool) -> None:
     Args:
         module: the flow's module, e.g. ``flows.forecast``.
         verbose: show TensorFlow's start-up messages.
+        tensorflow: False when this process trains nothing (the work runs on Dask workers, which
+            import TensorFlow themselves): only the module imports, while the server starts.
+        cluster: the flow's :class:`flows.runners.Runner`; a local Dask cluster it needs starts now,
+            in a thread (:func:`flows.runners.start_local_cluster`).
     """
-    from flows import ephemeral
+    from flows import ephemeral, runners
     from tasks.runtime import import_tensorflow
 
     ephemeral.start_in_background()
+    runners.start_local_cluster(cluster)
+    if not tensorflow:
+        _preload(module)
+        return
     preload = threading.Thread(target=_preload, args=(module,), daemon=True)
     preload.start()
     import_tensorflow(verbose)
@@ -54,7 +62,8 @@ def _preload(module: str) -> None:
 
 
 def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_json: bool,
-                        report: Callable[[Any], None], all_failed: str | None = None, extra: tuple = ()) -> None:
+                        report: Callable[[Any], None], all_failed: str | None = None, extra: tuple = (),
+                        tensorflow: bool = True, cluster: Any = None) -> None:
     """Run a flow that trains Keras models once and print its summary: ``--json``, or ``report``'s table.
 
     Args:
@@ -67,13 +76,28 @@ def run_tensorflow_flow(module: str, function: str, cfg: Any, verbose: bool, as_
         all_failed: the module's exception for "every model failed" (exit 1, one line); bad input is
             :class:`tasks.errors.InputError` (exit 2, one line).
         extra: further arguments of ``function``, after ``cfg``.
+        tensorflow: False when the flow trains nothing in this process (see :func:`start_tensorflow_flow`).
+        cluster: the flow's runner, whose local Dask cluster (if any) starts with the CLI and is
+            closed once the summary is printed.
     """
-    from flows import ephemeral
-    from flows.cli.options import EXIT_FAILED, check_environment, fail, print_json
-    from tasks.errors import EnvironmentFault, InputError
+    from flows.cli.options import check_environment
 
     check_environment()  # the artifacts folder and the MLflow store, before anything is written
-    start_tensorflow_flow(module, verbose)
+    try:
+        _run_flow(module, function, cfg, verbose, as_json, report, all_failed, extra, tensorflow, cluster)
+    finally:
+        from flows import runners
+
+        runners.close_local_clusters()
+
+
+def _run_flow(module: str, function: str, cfg: Any, verbose: bool, as_json: bool, report: Callable[[Any], None],
+              all_failed: str | None, extra: tuple, tensorflow: bool, cluster: Any) -> None:
+    from flows import ephemeral
+    from flows.cli.options import EXIT_FAILED, fail, print_json
+    from tasks.errors import EnvironmentFault, InputError
+
+    start_tensorflow_flow(module, verbose, tensorflow, cluster)
     flows = importlib.import_module(module)
     failed = (getattr(flows, all_failed),) if all_failed else ()
     try:

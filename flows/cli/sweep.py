@@ -63,7 +63,9 @@ def run_sweep(
         else:
             _report(summary, best)
 
-    run_tensorflow_flow("flows.sweep", "run_sweep", plan, verbose, False, report)
+    # On Dask the points train on the workers: this process needs no TensorFlow of its own.
+    run_tensorflow_flow("flows.sweep", "run_sweep", plan, verbose, False, report,
+                        tensorflow=plan.runner.kind != "dask", cluster=plan.runner)
 
 
 def plan_sweep(config: Path, runner: Runner | None = None) -> SweepPlan:

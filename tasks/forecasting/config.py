@@ -225,6 +225,7 @@ class EvaluateConfig(Frozen):
 class ForecastTrain(TrainConfig):
     """Keras ``fit`` settings, and whether a run takes up what an earlier one with the same inputs trained."""
 
+    loss: Literal["mse", "mae", "huber"] = "mse"  # training loss in model units: mse | mae | huber (model.recipe = auto: mae unless set)
     resume: bool = True  # reuse networks finished earlier with the same inputs, resume an interrupted one from its last backup (off = train every network afresh, no backup)
     backup_seconds: float = Field(5.0, ge=0, le=86400)  # back up a training after an epoch only once this many seconds passed since its last backup (0 = after every epoch); a kill loses at most this long plus one epoch
     # Above this, a global network's windows (the inputs and targets of every window of the panel, float32)

@@ -37,8 +37,9 @@ def _write(path: Path, poison: bool) -> Path:
     return path
 
 
-def _run(path: Path) -> dict:
-    result = CliRunner().invoke(app, ["run", "forecast", "--path", str(path), *TINY])
+def _run(path: Path, *overrides: str) -> dict:
+    sets = [a for o in overrides for a in ("--set", o)]
+    result = CliRunner().invoke(app, ["run", "forecast", "--path", str(path), *TINY, *sets])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -188,3 +189,18 @@ def test_the_served_model_reads_the_networks_the_choice_reads_and_forecasts_what
     assert {name: spec["preprocess"]["log"] for name, spec in bundle["networks"].items()} == {
         name: "log" in name for name in used}
     _same_bits(models.predict_table(model, history), flow)
+
+
+def test_auto_networks_train_with_mae_unless_train_loss_is_set(runs, clean_csv):
+    import mlflow
+
+    clean, _ = runs
+    client = mlflow.MlflowClient(clean["tracking_uri"])
+    networks = [m for m in clean["models"] if m["cell"] != "auto"]
+    assert len(networks) == 3
+    assert {client.get_run(m["run_id"]).data.params["train.loss"] for m in networks} == {"mae"}
+    # Said by the user, it is kept: every recipe trains with it.
+    chosen = _run(clean_csv, "train.loss=huber")
+    assert {client.get_run(m["run_id"]).data.params["train.loss"]
+            for m in chosen["models"] if m["cell"] != "auto"} == {"huber"}
+

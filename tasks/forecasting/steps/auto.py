@@ -31,7 +31,8 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
 
     ``model.recipe = manual``: each cell of ``model.cells`` with the settings as given. ``auto``: the
     family of :func:`tasks.forecasting.choice.recipes`, each a copy of the config with its own size
-    and preprocessing (log only when every value the networks train on is > 0: :func:`choice.log_allowed`).
+    and preprocessing (log only when every value the networks train on is > 0: :func:`choice.log_allowed`),
+    trained with :data:`choice.LOSS` unless ``train.loss`` is set.
     """
     if cfg.model.recipe != "auto":
         return {cell: (cell, cfg) for cell in cfg.model.cells}
@@ -51,7 +52,9 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
     family = choice.recipes(cfg.model.cells, cfg.model.units, season_length, lookback, positive)
     w = cfg.window.model_copy(update={"lookback": lookback})
     n_windows = sum(max(0, values.size - w.lookback - w.horizon) // w.stride for _, values in arrays.values())
-    train = cfg.train.model_copy(update={"batch_size": choice.batch_size(n_windows)})
+    # train.loss as the user set it; unset, the loss auto chooses by (choice.LOSS).
+    loss = cfg.train.loss if "loss" in cfg.train.model_fields_set else choice.LOSS
+    train = cfg.train.model_copy(update={"batch_size": choice.batch_size(n_windows), "loss": loss})
     return {r.label: (r.cell, cfg.model_copy(update={
         "window": w,
         "train": train,

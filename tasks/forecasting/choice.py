@@ -8,10 +8,10 @@ choice for fold ``k`` reads lies in fold ``k``'s training part, so rewriting the
 fold ``k`` cannot change what is chosen, its weights, or its forecast (a test checks it bit for bit).
 
 For each series and held-out fold, the candidates are ranked by their mean MASE over the inner folds
-(sMAPE where a series has no MASE scale). Five rules turn a ranking into a forecast: the best
-candidate, the median of the top three, their inverse-error weighted mean (each on the series' own
-ranking), and the best and the median of the top three of one ranking shared by every series (by
-mean relative score: a panel's series lend each other evidence against a noisy pick). Each rule is
+(sMAPE where a series has no MASE scale). Six rules turn a ranking into a forecast: the best
+candidate, the median of the top three and their inverse-error weighted mean, each on the series'
+own ranking and on one ranking shared by every series (by mean relative score: a panel's series
+lend each other evidence against a noisy pick). Each rule is
 scored *cross-fitted* on the inner folds (members chosen on all inner folds but one, scored on that
 one), so a rule that picks each series' best is not judged on the folds it picked on; the rule with
 the lowest pooled score is used, with members chosen on every inner fold. The M4 competition's lesson
@@ -39,7 +39,8 @@ from tasks.forecasting.metrics import score_forecast
 # The statistical forecasters auto considers (tasks.forecasting.statistical.baseline_forecasters).
 STATISTICAL: tuple[str, ...] = ("seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
 # Per series (each series' own ranking) and shared (one ranking for every series of the run).
-RULES: tuple[str, ...] = ("best", "median_top3", "weighted_top3", "shared_best", "shared_median_top3")
+RULES: tuple[str, ...] = ("best", "median_top3", "weighted_top3", "shared_best", "shared_median_top3",
+                           "shared_weighted_top3")
 TOP_K = 3
 # The loss auto's networks train with when train.loss is not set: MAE, the loss of the median, is
 # what MASE (the choice's score) counts. On the generalisation benchmark's 113 series MSE gave a

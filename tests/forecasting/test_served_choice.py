@@ -71,7 +71,7 @@ def test_the_served_forecast_equals_the_flows_auto_forecast_bit_for_bit(panel, r
         assert plan["weights"][0] > 0 and sum(plan["weights"]) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("rule", ["weighted_top3", "shared_median_top3"])
+@pytest.mark.parametrize("rule", ["weighted_top3", "shared_median_top3", "shared_weighted_top3"])
 def test_a_new_series_is_forecast_with_the_shared_ranking_and_the_log_says_so(panel, rule, monkeypatch, caplog):
     flow, history, bundle = _chosen(panel, rule, monkeypatch)
     fallback = bundle["choice"]["new_series"]

@@ -66,19 +66,19 @@ def sample_m4(train: Path, test: Path, n: int, seed: int, out_dir: Path) -> tupl
     rows = train_lines[1:]
     picked = sorted(random.Random(seed).sample(range(len(rows)), n))
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = train.stem.removesuffix("-train")
-    train_out, test_out = out_dir / f"{stem}{n}-train.csv", out_dir / f"{stem}{n}-test.csv"
+    stem = train.stem.removesuffix("-train") + str(n) + ("" if seed == SAMPLE_SEED else f"-seed{seed}")
+    train_out, test_out = out_dir / f"{stem}-train.csv", out_dir / f"{stem}-test.csv"
     train_out.write_text("\n".join([train_lines[0]] + [rows[i] for i in picked]) + "\n")
     test_header = test.read_text().splitlines()[0]
     test_out.write_text("\n".join([test_header] + [test_lines[rows[i].split(",", 1)[0]] for i in picked]) + "\n")
     return train_out, test_out
 
 
-def run_set(bench: BenchSet, sets: list[str] = ()) -> tuple[dict, float]:
+def run_set(bench: BenchSet, sets: list[str] = (), seed: int = SAMPLE_SEED) -> tuple[dict, float]:
     """Run the flow on one set with ``model.recipe = auto`` (the default); return its summary and wall time."""
     train, test = bench.train, bench.test
     if bench.sample is not None:
-        train, test = sample_m4(bench.train, bench.test, bench.sample, SAMPLE_SEED, OUT)
+        train, test = sample_m4(bench.train, bench.test, bench.sample, seed, OUT)
     args = ["--source", bench.kind, "--path", str(train), "--horizon", str(bench.horizon),
             "--set", "tracking.experiment=seqflow-generalise", "--set", "tracking.log_models=false"]
     if test is not None:
@@ -179,23 +179,26 @@ def _rule(summary: dict) -> str:
 
 
 def run_generalise_bench(console: Console, names: tuple[str, ...] = (), sets: list[str] = (),
-                         out: Path | None = None, reuse: bool = False) -> dict:
+                         out: Path | None = None, reuse: bool = False, seed: int = SAMPLE_SEED) -> dict:
     """Run every set (or those named), print the tables, and return the figures.
 
     Each set's summary is kept in ``artifacts/bench/generalise/<set>.json``; with ``reuse`` a set
-    whose summary is there (and whose scores file still exists) is not run again.
+    whose summary is there (and whose scores file still exists) is not run again. ``seed`` draws
+    another sample of the M4 Weekly and Hourly sets (a second opinion on what was tuned on the
+    default sample); a sampled set's summary is then kept as ``<set>-seed<seed>.json``.
     """
     chosen = [b for b in SETS if not names or b.name in names]
     tables, walls, summaries = [], {}, {}
     for bench in chosen:
-        kept = OUT / f"{bench.name}.json"
+        own = bench.sample is not None and seed != SAMPLE_SEED
+        kept = OUT / (f"{bench.name}-seed{seed}.json" if own else f"{bench.name}.json")
         if reuse and kept.is_file() and Path(json.loads(kept.read_text())["summary"]["scores_path"]).is_file():
             saved = json.loads(kept.read_text())
             summary, wall = saved["summary"], saved["wall"]
             console.print(f"[dim]{bench.name}: reusing {kept}[/]")
         else:
             console.print(f"[dim]{bench.name}: running the flow (model.recipe = auto, horizon {bench.horizon})…[/]")
-            summary, wall = run_set(bench, sets)
+            summary, wall = run_set(bench, sets, seed)
             OUT.mkdir(parents=True, exist_ok=True)
             kept.write_text(json.dumps({"summary": summary, "wall": wall}))
         summary["rule"] = _rule(summary)
@@ -231,8 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="a config override for every set")
     parser.add_argument("--out", type=Path, help="write the Markdown tables here")
     parser.add_argument("--reuse", action="store_true", help="reuse each set's kept summary instead of running it")
+    parser.add_argument("--seed", type=int, default=SAMPLE_SEED,
+                        help=f"the seed of the M4 Weekly and Hourly samples (default {SAMPLE_SEED}, the sample tuned on)")
     args = parser.parse_args(argv)
-    run_generalise_bench(Console(width=160), tuple(args.sets), args.overrides, args.out, args.reuse)
+    run_generalise_bench(Console(width=160), tuple(args.sets), args.overrides, args.out, args.reuse, args.seed)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,9 @@ def forecast(
                                                                   "(tens of minutes).")] = False,
     reuse: Annotated[bool, typer.Option("--reuse", help="With --generalise: reuse each set's kept summary "
                                                         "(artifacts/bench/generalise/) instead of running it.")] = False,
+    seed: Annotated[int, typer.Option(help="With --generalise: the seed of the M4 Weekly and Hourly samples; "
+                                           "another seed than the default is a second opinion on what was "
+                                           "tuned on the default sample.")] = 2026,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast accuracy: M4 baselines beside the official scores; milk through the flow beside the baselines."""
@@ -84,7 +87,7 @@ def forecast(
         with _from_a_checkout():
             from benchmarks.generalise import run_generalise_bench
 
-        figures = run_generalise_bench(console(stderr=as_json), reuse=reuse)
+        figures = run_generalise_bench(console(stderr=as_json), reuse=reuse, seed=seed)
         if as_json:
             print_json(figures)
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,16 @@ def test_an_m4_sample_keeps_each_drawn_row_with_its_own_test_row(tmp_path):
     assert all(t.split(",")[1] == f'"{100 + int(t.split(",")[0][2:-1])}"' for t in tests[1:])
 
 
+def test_another_seed_draws_another_sample_into_files_of_its_own(tmp_path):
+    train, test = tmp_path / "Weekly-train.csv", tmp_path / "Weekly-test.csv"
+    train.write_text('"V1","V2"\n' + "".join(f'"W{i}","{i}"\n' for i in range(1, 41)))
+    test.write_text('"V1","V2"\n' + "".join(f'"W{i}","{100 + i}"\n' for i in range(1, 41)))
+    default = generalise.sample_m4(train, test, 5, generalise.SAMPLE_SEED, tmp_path)
+    other = generalise.sample_m4(train, test, 5, 2027, tmp_path)
+    assert default[0].name == "Weekly5-train.csv" and other[0].name == "Weekly5-seed2027-train.csv"
+    assert default[0].read_text() != other[0].read_text()  # the default sample is not overwritten
+
+
 def test_wins_ties_and_means_against_each_rival():
     scores = pd.DataFrame([
         {"series_id": sid, "model": model, "fold": fold, "mase": value}
@@ -41,3 +53,9 @@ def test_wins_ties_and_means_against_each_rival():
     assert wins["theta"]["mean_mase_auto"] == pytest.approx(0.75)
     assert wins["theta"]["mean_mase_rival"] == pytest.approx(0.85)
     assert np.isfinite(wins["theta"]["share_won"])
+
+
+def test_the_cli_samples_with_the_bench_seed_by_default():
+    from flows.cli import bench
+
+    assert inspect.signature(bench.forecast).parameters["seed"].default == generalise.SAMPLE_SEED

@@ -80,6 +80,7 @@ def _train_first_network(cfg, series, scratch: str) -> dict:
     from tasks.tracking.runs import RunContext
 
     season = cfg.evaluate.season_length or series.season_length
+    cfg = steps.resolve_inner_folds(cfg, series)
     name, (cell, c) = next(iter(steps.recipe_configs(cfg, series, season).items()))
     c = c.model_copy(update={
         "model": c.model.model_copy(update={"units": TRAIN_UNITS}),
@@ -127,6 +128,7 @@ def _child(stage: str, path: str, horizon: int, scratch: str, overrides: list[st
     elif stage == "windowing":
         series = pickle.loads(ref_file.read_bytes())
         season = cfg.evaluate.season_length or series.season_length
+        cfg = steps.resolve_inner_folds(cfg, series)
         plans = steps.recipe_configs(cfg, series, season)
         features = calendar.resolve(cfg.preprocess.calendar, series.frequency)
         windows = 0

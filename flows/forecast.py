@@ -44,6 +44,8 @@ def train_forecasters(cfg: ForecastConfig, fan_out: bool = False) -> ForecastSum
     # deployment's run did not pass through it).
     ingest.check_sizes(cfg, series.shortest_series, series.shortest_length, series.test_steps, series.inputs)
     steps.check_log_fits(cfg, series)
+    # evaluate.inner_folds = auto: as many as the shortest series allows (2 to 4); the run records the number.
+    cfg = steps.resolve_inner_folds(cfg, series)
     season = cfg.evaluate.season_length or series.season_length
     folds, step = cfg.total_folds, cfg.fold_step
     # The networks to train: model.cells as given, or model.recipe = auto's family of recipes.

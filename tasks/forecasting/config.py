@@ -25,6 +25,8 @@ from tasks.nets.config import NetConfig, TrainConfig
 SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
 # The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
+# evaluate.inner_folds = "auto": the least and the most inner folds it takes (resolve_inner_folds).
+AUTO_INNER_FOLDS: tuple[int, int] = (2, 4)
 BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
 
 
@@ -198,7 +200,9 @@ class EvaluateConfig(Frozen):
     folds: int = Field(1, ge=1, le=100)  # rolling origins of the backtest; everything is refit per origin
     # model.recipe = auto: how many origins inside the training part (before each held-out horizon)
     # score the candidates the choice is made on; each costs one more training of every network.
-    inner_folds: int = Field(2, ge=1, le=20)  # origins before each held-out horizon that model.recipe = auto chooses on
+    # "auto": the most, from 2 up to 4, at which the networks keep the lookback they have at 2
+    # (resolve_inner_folds, once the series are read; the run records the number).
+    inner_folds: Annotated[int, Field(ge=1, le=20)] | Literal["auto"] = "auto"  # origins before each held-out horizon that model.recipe = auto chooses on: a number, or auto (2 to 4, as many as keep the networks' lookback)
     fold_step: int | None = Field(None, gt=0, le=COUNT_MAX)  # steps between two origins; off = window.horizon
     baselines: tuple[str, ...] = BASELINES  # multi-step baselines: naive | seasonal_naive | naive2 | holt_winters | holt_winters_damped | theta
     plot_series: int = Field(3, ge=0, le=50)  # series plotted: this many first and this many worst by MASE
@@ -357,7 +361,8 @@ class ForecastConfig(RunConfig):
         if self.model.recipe != "auto":
             return self.evaluate.folds
         h, s = self.window.horizon, self.fold_step
-        return self.evaluate.folds - 1 + -(-h // s) + self.evaluate.inner_folds
+        inner = self.evaluate.inner_folds
+        return self.evaluate.folds - 1 + -(-h // s) + (AUTO_INNER_FOLDS[0] if inner == "auto" else inner)
 
     @property
     def fold_step(self) -> int:
@@ -419,13 +424,37 @@ def auto_lookback(cfg: ForecastConfig, n: int, least: int = 4) -> int | None:
     return None
 
 
+def resolve_inner_folds(cfg: ForecastConfig, n: int) -> ForecastConfig:
+    """``evaluate.inner_folds = "auto"`` made a number, for series whose shortest has ``n`` steps.
+
+    The most inner folds from ``AUTO_INNER_FOLDS[0]`` up to ``AUTO_INNER_FOLDS[1]`` at which
+    :func:`auto_lookback` still gives the networks the lookback they have at the least: more origins
+    make the choice less noisy, a shorter lookback would change the networks chosen among. When no
+    lookback fits at the least, the least (the statistical forecasters' choice). A number, or
+    ``model.recipe = manual``, is returned as it is.
+    """
+    if cfg.model.recipe != "auto" or cfg.evaluate.inner_folds != "auto":
+        return cfg
+
+    def at(k: int) -> ForecastConfig:
+        return cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": k})})
+
+    least, most = AUTO_INNER_FOLDS
+    kept, k = auto_lookback(at(least), n), least
+    while kept is not None and k < most and auto_lookback(at(k + 1), n) == kept:
+        k += 1
+    return at(k)
+
+
 def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series") -> str:
     """The sentence that says why a series of ``n`` steps is too short, naming every setting involved."""
     w = cfg.window
     folds = (f", evaluate.folds = {cfg.evaluate.folds} (fold_step {cfg.fold_step})"
              if cfg.evaluate.folds > 1 else "")
     if cfg.model.recipe == "auto":
-        folds += f", evaluate.inner_folds = {cfg.evaluate.inner_folds} (model.recipe = auto)"
+        inner = cfg.evaluate.inner_folds
+        least = f": at least {AUTO_INNER_FOLDS[0]}" if inner == "auto" else ""
+        folds += f", evaluate.inner_folds = {inner} (model.recipe = auto{least})"
     return (
         f"{what} has {n} steps, too short: window.lookback = {w.lookback}, window.horizon = {w.horizon} "
         f"(held out), window.stride = {w.stride}, split.validation = {cfg.split.validation:g}{folds} need at "

@@ -204,3 +204,20 @@ def test_auto_networks_train_with_mae_unless_train_loss_is_set(runs, clean_csv):
     assert {client.get_run(m["run_id"]).data.params["train.loss"]
             for m in chosen["models"] if m["cell"] != "auto"} == {"huber"}
 
+
+
+def test_inner_folds_auto_is_resolved_on_the_series_and_recorded(runs):
+    import mlflow
+
+    from tasks.forecasting.config import ForecastConfig, resolve_inner_folds
+
+    clean, _ = runs
+    cfg = ForecastConfig.model_validate({"window": {"horizon": HORIZON, "lookback": 12}})
+    expected = resolve_inner_folds(cfg, 72).evaluate.inner_folds
+    assert expected > 2  # the series is long enough for more than the least
+    run = mlflow.MlflowClient(clean["tracking_uri"]).get_run(_auto(clean)["run_id"])
+    assert run.data.params["evaluate.inner_folds"] == str(expected)
+    assert run.data.tags["chosen_on"] == f"{expected} inner folds before each held-out horizon"
+    # Every candidate was backtested at each inner origin and at the held-out one.
+    network = next(m for m in clean["models"] if m["cell"] != "auto")
+    assert storage.read_frame(Path(network["forecasts_path"]))["fold"].nunique() == 1 + expected

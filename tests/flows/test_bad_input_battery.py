@@ -310,7 +310,7 @@ INPUTS = [
      {}, 2, "{tmp}/f.csv, column 'date': cannot infer the frequency from a single row per series; pass frequency="),
     ("csv", "too short for auto's inner folds", [*_FORECAST, "--horizon", "6"], {"f.csv": _monthly(20)}, {}, 2,
      "{tmp}/f.csv: series 'f' has 20 steps, too short: window.lookback = 32, window.horizon = 6 (held out), "
-     "window.stride = 1, split.validation = 0.15, evaluate.inner_folds = 2 (model.recipe = auto) need at least 24 "
+     "window.stride = 1, split.validation = 0.15, evaluate.inner_folds = auto (model.recipe = auto: at least 2) need at least 24 "
      "steps per series; shorten the window or the horizon, or use fewer folds"),
     ("csv", "too short for the window", [*_FORECAST, "--horizon", "6", "--set", "model.recipe=manual"],
      {"f.csv": _monthly(24)}, {}, 2,

@@ -67,6 +67,38 @@ def test_total_folds_leave_inner_folds_before_the_earliest_held_out_origin():
     assert manual.total_folds == 4
 
 
+def test_inner_folds_auto_takes_the_most_up_to_four_that_keep_the_networks_lookback():
+    from tasks.forecasting.config import auto_lookback, resolve_inner_folds
+
+    cfg = ForecastConfig.model_validate({"window": {"horizon": 12, "lookback": 32}})
+    assert cfg.evaluate.inner_folds == "auto"
+    # Long enough: four inner folds, and the networks still look back 32 steps.
+    long = resolve_inner_folds(cfg, 400)
+    assert long.evaluate.inner_folds == 4 and long.total_folds == 1 + 4
+    assert auto_lookback(long, 400) == 32
+    # Where a fourth (or third) inner fold would halve the lookback, fewer folds keep it.
+    seen = set()
+    for n in range(60, 400):
+        k = resolve_inner_folds(cfg, n).evaluate.inner_folds
+        seen.add(k)
+        at = {j: auto_lookback(cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": j})}), n)
+              for j in (2, 3, 4)}
+        assert 2 <= k <= 4
+        assert at[k] == at[2]
+        assert k == 4 or at[k + 1] != at[2] or (at[2] is None and k == 2)
+    assert seen == {2, 3, 4}
+    # No lookback fits even at two: two inner folds (the statistical forecasters' choice).
+    assert auto_lookback(cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": 2})}), 40) is None
+    assert resolve_inner_folds(cfg, 40).evaluate.inner_folds == 2
+    # A number, or model.recipe = manual, is kept as it is.
+    three = ForecastConfig.model_validate({"evaluate": {"inner_folds": 3}})
+    assert resolve_inner_folds(three, 400) is three
+    manual = ForecastConfig.model_validate({"model": {"recipe": "manual"}})
+    assert resolve_inner_folds(manual, 400) is manual
+    # Before the data is read, auto fits the series as its least, two.
+    assert cfg.total_folds == 1 + 2
+
+
 def test_auto_refuses_what_it_chooses_itself_and_names_the_way_out():
     with pytest.raises(ValueError, match=r"preprocess.log = True fixes what model.recipe = 'auto' chooses.*"
                                          r"set model.recipe = 'manual'"):

@@ -64,6 +64,16 @@ def recipe_configs(cfg: ForecastConfig, series: SeriesRef, season_length: int) -
     })) for r in family}
 
 
+def resolve_inner_folds(cfg: ForecastConfig, series: SeriesRef) -> ForecastConfig:
+    """``evaluate.inner_folds = auto`` made a number on the ingested series (:func:`config.resolve_inner_folds`), and said."""
+    resolved = forecast_config.resolve_inner_folds(cfg, series.shortest_length)
+    if resolved is not cfg:
+        run_logger().info("model.recipe = auto: evaluate.inner_folds = auto chooses on %d inner folds before each "
+                          "held-out horizon (series %r, the shortest, has %d steps)", resolved.evaluate.inner_folds,
+                          series.shortest_series, series.shortest_length)
+    return resolved
+
+
 def baselines_to_run(cfg: ForecastConfig) -> tuple[str, ...]:
     """The statistical forecasters backtested: the configured baselines, and under auto its candidates too."""
     if cfg.model.recipe != "auto":
@@ -81,6 +91,8 @@ def choose_auto(results: list[ModelResult], baselines: ScoredForecasts, series: 
         interval's half-widths at the latest fold), and what is served
         (:func:`tasks.forecasting.choice.served_plan`).
     """
+    if not isinstance(cfg.evaluate.inner_folds, int):
+        raise ValueError("evaluate.inner_folds = 'auto' must be resolved on the series first (resolve_inner_folds)")
     ok = [r for r in results if r.ok]
     forecasts = pd.concat([storage.read_frame(Path(baselines.forecasts_path))]
                           + [storage.read_frame(Path(r.forecasts_path)) for r in ok], ignore_index=True)

@@ -150,11 +150,17 @@ def rechoose(summary: dict) -> tuple[pd.DataFrame, str]:
     forecasts = pd.concat([base] + [pd.read_parquet(m["forecasts_path"]) for m in nets], ignore_index=True)
     names = tuple(m["cell"] for m in nets)
     candidates = names + tuple(n for n in choice.STATISTICAL if n in set(base["model"]))
-    inner = summary.get("inner_folds", 2)
+    inner = summary.get("inner_folds") or kept_inner_folds(summary, forecasts)
     chosen = choice.choose(forecasts, arrays, candidates, names, summary["folds"], inner, summary["horizon"],
                            summary["season_length"])
     scores = panel.score_forecasts(chosen.forecasts, arrays, summary["season_length"])
     return scores, chosen.rules[0]
+
+
+def kept_inner_folds(summary: dict, forecasts: pd.DataFrame) -> int:
+    """The inner folds of a kept run whose summary predates ``inner_folds``: its origins less the held-out
+    ones (the bench's runs step one horizon between origins)."""
+    return int(forecasts["fold"].nunique()) - int(summary["folds"])
 
 
 def _baseline_forecasts(summary: dict, ids: set[str]) -> pd.DataFrame:

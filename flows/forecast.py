@@ -103,6 +103,7 @@ def train_forecasters(cfg: ForecastConfig, fan_out: bool = False) -> ForecastSum
         season_length=season,
         folds=cfg.evaluate.folds,
         recipe=cfg.model.recipe,
+        inner_folds=cfg.evaluate.inner_folds if cfg.model.recipe == "auto" else None,
         served_network=compared.served,
         skipped_rows=series.skipped_rows,
         unscaled_series=compared.unscaled,

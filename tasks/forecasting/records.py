@@ -191,6 +191,7 @@ class ForecastSummary:
     served: ServedModel | None  # the best model as a servable forecaster (None: not logged or not servable)
     not_served: str | None  # why no model was served (model.scope = local)
     recipe: str = "manual"  # model.recipe: auto (chosen on inner folds) | manual
+    inner_folds: int | None = None  # auto: the inner folds it chose on (evaluate.inner_folds, resolved); None: manual
     served_network: str | None = None  # the forecaster served: auto (its inner-fold choice), else the best-ranked
     # The statistical forecasters' backtest forecasts at every origin (under auto the inner ones too).
     baseline_forecasts_path: str | None = None

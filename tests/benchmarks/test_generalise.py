@@ -59,3 +59,9 @@ def test_the_cli_samples_with_the_bench_seed_by_default():
     from flows.cli import bench
 
     assert inspect.signature(bench.forecast).parameters["seed"].default == generalise.SAMPLE_SEED
+
+
+def test_a_kept_run_without_its_inner_folds_is_replayed_on_the_origins_it_kept():
+    forecasts = pd.DataFrame({"fold": [0, 0, 1, 2, 3, 4, 4], "yhat": 0.0})
+    assert generalise.kept_inner_folds({"folds": 1}, forecasts) == 4
+    assert generalise.kept_inner_folds({"folds": 2}, forecasts) == 3

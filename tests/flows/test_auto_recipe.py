@@ -215,6 +215,7 @@ def test_inner_folds_auto_is_resolved_on_the_series_and_recorded(runs):
     cfg = ForecastConfig.model_validate({"window": {"horizon": HORIZON, "lookback": 12}})
     expected = resolve_inner_folds(cfg, 72).evaluate.inner_folds
     assert expected > 2  # the series is long enough for more than the least
+    assert clean["inner_folds"] == expected
     run = mlflow.MlflowClient(clean["tracking_uri"]).get_run(_auto(clean)["run_id"])
     assert run.data.params["evaluate.inner_folds"] == str(expected)
     assert run.data.tags["chosen_on"] == f"{expected} inner folds before each held-out horizon"

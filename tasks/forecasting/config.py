@@ -24,9 +24,9 @@ from tasks.nets.config import NetConfig, TrainConfig
 
 SOURCE_KINDS: tuple[str, ...] = ("csv", "m4")
 FREQUENCIES: tuple[str, ...] = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
-# The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
 # evaluate.inner_folds = "auto": the least and the most inner folds it takes (resolve_inner_folds).
 AUTO_INNER_FOLDS: tuple[int, int] = (2, 4)
+# The multi-step baselines of tasks.forecasting.statistical.baseline_forecasters, by name.
 BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "naive2", "holt_winters", "holt_winters_damped", "theta")
 
 

@@ -435,15 +435,16 @@ def resolve_inner_folds(cfg: ForecastConfig, n: int) -> ForecastConfig:
     """
     if cfg.model.recipe != "auto" or cfg.evaluate.inner_folds != "auto":
         return cfg
-
-    def at(k: int) -> ForecastConfig:
-        return cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": k})})
-
     least, most = AUTO_INNER_FOLDS
-    kept, k = auto_lookback(at(least), n), least
-    while kept is not None and k < most and auto_lookback(at(k + 1), n) == kept:
+    kept, k = auto_lookback(with_inner_folds(cfg, least), n), least
+    while kept is not None and k < most and auto_lookback(with_inner_folds(cfg, k + 1), n) == kept:
         k += 1
-    return at(k)
+    return with_inner_folds(cfg, k)
+
+
+def with_inner_folds(cfg: ForecastConfig, k: int) -> ForecastConfig:
+    """The config with ``evaluate.inner_folds = k``."""
+    return cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": k})})
 
 
 def holdout_rule(cfg: ForecastConfig, n: int, need: int, what: str = "the series") -> str:

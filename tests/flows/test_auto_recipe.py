@@ -205,7 +205,6 @@ def test_auto_networks_train_with_mae_unless_train_loss_is_set(runs, clean_csv):
             for m in chosen["models"] if m["cell"] != "auto"} == {"huber"}
 
 
-
 def test_inner_folds_auto_is_resolved_on_the_series_and_recorded(runs):
     import mlflow
 

@@ -68,7 +68,7 @@ def test_total_folds_leave_inner_folds_before_the_earliest_held_out_origin():
 
 
 def test_inner_folds_auto_takes_the_most_up_to_four_that_keep_the_networks_lookback():
-    from tasks.forecasting.config import auto_lookback, resolve_inner_folds
+    from tasks.forecasting.config import auto_lookback, resolve_inner_folds, with_inner_folds
 
     cfg = ForecastConfig.model_validate({"window": {"horizon": 12, "lookback": 32}})
     assert cfg.evaluate.inner_folds == "auto"
@@ -81,14 +81,13 @@ def test_inner_folds_auto_takes_the_most_up_to_four_that_keep_the_networks_lookb
     for n in range(60, 400):
         k = resolve_inner_folds(cfg, n).evaluate.inner_folds
         seen.add(k)
-        at = {j: auto_lookback(cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": j})}), n)
-              for j in (2, 3, 4)}
+        at = {j: auto_lookback(with_inner_folds(cfg, j), n) for j in (2, 3, 4)}
         assert 2 <= k <= 4
         assert at[k] == at[2]
         assert k == 4 or at[k + 1] != at[2] or (at[2] is None and k == 2)
     assert seen == {2, 3, 4}
     # No lookback fits even at two: two inner folds (the statistical forecasters' choice).
-    assert auto_lookback(cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"inner_folds": 2})}), 40) is None
+    assert auto_lookback(with_inner_folds(cfg, 2), 40) is None
     assert resolve_inner_folds(cfg, 40).evaluate.inner_folds == 2
     # A number, or model.recipe = manual, is kept as it is.
     three = ForecastConfig.model_validate({"evaluate": {"inner_folds": 3}})

@@ -1,7 +1,8 @@
 """One sweep on the milk series, serially and on a local Dask cluster, in one invocation: wall times and scores.
 
 The sweep is every point of cell (gru, lstm) × units (4, 8) × lookback (12, 24) over the milk preset
-(flows/configs/milk.toml) made quick: one network per point (``model.ensemble = 1``) and a few epochs.
+(flows/configs/milk.toml) made quick: one network per point (``model.ensemble = 1``; ``--ensemble 5`` trains the
+preset's own five) and a few epochs.
 ``seqflow run sweep`` runs it twice in fresh processes, each on a store of its own (so the second
 cannot reuse the first's points): ``--runner serial``, then ``--runner dask --workers N``. Both use
 one local Prefect server, started before either is timed, as every run after a user's first finds it
@@ -9,7 +10,7 @@ standing (flows.ephemeral). The table gives both commands' wall times (imports, 
 start and every point included), the speed-up, and each point's score on both runners side by side:
 they must be equal.
 
-Usage: ``python -m benchmarks.sweep [--workers 2] [--epochs 20]`` (``seqflow bench sweep``).
+Usage: ``python -m benchmarks.sweep [--workers 2] [--epochs 20] [--ensemble 1]`` (``seqflow bench sweep``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from tasks.sweeps.preset import to_toml
 GRID = {"model.cells": [["gru"], ["lstm"]], "model.units": [4, 8], "window.lookback": [12, 24]}
 
 
-def write_sweep(folder: Path, epochs: int) -> Path:
-    """The bench's base preset (milk.toml, one network per point, ``epochs``) and sweep file, in ``folder``."""
+def write_sweep(folder: Path, epochs: int, ensemble: int = 1) -> Path:
+    """The bench's base preset (milk.toml, ``ensemble`` networks per point, ``epochs``) and sweep file, in ``folder``."""
     base = tomllib.loads((paths.configs_dir() / "milk.toml").read_text())
     base["source"]["path"] = str(paths.PROJECT_ROOT / "data" / "monthly-milk.csv")
-    base["model"]["ensemble"] = 1
+    base["model"]["ensemble"] = ensemble
     # Every point trains exactly ``epochs`` (patience as long): the work per point is what the bench sets.
     base["train"].update(epochs=epochs, patience=epochs, progress=False)
     base["tracking"]["experiment"] = "bench-sweep"
@@ -72,14 +73,14 @@ def _run(sweep: Path, folder: Path, runner: list[str], prefect_home: Path) -> tu
     return json.loads(out.stdout), seconds
 
 
-def run_bench(workers: int, epochs: int, console) -> dict:
+def run_bench(workers: int, epochs: int, console, ensemble: int = 1) -> dict:
     """Run the sweep serially and on ``workers`` Dask processes, print the table, return the figures."""
     from rich.table import Table
 
     work = paths.bench_dir() / "sweep"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    sweep = write_sweep(work, epochs)
+    sweep = write_sweep(work, epochs, ensemble)
     home = work / "prefect-home"
     _start_server(home)
     try:
@@ -93,10 +94,10 @@ def run_bench(workers: int, epochs: int, console) -> dict:
     rows = [{"point": p["number"], "settings": p["label"], "rank": p["rank"], "serial": p["score"],
              "dask": on_dask[p["number"]]["score"], "equal": p["score"] == on_dask[p["number"]]["score"]}
             for p in serial["points"]]
-    figures = {"points": len(rows), "workers": workers, "epochs": epochs, "serial_s": serial_s, "dask_s": dask_s,
+    figures = {"points": len(rows), "workers": workers, "epochs": epochs, "ensemble": ensemble, "serial_s": serial_s, "dask_s": dask_s,
                "speedup": serial_s / dask_s, "equal": all(r["equal"] for r in rows), "rows": rows,
                "ranked_serial": serial["ranked"], "ranked_dask": dask["ranked"]}
-    table = Table(title=f"bench sweep: {len(rows)} points on milk, serial vs a {workers}-worker local Dask cluster")
+    table = Table(title=f"bench sweep: {len(rows)} points on milk ({ensemble} network(s) each), serial vs a {workers}-worker local Dask cluster")
     for col in ("rank", "point", "settings", "MASE serial", "MASE dask", "equal"):
         table.add_column(col, justify="left" if col == "settings" else "right")
     for r in sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0)):
@@ -120,5 +121,5 @@ if __name__ == "__main__":
     from rich.console import Console
 
     args = sys.argv[1:]
-    option = {k: int(args[i + 1]) for i, k in enumerate(args) if k in ("--workers", "--epochs")}
-    run_bench(option.get("--workers", 2), option.get("--epochs", 20), Console(width=140))
+    option = {k: int(args[i + 1]) for i, k in enumerate(args) if k in ("--workers", "--epochs", "--ensemble")}
+    run_bench(option.get("--workers", 2), option.get("--epochs", 20), Console(width=140), option.get("--ensemble", 1))

@@ -194,6 +194,7 @@ def retrain(set_: SetOpt = None) -> None:
 def sweep(
     workers: Annotated[int, typer.Option(min=1, help="Processes of the local Dask cluster, one thread each.")] = 2,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs per point (no early stop before them ends it).")] = 20,
+    ensemble: Annotated[int, typer.Option(min=1, help="Networks per point (milk.toml's own: 5).")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one 8-point sweep on milk (cell x units x lookback) serially and on a local Dask cluster; compare.
@@ -204,7 +205,7 @@ def sweep(
     with _from_a_checkout():
         from benchmarks.sweep import run_bench
 
-    figures = run_bench(workers, epochs, console(stderr=as_json))
+    figures = run_bench(workers, epochs, console(stderr=as_json), ensemble)
     if as_json:
         print_json(figures)
     if not figures["equal"]:
@@ -227,7 +228,7 @@ def ensemble(
     with _from_a_checkout():
         from benchmarks.ensemble import run_bench
 
-    figures = run_bench(workers, epochs, console(stderr=as_json))
+    figures = run_bench(workers, epochs, console(stderr=as_json), ensemble)
     if as_json:
         print_json(figures)
     if not figures["equal"]:
